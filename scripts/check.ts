@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatReport, runValidators } from './lib/check/runner.js';
+import { runCli } from './lib/cli.js';
+import { envFromCli } from './lib/env/from-cli.js';
+import { BadInputError, OperationError } from './lib/errors.js';
+import { log, registeredSecrets } from './lib/log.js';
+import { listBundle, planBundle, writeBundle } from './lib/render/bundle.js';
+
+await runCli(
+  {
+    name: 'check.ts',
+    summary:
+      'Render the env (or read an existing bundle) and run every validator: syntax, placeholders, secret leaks, nginx -t, promtool, amtool, compose config, Kubernetes schemas, dashboards.',
+    options: {
+      bundle: { type: 'string', value: '<dir>', description: 'check this rendered bundle instead of rendering now' },
+    },
+    examples: ['npx tsx scripts/check.ts --env prod --env-file .env.example', 'npx tsx scripts/check.ts --env prod --bundle dist/prod'],
+  },
+  async (args) => {
+    const env = envFromCli(args, 'plan');
+    let bundleDir: string;
+    let scratch: string | undefined;
+    if (typeof args.values.bundle === 'string') {
+      bundleDir = resolve(args.values.bundle);
+      try {
+        listBundle(bundleDir);
+      } catch {
+        throw new BadInputError(`bundle folder ${args.values.bundle} cannot be read.`, 'render one with scripts/render.ts first');
+      }
+    } else {
+      scratch = mkdtempSync(join(tmpdir(), 'healthmate-check-'));
+      bundleDir = writeBundle(planBundle(env), scratch);
+    }
+    try {
+      const report = await runValidators({ bundleDir, env, files: listBundle(bundleDir), secretValues: registeredSecrets() });
+      log.out(formatReport(report));
+      if (report.errors > 0) throw new OperationError(`check found ${report.errors} problems.`);
+    } finally {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
+    }
+  },
+);

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { runCli } from './lib/cli.js';
+import { EXAMPLE_SECRET, envExampleText } from './lib/env/example.js';
+import { BadInputError } from './lib/errors.js';
+import { writeNewFile } from './lib/fs-atomic.js';
+import { log } from './lib/log.js';
+
+await runCli(
+  {
+    name: 'init-env.ts',
+    summary: 'Write a new .env.<env> (mode 0600) from .env.example with every secret set to a strong random value. Never overwrites an existing file.',
+    dryRun: true,
+    options: {
+      domain: { type: 'string', value: '<name>', description: 'public DNS name to set as DOMAIN' },
+    },
+    examples: ['npx tsx scripts/init-env.ts --env prod --domain api.healthmate.org'],
+  },
+  async (args) => {
+    const file = args.envFile ?? `.env.${args.env}`;
+    const domain = typeof args.values.domain === 'string' ? args.values.domain : undefined;
+    const text = envExampleText()
+      .split('\n')
+      .filter((line) => !line.startsWith('# HealthMate deploy settings. Generated'))
+      .map((line) => (line.endsWith(`=${EXAMPLE_SECRET}`) ? line.replace(EXAMPLE_SECRET, randomBytes(32).toString('base64url')) : line))
+      .map((line) => (domain && line.startsWith('DOMAIN=') ? `DOMAIN=${domain}` : line))
+      .join('\n');
+    if (args.dryRun) {
+      log.info(`would write ${file} (0600) with random secrets`);
+      return;
+    }
+    try {
+      writeNewFile(file, text, 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new BadInputError(`${file} already exists; init-env never overwrites it.`, 'edit it, or move it away first');
+      throw new BadInputError(`${file} cannot be written (${code ?? 'error'}).`);
+    }
+    log.info(`wrote ${file} (0600). Review DOMAIN and the other values, then run check.ts --env ${args.env}.`);
+  },
+);

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+export const ENV_NAMES = ['dev', 'prod'] as const;
+export type EnvName = (typeof ENV_NAMES)[number];
+
+/** A default that may differ per environment. `undefined` for an env means "required there". */
+export type Default = string | { dev?: string; prod?: string };
+
+export interface VarSpec<T = unknown> {
+  description: string;
+  /** Parses the raw string from an env file or the process environment. */
+  schema: z.ZodType<T>;
+  default?: Default;
+  /** Secret values never reach a rendered config, a log line or a command line. */
+  secret: boolean;
+  /** Human-readable type for docs and .env.example. */
+  type: string;
+  /** Value .env.example sets when prod has no default (secrets get a placeholder). */
+  example?: string;
+}
+
+export type VarSpecs = Record<string, VarSpec>;
+export type InferVars<S extends VarSpecs> = { [K in keyof S]: S[K] extends VarSpec<infer T> ? T : never };
+
+export function defaultFor(spec: VarSpec, env: EnvName): string | undefined {
+  if (spec.default === undefined || typeof spec.default === 'string') return spec.default;
+  return spec.default[env];
+}
+
+interface Common {
+  description: string;
+  default?: Default;
+  example?: string;
+}
+
+const DOMAIN_RE = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+
+export const v = {
+  str(opts: Common & { pattern?: RegExp; patternHint?: string }): VarSpec<string> {
+    let schema = z.string();
+    if (opts.pattern) schema = schema.regex(opts.pattern, opts.patternHint ?? `must match ${opts.pattern}`);
+    return { ...opts, schema, secret: false, type: 'string' };
+  },
+  int(opts: Common & { min?: number; max?: number }): VarSpec<number> {
+    const min = opts.min ?? 0;
+    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+    const schema = z
+      .string()
+      .regex(/^-?\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+    return { ...opts, schema, secret: false, type: `integer ${min}..${opts.max ?? '∞'}` };
+  },
+  port(opts: Common): VarSpec<number> {
+    return { ...v.int({ ...opts, min: 1, max: 65535 }), type: 'port' };
+  },
+  bool(opts: Common): VarSpec<boolean> {
+    const schema = z
+      .string()
+      .regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false')
+      .transform((s) => /^(true|1|yes)$/i.test(s));
+    return { ...opts, schema, secret: false, type: 'boolean' };
+  },
+  oneOf<const T extends readonly [string, ...string[]]>(values: T, opts: Common): VarSpec<T[number]> {
+    const schema = z.enum(values, { error: () => `must be one of ${values.join(', ')}` });
+    return { ...opts, schema, secret: false, type: values.join('|') };
+  },
+  domain(opts: Common): VarSpec<string> {
+    const schema = z.string().toLowerCase().regex(DOMAIN_RE, 'must be a DNS name like api.example.org');
+    return { ...opts, schema, secret: false, type: 'domain' };
+  },
+  /** Prometheus-style duration: 15s, 5m, 30d. */
+  duration(opts: Common): VarSpec<string> {
+    const schema = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, 'must be a duration like 30s, 5m or 15d');
+    return { ...opts, schema, secret: false, type: 'duration' };
+  },
+  /** Docker image reference pinned to a tag: never `latest`, never untagged. */
+  image(opts: Common): VarSpec<string> {
+    const schema = z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._/-]*(:\d+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image with a tag, like postgres:15.8')
+      .refine((s) => !s.endsWith(':latest'), 'must be pinned to a version tag, not latest');
+    return { ...opts, schema, secret: false, type: 'image:tag' };
+  },
+  secret(opts: Common & { minLength?: number }): VarSpec<string> {
+    return { ...opts, schema: z.string(), secret: true, type: 'secret' };
+  },
+};

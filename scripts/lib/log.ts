@@ -1,0 +1,70 @@
+/**
+ * The one logger every script uses. It writes progress to stderr and replaces
+ * every registered secret value with *** before anything reaches the terminal,
+ * including output of child processes passed through `log.passthrough`.
+ */
+const secretValues = new Set<string>();
+let verbose = false;
+let quiet = false;
+
+export const REDACTED = '***';
+
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length > 0) secretValues.add(value);
+}
+
+export function registeredSecrets(): string[] {
+  return [...secretValues];
+}
+
+export function redact(text: string): string {
+  let result = text;
+  // Longest first, so a secret that contains another is hidden whole.
+  for (const secret of [...secretValues].sort((a, b) => b.length - a.length)) {
+    result = result.split(secret).join(REDACTED);
+  }
+  return result;
+}
+
+export function setVerbose(value: boolean): void {
+  verbose = value;
+}
+
+export function isVerbose(): boolean {
+  return verbose;
+}
+
+export function setQuiet(value: boolean): void {
+  quiet = value;
+}
+
+function write(line: string): void {
+  process.stderr.write(`${redact(line)}\n`);
+}
+
+export const log = {
+  info(message: string): void {
+    if (!quiet) write(message);
+  },
+  step(index: number, total: number, message: string): void {
+    if (!quiet) write(`[${index}/${total}] ${message}`);
+  },
+  warn(message: string): void {
+    write(`warning: ${message}`);
+  },
+  error(message: string): void {
+    write(`error: ${message}`);
+  },
+  debug(message: string): void {
+    if (verbose) write(`debug: ${message}`);
+  },
+  /** Child-process output shown to the user, redacted line by line. */
+  passthrough(text: string): void {
+    if (quiet || text.length === 0) return;
+    process.stderr.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+  },
+  /** Results meant for stdout (plans, reports): redacted too. */
+  out(text: string): void {
+    process.stdout.write(`${redact(text)}\n`);
+  },
+};

@@ -1,0 +1,162 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, relative, resolve } from 'node:path';
+import type { LoadedEnv } from '../env/load.js';
+import { BadInputError } from '../errors.js';
+import { buildContext } from './context.js';
+import { bundleLayout } from './layout.js';
+import { renderTemplate, type TemplateProblem } from './template.js';
+
+export const MANIFEST = 'MANIFEST.json';
+export const SECRETS_DIR = 'secrets';
+
+export interface BundleFile {
+  /** Path inside the bundle, posix. */
+  path: string;
+  content: string;
+  mode: number;
+  secret: boolean;
+}
+
+export interface Bundle {
+  env: LoadedEnv;
+  files: BundleFile[];
+}
+
+export class RenderError extends BadInputError {
+  constructor(readonly problems: TemplateProblem[]) {
+    super(problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n'), 'fix the templates above; placeholders are written @@NAME@@');
+    this.name = 'RenderError';
+  }
+}
+
+export function repoRoot(): string {
+  return resolve(dirname(new URL(import.meta.url).pathname), '..', '..', '..');
+}
+
+/** Renders every template in memory. Throws RenderError listing every problem. */
+export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
+  const context = buildContext(env);
+  const problems: TemplateProblem[] = [];
+  const files: BundleFile[] = [];
+  for (const entry of bundleLayout(root, env.name)) {
+    const text = readFileSync(join(root, entry.source), 'utf8');
+    const result = renderTemplate(entry.source, text, context.values, context.secretNames);
+    problems.push(...result.problems);
+    files.push({ path: entry.target, content: result.text, mode: entry.executable ? 0o755 : 0o644, secret: false });
+  }
+  if (problems.length > 0) throw new RenderError(problems);
+  for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
+    files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });
+  }
+  files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
+  return { env, files };
+}
+
+function sha256(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export function gitCommit(root: string): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function manifestFor(env: LoadedEnv, files: BundleFile[], root: string): string {
+  const manifest = {
+    env: env.name,
+    commit: gitCommit(root),
+    // Secrets are listed without a hash: a hash of a weak secret can be brute-forced.
+    files: files.map((f) =>
+      f.secret ? { path: f.path, mode: modeString(f.mode), secret: true } : { path: f.path, mode: modeString(f.mode), sha256: sha256(f.content) },
+    ),
+  };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+function modeString(mode: number): string {
+  return `0${mode.toString(8)}`;
+}
+
+/**
+ * Writes the bundle to `<outRoot>/<env>` atomically: everything is built in a
+ * temp folder beside it, then swapped in. A failure leaves the previous bundle.
+ */
+export function writeBundle(bundle: Bundle, outRoot: string): string {
+  const finalDir = join(outRoot, bundle.env.name);
+  let staging: string;
+  try {
+    mkdirSync(outRoot, { recursive: true });
+    staging = mkdtempSync(join(outRoot, `.${bundle.env.name}.staging-`));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new BadInputError(`output folder ${outRoot} is not writable (${code}).`, 'pass a writable folder with --out');
+  }
+  try {
+    chmodSync(staging, 0o755);
+    for (const file of bundle.files) {
+      const path = join(staging, file.path);
+      mkdirSync(dirname(path), { recursive: true, mode: file.secret ? 0o700 : 0o755 });
+      writeFileSync(path, file.content, { mode: file.mode });
+      chmodSync(path, file.mode);
+    }
+    if (bundle.files.some((f) => f.secret)) chmodSync(join(staging, SECRETS_DIR), 0o700);
+    const previous = existsSync(finalDir) ? `${staging}.previous` : undefined;
+    if (previous) renameSync(finalDir, previous);
+    renameSync(staging, finalDir);
+    if (previous) rmSync(previous, { recursive: true, force: true });
+    return finalDir;
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Lists every file in a bundle folder, posix paths, sorted. */
+export function listBundle(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (sub: string): void => {
+    for (const name of readdirSync(join(dir, sub)).sort()) {
+      const rel = sub ? posix.join(sub, name) : name;
+      if (statSync(join(dir, rel)).isDirectory()) walk(rel);
+      else out.push(rel);
+    }
+  };
+  walk('');
+  return out;
+}
+
+export interface Drift {
+  path: string;
+  change: 'missing' | 'extra' | 'changed';
+}
+
+/** Differences between a bundle on disk and what would be rendered now. */
+export function bundleDrift(bundle: Bundle, dir: string): Drift[] {
+  if (!existsSync(dir)) return bundle.files.map((f) => ({ path: f.path, change: 'missing' as const }));
+  const onDisk = new Set(listBundle(dir));
+  const drift: Drift[] = [];
+  for (const file of bundle.files) {
+    if (!onDisk.has(file.path)) drift.push({ path: file.path, change: 'missing' });
+    else if (readFileSync(join(dir, file.path), 'utf8') !== file.content || (statSync(join(dir, file.path)).mode & 0o777) !== file.mode) {
+      drift.push({ path: file.path, change: 'changed' });
+    }
+    onDisk.delete(file.path);
+  }
+  for (const path of onDisk) drift.push({ path, change: 'extra' });
+  return drift.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export function relativeToCwd(path: string): string {
+  return relative(process.cwd(), path) || '.';
+}
