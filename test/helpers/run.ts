@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** Run the script from this copy of the repo (see repoCopy) instead of REPO. */
+  root?: string;
+}
+
+/** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
+export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
+  const root = options.root ?? REPO;
+  const result = spawnSync(TSX, [join(root, 'scripts', script), ...args], {
+    cwd: options.cwd ?? root,
+    env: { ...process.env, ...options.env },
+    input: options.input ?? '',
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 120_000,
+  });
+  return { code: result.status ?? (result.signal ? 128 : 1), stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * A copy of the repo's scripts and templates in `dir` (node_modules linked),
+ * for tests that must change a template without touching the real repo.
+ */
+export function repoCopy(dir: string): string {
+  for (const part of ['scripts', 'compose', 'nginx', 'monitoring', 'k8s', 'backups', 'package.json', '.env.example', 'tsconfig.json']) {
+    cpSync(join(REPO, part), join(dir, part), { recursive: true });
+  }
+  mkdirSync(join(dir, 'test'), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
