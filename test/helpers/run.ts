@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -39,7 +39,7 @@ export function runScript(script: string, args: string[], options: RunOptions = 
  */
 export function repoCopy(dir: string): string {
   for (const part of ['scripts', 'compose', 'nginx', 'monitoring', 'k8s', 'backups', 'package.json', '.env.example', 'tsconfig.json']) {
-    cpSync(join(REPO, part), join(dir, part), { recursive: true });
+    if (existsSync(join(REPO, part))) cpSync(join(REPO, part), join(dir, part), { recursive: true });
   }
   mkdirSync(join(dir, 'test'), { recursive: true });
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));

@@ -1,5 +1,17 @@
 import type { Validator } from './types.js';
+import { backupValidators } from './validators/backup.js';
+import { edgeValidators } from './validators/edge.js';
 import { foundationValidators } from './validators/foundation.js';
+import { k8sValidators } from './validators/k8s.js';
+import { monitoringValidators } from './validators/monitoring.js';
+import { stackValidators } from './validators/stack.js';
 
-/** Every validator check.ts runs, in order. Each area appends its own list. */
-export const VALIDATORS: Validator[] = [...foundationValidators];
+/** Every validator check.ts runs, in order. Each area owns its own list. */
+export const VALIDATORS: Validator[] = [
+  ...foundationValidators,
+  ...edgeValidators,
+  ...monitoringValidators,
+  ...backupValidators,
+  ...stackValidators,
+  ...k8sValidators,
+];

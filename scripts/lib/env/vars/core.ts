@@ -13,4 +13,10 @@ export const coreVars = {
     default: { dev: 'localhost' },
     example: 'healthmate.example.com',
   }),
+  STATE_DIR: v.str({
+    description: 'Host folder for state that outlives a bundle: certificates, CA, ACME webroot, backups, textfile metrics, deploy lock and audit log.',
+    pattern: /^[^\s@]+$/,
+    patternHint: 'must be a path without spaces',
+    default: { dev: 'state/dev', prod: '/var/lib/healthmate' },
+  }),
 };
