@@ -1,0 +1,82 @@
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EXAMPLE_SECRET } from '../../scripts/lib/env/example.js';
+import { loadEnv } from '../../scripts/lib/env/load.js';
+import { log, registerSecret } from '../../scripts/lib/log.js';
+import { REPO, runScript } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('logger', () => {
+  it('redacts secrets in every line it prints, child output included', () => {
+    const written: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    registerSecret('s3cr3t-value-for-test');
+    registerSecret('s3cr3t-value-for-test-longer');
+    log.info('connecting with s3cr3t-value-for-test');
+    log.passthrough('pg_dump: password s3cr3t-value-for-test-longer rejected\n');
+    log.out('{"password":"s3cr3t-value-for-test"}');
+    expect(written.join('')).toBe('connecting with ***\npg_dump: password *** rejected\n{"password":"***"}\n');
+  });
+});
+
+describe('--help', () => {
+  it.each(['render.ts', 'check.ts', 'init-env.ts', 'env-example.ts'])('%s prints usage and exits 0', (script) => {
+    const result = runScript(script, ['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: npx tsx scripts\//);
+    expect(result.stdout).toContain('Exit codes: 0 success, 1 operation failed, 2 bad usage or bad input.');
+  });
+});
+
+describe('init-env.ts', () => {
+  it('writes a 0600 env file with strong random secrets that a prod deploy accepts', () => {
+    const dir = tempDir();
+    const file = join(dir, '.env.prod');
+    // Default path in the working directory: Node 20 refuses a missing file named by --env-file.
+    const result = runScript('init-env.ts', ['--env', 'prod', '--domain', 'api.healthmate.org'], { cwd: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const env = loadEnv({ env: 'prod', envFile: file, purpose: 'apply', processEnv: {} });
+    const secrets = Object.values(env.secrets);
+    expect(secrets.length).toBeGreaterThan(0);
+    expect(new Set(secrets).size).toBe(secrets.length);
+    for (const value of secrets) expect(value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(result.stderr + result.stdout).not.toContain(secrets[0]);
+  });
+
+  it('never overwrites an existing file', () => {
+    const dir = tempDir();
+    const file = join(dir, '.env.prod');
+    writeFileSync(file, 'DOMAIN=keep.me\n');
+    const result = runScript('init-env.ts', ['--env', 'prod', '--env-file', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('already exists; init-env never overwrites it.');
+    expect(readFileSync(file, 'utf8')).toBe('DOMAIN=keep.me\n');
+  });
+});
+
+describe('check.ts', () => {
+  it('fails with file and line on a leaked secret and broken YAML in a bundle', () => {
+    const out = tempDir();
+    const state = join(out, 'state');
+    const example = join(REPO, '.env.example');
+    expect(runScript('render.ts', ['--env', 'dev', '--env-file', example, '--out', out, '--set', `STATE_DIR=${state}`]).code).toBe(0);
+    const bundle = join(out, 'dev');
+    writeFileSync(join(bundle, 'leak.yml'), `ok: 1\npassword: ${EXAMPLE_SECRET}\nbroken: [\n`);
+    const result = runScript('check.ts', ['--env', 'dev', '--env-file', example, '--bundle', bundle, '--set', `STATE_DIR=${state}`]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('error: [secret leak scan] leak.yml:2: contains a secret value');
+    expect(result.stdout).toMatch(/error: \[YAML and JSON syntax\] leak\.yml:\d+: invalid YAML/);
+    expect(result.stdout + result.stderr).not.toContain(EXAMPLE_SECRET);
+  });
+});
