@@ -1,4 +1,35 @@
+import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from '../../compose/capacity.js';
+import { BadInputError } from '../../errors.js';
 import type { Deriver } from '../derived.js';
 
-/** Template values the stack area computes from the env. */
-export const deriveStack: Deriver = () => ({});
+/** Redis config strings are double-quoted with backslash escapes. */
+function redisQuoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * Connection strings and per-consumer copies of secrets. Each consumer gets
+ * its own file because compose file secrets are bind mounts that keep the host
+ * file's owner, and the deploy chowns each file to the one uid that reads it.
+ */
+export const deriveStack: Deriver = (env) => {
+  const problem = capacityProblem(env.values);
+  if (problem) throw new BadInputError(problem);
+  const pgPassword = env.secrets.POSTGRES_PASSWORD;
+  const redisPassword = env.secrets.REDIS_PASSWORD;
+  const { POSTGRES_USER, POSTGRES_DB } = env.values;
+  const secretFiles: Record<string, string> = {};
+  if (pgPassword !== undefined) {
+    secretFiles.database_url = `postgresql+asyncpg://${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(pgPassword)}@postgres:5432/${POSTGRES_DB}`;
+    secretFiles.postgres_exporter_password = pgPassword;
+  }
+  if (redisPassword !== undefined) {
+    secretFiles.redis_url = `redis://:${encodeURIComponent(redisPassword)}@redis:6379/0`;
+    secretFiles['redis_auth.conf'] = `requirepass ${redisQuoted(redisPassword)}\n`;
+    secretFiles['redis_exporter_passwords.json'] = `${JSON.stringify({ 'redis://redis:6379': redisPassword })}\n`;
+  }
+  return {
+    values: { POSTGRES_SUPERUSER_RESERVED_CONNECTIONS: SUPERUSER_RESERVED_CONNECTIONS },
+    secretFiles,
+  };
+};
