@@ -1,0 +1,65 @@
+import { applyCertPlan } from './lib/certs/apply.js';
+import { CERT_MODES, type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, planCertificates, wantedSans } from './lib/certs/plan.js';
+import { runCli } from './lib/cli.js';
+import { envFromCli } from './lib/env/from-cli.js';
+import { BadInputError } from './lib/errors.js';
+import { log } from './lib/log.js';
+import { statePaths } from './lib/paths.js';
+
+function wholeNumber(raw: unknown, flag: string, min: number, max: number, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(String(raw)) || value < min || value > max) throw new BadInputError(`${flag} must be a whole number from ${min} to ${max}, not "${raw}".`);
+  return value;
+}
+
+await runCli(
+  {
+    name: 'generate-certs.ts',
+    summary:
+      "Create the TLS certificate nginx serves (STATE_DIR/certs: fullchain.pem, privkey.pem, chain.pem, ca.pem). `--mode ca` keeps a local CA in STATE_DIR/ca (never mounted) and signs with it; `--mode self-signed` makes a single self-signed certificate. Idempotent: a valid certificate with the same SANs is kept. For Let's Encrypt see docs/edge.md.",
+    dryRun: true,
+    options: {
+      mode: { type: 'string', value: '<ca|self-signed>', description: 'who signs the server certificate (default ca)' },
+      san: {
+        type: 'string',
+        multiple: true,
+        value: '<name|ip>',
+        description: 'extra subject alternative name, DNS name or IP (repeatable); DOMAIN is always included',
+      },
+      bits: { type: 'string', value: '<n>', description: `RSA key size (default ${DEFAULT_BITS})` },
+      days: { type: 'string', value: '<n>', description: `server certificate validity in days (default ${DEFAULT_DAYS})` },
+      force: { type: 'boolean', description: 'issue a new server certificate even if the current one is fine (the CA is kept)' },
+    },
+    examples: [
+      'npx tsx scripts/generate-certs.ts --env dev --mode self-signed',
+      'npx tsx scripts/generate-certs.ts --env prod --mode ca --san api.internal.example.org --dry-run',
+    ],
+  },
+  async (args) => {
+    const mode = (args.values.mode ?? 'ca') as CertMode;
+    if (!CERT_MODES.includes(mode)) throw new BadInputError(`--mode must be one of ${CERT_MODES.join(', ')}, not "${String(args.values.mode)}".`);
+    const bits = wholeNumber(args.values.bits, '--bits', 2048, 8192, DEFAULT_BITS);
+    const days = wholeNumber(args.values.days, '--days', 1, 825, DEFAULT_DAYS);
+    const env = envFromCli(args, 'apply');
+    const plan = planCertificates({
+      mode,
+      commonName: env.values.DOMAIN,
+      sans: wantedSans(env, (args.values.san as string[] | undefined) ?? []),
+      bits,
+      days,
+      force: args.values.force === true,
+      paths: statePaths(env),
+      envName: env.name,
+    });
+    const steps = describePlan(plan);
+    if (args.dryRun) {
+      for (const step of steps) log.out(`would ${step}`);
+      return;
+    }
+    for (const step of steps) log.info(step);
+    const written = await applyCertPlan(plan);
+    for (const file of written) log.out(`wrote ${file}`);
+    if (written.length === 0) log.out('certificates unchanged');
+  },
+);
