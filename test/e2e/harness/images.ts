@@ -1,0 +1,180 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { needTool } from '../../helpers/tools.js';
+import { docker } from './docker.js';
+import type { Dockerd } from './dockerd.js';
+
+const IMAGES_DIR = resolve(import.meta.dirname, '..', 'images');
+const PACKAGES_FILE = join(IMAGES_DIR, 'base', 'packages.txt');
+const PREPARE_SCRIPT = join(IMAGES_DIR, 'base', 'prepare-rootfs.sh');
+
+/** Where debootstrapped base root filesystems are kept between runs (CI can cache this folder). */
+export function cacheDir(): string {
+  return resolve(process.env.HEALTHMATE_E2E_CACHE ?? join(import.meta.dirname, '..', '.cache'));
+}
+
+export function basePackages(): string[] {
+  return readFileSync(PACKAGES_FILE, 'utf8')
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean);
+}
+
+/** Cache key: the package list and every file that shapes the base root filesystem. */
+export function baseKey(): string {
+  const hash = createHash('sha256');
+  for (const file of [PACKAGES_FILE, PREPARE_SCRIPT, import.meta.filename]) hash.update(readFileSync(file));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The Debian mirror apt uses here (first bookworm "main" source), so the
+ * base comes from the same place as the host's packages and nowhere else.
+ */
+export function debianMirror(): string {
+  const candidates: string[] = [];
+  const dir = '/etc/apt/sources.list.d';
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.sources'))
+        .map((f) => join(dir, f))
+    : [];
+  for (const file of files) {
+    for (const stanza of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
+      const field = (name: string) =>
+        stanza
+          .match(new RegExp(`^${name}:\\s*(.+)$`, 'mi'))?.[1]
+          ?.trim()
+          .split(/\s+/) ?? [];
+      if (field('Enabled')[0] === 'no') continue;
+      if (field('Types').includes('deb') && field('Suites').includes('bookworm') && field('Components').includes('main')) candidates.push(...field('URIs'));
+    }
+  }
+  if (existsSync('/etc/apt/sources.list')) {
+    for (const line of readFileSync('/etc/apt/sources.list', 'utf8').split('\n')) {
+      const m = line.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s+.*\bmain\b/);
+      if (m?.[1]) candidates.push(m[1]);
+    }
+  }
+  const mirror = candidates.find((uri) => /^https?:\/\//.test(uri));
+  if (!mirror) throw new Error('no Debian bookworm main source in /etc/apt/sources.list[.d]: the e2e base image is built from the mirror apt uses.');
+  return mirror;
+}
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): void {
+  const result = spawnSync(command, args, { ...options, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').slice(-40).join('\n');
+    throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status}):\n${output}`);
+  }
+}
+
+/** debootstrap + prepare-rootfs.sh + tar, into the cache; returns the tar's path. */
+export function ensureBaseTar(log: (line: string) => void = () => {}): string {
+  const cache = cacheDir();
+  const key = baseKey();
+  const tar = join(cache, `base-${key}.tar`);
+  if (existsSync(tar)) return tar;
+  mkdirSync(cache, { recursive: true });
+  const debootstrap = needTool('debootstrap');
+  const rootfs = join(cache, `rootfs-${key}.partial-${process.pid}`);
+  const partialTar = `${tar}.partial-${process.pid}`;
+  try {
+    const mirror = debianMirror();
+    log(`debootstrap bookworm from ${mirror} (${basePackages().length} packages)`);
+    const proxy = spawnSync('apt-config', ['shell', 'P', 'Acquire::http::Proxy'], { encoding: 'utf8' }).stdout.match(/P='([^']*)'/)?.[1];
+    const env = { ...process.env, ...(proxy ? { http_proxy: proxy } : {}) };
+    run(debootstrap, ['--variant=minbase', `--include=${basePackages().join(',')}`, 'bookworm', rootfs, mirror], { env });
+    copyFileSync(PREPARE_SCRIPT, join(rootfs, 'tmp', 'prepare-rootfs.sh'));
+    run('chroot', [rootfs, '/bin/sh', '/tmp/prepare-rootfs.sh']);
+    rmSync(join(rootfs, 'tmp', 'prepare-rootfs.sh'));
+    run('tar', ['--numeric-owner', '--xattrs', '-C', rootfs, '-cf', partialTar, '.']);
+    renameSync(partialTar, tar);
+    // Keep only the current base: each is over a gigabyte.
+    for (const old of readdirSync(cache).filter((f) => f.startsWith('base-') && f.endsWith('.tar') && f !== `base-${key}.tar`)) rmSync(join(cache, old));
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+    rmSync(partialTar, { force: true });
+  }
+  return tar;
+}
+
+/** Imports the base tar into the daemon (streamed: the tar is over a gigabyte). */
+async function importBase(daemon: Dockerd, tar: string, tag: string): Promise<void> {
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('docker', ['import', '-', tag], { env: daemon.env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    createReadStream(tar).pipe(child.stdin);
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`docker import failed: ${stderr}`))));
+  });
+}
+
+export const STANDIN_PREFIX = 'healthmate-e2e';
+const STANDIN_TAG = 'stand-in';
+
+interface StandIn {
+  /** Env variable holding the image (stack.ts). */
+  variable: string;
+  dir: string;
+  dockerfile?: string;
+  buildArgs?: Record<string, string>;
+}
+
+const STANDINS: Record<string, StandIn> = {
+  postgres: { variable: 'POSTGRES_IMAGE', dir: 'postgres' },
+  redis: { variable: 'REDIS_IMAGE', dir: 'redis' },
+  nginx: { variable: 'NGINX_IMAGE', dir: 'nginx' },
+  prometheus: { variable: 'PROMETHEUS_IMAGE', dir: 'prometheus' },
+  alertmanager: { variable: 'ALERTMANAGER_IMAGE', dir: 'alertmanager' },
+  grafana: { variable: 'GRAFANA_IMAGE', dir: 'grafana' },
+  mailhog: { variable: 'MAILHOG_IMAGE', dir: 'mailhog' },
+  'postgres-exporter': { variable: 'POSTGRES_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-postgres-exporter', PORT: '9187' } },
+  'redis-exporter': { variable: 'REDIS_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-redis-exporter', PORT: '9121' } },
+  'node-exporter': { variable: 'NODE_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-node-exporter', PORT: '9100' } },
+  'nginx-exporter': { variable: 'NGINX_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-nginx-exporter', PORT: '9113' } },
+  'blackbox-exporter': { variable: 'BLACKBOX_EXPORTER_IMAGE', dir: 'exporters', dockerfile: 'blackbox.Dockerfile' },
+};
+
+export interface StandInImages {
+  base: string;
+  /** Image variables (POSTGRES_IMAGE=...) pointing the compose files at the stand-ins. */
+  vars: Record<string, string>;
+  /** BACKEND_IMAGE value; tags are built with buildBackend. */
+  backendRepository: string;
+}
+
+function build(daemon: Dockerd, tag: string, dir: string, buildArgs: Record<string, string>, dockerfile = 'Dockerfile'): void {
+  const args = ['build', '-q', '-t', tag, '-f', join(IMAGES_DIR, dir, dockerfile)];
+  for (const [name, value] of Object.entries(buildArgs)) args.push('--build-arg', `${name}=${value}`);
+  docker(daemon, [...args, join(IMAGES_DIR, dir)]);
+}
+
+/** Base image plus one thin image per service, in the given (fresh) daemon. */
+export async function buildStandIns(daemon: Dockerd, log: (line: string) => void = () => {}): Promise<StandInImages> {
+  const tar = ensureBaseTar(log);
+  const base = `${STANDIN_PREFIX}/base:${baseKey()}`;
+  log(`docker import ${tar}`);
+  await importBase(daemon, tar, base);
+  const vars: Record<string, string> = {};
+  for (const [name, standIn] of Object.entries(STANDINS)) {
+    const tag = `${STANDIN_PREFIX}/${name}:${STANDIN_TAG}`;
+    build(daemon, tag, standIn.dir, { BASE: base, ...standIn.buildArgs }, standIn.dockerfile);
+    vars[standIn.variable] = tag;
+  }
+  // Only started with the "certbot" profile, which no scenario uses; the base makes the name resolvable.
+  vars.CERTBOT_IMAGE = base;
+  return { base, vars, backendRepository: `${STANDIN_PREFIX}/backend` };
+}
+
+/** A backend release: /version reports `version`; healthy=false fails /health. */
+export function buildBackend(daemon: Dockerd, images: StandInImages, version: string, healthy = true): string {
+  const tag = `${images.backendRepository}:${version}`;
+  build(daemon, tag, 'backend', { BASE: images.base, VERSION: version, HEALTHY: String(healthy) });
+  return tag;
+}

@@ -1,0 +1,232 @@
+"""HealthMate backend stand-in.
+
+Serves the monitoring metrics contract (monitoring/metrics-contract.yml), /health,
+/version (the image tag) and a few /api/v1 routes; `celery worker|beat` idles like a
+worker, `celery inspect ping` answers, `alembic upgrade` succeeds. When
+DATABASE_URL[_FILE] / REDIS_URL[_FILE] are set, /health also proves the
+database and Redis answer with those credentials.
+"""
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+VERSION = os.environ.get("STANDIN_VERSION", "unknown")
+HEALTHY = os.environ.get("STANDIN_HEALTHY", "true") == "true"
+HOSTNAME = socket.gethostname()
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def setting(name):
+    """VAR, or the content of the file named by VAR_FILE."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    return None
+
+
+class Metrics:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = {}
+        self.durations = {}
+        self.ingested = 0
+        self.redis_errors = 0
+        self.db_in_use = 0
+        self.tasks = {}
+
+    def observe(self, handler, method, status, seconds):
+        with self.lock:
+            key = (handler, method, str(status))
+            self.requests[key] = self.requests.get(key, 0) + 1
+            hist = self.durations.setdefault((handler, method), [[0] * len(BUCKETS), 0, 0.0])
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    hist[0][i] += 1
+            hist[1] += 1
+            hist[2] += seconds
+
+    def render(self):
+        out = []
+        with self.lock:
+            out.append("# HELP healthmate_http_requests_total HTTP requests by handler, method and status.")
+            out.append("# TYPE healthmate_http_requests_total counter")
+            for (h, m, s), n in sorted(self.requests.items()):
+                out.append(f'healthmate_http_requests_total{{handler="{h}",method="{m}",status="{s}"}} {n}')
+            out.append("# HELP healthmate_http_request_duration_seconds HTTP request latency.")
+            out.append("# TYPE healthmate_http_request_duration_seconds histogram")
+            for (h, m), (counts, total, seconds) in sorted(self.durations.items()):
+                for bound, n in zip(BUCKETS, counts):
+                    out.append(f'healthmate_http_request_duration_seconds_bucket{{handler="{h}",method="{m}",le="{bound}"}} {n}')
+                out.append(f'healthmate_http_request_duration_seconds_bucket{{handler="{h}",method="{m}",le="+Inf"}} {total}')
+                out.append(f'healthmate_http_request_duration_seconds_sum{{handler="{h}",method="{m}"}} {seconds}')
+                out.append(f'healthmate_http_request_duration_seconds_count{{handler="{h}",method="{m}"}} {total}')
+            out.append("# HELP healthmate_active_users Users active in the last five minutes.")
+            out.append("# TYPE healthmate_active_users gauge")
+            out.append(f"healthmate_active_users {len(self.requests) and random.randint(1, 50)}")
+            out.append("# HELP healthmate_health_data_points_ingested_total Health data points stored.")
+            out.append("# TYPE healthmate_health_data_points_ingested_total counter")
+            out.append(f"healthmate_health_data_points_ingested_total {self.ingested}")
+            out.append("# HELP healthmate_db_pool_connections_in_use Database pool connections in use.")
+            out.append("# TYPE healthmate_db_pool_connections_in_use gauge")
+            out.append(f"healthmate_db_pool_connections_in_use {self.db_in_use}")
+            out.append("# HELP healthmate_redis_errors_total Redis command errors.")
+            out.append("# TYPE healthmate_redis_errors_total counter")
+            out.append(f"healthmate_redis_errors_total {self.redis_errors}")
+            out.append("# HELP healthmate_celery_tasks_total Celery tasks by task and outcome.")
+            out.append("# TYPE healthmate_celery_tasks_total counter")
+            for outcome in ("success", "failure", "retry"):
+                n = self.tasks.get(("healthmate.sync", outcome), 0)
+                out.append(f'healthmate_celery_tasks_total{{task="healthmate.sync",outcome="{outcome}"}} {n}')
+        return "\n".join(out) + "\n"
+
+
+METRICS = Metrics()
+
+
+class Dependencies:
+    """Checks the database and Redis every two seconds in the background, so
+    /health under load costs nothing and never piles up connections."""
+
+    def __init__(self):
+        self.database_url = setting("DATABASE_URL")
+        self.redis_url = setting("REDIS_URL")
+        self.problem = None
+        self.db = None
+        self.check()
+        threading.Thread(target=self.loop, daemon=True).start()
+
+    def loop(self):
+        while True:
+            time.sleep(2)
+            self.check()
+
+    def check(self):
+        try:
+            if self.database_url:
+                import psycopg2
+
+                if self.db is None or self.db.closed:
+                    url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+                    self.db = psycopg2.connect(url, connect_timeout=3)
+                    self.db.autocommit = True
+                with self.db.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                METRICS.db_in_use = 1
+            if self.redis_url:
+                import redis
+
+                redis.Redis.from_url(self.redis_url, socket_timeout=3).ping()
+            self.problem = None
+        except Exception as error:  # any failure makes the replica unhealthy
+            if self.db is not None:
+                self.db.close()
+                self.db = None
+            METRICS.db_in_use = 0
+            if "redis" in type(error).__module__:
+                METRICS.redis_errors += 1
+            self.problem = f"{type(error).__name__}: {error}"
+            print(f"dependency check failed: {self.problem}", file=sys.stderr, flush=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Idle keep-alive connections close after this, so a stopping replica drains.
+    timeout = 5
+
+    def reply(self, status, body, content_type="application/json"):
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        return status
+
+    def route(self):
+        path = urlparse(self.path).path
+        if path == "/health":
+            if not HEALTHY:
+                return "/health", self.reply(503, {"status": "unhealthy", "reason": "built to fail", "version": VERSION})
+            if DEPENDENCIES.problem:
+                return "/health", self.reply(503, {"status": "unhealthy", "reason": DEPENDENCIES.problem})
+            return "/health", self.reply(200, {"status": "healthy", "version": VERSION})
+        if path == "/version":
+            return "/version", self.reply(200, {"version": VERSION, "hostname": HOSTNAME})
+        if path == "/metrics":
+            return "/metrics", self.reply(200, METRICS.render(), "text/plain; version=0.0.4")
+        if path == "/api/v1/health-data":
+            if self.command == "POST":
+                length = int(self.headers.get("Content-Length") or 0)
+                points = json.loads(self.rfile.read(length) or b"[]") if length else []
+                METRICS.ingested += len(points) if isinstance(points, list) else 1
+                return path, self.reply(201, {"stored": METRICS.ingested})
+            return path, self.reply(200, {"items": [{"type": "heart_rate", "value": 62}], "version": VERSION})
+        if path == "/api/v1/chat":
+            return path, self.reply(200, {"answer": "Drink water and rest.", "version": VERSION})
+        return "other", self.reply(404, {"detail": "Not Found"})
+
+    def handle_any(self):
+        started = time.monotonic()
+        handler, status = self.route()
+        METRICS.observe(handler, self.command, status, time.monotonic() - started)
+
+    do_GET = do_HEAD = do_POST = handle_any
+
+    def log_message(self, *args):
+        pass
+
+
+def serve():
+    global DEPENDENCIES
+    DEPENDENCIES = Dependencies()
+    server = ThreadingHTTPServer(("0.0.0.0", 8000), Handler)
+    # Graceful stop: finish requests in flight, then exit (like uvicorn on SIGTERM).
+    server.daemon_threads = False
+    server.block_on_close = True
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"backend stand-in {VERSION} on {HOSTNAME}:8000 (healthy={HEALTHY})", flush=True)
+    server.serve_forever()
+    server.server_close()
+
+
+def idle(role):
+    print(f"celery {role} stand-in {VERSION} ready", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        METRICS.tasks[("healthmate.sync", "success")] = METRICS.tasks.get(("healthmate.sync", "success"), 0) + 1
+        time.sleep(30)
+
+
+def main(argv):
+    command = argv[0] if argv else "uvicorn"
+    if command in ("uvicorn", "gunicorn"):
+        serve()
+    elif command == "celery":
+        if "inspect" in argv or "status" in argv:
+            print("-> worker@stand-in: OK\n        pong")
+            return
+        idle("beat" if "beat" in argv else "worker")
+    elif command == "alembic":
+        print(f"alembic stand-in: {' '.join(argv[1:])}: nothing to migrate")
+    else:
+        sys.exit(f"backend stand-in: unknown command {command}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
