@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { SERVER_FILES } from '../certs/plan.js';
+import { buildServerCertificate, generateRsaKey } from '../certs/x509.js';
+import { requireTool } from '../tools.js';
+
+export interface NginxProblem {
+  /** Path relative to the tested nginx folder, when nginx names one. */
+  file?: string;
+  line?: number;
+  message: string;
+}
+
+// Container names such as backend:8000 resolve only inside the compose network,
+// and nginx -t resolves upstream servers, so the copy under test points them at loopback.
+const UPSTREAM_SERVER = /^(\s*server\s+)([^\s:;]+)(:\d+)/gm;
+
+function confFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return confFiles(path);
+    return name.endsWith('.conf') ? [path] : [];
+  });
+}
+
+function pointUpstreamsAtLoopback(dir: string): void {
+  for (const path of confFiles(dir)) {
+    const text = readFileSync(path, 'utf8');
+    const patched = text.replace(UPSTREAM_SERVER, (whole, head: string, host: string, port: string) => (isIP(host) ? whole : `${head}127.0.0.1${port}`));
+    if (patched !== text) writeFileSync(path, patched);
+  }
+}
+
+/** A throwaway self-signed certificate where the config expects the real one. */
+async function writeStandInCertificate(certsDir: string): Promise<void> {
+  const keys = await generateRsaKey(2048);
+  const cert = buildServerCertificate({ keys, commonName: 'nginx-config-test', sans: [{ type: 'DNS', value: 'nginx-config-test' }], days: 1 });
+  mkdirSync(certsDir, { recursive: true });
+  writeFileSync(join(certsDir, SERVER_FILES.privkey), keys.privateKeyPem, { mode: 0o600 });
+  for (const name of [SERVER_FILES.fullchain, SERVER_FILES.chain, SERVER_FILES.ca]) writeFileSync(join(certsDir, name), cert);
+}
+
+/**
+ * Runs the real `nginx -t` on a copy of a rendered nginx/ folder, with a
+ * stand-in certificate and a private -p prefix, as the container would start it.
+ */
+export async function testNginxConfig(nginxDir: string): Promise<NginxProblem[]> {
+  const nginx = requireTool('nginx');
+  const scratch = mkdtempSync(join(tmpdir(), 'healthmate-nginx-t-'));
+  try {
+    const conf = join(scratch, 'nginx');
+    cpSync(nginxDir, conf, { recursive: true });
+    if (!existsSync(join(conf, 'certs', SERVER_FILES.fullchain))) await writeStandInCertificate(join(conf, 'certs'));
+    pointUpstreamsAtLoopback(conf);
+    const prefix = join(scratch, 'run');
+    mkdirSync(prefix);
+    // stdout is /dev/null, not a socket: nginx opens /dev/stdout for the access log,
+    // which fails on the socketpair Node gives a child for 'pipe'.
+    const result = spawnSync(nginx, ['-t', '-q', '-e', 'stderr', '-p', `${prefix}/`, '-c', join(conf, 'nginx.conf')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (result.status === 0) return [];
+    const problems: NginxProblem[] = [];
+    for (const line of result.stderr.split('\n')) {
+      const match = /\[(emerg|alert|crit|error)\] \d+#\d+: (.*?)(?: in (\S+):(\d+))?$/.exec(line);
+      if (!match) continue;
+      const [, , message, file, lineNo] = match;
+      problems.push({
+        message: (message as string).replaceAll(scratch, '<tmp>'),
+        ...(file ? { file: relative(conf, file), line: Number(lineNo) } : {}),
+      });
+    }
+    return problems.length > 0 ? problems : [{ message: `nginx -t failed: ${result.stderr.trim().replaceAll(scratch, '<tmp>')}` }];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
