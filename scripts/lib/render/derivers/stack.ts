@@ -2,6 +2,10 @@ import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from '../../compose/c
 import { BadInputError } from '../../errors.js';
 import type { Deriver } from '../derived.js';
 
+function portOf(listen: string): string {
+  return listen.split(':').pop() as string;
+}
+
 /** Redis config strings are double-quoted with backslash escapes. */
 function redisQuoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -29,7 +33,14 @@ export const deriveStack: Deriver = (env) => {
     secretFiles['redis_exporter_passwords.json'] = `${JSON.stringify({ 'redis://redis:6379': redisPassword })}\n`;
   }
   return {
-    values: { POSTGRES_SUPERUSER_RESERVED_CONNECTIONS: SUPERUSER_RESERVED_CONNECTIONS },
+    values: {
+      POSTGRES_SUPERUSER_RESERVED_CONNECTIONS: SUPERUSER_RESERVED_CONNECTIONS,
+      // The first CIDR nginx trusts for /metrics is the subnet compose pins for the monitoring network.
+      MONITORING_SUBNET: env.values.NGINX_MONITORING_CIDRS.split(',')[0] as string,
+      // nginx listens on [address:]port inside its container; compose publishes to the port.
+      NGINX_CONTAINER_HTTP_PORT: portOf(env.values.NGINX_LISTEN_HTTP),
+      NGINX_CONTAINER_HTTPS_PORT: portOf(env.values.NGINX_LISTEN_HTTPS),
+    },
     secretFiles,
   };
 };

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addCleanup } from '../cleanup.js';
+import type { CliArgs } from '../cli.js';
+import { COMPOSE_V2, detectCompose } from '../compose/engine.js';
+import type { LoadedEnv } from '../env/load.js';
+import { SCHEMA, type VarName } from '../env/schema.js';
+import { BadInputError } from '../errors.js';
+import { log } from '../log.js';
+import { statePaths } from '../paths.js';
+import { engineHost } from './host.js';
+import { buildPlan, type PlanInput } from './plan.js';
+import { releaseId } from './releases.js';
+import type { DeployContext } from './run.js';
+import { readState } from './state.js';
+
+/** Builds the plan and everything the executor needs from the parsed CLI and env. */
+export async function deployContext(args: CliArgs, env: LoadedEnv, options: { skipBackup: boolean; now?: Date }): Promise<DeployContext> {
+  const host = engineHost();
+  let flavor = await detectCompose();
+  if (!flavor) {
+    if (!args.dryRun)
+      throw new BadInputError('neither `docker compose` (v2) nor docker-compose (v1) is installed.', 'install docker-compose-plugin or docker-compose');
+    log.warn('no Compose is installed here; the plan shows Compose v2 commands.');
+    flavor = COMPOSE_V2;
+  }
+  const paths = statePaths(env);
+  const state = readState(paths.deploy);
+  const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([name]) => name in SCHEMA)) as Record<VarName, string>;
+  const input: PlanInput = {
+    env,
+    ...(args.envFile ? { envFile: args.envFile } : {}),
+    overrides,
+    flavor,
+    host,
+    releaseId: releaseId(env.values.BACKEND_TAG, options.now),
+    ...(state.current ? { previous: state.current } : {}),
+    skipBackup: options.skipBackup,
+    asRoot: process.getuid?.() === 0,
+  };
+  return { plan: buildPlan(input), input, paths, host, dryRun: args.dryRun };
+}
+
+/** A temp folder for the dry run's render, removed on every exit path. */
+export function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'healthmate-deploy-'));
+  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

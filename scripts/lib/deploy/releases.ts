@@ -1,0 +1,121 @@
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import type { ComposeModel } from '../compose/model.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { listBundle, SECRETS_DIR } from '../render/bundle.js';
+
+/**
+ * Why a stable folder: the stack runs from <deploy>/current, a real folder
+ * whose files are replaced in place (rename per file). Its path never changes,
+ * so compose sees the same bind-mount sources on every deploy and recreates no
+ * container just because a release id changed, and a `nginx -s reload` or a
+ * Prometheus reload reads the new files through the existing folder mounts.
+ * A render replacing dist/<env> whole never touches it. Each release is also
+ * kept as an immutable copy in releases/<id> (the rollback source).
+ */
+export const CURRENT_DIR = 'current';
+export const RELEASES_DIR = 'releases';
+export const KEEP_RELEASES = 5;
+
+export function releaseId(tag: string, now = new Date()): string {
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${tag}`;
+}
+
+export function releasePath(deployDir: string, id: string): string {
+  return join(deployDir, RELEASES_DIR, id);
+}
+
+/** Copies a rendered bundle into releases/<id> (modes kept, secrets 0600 in a 0700 folder). */
+export function storeRelease(bundleDir: string, deployDir: string, id: string): string {
+  const target = releasePath(deployDir, id);
+  mkdirSync(join(deployDir, RELEASES_DIR), { recursive: true, mode: 0o700 });
+  chmodSync(join(deployDir, RELEASES_DIR), 0o700);
+  cpSync(bundleDir, target, { recursive: true, preserveTimestamps: true });
+  return target;
+}
+
+export interface SyncResult {
+  written: string[];
+  removed: string[];
+}
+
+/**
+ * Makes `current` hold exactly the files of a release: changed files are
+ * replaced atomically, files the release lacks are removed. Folders are never
+ * replaced, so running containers keep seeing them.
+ */
+export function syncRelease(releaseDir: string, currentDir: string): SyncResult {
+  mkdirSync(currentDir, { recursive: true, mode: 0o755 });
+  const wanted = listBundle(releaseDir);
+  const result: SyncResult = { written: [], removed: [] };
+  for (const file of wanted) {
+    const source = join(releaseDir, file);
+    const target = join(currentDir, file);
+    const mode = statSync(source).mode & 0o777;
+    const content = readFileSync(source);
+    if (existsSync(target) && sameFile(target, content, mode)) continue;
+    mkdirSync(dirname(target), { recursive: true, mode: file.startsWith(`${SECRETS_DIR}/`) ? 0o700 : 0o755 });
+    writeFileAtomic(target, content, mode);
+    chmodSync(target, mode);
+    result.written.push(file);
+  }
+  const keep = new Set(wanted);
+  for (const file of existsSync(currentDir) ? listBundle(currentDir) : []) {
+    if (keep.has(file)) continue;
+    rmSync(join(currentDir, file), { force: true });
+    result.removed.push(file);
+  }
+  if (existsSync(join(currentDir, SECRETS_DIR))) chmodSync(join(currentDir, SECRETS_DIR), 0o700);
+  return result;
+}
+
+function sameFile(path: string, content: Buffer, mode: number): boolean {
+  try {
+    return (statSync(path).mode & 0o777) === mode && readFileSync(path).equals(content);
+  } catch {
+    // A secret chowned to a service's uid is unreadable to us: replace it.
+    return false;
+  }
+}
+
+/**
+ * Folders a container needs inside a read-only parent mount, e.g. /etc/nginx/certs
+ * inside ./nginx mounted at /etc/nginx: Docker cannot create a mountpoint in a
+ * read-only bind, so it must exist in the host folder. Returns bundle-relative paths.
+ */
+export function nestedMountpoints(model: ComposeModel): string[] {
+  const out = new Set<string>();
+  for (const service of model.services) {
+    const binds = service.volumes.filter((v) => v.kind === 'bind');
+    for (const inner of binds) {
+      for (const outer of binds) {
+        if (outer === inner || !outer.source.startsWith('.') || !inner.target.startsWith(`${outer.target.replace(/\/$/, '')}/`)) continue;
+        const rel = inner.target.slice(outer.target.replace(/\/$/, '').length + 1);
+        out.add(posix.normalize(posix.join(outer.source, rel)));
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+export function createMountpoints(currentDir: string, paths: string[]): void {
+  for (const path of paths) mkdirSync(join(currentDir, path), { recursive: true });
+}
+
+/** Removes all but the newest releases; `keep` names releases that must stay (current, previous). */
+export function pruneReleases(deployDir: string, keep: string[], count = KEEP_RELEASES): string[] {
+  const root = join(deployDir, RELEASES_DIR);
+  if (!existsSync(root)) return [];
+  const all = readdirSync(root).sort();
+  const removable = all.slice(0, Math.max(0, all.length - count)).filter((id) => !keep.includes(id));
+  for (const id of removable) {
+    // Rename first so a half-deleted release is never mistaken for a whole one.
+    const doomed = join(root, `.${id}.deleting`);
+    renameSync(join(root, id), doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+  return removable;
+}
