@@ -1,0 +1,17 @@
+import { runCli } from './lib/cli.js';
+import { K8S_CLI_OPTIONS, runDeployK8s } from './lib/k8s/cli.js';
+
+await runCli(
+  {
+    name: 'deploy-k8s.ts',
+    summary:
+      'Deploy HealthMate to Kubernetes: render, validate (schemas and policy), create the Secret from secrets files, server-side apply in dependency order, wait for every rollout, smoke-check the backend; on failure roll the Deployments back and exit 1.',
+    dryRun: true,
+    options: K8S_CLI_OPTIONS,
+    examples: [
+      'npx tsx scripts/deploy-k8s.ts --env prod --context prod-cluster --dry-run',
+      'npx tsx scripts/deploy-k8s.ts --env prod --env-file .env.prod --context prod-cluster',
+    ],
+  },
+  runDeployK8s,
+);

@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { addCleanup } from '../cleanup.js';
+import type { CliArgs, OptionSpec } from '../cli.js';
+import { envFromCli } from '../env/from-cli.js';
+import { BadInputError } from '../errors.js';
+import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
+import { deployK8s, resolveContext } from './deploy.js';
+
+/** Options deploy-k8s.ts adds (deploy-prod.ts --target k8s can merge them into its own). */
+export const K8S_CLI_OPTIONS: Record<string, OptionSpec> = {
+  context: { type: 'string', value: '<name>', description: 'kubeconfig context to deploy to (default K8S_CONTEXT; never the current context)' },
+  bundle: { type: 'string', value: '<dir>', description: 'deploy this rendered bundle (dist/<env>) instead of rendering now' },
+};
+
+/**
+ * The whole Kubernetes deploy from parsed CLI arguments: load the env, check
+ * the context, render into a private temp folder (or use --bundle), then
+ * deployK8s. Entry point for deploy-k8s.ts and deploy-prod.ts --target k8s.
+ */
+export async function runDeployK8s(args: CliArgs): Promise<void> {
+  const env = envFromCli(args, 'apply');
+  const context = resolveContext(typeof args.values.context === 'string' ? args.values.context : env.values.K8S_CONTEXT);
+  let bundleDir: string;
+  if (typeof args.values.bundle === 'string') {
+    bundleDir = resolve(args.values.bundle);
+    try {
+      listBundle(bundleDir);
+    } catch {
+      throw new BadInputError(`bundle folder ${args.values.bundle} cannot be read; render one with scripts/render.ts or drop --bundle.`);
+    }
+  } else {
+    const bundle = planBundle(env);
+    const scratch = mkdtempSync(join(tmpdir(), 'healthmate-k8s-'));
+    addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
+    bundleDir = writeBundle(bundle, scratch);
+  }
+  await deployK8s({ env, bundleDir, context, dryRun: args.dryRun });
+}

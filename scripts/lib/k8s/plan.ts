@@ -1,0 +1,156 @@
+import { join } from 'node:path';
+import { APPLY_ORDER, K8S_DIR, type LoadedObject } from './manifests.js';
+import { SECRET_NAME, secretFileArgs } from './secret.js';
+
+export const FIELD_MANAGER = 'healthmate-deploy';
+export const PART_OF_SELECTOR = 'app.kubernetes.io/part-of=healthmate';
+
+export interface K8sTarget {
+  context: string;
+  namespace: string;
+  /** Rendered bundle (dist/<env>) holding k8s/ and secrets/. */
+  bundleDir: string;
+  /** kubectl duration for each rollout, e.g. 5m. */
+  rolloutTimeout: string;
+  /** The version /version must report after the rollout. */
+  backendTag: string;
+}
+
+export interface Workload {
+  kind: 'deployment' | 'statefulset';
+  name: string;
+}
+
+export interface Command {
+  /** kubectl arguments after the context and namespace flags. */
+  args: string[];
+  /** Shown in the plan; the step feeds the previous command's output on stdin. */
+  stdinFromPrevious?: boolean;
+}
+
+export interface Step {
+  id: 'preflight' | 'snapshot' | 'namespace' | 'server-dry-run' | 'secret' | 'apply' | 'rollout' | 'smoke';
+  title: string;
+  commands: Command[];
+}
+
+export interface K8sPlan {
+  target: K8sTarget;
+  /** Flags every kubectl call starts with: the context and namespace are always explicit. */
+  base: string[];
+  workloads: Workload[];
+  steps: Step[];
+}
+
+export function manifestPath(target: K8sTarget, file: string): string {
+  return join(target.bundleDir, K8S_DIR, file);
+}
+
+/** Workloads to wait for, in apply order (the data tier first). */
+export function workloadsOf(objects: LoadedObject[]): Workload[] {
+  return objects.flatMap((o) => {
+    const kind = o.object.kind === 'Deployment' ? 'deployment' : o.object.kind === 'StatefulSet' ? 'statefulset' : undefined;
+    return kind && o.object.metadata?.name ? [{ kind, name: o.object.metadata.name } as Workload] : [];
+  });
+}
+
+/** Python run inside a backend pod: /health must answer 200 and /version name the tag. */
+export const SMOKE_SCRIPT = [
+  'import json, urllib.request as u',
+  "health = u.urlopen('http://127.0.0.1:8000/health', timeout=5).status",
+  "version = json.load(u.urlopen('http://127.0.0.1:8000/version', timeout=5)).get('version')",
+  "print(json.dumps({'health': health, 'version': version}))",
+].join('\n');
+
+/**
+ * The deploy as data: the commands --dry-run prints and the deploy runs.
+ * Nothing changes before `namespace`; the server-side dry run then proves
+ * every manifest against the real API server (admission, quotas, Pod
+ * Security, field ownership) before the first real change to workloads.
+ */
+export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
+  const base = ['--context', target.context, '--namespace', target.namespace];
+  const apply = ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`];
+  const rest = APPLY_ORDER.filter((f) => f !== 'namespace.yaml');
+  const workloads = workloadsOf(objects);
+  const steps: Step[] = [
+    {
+      id: 'preflight',
+      title: 'check the cluster answers and serves the VPA API (autoscaling.k8s.io/v1)',
+      commands: [{ args: ['api-resources', '--api-group=autoscaling.k8s.io', '-o', 'name'] }],
+    },
+    {
+      id: 'snapshot',
+      title: 'record the current Deployment revisions (the rollback targets)',
+      commands: [{ args: ['get', 'deployments', '-l', PART_OF_SELECTOR, '-o', 'json'] }],
+    },
+    {
+      id: 'namespace',
+      title: 'create or update the namespace',
+      commands: [{ args: [...apply, '-f', manifestPath(target, 'namespace.yaml')] }],
+    },
+    {
+      id: 'server-dry-run',
+      title: 'validate every manifest on the API server without changing anything',
+      commands: [{ args: [...apply, '--dry-run=server', ...rest.flatMap((f) => ['-f', manifestPath(target, f)])] }],
+    },
+    {
+      id: 'secret',
+      title: `create or update Secret ${SECRET_NAME} from ${join(target.bundleDir, 'secrets')} (values only on stdin)`,
+      commands: [
+        { args: ['create', 'secret', 'generic', SECRET_NAME, ...secretFileArgs(target.bundleDir), '--dry-run=client', '-o', 'yaml'] },
+        { args: [...apply, '-f', '-'], stdinFromPrevious: true },
+      ],
+    },
+    ...rest.map(
+      (file): Step => ({
+        id: 'apply',
+        title: `apply ${file}`,
+        commands: [{ args: [...apply, '-f', manifestPath(target, file)] }],
+      }),
+    ),
+    ...workloads.map(
+      (w): Step => ({
+        id: 'rollout',
+        title: `wait for ${w.kind}/${w.name}`,
+        commands: [{ args: ['rollout', 'status', `${w.kind}/${w.name}`, `--timeout=${target.rolloutTimeout}`] }],
+      }),
+    ),
+    {
+      id: 'smoke',
+      title: `smoke check: /health answers 200 and /version reports ${target.backendTag}`,
+      commands: [{ args: ['exec', 'deployment/backend', '-c', 'backend', '--', 'python', '-c', SMOKE_SCRIPT] }],
+    },
+  ];
+  return { target, base, workloads, steps };
+}
+
+/** Rollback commands: each Deployment that existed back to its recorded revision. */
+export function rollbackCommands(plan: K8sPlan, revisions: Map<string, string>): Command[] {
+  return plan.workloads
+    .filter((w) => w.kind === 'deployment' && revisions.has(w.name))
+    .flatMap((w) => [
+      { args: ['rollout', 'undo', `deployment/${w.name}`, `--to-revision=${revisions.get(w.name)}`] },
+      { args: ['rollout', 'status', `deployment/${w.name}`, `--timeout=${plan.target.rolloutTimeout}`] },
+    ]);
+}
+
+/** `kubectl diff` per manifest, for --dry-run against a reachable cluster. */
+export function diffCommands(plan: K8sPlan): Command[] {
+  return APPLY_ORDER.map((file) => ({ args: ['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '-f', manifestPath(plan.target, file)] }));
+}
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9@%+=:,./_-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** One printable line per step: what --dry-run shows. */
+export function formatPlan(plan: K8sPlan): string {
+  const lines = [`Kubernetes deploy to context ${plan.target.context}, namespace ${plan.target.namespace}:`];
+  plan.steps.forEach((step, index) => {
+    const command = step.commands.map((c) => ['kubectl', ...plan.base, ...c.args].map(shellQuote).join(' ')).join(' | ');
+    lines.push(`${index + 1}. ${step.title}`, `   ${command.replaceAll('\n', '\\n')}`);
+  });
+  lines.push('On a failed rollout or smoke check: kubectl rollout undo --to-revision=<recorded> for each Deployment that existed before, wait for it, exit 1.');
+  return lines.join('\n');
+}
