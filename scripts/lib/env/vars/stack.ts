@@ -45,6 +45,12 @@ export const stackVars = {
     patternHint: 'must be a path without spaces',
     default: '../healthchat-rag',
   }),
+  BACKEND_APP_MODULE: v.str({
+    description: 'ASGI application uvicorn serves (module:attribute); dev runs it with --reload.',
+    pattern: /^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$/,
+    patternHint: 'must be module:attribute such as app.main:app',
+    default: 'app.main:app',
+  }),
   MIGRATION_COMMAND: v.str({
     description: 'Command run once in a one-off backend container before the rolling update (database migrations).',
     pattern: /^[^'"`$\\]+$/,

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from '../../compose/capacity.js';
 import { BadInputError } from '../../errors.js';
 import type { Deriver } from '../derived.js';
@@ -40,6 +41,8 @@ export const deriveStack: Deriver = (env) => {
       // nginx listens on [address:]port inside its container; compose publishes to the port.
       NGINX_CONTAINER_HTTP_PORT: portOf(env.values.NGINX_LISTEN_HTTP),
       NGINX_CONTAINER_HTTPS_PORT: portOf(env.values.NGINX_LISTEN_HTTPS),
+      // Compose resolves relative bind sources against the compose file's folder, not the working directory.
+      HEALTHMATE_SRC_ABS: resolve(env.values.HEALTHMATE_SRC),
     },
     secretFiles,
   };

@@ -1,0 +1,30 @@
+import { runCli } from './lib/cli.js';
+import { deployContext, scratchDir } from './lib/deploy/context.js';
+import { deployDev, devPlanLines, devUrls } from './lib/deploy/dev.js';
+import { envFromCli } from './lib/env/from-cli.js';
+import { log } from './lib/log.js';
+
+await runCli(
+  {
+    name: 'deploy-dev.ts',
+    summary: 'Render the dev bundle, bring the dev stack up (hot-reloading backend, Prometheus, Grafana, Mailhog, all on 127.0.0.1) and print the URLs.',
+    dryRun: true,
+    defaultEnv: 'dev',
+    options: {
+      build: { type: 'boolean', description: 'rebuild the backend dev image from HEALTHMATE_SRC (compose/backend/Dockerfile.dev)' },
+    },
+    examples: ['npx tsx scripts/deploy-dev.ts', 'npx tsx scripts/deploy-dev.ts --build', 'npx tsx scripts/deploy-dev.ts --dry-run'],
+  },
+  async (args) => {
+    const env = envFromCli(args, 'apply');
+    const ctx = await deployContext(args, env, { skipBackup: true });
+    const build = args.values.build === true;
+    log.out(devPlanLines(ctx, build).join('\n'));
+    await deployDev(ctx, { build, scratch: args.dryRun ? scratchDir() : '' });
+    if (args.dryRun) {
+      log.info('dry run: render, check and certificates passed; nothing was changed.');
+      return;
+    }
+    log.out(['HealthMate dev stack is up:', ...devUrls(ctx).map((u) => `  ${u}`)].join('\n'));
+  },
+);
