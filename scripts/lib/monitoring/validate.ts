@@ -1,0 +1,101 @@
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { $ } from 'zx';
+import { requireTool } from '../tools.js';
+import { type LintProblem, lintRuleFile } from './alert-lint.js';
+import { metricCatalog } from './catalog.js';
+import { lintDashboard } from './dashboard-lint.js';
+import { runbookAnchors } from './runbooks.js';
+
+/** One run of a real tool over the rendered monitoring files. */
+export interface ToolCheck {
+  label: string;
+  tool: 'promtool' | 'amtool' | 'prometheus-blackbox-exporter';
+  args: string[];
+  /** Working folder (promtool test rules resolves rule_files relative to the test file). */
+  cwd?: string;
+}
+
+export interface ToolResult {
+  check: ToolCheck;
+  ok: boolean;
+  output: string;
+}
+
+export const MONITORING_DIR = 'monitoring';
+
+const ymlIn = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
+
+export function ruleFilesIn(monitoringDir: string): string[] {
+  return ymlIn(join(monitoringDir, 'rules'));
+}
+
+export function dashboardFilesIn(monitoringDir: string): string[] {
+  const dir = join(monitoringDir, 'grafana', 'dashboards');
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
+}
+
+/**
+ * The real-tool checks of a rendered monitoring folder, as data: the plan
+ * `--dry-run` prints and the validator runs. `unitTestDir` holds a copy of the
+ * rendered rules beside the repo's promtool unit tests.
+ */
+export function toolChecks(monitoringDir: string, unitTestDir?: string): ToolCheck[] {
+  const checks: ToolCheck[] = [];
+  for (const config of ['prometheus.yml', 'prometheus-kubernetes.yml']) {
+    const path = join(monitoringDir, config);
+    if (existsSync(path)) checks.push({ label: `promtool check config ${config}`, tool: 'promtool', args: ['check', 'config', path] });
+  }
+  checks.push({ label: 'promtool check rules', tool: 'promtool', args: ['check', 'rules', ...ruleFilesIn(monitoringDir)] });
+  if (unitTestDir) {
+    const tests = ymlIn(join(unitTestDir, 'tests')).map((f) => join('tests', f.slice(join(unitTestDir, 'tests').length + 1)));
+    checks.push({ label: 'promtool test rules', tool: 'promtool', args: ['test', 'rules', ...tests], cwd: unitTestDir });
+  }
+  checks.push({ label: 'amtool check-config', tool: 'amtool', args: ['check-config', join(monitoringDir, 'alertmanager', 'alertmanager.yml')] });
+  const blackbox = join(monitoringDir, 'blackbox.yml');
+  if (existsSync(blackbox))
+    checks.push({ label: 'blackbox_exporter --config.check', tool: 'prometheus-blackbox-exporter', args: ['--config.check', `--config.file=${blackbox}`] });
+  return checks;
+}
+
+export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {
+  const tool = requireTool(check.tool);
+  const result = await $({ quiet: true, nothrow: true, ...(check.cwd ? { cwd: check.cwd } : {}) })`${tool} ${check.args}`;
+  return { check, ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.trim() };
+}
+
+/**
+ * Copies the rendered rules next to the repo's unit tests in a temp folder so
+ * `rule_files: [../rules/…]` in the tests points at what will be installed.
+ * Returns the folder and its cleanup.
+ */
+export function stageUnitTests(monitoringDir: string, repoMonitoringDir: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'healthmate-promtool-'));
+  cpSync(join(monitoringDir, 'rules'), join(dir, 'rules'), { recursive: true });
+  cpSync(join(repoMonitoringDir, 'tests'), join(dir, 'tests'), { recursive: true });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The two static lints: rules (names, annotations, runbooks, metrics) and dashboards. */
+export function lintMonitoring(monitoringDir: string, runbookFile: string, relativeTo = resolve(monitoringDir, '..')): LintProblem[] {
+  const rules = ruleFilesIn(monitoringDir);
+  const catalog = metricCatalog(monitoringDir, rules);
+  const anchors = runbookAnchors(runbookFile);
+  const name = (path: string): string => path.slice(relativeTo.length + 1);
+  return [
+    ...rules.flatMap((file) => lintRuleFile(file, catalog, anchors, name(file))),
+    ...dashboardFilesIn(monitoringDir).flatMap((file) => lintDashboard(file, catalog, name(file))),
+  ];
+}
