@@ -50,8 +50,9 @@ export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolea
   return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 }
 
+/** Signed by its own key. (checkIssued would demand keyCertSign, which a server certificate lacks.) */
 export function isSelfSigned(cert: X509Certificate): boolean {
-  return issuedBy(cert, cert);
+  return cert.subject === cert.issuer && cert.verify(cert.publicKey);
 }
 
 export function keyBits(cert: X509Certificate): number | undefined {
