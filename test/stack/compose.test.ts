@@ -1,0 +1,184 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { capacityProblem, connectionCapacity } from '../../scripts/lib/compose/capacity.js';
+import { COMPOSE_V1, composeConfig, detectCompose } from '../../scripts/lib/compose/engine.js';
+import { parseCompose, readCompose, secretOwners } from '../../scripts/lib/compose/model.js';
+import { checkPolicy } from '../../scripts/lib/compose/policy.js';
+import { registeredSecrets } from '../../scripts/lib/log.js';
+import { listBundle, planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
+import { runScript } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
+import { needTool } from '../helpers/tools.js';
+import { exampleEnvFile, testEnv } from './env.js';
+
+function renderStack(name: 'prod' | 'dev', overrides: Record<string, string> = {}) {
+  const { env } = testEnv(name, overrides);
+  const dir = writeBundle(planBundle(env), tempDir());
+  return { env, dir, file: join(dir, 'docker-compose.yml') };
+}
+
+describe('rendered compose files', () => {
+  for (const name of ['prod', 'dev'] as const) {
+    it(`${name}: docker-compose config accepts the render (real tool)`, async () => {
+      needTool('docker-compose');
+      const { file } = renderStack(name);
+      const result = await composeConfig(COMPOSE_V1, 'healthmate-test', file);
+      expect(result.message).toBe('');
+      expect(result.ok).toBe(true);
+    });
+
+    it(`${name}: passes every policy rule`, () => {
+      const { dir, file } = renderStack(name);
+      const findings = checkPolicy(readCompose(file), { bundleFiles: listBundle(dir), secretValues: registeredSecrets() });
+      expect(findings).toEqual([]);
+    });
+  }
+
+  it('prefers Compose v2 and falls back to docker-compose v1', async () => {
+    needTool('docker-compose');
+    const flavor = await detectCompose();
+    expect(flavor?.argv.join(' ')).toMatch(/^(docker compose|docker-compose)$/);
+  });
+
+  it('docker-compose config refuses a broken file (the validator is not a rubber stamp)', async () => {
+    needTool('docker-compose');
+    const { file } = renderStack('prod');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('networks: [app]', 'networks: [nowhere]'));
+    const result = await composeConfig(COMPOSE_V1, 'healthmate-test', file);
+    expect(result.ok).toBe(false);
+    expect(result.message).toMatch(/undefined network nowhere/);
+  });
+
+  it('prod: only nginx publishes ports beyond loopback; the app network is internal; every image pinned', () => {
+    const { file } = renderStack('prod');
+    const model = readCompose(file);
+    const publishing = model.services.filter((s) => s.ports.some((p) => !p.hostIp?.startsWith('127.'))).map((s) => s.name);
+    expect(publishing).toEqual(['nginx']);
+    expect(readFileSync(file, 'utf8')).toMatch(/app:\n\s+# [^\n]*\n\s+internal: true/);
+    for (const s of model.services) expect(s.image, s.name).toMatch(/:[A-Za-z0-9_.-]+$/);
+    const names = model.services.map((s) => s.name).sort();
+    expect(names).toEqual(
+      [
+        'alertmanager',
+        'backend',
+        'beat',
+        'blackbox-exporter',
+        'certbot',
+        'grafana',
+        'nginx',
+        'nginx-exporter',
+        'node-exporter',
+        'postgres',
+        'postgres-exporter',
+        'prometheus',
+        'redis',
+        'redis-exporter',
+        'worker',
+      ].sort(),
+    );
+  });
+
+  it('gives every secret file exactly one reader uid, so the deploy can chown it', () => {
+    const { file } = renderStack('prod');
+    const { owners, conflicts } = secretOwners(readCompose(file));
+    expect(conflicts).toEqual([]);
+    const uid = Object.fromEntries(owners.map((o) => [o.file, o.uid]));
+    expect(uid['./secrets/postgres_password']).toBe(999);
+    expect(uid['./secrets/database_url']).toBe(10001);
+    expect(uid['./secrets/grafana_admin_password']).toBe(472);
+    expect(uid['./secrets/postgres_exporter_password']).toBe(65534);
+  });
+
+  it('writes connection URLs and the redis password only into secret files', () => {
+    const secret = 'p@ss/word:with"special#chars-1234';
+    const { dir } = renderStack('prod', { POSTGRES_PASSWORD: secret, REDIS_PASSWORD: secret });
+    const url = readFileSync(join(dir, 'secrets/database_url'), 'utf8');
+    expect(url).toBe(`postgresql+asyncpg://healthmate_user:${encodeURIComponent(secret)}@postgres:5432/healthmate`);
+    expect(readFileSync(join(dir, 'secrets/redis_auth.conf'), 'utf8')).toBe(`requirepass "p@ss/word:with\\"special#chars-1234"\n`);
+    for (const f of listBundle(dir).filter((f) => !f.startsWith('secrets/'))) {
+      expect(readFileSync(join(dir, f), 'utf8'), f).not.toContain(secret);
+    }
+  });
+});
+
+describe('compose policy catches', () => {
+  const base = `
+x-logging: &logging
+  driver: json-file
+  options: { max-size: "10m", max-file: "3" }
+services:
+  web:
+    image: nginx:1.26.2
+    restart: unless-stopped
+    logging: *logging
+    healthcheck: { test: ["CMD", "true"] }
+`;
+  const check = (text: string, files: string[] = [], secrets: string[] = []) =>
+    checkPolicy(parseCompose(text), { bundleFiles: files, secretValues: secrets }).map((f) => `${f.service ?? '-'}: ${f.message}`);
+
+  it('accepts a clean service', () => {
+    expect(check(base)).toEqual([]);
+  });
+  it('latest and untagged images', () => {
+    expect(check(base.replace('nginx:1.26.2', 'nginx:latest')).join()).toMatch(/uses latest/);
+    expect(check(base.replace('nginx:1.26.2', 'nginx')).join()).toMatch(/has no tag/);
+  });
+  it('a missing healthcheck, restart policy or log limit', () => {
+    expect(check(base.replace(/ {4}healthcheck.*\n/, '')).join()).toMatch(/has no healthcheck/);
+    expect(check(base.replace(/ {4}restart.*\n/, '')).join()).toMatch(/no restart policy/);
+    expect(check(base.replace(/ {4}logging.*\n/, '')).join()).toMatch(/no log limits/);
+    expect(check(`${base}    labels: { io.healthmate.healthcheck-exempt: "scratch image" }\n`.replace(/ {4}healthcheck.*\n/, ''))).toEqual([]);
+  });
+  it('a port published beyond loopback by anything but nginx', () => {
+    expect(check(`${base}    ports: ["9090:9090"]\n`).join()).toMatch(/web: publishes 9090:9090 beyond loopback/);
+    expect(check(`${base}    ports: ["127.0.0.1:9090:9090"]\n`)).toEqual([]);
+  });
+  it('secrets in environment literals', () => {
+    expect(check(`${base}    environment: { DB_PASSWORD: hunter2hunter2 }\n`).join()).toMatch(/DB_PASSWORD looks like a secret/);
+    expect(check(`${base}    environment: { DB_PASSWORD_FILE: /run/secrets/x }\n`)).toEqual([]);
+    expect(check(`${base}    environment: { DSN: "postgres://u:pw@db/x" }\n`).join()).toMatch(/URL with credentials/);
+    expect(check(`${base}    environment: { NOTE: "the-value-xyz" }\n`, [], ['the-value-xyz']).join()).toMatch(/contains a secret value/);
+  });
+  it('mounts and secret files missing from the bundle', () => {
+    expect(check(`${base}    volumes: ["./nginx:/etc/nginx:ro"]\n`).join()).toMatch(/mounts \.\/nginx, which is not in the bundle/);
+    expect(check(`${base}    volumes: ["./nginx:/etc/nginx:ro"]\n`, ['nginx/nginx.conf'])).toEqual([]);
+    const withSecret = `${base}    secrets: [db]\nsecrets:\n  db: { file: ./secrets/db }\n`;
+    expect(check(withSecret).join()).toMatch(/secret db reads \.\/secrets\/db, which the render did not produce/);
+    expect(check(withSecret, ['secrets/db'])).toEqual([]);
+  });
+  it('one secret file read by two uids', () => {
+    const text = `${base}    user: "1000"\n    secrets: [db]\n  other:\n    image: x:1\n    user: "2000"\n    restart: always\n    logging: *logging\n    healthcheck: { test: ["CMD", "true"] }\n    secrets: [db]\nsecrets:\n  db: { file: ./secrets/db }\n`;
+    expect(check(text, ['secrets/db']).join()).toMatch(/secret db is read by web \(uid 1000\) and other \(uid 2000\)/);
+  });
+});
+
+describe('PostgreSQL connection capacity', () => {
+  it('fits with the defaults, counting the rolling-update peak', () => {
+    const { env } = testEnv('prod');
+    const report = connectionCapacity(env.values);
+    expect(report.needed).toBe(2 * 3 * 50 + 2 * 2 * 10 + 4);
+    expect(report.needed).toBeLessThanOrEqual(report.available);
+  });
+
+  it('fails the render and says by how much', () => {
+    const { env } = testEnv('prod');
+    const values = { ...env.values, BACKEND_REPLICAS: 4 };
+    expect(capacityProblem(values)).toMatch(/may open 444 but max_connections allows 397 \(short by 47/);
+    const dir = tempDir();
+    const result = runScript('render.ts', [
+      '--env',
+      'prod',
+      '--env-file',
+      exampleEnvFile(dir),
+      '--out',
+      dir,
+      '--set',
+      `STATE_DIR=${dir}/s`,
+      '--set',
+      'BACKEND_REPLICAS=4',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/short by 47/);
+  });
+});

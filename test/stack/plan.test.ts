@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { COMPOSE_V1, COMPOSE_V2 } from '../../scripts/lib/compose/engine.js';
+import { engineHost } from '../../scripts/lib/deploy/host.js';
+import { buildPlan, formatPlan, type PlanInput, scriptArgv, shellQuote } from '../../scripts/lib/deploy/plan.js';
+import { testEnv } from './env.js';
+
+function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, string> = {}): PlanInput {
+  const { env, envFile } = testEnv('prod', envOverrides);
+  return {
+    env,
+    ...(envFile ? { envFile } : {}),
+    overrides: {},
+    flavor: COMPOSE_V1,
+    host: { kind: 'local' },
+    releaseId: '20260101T000000Z-1.0.0',
+    skipBackup: false,
+    asRoot: false,
+    ...overrides,
+  };
+}
+
+describe('deploy plan', () => {
+  it('has the 15 steps in the order of the issue', () => {
+    const plan = buildPlan(input());
+    expect(plan.steps.map((s) => s.id)).toEqual([
+      'env',
+      'lock',
+      'render',
+      'check',
+      'certs',
+      'backup',
+      'pull',
+      'datastores',
+      'migrate',
+      'backend',
+      'workers',
+      'monitoring',
+      'smoke',
+      'audit',
+      'unlock',
+    ]);
+    expect(plan.steps.map((s) => s.index)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+  });
+
+  it('decides at each failure point: abort before any change, restore files before the rolling update, roll back from step 10 on', () => {
+    const plan = buildPlan(input());
+    const policy = Object.fromEntries(plan.steps.map((s) => [s.id, s.onFailure]));
+    expect(policy).toEqual({
+      env: 'abort',
+      lock: 'abort',
+      render: 'abort',
+      check: 'abort',
+      certs: 'abort',
+      backup: 'abort',
+      pull: 'restore',
+      datastores: 'restore',
+      migrate: 'restore',
+      backend: 'rollback',
+      workers: 'rollback',
+      monitoring: 'rollback',
+      smoke: 'rollback',
+      audit: 'report',
+      unlock: 'report',
+    });
+    const firstRollback = plan.steps.find((s) => s.onFailure === 'rollback');
+    expect(firstRollback?.index).toBe(10);
+  });
+
+  it('runs only steps 1-5 (and the unlock) in a dry run', () => {
+    const plan = buildPlan(input());
+    expect(plan.steps.filter((s) => s.inDryRun).map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 15]);
+  });
+
+  it('rolls the backend with --no-recreate beside the old replicas, reloads nginx, then stops the old ones gracefully', () => {
+    const plan = buildPlan(input({}, { BACKEND_REPLICAS: '4', BACKEND_STOP_GRACE: '45s' }));
+    const lines = plan.steps.find((s) => s.id === 'backend')?.lines ?? [];
+    const scaleUp = lines.findIndex((l) => l.includes('--no-recreate') && l.includes("'backend=<old+4>'"));
+    const firstReload = lines.findIndex((l) => l.includes('kill -s SIGHUP nginx'));
+    const stop = lines.findIndex((l) => l.startsWith('docker stop --time 45'));
+    const lastReload = lines.findLastIndex((l) => l.includes('kill -s SIGHUP nginx'));
+    expect(scaleUp).toBeGreaterThanOrEqual(0);
+    expect(scaleUp).toBeLessThan(firstReload);
+    expect(firstReload).toBeLessThan(stop);
+    expect(stop).toBeLessThan(lastReload);
+    expect(lines.some((l) => l.includes('healthy'))).toBe(true);
+  });
+
+  it('uses the Compose it detected, v2 or v1', () => {
+    const v2 = buildPlan(input({ flavor: COMPOSE_V2 }));
+    const v1 = buildPlan(input({ flavor: COMPOSE_V1 }));
+    expect(v2.compose.slice(0, 2)).toEqual(['docker', 'compose']);
+    expect(v1.compose[0]).toBe('docker-compose');
+    expect(v2.compose).toContain(v2.composeFile);
+    expect(v2.composeFile).toMatch(/\/state\/deploy\/current\/docker-compose\.yml$/);
+  });
+
+  it('marks the backup skipped with --skip-backup', () => {
+    expect(buildPlan(input({ skipBackup: true })).steps.find((s) => s.id === 'backup')?.skipped).toBe('--skip-backup');
+    expect(buildPlan(input()).steps.find((s) => s.id === 'backup')?.skipped).toBeUndefined();
+  });
+
+  it('runs the migration command from the env in a one-off container', () => {
+    const plan = buildPlan(input({}, { MIGRATION_COMMAND: 'python -m app.migrate --all' }));
+    const line = plan.steps.find((s) => s.id === 'migrate')?.lines[0] ?? '';
+    expect(line).toMatch(/ run --rm --no-deps -T backend python -m app\.migrate --all$/);
+  });
+
+  it('never prints a secret: not in the plan, not in the commands passed to other scripts', () => {
+    const secret = 'Sup3r-Secret-Value-For-This-Test-Only';
+    const base = input({}, { POSTGRES_PASSWORD: secret });
+    const withSecretFlag = { ...base, overrides: { POSTGRES_PASSWORD: secret, BACKEND_TAG: '2.0.0' } };
+    const text = formatPlan(buildPlan(withSecretFlag), { dryRun: true });
+    expect(text).not.toContain(secret);
+    const argv = scriptArgv('backup-db.ts', withSecretFlag, ['--compose']);
+    expect(argv.join(' ')).not.toContain(secret);
+    expect(argv).toContain('BACKEND_TAG=2.0.0');
+  });
+
+  it('shows what a failure at step 10 or later does, with and without a previous release', () => {
+    const first = formatPlan(buildPlan(input()), { dryRun: false });
+    expect(first).toContain('no previous release recorded');
+    const again = formatPlan(buildPlan(input({ previous: { release: '20251201T000000Z-0.9.0', tag: '0.9.0', at: '2025-12-01T00:00:00Z' } })), {
+      dryRun: false,
+    });
+    expect(again).toContain('back to 0.9.0');
+  });
+
+  it('copies files over ssh for a remote engine and refuses tcp://', () => {
+    const host = engineHost('ssh://deploy@api.healthmate.org:2222');
+    expect(host).toEqual({ kind: 'ssh', target: 'deploy@api.healthmate.org', sshArgs: ['-p', '2222'] });
+    const plan = buildPlan(input({ host }));
+    expect(plan.steps.find((s) => s.id === 'pull')?.lines.join('\n')).toContain('tar over ssh');
+    expect(engineHost('unix:///tmp/x/docker.sock')).toEqual({ kind: 'local' });
+    expect(() => engineHost('tcp://10.0.0.5:2376')).toThrow(/not supported/);
+  });
+
+  it('quotes for display like a POSIX shell', () => {
+    expect(shellQuote('plain-arg_1.2')).toBe('plain-arg_1.2');
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(shellQuote('a b')).toBe("'a b'");
+  });
+});
