@@ -20,6 +20,7 @@ interface Dashboard {
   panels?: Panel[];
 }
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JS template.
 const DATASOURCE_REF = '${datasource}';
 const RATE_FUNCTIONS = /\b(rate|irate|increase)\s*\(/;
 
