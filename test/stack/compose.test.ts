@@ -44,10 +44,10 @@ describe('rendered compose files', () => {
   it('docker-compose config refuses a broken file (the validator is not a rubber stamp)', async () => {
     needTool('docker-compose');
     const { file } = renderStack('prod');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('networks: [app]', 'networks: [nowhere]'));
+    writeFileSync(file, readFileSync(file, 'utf8').replace('restart: unless-stopped', 'restrat: unless-stopped'));
     const result = await composeConfig(COMPOSE_V1, 'healthmate-test', file);
     expect(result.ok).toBe(false);
-    expect(result.message).toMatch(/undefined network nowhere/);
+    expect(result.message).toMatch(/Unsupported config option for services\.postgres: 'restrat'/);
   });
 
   it('prod: only nginx publishes ports beyond loopback; the app network is internal; every image pinned', () => {

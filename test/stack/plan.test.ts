@@ -77,7 +77,7 @@ describe('deploy plan', () => {
     const scaleUp = lines.findIndex((l) => l.includes('--no-recreate') && l.includes("'backend=<old+4>'"));
     const firstReload = lines.findIndex((l) => l.includes('kill -s SIGHUP nginx'));
     const stop = lines.findIndex((l) => l.startsWith('docker stop --time 45'));
-    const lastReload = lines.findLastIndex((l) => l.includes('kill -s SIGHUP nginx'));
+    const lastReload = lines.map((l) => l.includes('kill -s SIGHUP nginx')).lastIndexOf(true);
     expect(scaleUp).toBeGreaterThanOrEqual(0);
     expect(scaleUp).toBeLessThan(firstReload);
     expect(firstReload).toBeLessThan(stop);
