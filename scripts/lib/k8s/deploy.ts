@@ -6,7 +6,7 @@ import { findTool, requireTool } from '../tools.js';
 import { kubeconfigContexts } from './kubeconfig.js';
 import { loadManifests } from './manifests.js';
 import { buildPlan, type Command, diffCommands, formatPlan, type K8sPlan, rollbackCommands, type Step } from './plan.js';
-import { checkPolicy } from './policy.js';
+import { checkPolicy, policyContext } from './policy.js';
 import { validateSchemas } from './schema.js';
 import { assertSecretFiles } from './secret.js';
 
@@ -36,9 +36,9 @@ export function resolveContext(named: string | undefined): string {
 }
 
 /** Schema and policy problems of the bundle's manifests, as one BadInputError. */
-export function assertManifestsValid(bundleDir: string, namespace: string): ReturnType<typeof loadManifests>['objects'] {
+export function assertManifestsValid(bundleDir: string, env: LoadedEnv): ReturnType<typeof loadManifests>['objects'] {
   const { objects, problems } = loadManifests(bundleDir);
-  problems.push(...validateSchemas(objects), ...checkPolicy(objects, { namespace }));
+  problems.push(...validateSchemas(objects), ...checkPolicy(objects, policyContext(env)));
   if (problems.length > 0) {
     const lines = problems.map((p) => `${p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : ''}${p.message}`);
     throw new BadInputError(lines.join('\n'), 'fix the manifests in k8s/ (scripts/check.ts shows the same problems)');
@@ -160,7 +160,7 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
   const { env, bundleDir } = options;
   const context = resolveContext(options.context ?? env.values.K8S_CONTEXT);
   const namespace = env.values.K8S_NAMESPACE;
-  const objects = assertManifestsValid(bundleDir, namespace);
+  const objects = assertManifestsValid(bundleDir, env);
   assertSecretFiles(bundleDir);
   const plan = buildPlan({ context, namespace, bundleDir, rolloutTimeout: env.values.K8S_ROLLOUT_TIMEOUT, backendTag: env.values.BACKEND_TAG }, objects);
   if (options.dryRun) {

@@ -1,5 +1,8 @@
 import { error, type Problem } from '../check/types.js';
+import type { LoadedEnv } from '../env/load.js';
 import { describe, type K8sObject, type LoadedObject } from './manifests.js';
+import { type Endpoint, flowAllowed } from './netpol.js';
+import { selects } from './policy-selectors.js';
 import { SECRET_KEYS, SECRET_NAME } from './secret.js';
 
 /**
@@ -15,7 +18,41 @@ export const EXEMPT_REASON_ANNOTATION = 'healthmate.io/policy-exempt-reason';
 export interface PolicyContext {
   /** The namespace every namespaced object must name (K8S_NAMESPACE). */
   namespace: string;
+  /** Where the ingress-nginx controller pods run (K8S_INGRESS_NAMESPACE). */
+  ingressNamespace: string;
+  /** Where Prometheus runs (K8S_MONITORING_NAMESPACE). */
+  monitoringNamespace: string;
 }
+
+/**
+ * Connections HealthMate needs (allow) and ones that must stay impossible
+ * (deny), by workload name; `ingress`, `prometheus`, `dns` and `elsewhere`
+ * are pods outside the namespace.
+ */
+export const REQUIRED_FLOWS: { from: string; to: string; port: number; protocol?: 'TCP' | 'UDP'; allow: boolean }[] = [
+  { from: 'ingress', to: 'backend', port: 8000, allow: true },
+  { from: 'prometheus', to: 'backend', port: 8000, allow: true },
+  ...['backend', 'worker'].flatMap((app) => [
+    { from: app, to: 'postgres-primary', port: 5432, allow: true },
+    { from: app, to: 'postgres-replica', port: 5432, allow: true },
+    { from: app, to: 'redis', port: 6379, allow: true },
+  ]),
+  { from: 'beat', to: 'redis', port: 6379, allow: true },
+  { from: 'postgres-replica', to: 'postgres-primary', port: 5432, allow: true },
+  ...['backend', 'worker', 'beat', 'postgres-primary', 'postgres-replica', 'redis'].flatMap((app) => [
+    { from: app, to: 'dns', port: 53, protocol: 'UDP' as const, allow: true },
+    { from: app, to: 'dns', port: 53, allow: true },
+  ]),
+  { from: 'ingress', to: 'postgres-primary', port: 5432, allow: false },
+  { from: 'ingress', to: 'redis', port: 6379, allow: false },
+  { from: 'ingress', to: 'backend', port: 9000, allow: false },
+  { from: 'elsewhere', to: 'backend', port: 8000, allow: false },
+  { from: 'worker', to: 'backend', port: 8000, allow: false },
+  { from: 'backend', to: 'elsewhere', port: 443, allow: false },
+  { from: 'redis', to: 'postgres-primary', port: 5432, allow: false },
+  { from: 'postgres-primary', to: 'redis', port: 6379, allow: false },
+  { from: 'postgres-primary', to: 'elsewhere', port: 5432, allow: false },
+];
 
 export interface Rule {
   id: string;
@@ -57,21 +94,6 @@ function targets(ref: Any, object: K8sObject): boolean {
 
 function podLabels(workload: K8sObject): Record<string, string> {
   return workload.spec?.template?.metadata?.labels ?? {};
-}
-
-/** Label selector (matchLabels + matchExpressions In/NotIn/Exists/DoesNotExist) against labels. */
-export function selects(selector: Any, labels: Record<string, string>): boolean {
-  if (!selector) return false;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const value = labels[e.key];
-    if (e.operator === 'In' && !(has && (e.values ?? []).includes(value))) return false;
-    if (e.operator === 'NotIn' && has && (e.values ?? []).includes(value)) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
 }
 
 function containersOf(workload: K8sObject, withInit = true): Any[] {
@@ -554,6 +576,32 @@ export const RULES: Rule[] = [
       ),
   },
   {
+    id: 'network-flows',
+    source: 'issue 8 (ingress controller to backend, apps to PostgreSQL and Redis, DNS, Prometheus; nothing else)',
+    description: 'NetworkPolicies, evaluated with networking.k8s.io/v1 semantics, allow every needed connection and block the listed unwanted ones.',
+    check: (all, ctx) => {
+      const endpoints: Record<string, Endpoint> = {
+        ingress: { namespace: ctx.ingressNamespace, labels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+        prometheus: { namespace: ctx.monitoringNamespace, labels: { 'app.kubernetes.io/name': 'prometheus' } },
+        dns: { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+        elsewhere: { namespace: 'some-other-namespace', labels: { app: 'anything' } },
+      };
+      for (const w of all.workloads()) endpoints[w.object.metadata?.name ?? ''] = { namespace: ctx.namespace, labels: podLabels(w.object) };
+      const policies = all.ofKind('NetworkPolicy').map((p) => p.object);
+      const anchor = all.ofKind('NetworkPolicy')[0] ?? all.objects[0];
+      if (!anchor) return [];
+      return REQUIRED_FLOWS.flatMap((f) => {
+        const from = endpoints[f.from];
+        const to = endpoints[f.to];
+        if (!from || !to) return [{ on: anchor, message: `flow ${f.from} -> ${f.to}: no workload named ${from ? f.to : f.from}.` }];
+        const allowed = flowAllowed(policies, { from, to, port: f.port, protocol: f.protocol ?? 'TCP' });
+        if (allowed === f.allow) return [];
+        const what = `${f.from} -> ${f.to}:${f.port}/${f.protocol ?? 'TCP'}`;
+        return [{ on: anchor, message: f.allow ? `${what} is needed but blocked.` : `${what} must be blocked but is allowed.` }];
+      });
+    },
+  },
+  {
     id: 'hpa-target-exists',
     source: 'kube-score horizontalpodautoscaler-has-target, kube-linter dangling-horizontalpodautoscaler',
     description: 'Every HPA scales a workload defined in the manifests.',
@@ -681,6 +729,10 @@ function exemptions(o: LoadedObject): { ids: Set<string>; reason?: string } {
   );
   const reason = annotations[EXEMPT_REASON_ANNOTATION]?.trim();
   return reason ? { ids, reason } : { ids };
+}
+
+export function policyContext(env: LoadedEnv): PolicyContext {
+  return { namespace: env.values.K8S_NAMESPACE, ingressNamespace: env.values.K8S_INGRESS_NAMESPACE, monitoringNamespace: env.values.K8S_MONITORING_NAMESPACE };
 }
 
 /** Runs every rule; findings on an object that exempts the rule (with a reason) are dropped. */

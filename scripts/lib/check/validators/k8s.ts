@@ -1,5 +1,5 @@
 import { loadManifests } from '../../k8s/manifests.js';
-import { checkPolicy } from '../../k8s/policy.js';
+import { checkPolicy, policyContext } from '../../k8s/policy.js';
 import { KUBERNETES_SCHEMA_VERSION, validateSchemas } from '../../k8s/schema.js';
 import type { Validator } from '../types.js';
 
@@ -16,7 +16,7 @@ export const k8sSchemaValidator: Validator = {
 export const k8sPolicyValidator: Validator = {
   name: 'Kubernetes policy (kube-score, Polaris, kube-linter rules)',
   run({ bundleDir, env }) {
-    return checkPolicy(loadManifests(bundleDir).objects, { namespace: env.values.K8S_NAMESPACE });
+    return checkPolicy(loadManifests(bundleDir).objects, policyContext(env));
   },
 };
 
