@@ -250,6 +250,7 @@ describe('policy rules', () => {
     ],
     ['pdb-keeps-one-pod', (all) => (spec(find(all, 'PodDisruptionBudget', 'backend')).maxUnavailable = '100%')],
     ['pdb-unhealthy-eviction', (all) => delete spec(find(all, 'PodDisruptionBudget', 'redis')).unhealthyPodEvictionPolicy],
+    ['pdb-targets-pods', (all) => (spec(find(all, 'PodDisruptionBudget', 'worker')).selector.matchLabels['app.kubernetes.io/name'] = 'workers')],
     ['statefulset-headless-service', (all) => delete spec(find(all, 'Service', 'redis')).clusterIP],
     ['service-targets-pod', (all) => (spec(find(all, 'Service', 'postgres-read')).selector['app.kubernetes.io/component'] = 'reader')],
     ['default-deny-network-policy', (all) => all.splice(all.indexOf(find(all, 'NetworkPolicy', 'default-deny-all')), 1)],
