@@ -30,7 +30,8 @@ export function statePaths(env: LoadedEnv): StatePaths {
     ca: resolve(root, 'ca'),
     acme: resolve(root, 'acme'),
     textfile: resolve(root, 'textfile'),
-    backups: resolve(root, 'backups'),
+    // BACKUP_DIR lets backups live on their own disk.
+    backups: env.values.BACKUP_DIR ? resolve(env.values.BACKUP_DIR) : resolve(root, 'backups'),
     deploy: resolve(root, 'deploy'),
   };
 }

@@ -1,0 +1,62 @@
+import { resolve } from 'node:path';
+import { backupPlan, runBackup } from './lib/backup/backup.js';
+import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
+import { backupSettings } from './lib/backup/settings.js';
+import { type CliArgs, runCli } from './lib/cli.js';
+import { envFromCli } from './lib/env/from-cli.js';
+import { BadInputError } from './lib/errors.js';
+import { log } from './lib/log.js';
+
+async function runner(args: CliArgs, settings: ReturnType<typeof backupSettings>): Promise<PgRunner> {
+  if (!args.values.compose) return directRunner(settings.connection);
+  return composeRunner(settings.connection, resolve('dist', args.env, 'docker-compose.yml'));
+}
+
+await runCli(
+  {
+    name: 'backup-db.ts',
+    summary:
+      'Dump the env database with pg_dump -Fc in one stream (sha256, optional age encryption, fsync, rename), verify it by a full read, write a manifest, apply retention and write node_exporter metrics.',
+    dryRun: true,
+    options: {
+      compose: { type: 'boolean', description: 'run pg_dump inside the running stack (docker compose exec -T postgres) of dist/<env>' },
+      'verify-restore': { type: 'boolean', description: 'also restore into a scratch database and compare row counts with the dump snapshot' },
+      base: { type: 'boolean', description: 'take a pg_basebackup for point-in-time recovery instead of a dump' },
+    },
+    examples: [
+      'npx tsx scripts/backup-db.ts --env prod',
+      'npx tsx scripts/backup-db.ts --env prod --compose --verify-restore',
+      'npx tsx scripts/backup-db.ts --env prod --dry-run',
+    ],
+  },
+  async (args) => {
+    const env = envFromCli(args, 'apply');
+    const settings = backupSettings(env);
+    if (env.name === 'prod' && !settings.recipientsFile && !args.dryRun)
+      throw new BadInputError(
+        'BACKUP_AGE_RECIPIENTS_FILE is empty: production backups hold health data and must be encrypted.',
+        'set it to a file of age recipients',
+      );
+    if (args.values.base) {
+      const { baseBackupPlan, runBaseBackup } = await import('./lib/backup/base.js');
+      if (args.dryRun) {
+        for (const step of baseBackupPlan(settings)) log.out(step);
+        return;
+      }
+      const result = await runBaseBackup(settings);
+      log.out(`base backup ${result.path} (${result.size} bytes, sha256 verified)`);
+      return;
+    }
+    const pg = await runner(args, settings);
+    const options = { verifyRestore: args.values['verify-restore'] === true };
+    if (args.dryRun) {
+      for (const step of backupPlan(settings, pg, options)) log.out(step);
+      return;
+    }
+    const result = await runBackup(settings, pg, options);
+    const m = result.manifest;
+    log.out(
+      `${resolve(settings.dir, m.name)} ${m.size} bytes sha256 ${m.sha256} in ${m.durationSeconds.toFixed(1)} s; verified; ${result.kept} kept, ${result.deleted.length} deleted by retention`,
+    );
+  },
+);

@@ -1,0 +1,159 @@
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { addCleanup } from '../cleanup.js';
+import { BadInputError, OperationError } from '../errors.js';
+import { log } from '../log.js';
+import { decryptStream } from './age.js';
+import { type ArtifactEntry, isVerified, listArtifacts, type Manifest, readManifest } from './manifest.js';
+import { parseDumpName } from './naming.js';
+import { type PgRunner, pgError, psql, quoteIdent, quoteLiteral } from './pg.js';
+import { collectStderr, exited, spawnCommand } from './process.js';
+import { HashCounter, syncFile } from './stream.js';
+
+export interface ListedBackup {
+  name: string;
+  ageHours: number;
+  size: number;
+  verified: boolean;
+  encrypted: boolean;
+}
+
+export function listBackups(dir: string, now = new Date()): ListedBackup[] {
+  return listArtifacts(dir)
+    .reverse()
+    .map((e) => ({
+      name: e.name,
+      ageHours: (now.getTime() - e.time.getTime()) / 3_600_000,
+      size: e.manifest?.size ?? statSync(e.path).size,
+      verified: isVerified(e),
+      encrypted: e.encrypted,
+    }));
+}
+
+export function formatAge(hours: number): string {
+  return hours < 48 ? `${hours.toFixed(1)}h` : `${(hours / 24).toFixed(1)}d`;
+}
+
+export interface Chosen {
+  path: string;
+  manifest: Manifest;
+}
+
+/** The artifact named by --file, or the newest verified one of `database` for --latest. */
+export function chooseArtifact(dir: string, database: string, file: string | undefined): Chosen {
+  let path: string;
+  if (file) {
+    path = existsSync(file) || file.includes('/') ? file : join(dir, file);
+    if (!existsSync(path)) throw new BadInputError(`backup file ${file} does not exist.`, 'list the backups with --list');
+  } else {
+    const latest: ArtifactEntry | undefined = listArtifacts(dir, database).filter(isVerified).at(-1);
+    if (!latest) throw new BadInputError(`there is no verified backup of ${database} in ${dir}.`, 'run backup-db.ts first or pass --file');
+    path = latest.path;
+  }
+  const manifest = readManifest(path);
+  if (!manifest)
+    throw new BadInputError(
+      `${path} has no manifest (${basename(path)}.json), so its checksum cannot be checked.`,
+      'restore only artifacts written by backup-db.ts',
+    );
+  return { path, manifest };
+}
+
+/** Reads the whole artifact and compares its sha256 with the manifest; nothing is restored before this passes. */
+export async function checkChecksum(chosen: Chosen): Promise<void> {
+  const hasher = new HashCounter();
+  await pipeline(createReadStream(chosen.path), hasher, async (source: AsyncIterable<Buffer>) => {
+    for await (const _ of source) {
+      // drain: only the hash matters
+    }
+  });
+  const actual = hasher.hash.digest('hex');
+  if (actual !== chosen.manifest.sha256 || hasher.bytes !== chosen.manifest.size)
+    throw new OperationError(
+      `${chosen.path} fails its checksum (sha256 ${actual.slice(0, 12)}..., ${hasher.bytes} bytes; the manifest says ${chosen.manifest.sha256.slice(0, 12)}..., ${chosen.manifest.size} bytes): it is damaged, refusing to use it.`,
+      'restore an older backup (--list)',
+    );
+}
+
+/** The plain dump as a stream: the file itself, or decrypted in stream. */
+export async function dumpStream(chosen: Chosen, identities: string[]): Promise<Readable> {
+  const source = createReadStream(chosen.path);
+  if (!chosen.manifest.encrypted) return source;
+  if (identities.length === 0) throw new BadInputError(`${chosen.path} is encrypted; pass the age identity file with --identity.`);
+  return decryptStream(source, identities, chosen.path);
+}
+
+/** Full read of the dump by pg_restore (decrypting in stream): catches truncation that --list misses. */
+export async function verifyArtifact(runner: PgRunner, chosen: Chosen, identities: string[]): Promise<void> {
+  const stream = await dumpStream(chosen, identities);
+  const child = spawnCommand(runner.command('pg_restore', ['-f', '/dev/null'], ''), { stdio: ['pipe', 'ignore', 'pipe'] });
+  const stderr = collectStderr(child);
+  const [, exit] = await Promise.all([pipeline(stream, child.stdin as NodeJS.WritableStream).catch(() => undefined), exited(child)]);
+  if (exit.code !== 0)
+    throw new OperationError(`${chosen.path} is not a complete dump: pg_restore says ${stderr().split('\n').at(-1) || `exit ${exit.code}`}.`);
+}
+
+/** pg_restore -j needs a seekable file: an encrypted artifact is decrypted into a private temp folder first. */
+async function plainFile(chosen: Chosen, identities: string[]): Promise<string> {
+  if (!chosen.manifest.encrypted) return chosen.path;
+  const stream = await dumpStream(chosen, identities);
+  const dir = mkdtempSync(join(dirname(chosen.path), '.restore-'));
+  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'plain.dump');
+  await pipeline(stream, createWriteStream(path, { mode: 0o600 }));
+  await syncFile(path);
+  return path;
+}
+
+export function defaultTargetDb(chosen: Chosen): string {
+  const parsed = parseDumpName(basename(chosen.path));
+  const stamp = parsed
+    ? basename(chosen.path)
+        .slice(parsed.database.length + 1, parsed.database.length + 17)
+        .toLowerCase()
+    : 'copy';
+  return `${chosen.manifest.database}_restore_${stamp}`;
+}
+
+export interface RestoreOptions {
+  targetDb: string;
+  force: boolean;
+  jobs: number;
+  identities: string[];
+}
+
+async function targetState(runner: PgRunner, db: string): Promise<'missing' | 'empty' | 'non-empty'> {
+  const exists = await psql(runner, `SELECT count(*) FROM pg_database WHERE datname = ${quoteLiteral(db)}`);
+  if (exists === '0') return 'missing';
+  const tables = await psql(
+    runner,
+    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v','m','S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'",
+    db,
+  );
+  return tables === '0' ? 'empty' : 'non-empty';
+}
+
+export async function restoreArtifact(runner: PgRunner, chosen: Chosen, options: RestoreOptions): Promise<{ seconds: number; targetDb: string }> {
+  const started = Date.now();
+  if (chosen.manifest.encrypted && options.identities.length === 0)
+    throw new BadInputError(`${chosen.path} is encrypted; pass the age identity file with --identity.`);
+  log.info(`checking the sha256 of ${chosen.path}`);
+  await checkChecksum(chosen);
+  const state = await targetState(runner, options.targetDb);
+  if (state === 'non-empty' && !options.force)
+    throw new BadInputError(
+      `database "${options.targetDb}" already holds tables; refusing to restore over it.`,
+      'pick another --target-db, or pass --force to replace its objects',
+    );
+  const file = await plainFile(chosen, options.identities);
+  if (state === 'missing') await psql(runner, `CREATE DATABASE ${quoteIdent(options.targetDb)}`);
+  const args = ['--exit-on-error', `--jobs=${options.jobs}`, ...(state === 'non-empty' ? ['--clean', '--if-exists'] : []), file];
+  log.info(`restoring into database ${options.targetDb} with pg_restore -j ${options.jobs}`);
+  const child = spawnCommand(runner.command('pg_restore', args, options.targetDb), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr = collectStderr(child);
+  const exit = await exited(child);
+  if (exit.code !== 0) throw pgError(stderr() || `pg_restore exited with ${exit.code ?? exit.signal}`, runner.connection, options.targetDb);
+  return { seconds: (Date.now() - started) / 1000, targetDb: options.targetDb };
+}

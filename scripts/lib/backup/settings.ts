@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import type { LoadedEnv } from '../env/load.js';
+import { statePaths } from '../paths.js';
+import type { PgConnection } from './pg.js';
+import type { RetentionPolicy } from './retention.js';
+
+/** Everything the backup scripts take from the env, resolved once. */
+export interface BackupSettings {
+  envName: string;
+  /** Database dumps and their manifests. */
+  dir: string;
+  /** pg_basebackup runs, one folder each. */
+  baseDir: string;
+  /** WAL segments archived by the server (the host side of POSTGRES_WAL_ARCHIVE_DIR). */
+  walDir: string;
+  configDir: string;
+  textfileDir: string;
+  connection: PgConnection;
+  compressionLevel: number;
+  /** Empty when backups are not encrypted. */
+  recipientsFile: string;
+  spaceFactor: number;
+  retention: RetentionPolicy;
+  configKeep: number;
+}
+
+export function backupSettings(env: LoadedEnv): BackupSettings {
+  const paths = statePaths(env);
+  const values = env.values;
+  return {
+    envName: env.name,
+    dir: paths.backups,
+    baseDir: join(paths.backups, 'base'),
+    walDir: join(paths.backups, 'wal'),
+    configDir: join(paths.backups, 'config'),
+    textfileDir: paths.textfile,
+    connection: {
+      host: values.BACKUP_DB_HOST,
+      port: values.BACKUP_DB_PORT,
+      user: values.POSTGRES_USER,
+      password: env.secrets.POSTGRES_PASSWORD ?? '',
+      database: values.POSTGRES_DB,
+    },
+    compressionLevel: values.BACKUP_COMPRESSION_LEVEL,
+    recipientsFile: values.BACKUP_AGE_RECIPIENTS_FILE,
+    spaceFactor: Number(values.BACKUP_SPACE_FACTOR),
+    retention: { days: values.BACKUP_KEEP_DAYS, weeks: values.BACKUP_KEEP_WEEKS, months: values.BACKUP_KEEP_MONTHS },
+    configKeep: values.BACKUP_CONFIG_KEEP,
+  };
+}

@@ -1,0 +1,137 @@
+import type { ChildProcess } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { addCleanup } from '../cleanup.js';
+import { OperationError } from '../errors.js';
+import { encryptStream } from './age.js';
+import { type Command, collectStderr, exited, spawnCommand } from './process.js';
+
+/** Counts and hashes the bytes flowing through. */
+export class HashCounter extends Transform {
+  readonly hash: Hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}
+
+export interface StreamResult {
+  sha256: string;
+  size: number;
+  dumpSha256: string;
+  dumpSize: number;
+}
+
+export interface StreamPlan {
+  /** Writes the dump to stdout (pg_dump -Fc). */
+  dump: Command;
+  /** Reads the dump from stdin in full (pg_restore -f /dev/null); proves it is complete and readable. */
+  verify: Command;
+  /** Final artifact path; the stream goes to `<final>.partial` first. */
+  finalPath: string;
+  recipients: string[];
+  /** Makes the error message for a failed dump (e.g. a PostgreSQL connection error). */
+  dumpError: (stderr: string, exit: { code: number | null; signal: NodeJS.Signals | null }) => Error;
+}
+
+/**
+ * One stream, no pipefail holes: pg_dump stdout → sha256 → (verifier, and
+ * age encryption → sha256 → <final>.partial) → fsync → rename. Any failing
+ * stage (dump exit ≠ 0, verifier exit ≠ 0, a write error such as ENOSPC, a
+ * signal) kills the other stages and removes the partial file.
+ */
+export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> {
+  const partial = `${plan.finalPath}.partial`;
+  // O_EXCL: a leftover partial of a killed run is removed under the lock, never reused.
+  const fileStream = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
+  await once(fileStream, 'open');
+  const children: ChildProcess[] = [];
+  let finished = false;
+  const abort = async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fileStream.destroy();
+    if (!finished) await rm(partial, { force: true });
+  };
+  const removeCleanup = addCleanup(abort);
+  try {
+    const dump = spawnCommand(plan.dump, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(dump);
+    const dumpStderr = collectStderr(dump);
+    const verify = spawnCommand(plan.verify, { stdio: ['pipe', 'ignore', 'pipe'] });
+    children.push(verify);
+    const verifyStderr = collectStderr(verify);
+
+    const plainHash = new HashCounter();
+    const toVerifier = new PassThrough();
+    const toFile = new PassThrough();
+    plainHash.pipe(toVerifier);
+    plainHash.pipe(toFile);
+    const artifactHash = new HashCounter();
+    const body: Readable = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : toFile;
+
+    // Each stage reports its own failure; the first one is the cause, later ones are its echo.
+    let firstError: unknown;
+    const fail = (error: unknown) => {
+      firstError ??= error;
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // Paused streams would otherwise wait forever for a reader that is gone.
+      for (const stream of [plainHash, toVerifier, toFile, body, artifactHash, fileStream]) stream.destroy();
+    };
+    await Promise.all([
+      pipeline(dump.stdout as Readable, plainHash).catch(fail),
+      pipeline(toVerifier, verify.stdin as NodeJS.WritableStream).catch(fail),
+      pipeline(body, artifactHash, fileStream).catch(fail),
+      // A dead pg_dump ends its stdout cleanly, so its exit code decides.
+      exited(dump).then((exit) => {
+        if (exit.code !== 0) fail(plan.dumpError(dumpStderr(), exit));
+      }, fail),
+      exited(verify).then((exit) => {
+        if (exit.code !== 0)
+          fail(new OperationError(`the dump is not readable by pg_restore: ${verifyStderr().split('\n').at(-1) || `exit ${exit.code ?? exit.signal}`}`));
+      }, fail),
+    ]);
+    if (firstError !== undefined) throw firstError;
+
+    await syncFile(partial);
+    await rename(partial, plan.finalPath);
+    finished = true;
+    await syncFile(dirname(plan.finalPath));
+    return {
+      sha256: artifactHash.hash.digest('hex'),
+      size: artifactHash.bytes,
+      dumpSha256: plainHash.hash.digest('hex'),
+      dumpSize: plainHash.bytes,
+    };
+  } catch (error) {
+    await abort();
+    throw writeError(error, partial);
+  } finally {
+    removeCleanup();
+  }
+}
+
+function writeError(error: unknown, partial: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC')
+    return new OperationError(`the disk holding ${dirname(partial)} is full; the partial backup was removed.`, 'free space or lower BACKUP_KEEP_*');
+  if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE')
+    return new OperationError('the backup stream broke before the dump ended; the partial backup was removed.');
+  return error;
+}
+
+/** fsync a file or folder (any descriptor flushes the inode), so data and renames survive a power cut. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
