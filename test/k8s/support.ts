@@ -48,6 +48,8 @@ export interface FakeRule {
   exit?: number;
   stdout?: string;
   stderr?: string;
+  /** Apply only to the first this-many matching calls. */
+  times?: number;
 }
 
 /** Environment for runScript: the fake kubectl first on PATH, its log and scripted outcomes. */

@@ -1,0 +1,244 @@
+/**
+ * deploy-k8s.ts against a FAKE kubectl (test/k8s/fake-kubectl/kubectl).
+ * No Kubernetes API server can run on these machines, so these tests prove
+ * what the script asks of kubectl (order, arguments, stdin, reaction to
+ * failures), not what a real cluster would do with it.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO, repoCopy, runScript } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
+import { type Call, CONTEXT, calls, EXAMPLE, type FakeRule, fakeKubectlEnv, prodEnvFile, renderBundle, shortArgv } from './support.js';
+
+const DEV_SECRETS = ['dev-postgres-password', 'dev-redis-password', 'dev-secret-key-not-for-production', 'dev-postgres-replication-password'];
+
+function deploy(dir: string, args: string[], rules: FakeRule[] = [], options: { root?: string; version?: string } = {}) {
+  return runScript('deploy-k8s.ts', args, {
+    env: fakeKubectlEnv(dir, rules, options.version ?? 'dev'),
+    cwd: dir,
+    ...(options.root ? { root: options.root } : {}),
+  });
+}
+
+function devArgs(dir: string, extra: string[] = []): string[] {
+  return ['--env', 'dev', '--context', CONTEXT, '--set', `STATE_DIR=${join(dir, 'state')}`, ...extra];
+}
+
+const APPLY = 'apply --server-side --field-manager=healthmate-deploy';
+const FILES = ['configmap', 'network-policies', 'database-replicas', 'redis', 'deployment', 'workers', 'autoscaling-policies', 'ingress'];
+const WORKLOADS = [
+  'statefulset/postgres-primary',
+  'statefulset/postgres-replica',
+  'statefulset/redis',
+  'deployment/backend',
+  'deployment/worker',
+  'deployment/beat',
+];
+
+const EXPECTED_SEQUENCE = [
+  'api-resources --api-group=autoscaling.k8s.io -o name',
+  'get deployments -l app.kubernetes.io/part-of=healthmate -o json',
+  `${APPLY} -f <bundle>/k8s/namespace.yaml`,
+  `${APPLY} --dry-run=server ${FILES.map((f) => `-f <bundle>/k8s/${f}.yaml`).join(' ')}`,
+  expect.stringMatching(/^create secret generic healthmate-secrets (--from-file=[a-z.-]+=<bundle>\/secrets\/[a-z0-9_.]+ ){8}--dry-run=client -o yaml$/),
+  `${APPLY} -f -`,
+  ...FILES.map((f) => `${APPLY} -f <bundle>/k8s/${f}.yaml`),
+  ...WORKLOADS.map((w) => `rollout status ${w} --timeout=5m`),
+  expect.stringMatching(/^exec deployment\/backend -c backend -- python -c /),
+];
+
+/** Revisions the fake reports for the snapshot: the cluster already runs a release. */
+const EXISTING: FakeRule = {
+  match: '^--context \\S+ --namespace \\S+ get deployments',
+  stdout: JSON.stringify({
+    items: [
+      { metadata: { name: 'backend', annotations: { 'deployment.kubernetes.io/revision': '7' } } },
+      { metadata: { name: 'worker', annotations: { 'deployment.kubernetes.io/revision': '5' } } },
+      { metadata: { name: 'beat', annotations: { 'deployment.kubernetes.io/revision': '4' } } },
+    ],
+  }),
+};
+
+function assertNoSecretInArgv(all: Call[], secrets: string[]): void {
+  expect(secrets.length).toBeGreaterThan(0);
+  for (const call of all) for (const secret of secrets) for (const arg of call.argv) expect(arg).not.toContain(secret);
+}
+
+describe('deploy-k8s.ts with a fake kubectl', () => {
+  it('runs the whole sequence with an explicit context and namespace, secrets only on stdin', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir));
+    expect(result.code, result.stderr).toBe(0);
+    const all = calls(dir);
+    expect(all.map(shortArgv)).toEqual(EXPECTED_SEQUENCE);
+    for (const call of all) expect(call.argv.slice(0, 4)).toEqual(['--context', CONTEXT, '--namespace', 'healthmate-dev']);
+    assertNoSecretInArgv(all, DEV_SECRETS);
+    // The Secret manifest reached `kubectl apply -f -` on stdin, base64-encoded like kubectl makes it.
+    const secretApply = all[5] as Call;
+    expect(secretApply.stdin).toContain('kind: Secret');
+    expect(secretApply.stdin).toContain(`postgres-replication-password: ${Buffer.from('dev-postgres-replication-password').toString('base64')}`);
+    expect(secretApply.stdin).toContain(`redis-auth.conf: ${Buffer.from('requirepass "dev-redis-password"\n').toString('base64')}`);
+    // ...and never reached the terminal.
+    for (const secret of DEV_SECRETS) expect(result.stdout + result.stderr).not.toContain(secret);
+    expect(result.stderr).not.toContain(Buffer.from('dev-redis-password').toString('base64'));
+    expect(result.stderr).toContain('smoke check passed');
+  });
+
+  it('prod: a strong env file deploys; URL-escaped secrets stay off every command line', () => {
+    const dir = tempDir();
+    const { path, secrets } = prodEnvFile(dir);
+    const result = deploy(dir, ['--env', 'prod', '--env-file', path, '--context', CONTEXT, '--set', `STATE_DIR=${join(dir, 'state')}`], [], {
+      version: '1.0.0',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const all = calls(dir);
+    expect(all.map(shortArgv)).toEqual(EXPECTED_SEQUENCE);
+    expect(all[0]?.argv.slice(0, 4)).toEqual(['--context', CONTEXT, '--namespace', 'healthmate']);
+    assertNoSecretInArgv(all, [...secrets, ...secrets.map(encodeURIComponent)]);
+    for (const secret of secrets) expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+
+  it('a rollout that times out rolls every Deployment back to its recorded revision and exits 1', () => {
+    const dir = tempDir();
+    const timeout: FakeRule = { match: 'rollout status deployment/backend', times: 1, exit: 1, stderr: 'error: timed out waiting for the condition\n' };
+    const result = deploy(dir, devArgs(dir), [EXISTING, timeout]);
+    expect(result.code).toBe(1);
+    const sequence = calls(dir).map(shortArgv);
+    const failedAt = sequence.indexOf('rollout status deployment/backend --timeout=5m');
+    expect(failedAt).toBeGreaterThan(0);
+    expect(sequence.slice(0, failedAt + 1)).toEqual(EXPECTED_SEQUENCE.slice(0, failedAt + 1));
+    expect(sequence.slice(failedAt + 1)).toEqual([
+      'rollout undo deployment/backend --to-revision=7',
+      'rollout status deployment/backend --timeout=5m',
+      'rollout undo deployment/worker --to-revision=5',
+      'rollout status deployment/worker --timeout=5m',
+      'rollout undo deployment/beat --to-revision=4',
+      'rollout status deployment/beat --timeout=5m',
+    ]);
+    expect(result.stderr).toContain('timed out waiting for the condition');
+    expect(result.stderr).toMatch(/rolled back deployment\/backend to revision 7, deployment\/worker to revision 5, deployment\/beat to revision 4/);
+  });
+
+  it('a smoke check reporting another version rolls back too', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir), [EXISTING], { version: 'old-1.2.3' });
+    expect(result.code).toBe(1);
+    const sequence = calls(dir).map(shortArgv);
+    expect(sequence.slice(0, EXPECTED_SEQUENCE.length)).toEqual(EXPECTED_SEQUENCE);
+    expect(sequence.slice(EXPECTED_SEQUENCE.length).filter((s) => s.startsWith('rollout undo'))).toHaveLength(3);
+    expect(result.stderr).toContain('/version reports old-1.2.3, not dev');
+  });
+
+  it('a failed first deploy says there is nothing to roll back to and exits 1', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir), [{ match: 'rollout status statefulset/redis', exit: 1, stderr: 'error: timed out waiting for the condition\n' }]);
+    expect(result.code).toBe(1);
+    expect(calls(dir).some((c) => c.argv.includes('undo'))).toBe(false);
+    expect(result.stderr).toContain('first deploy, so there is no previous revision');
+  });
+
+  it('a cluster without the VPA API stops before changing anything (exit 1)', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir), [{ match: 'api-resources', stdout: '' }]);
+    expect(result.code).toBe(1);
+    expect(calls(dir).map(shortArgv)).toEqual([EXPECTED_SEQUENCE[0]]);
+    expect(result.stderr).toContain('does not serve VerticalPodAutoscaler');
+  });
+
+  it('a server-side dry run the API server rejects stops before any workload changes (exit 1)', () => {
+    const dir = tempDir();
+    const reject: FakeRule = { match: '--dry-run=server', exit: 1, stderr: 'Error from server (Forbidden): pods violate PodSecurity "restricted:v1.27"\n' };
+    const result = deploy(dir, devArgs(dir), [EXISTING, reject]);
+    expect(result.code).toBe(1);
+    expect(calls(dir).map(shortArgv)).toEqual(EXPECTED_SEQUENCE.slice(0, 4));
+    expect(result.stderr).toContain('PodSecurity');
+    expect(result.stderr).toContain('no workload was changed');
+  });
+
+  it('--dry-run prints the plan, diffs against a reachable cluster and changes nothing', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir, ['--dry-run']));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Kubernetes deploy to context test-cluster, namespace healthmate-dev:');
+    expect(result.stdout).toMatch(/kubectl --context test-cluster --namespace healthmate-dev rollout status deployment\/backend --timeout=5m/);
+    expect(result.stdout).toContain('| kubectl --context test-cluster --namespace healthmate-dev apply --server-side --field-manager=healthmate-deploy -f -');
+    const sequence = calls(dir).map(shortArgv);
+    expect(sequence[0]).toBe(EXPECTED_SEQUENCE[0]);
+    expect(sequence.slice(1)).toEqual(['namespace', ...FILES].map((f) => `diff --server-side --field-manager=healthmate-deploy -f <bundle>/k8s/${f}.yaml`));
+    for (const secret of DEV_SECRETS) expect(result.stdout + result.stderr).not.toContain(secret);
+  });
+
+  it('--dry-run with an unreachable cluster still prints the plan (exit 0)', () => {
+    const dir = tempDir();
+    const result = deploy(dir, devArgs(dir, ['--dry-run']), [{ match: 'api-resources', exit: 1, stderr: 'Unable to connect to the server\n' }]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('smoke check');
+    expect(result.stderr).toContain('is not reachable');
+    expect(calls(dir)).toHaveLength(1);
+  });
+});
+
+describe('deploy-k8s.ts bad input: one sentence, exit 2, kubectl never called', () => {
+  function expectBadInput(dir: string, result: { code: number; stderr: string }, pattern: RegExp): void {
+    expect(result.code, result.stderr).toBe(2);
+    expect(calls(dir)).toEqual([]);
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(pattern);
+  }
+
+  it('an unknown context', () => {
+    const dir = tempDir();
+    expectBadInput(dir, deploy(dir, ['--env', 'dev', '--context', 'prod-clsuter']), /context "prod-clsuter" is not in the kubeconfig \(it has test-cluster\)/);
+  });
+
+  it('no context named at all: the current context is never used implicitly', () => {
+    const dir = tempDir();
+    expectBadInput(dir, deploy(dir, ['--env', 'dev']), /no Kubernetes context is named: pass --context/);
+  });
+
+  it('a manifest that fails the schema', () => {
+    const dir = tempDir();
+    const root = repoCopy(join(dir, 'repo'));
+    const file = join(root, 'k8s', 'deployment.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('terminationGracePeriodSeconds: 45', 'terminationGracePeriodSeconds: soon'));
+    const result = deploy(dir, devArgs(dir), [], { root });
+    expectBadInput(
+      dir,
+      result,
+      /k8s\/deployment\.yaml:\d+: Deployment\/backend does not match the Kubernetes 1\.27\.1 schema: spec\.template\.spec\.terminationGracePeriodSeconds must be integer/,
+    );
+  });
+
+  it('a missing secret in the env file', () => {
+    const dir = tempDir();
+    const { path } = prodEnvFile(dir, ['POSTGRES_REPLICATION_PASSWORD']);
+    const result = deploy(dir, ['--env', 'prod', '--env-file', path, '--context', CONTEXT, '--set', `STATE_DIR=${join(dir, 'state')}`]);
+    expectBadInput(dir, result, /POSTGRES_REPLICATION_PASSWORD is a required secret and is not set/);
+  });
+
+  it('a missing secret file in a rendered --bundle', () => {
+    const dir = tempDir();
+    const bundle = renderBundle(dir, 'prod');
+    rmSync(join(bundle, 'secrets', 'postgres_replication_password'));
+    const result = deploy(dir, [
+      '--env',
+      'prod',
+      '--env-file',
+      EXAMPLE,
+      '--context',
+      CONTEXT,
+      '--bundle',
+      bundle,
+      '--dry-run',
+      '--set',
+      `STATE_DIR=${join(dir, 'state')}`,
+    ]);
+    expectBadInput(dir, result, /secret file .*secrets\/postgres_replication_password \(Secret key postgres-replication-password\) is missing/);
+  });
+});
+
+it('the fake kubectl is the one the tests run (REPO sanity)', () => {
+  expect(readFileSync(join(REPO, 'test', 'k8s', 'fake-kubectl', 'kubectl'), 'utf8')).toContain('A FAKE kubectl');
+});
