@@ -15,6 +15,8 @@ export interface Dockerd {
   /** Environment for docker / docker-compose / deploy scripts: DOCKER_HOST points at this daemon only. */
   env: NodeJS.ProcessEnv;
   root: string;
+  /** The --default-address-pool base of this daemon (a /20 of 198.18.0.0/16). */
+  pool: string;
   logFile: string;
   stop(): Promise<void>;
 }
@@ -34,7 +36,7 @@ export function assertNoForeignDaemon(): void {
  */
 function addressPool(): string {
   const slice = Math.floor(Math.random() * 16) * 16;
-  return `base=198.18.${slice}.0/20,size=24`;
+  return `198.18.${slice}.0/20`;
 }
 
 export async function startDockerd(): Promise<Dockerd> {
@@ -50,6 +52,7 @@ export async function startDockerd(): Promise<Dockerd> {
   const execRoot = join(root, 'exec');
   mkdirSync(dataRoot);
   mkdirSync(execRoot);
+  const pool = addressPool();
   const out = openSync(logFile, 'a');
   const child: ChildProcess = spawn(
     dockerdPath,
@@ -64,8 +67,12 @@ export async function startDockerd(): Promise<Dockerd> {
       '--ip-masq=false',
       // No default bridge: docker0 would clash with another daemon on this host.
       '--bridge=none',
-      `--default-address-pool=${addressPool()}`,
+      // Published ports bind to loopback unless a compose file names an address: nothing is reachable from outside.
+      '--ip=127.0.0.1',
+      `--default-address-pool=base=${pool},size=24`,
       '--storage-driver=overlay2',
+      // Containers get this long to stop when the daemon shuts down (cleanup, Ctrl-C).
+      '--shutdown-timeout=10',
       '--log-driver=json-file',
     ],
     { stdio: ['ignore', out, out], detached: true },
@@ -76,17 +83,36 @@ export async function startDockerd(): Promise<Dockerd> {
     exited = true;
   });
 
-  const stop = async (): Promise<void> => {
+  let stopped = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopSync();
+    // Die of the same signal, as if the harness had not been there.
+    process.kill(process.pid, signal);
+  };
+  /** Synchronous, so it also works from a signal handler or at process exit. */
+  const stopSync = (): void => {
+    if (stopped) return;
+    stopped = true;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', stopSync);
     if (!exited && child.pid) {
+      // SIGTERM: dockerd stops every container (--shutdown-timeout) and its containerd.
       process.kill(child.pid, 'SIGTERM');
-      await waitFor('dockerd to stop', () => exited, 60_000, 200).catch(() => {
-        if (child.pid && !exited) process.kill(-child.pid, 'SIGKILL');
-      });
+      const deadline = Date.now() + 60_000;
+      while (isAlive(child.pid) && Date.now() < deadline) spawnSync('sleep', ['0.2']);
+      if (isAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
     }
-    // Containers' overlay mounts and netns files outlive a killed daemon; unmount before removing.
+    // Containers' overlay mounts and netns files can outlive the daemon; unmount before removing.
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', stopSync);
+  const stop = async (): Promise<void> => stopSync();
+  // The daemon must not keep the test process alive; stopSync ends it.
+  child.unref();
 
   try {
     await waitFor(
@@ -102,11 +128,21 @@ export async function startDockerd(): Promise<Dockerd> {
     const info = spawnSync('docker', ['info', '--format', '{{.DockerRootDir}}'], { env, encoding: 'utf8' });
     if (info.stdout.trim() !== dataRoot) throw new Error(`docker at ${host} reports root ${info.stdout.trim()}, not ${dataRoot}: refusing to use it.`);
   } catch (error) {
-    if (exited) throw error;
     await stop();
     throw error;
   }
-  return { host, env, root, logFile, stop };
+  return { host, env, root, pool, logFile, stop };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped by us) counts as gone.
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return stat !== '' && !/^\d+ \([^)]*\) Z/.test(stat);
 }
 
 function tail(file: string, lines = 30): string {

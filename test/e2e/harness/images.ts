@@ -22,10 +22,15 @@ export function basePackages(): string[] {
     .filter(Boolean);
 }
 
-/** Cache key: the package list and every file that shapes the base root filesystem. */
+// The debootstrap invocation, part of the cache key with the files it reads.
+const SUITE = 'bookworm';
+const DEBOOTSTRAP_ARGS = ['--variant=minbase'];
+
+/** Cache key: the package list, the preparation script and the debootstrap recipe. */
 export function baseKey(): string {
   const hash = createHash('sha256');
-  for (const file of [PACKAGES_FILE, PREPARE_SCRIPT, import.meta.filename]) hash.update(readFileSync(file));
+  hash.update(JSON.stringify([SUITE, DEBOOTSTRAP_ARGS]));
+  for (const file of [PACKAGES_FILE, PREPARE_SCRIPT]) hash.update(readFileSync(file));
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -83,10 +88,10 @@ export function ensureBaseTar(log: (line: string) => void = () => {}): string {
   const partialTar = `${tar}.partial-${process.pid}`;
   try {
     const mirror = debianMirror();
-    log(`debootstrap bookworm from ${mirror} (${basePackages().length} packages)`);
+    log(`debootstrap ${SUITE} from ${mirror} (${basePackages().length} packages)`);
     const proxy = spawnSync('apt-config', ['shell', 'P', 'Acquire::http::Proxy'], { encoding: 'utf8' }).stdout.match(/P='([^']*)'/)?.[1];
     const env = { ...process.env, ...(proxy ? { http_proxy: proxy } : {}) };
-    run(debootstrap, ['--variant=minbase', `--include=${basePackages().join(',')}`, 'bookworm', rootfs, mirror], { env });
+    run(debootstrap, [...DEBOOTSTRAP_ARGS, `--include=${basePackages().join(',')}`, SUITE, rootfs, mirror], { env });
     copyFileSync(PREPARE_SCRIPT, join(rootfs, 'tmp', 'prepare-rootfs.sh'));
     run('chroot', [rootfs, '/bin/sh', '/tmp/prepare-rootfs.sh']);
     rmSync(join(rootfs, 'tmp', 'prepare-rootfs.sh'));

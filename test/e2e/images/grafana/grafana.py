@@ -2,7 +2,7 @@
 
 Like Grafana it refuses to start when GF_SECURITY_ADMIN_PASSWORD__FILE is
 unreadable (the secret must be owned by uid 472) or a provisioned dashboard is
-not valid JSON; it answers /api/health and lists dashboards at /api/search.
+not valid JSON; it answers /api/health and /metrics and lists dashboards at /api/search.
 """
 import glob
 import json
@@ -58,6 +58,21 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/api/health":
             self.send_json(200, {"commit": "stand-in", "database": "ok", "version": "stand-in"})
+        elif self.path == "/metrics":
+            # A few of Grafana's own series, so Prometheus' grafana job has something real to scrape.
+            body = (
+                "# HELP grafana_build_info Grafana build information.\n"
+                "# TYPE grafana_build_info gauge\n"
+                'grafana_build_info{edition="stand-in",version="stand-in"} 1\n'
+                "# HELP grafana_stat_totals_dashboard Total dashboards.\n"
+                "# TYPE grafana_stat_totals_dashboard gauge\n"
+                f"grafana_stat_totals_dashboard {len(DASHBOARDS)}\n"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path.startswith("/api/search"):
             self.send_json(200, DASHBOARDS)
         elif self.path in ("/", "/login"):
