@@ -102,6 +102,8 @@ export interface EdgeOptions {
   /** More --set NAME=value for render.ts. */
   set?: Record<string, string>;
   certMode?: 'ca' | 'self-signed';
+  /** Edits the rendered nginx/ folder before nginx starts (benchmarks only). */
+  patch?: (nginxDir: string) => void;
 }
 
 export interface Edge {
@@ -155,6 +157,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     const bundle = join(root, 'dist', options.env);
     // The container mounts STATE_DIR/certs at /etc/nginx/certs.
     symlinkSync(join(state, 'certs'), join(bundle, 'nginx', 'certs'));
+    options.patch?.(join(bundle, 'nginx'));
     mkdirSync(join(state, 'acme', '.well-known', 'acme-challenge'), { recursive: true });
     const prefix = join(root, 'run');
     mkdirSync(prefix);
