@@ -54,8 +54,9 @@ export interface FakeRule {
 
 /** Environment for runScript: the fake kubectl first on PATH, its log and scripted outcomes. */
 export function fakeKubectlEnv(dir: string, rules: FakeRule[] = [], backendVersion = 'dev'): NodeJS.ProcessEnv {
-  const rulesFile = join(dir, 'rules.json');
-  writeFileSync(rulesFile, JSON.stringify(rules));
+  const rulesFile = join(dir, 'rules.tsv');
+  const b64 = (text = '') => Buffer.from(text).toString('base64');
+  writeFileSync(rulesFile, rules.map((r) => `${[r.match, r.times ?? '-', r.exit ?? 0, b64(r.stdout), b64(r.stderr)].join('\t')}\n`).join(''));
   return {
     PATH: `${FAKE_KUBECTL_DIR}${delimiter}${process.env.PATH ?? ''}`,
     KUBECONFIG: writeKubeconfig(dir),
@@ -79,7 +80,11 @@ export function calls(dir: string): Call[] {
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as Call);
+    .map((line) => {
+      const [argv = '', stdin = '-'] = line.split(' ');
+      const args = Buffer.from(argv, 'base64').toString('utf8').split('\0').slice(0, -1);
+      return stdin === '-' ? { argv: args } : { argv: args, stdin: Buffer.from(stdin, 'base64').toString('utf8') };
+    });
 }
 
 /** A call's argv without the context/namespace flags, temp bundle paths shown as <bundle>. */
