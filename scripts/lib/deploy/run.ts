@@ -368,14 +368,10 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   const announce = (s: PlanStep): void => log.step(s.index, total, s.title);
 
   announce(step('env'));
-  if (!ctx.dryRun || ctx.host.kind === 'local') {
+  if (ctx.dryRun) {
     const version = await engineVersion();
-    if (!version) {
-      const where = process.env.DOCKER_HOST ?? 'the local socket';
-      if (!ctx.dryRun)
-        throw new BadInputError(`the Docker engine at ${where} cannot be reached; nothing was started or stopped.`, 'start Docker or fix DOCKER_HOST');
-      log.warn(`the Docker engine at ${where} cannot be reached (a real deploy would stop here).`);
-    } else log.info(`  Docker engine ${version}`);
+    if (version) log.info(`  Docker engine ${version}`);
+    else log.warn(`the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached (a real deploy would stop here).`);
   }
 
   announce(step('lock'));
@@ -392,6 +388,17 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   let result: AuditEntry['result'] = 'failed';
   let failure: unknown;
   try {
+    // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
+    if (!ctx.dryRun) {
+      const version = await engineVersion();
+      if (!version) {
+        throw new BadInputError(
+          `the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached; nothing was started or stopped.`,
+          'start Docker or fix DOCKER_HOST',
+        );
+      }
+      log.info(`  Docker engine ${version}`);
+    }
     reached = step('render');
     announce(reached);
     const bundleDir = render(ctx, scratch);
@@ -463,8 +470,8 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
 
 /** What a failure at `reached` leads to (the plan's onFailure), carried out. */
 async function recover(ctx: DeployContext, reached: PlanStep | undefined, error: unknown): Promise<AuditEntry['result']> {
-  log.error(`${reached ? `step ${reached.index} (${reached.id})` : 'deploy'} failed: ${errorMessage(error)}`);
   if (ctx.dryRun || !reached) return 'failed';
+  if (reached.onFailure !== 'abort') log.warn(`step ${reached.index} (${reached.id}) failed: ${errorMessage(error)}; recovering (${reached.onFailure}).`);
   const policy = reached.onFailure;
   if (policy === 'abort') {
     rmSync(ctx.plan.releaseDir, { recursive: true, force: true });
