@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { SECRETS_DIR } from '../render/bundle.js';
+import { secretFileName } from '../render/context.js';
 import { K8S_READ_URL_FILE } from '../render/derivers/k8s.js';
 
 /** The one Secret the manifests read; deploy-k8s.ts creates it, no manifest does. */
@@ -9,18 +10,19 @@ export const SECRET_NAME = 'healthmate-secrets';
 
 /**
  * Secret key → file under dist/<env>/secrets/ it is loaded from. The
- * connection URLs and redis_auth.conf come from the stack deriver (their
+ * plain secrets are the env's secret files; the connection URLs and
+ * redis_auth.conf come from the stack deriver (their
  * hosts, `postgres` and `redis`, are also the Service names in k8s/).
  */
 export const SECRET_KEYS = {
   'database-url': 'database_url',
   'database-read-url': K8S_READ_URL_FILE,
   'redis-url': 'redis_url',
-  'redis-password': 'redis_password',
+  'redis-password': secretFileName('REDIS_PASSWORD'),
   'redis-auth.conf': 'redis_auth.conf',
-  'secret-key': 'secret_key',
-  'postgres-password': 'postgres_password',
-  'postgres-replication-password': 'postgres_replication_password',
+  'secret-key': secretFileName('SECRET_KEY'),
+  'postgres-password': secretFileName('POSTGRES_PASSWORD'),
+  'postgres-replication-password': secretFileName('POSTGRES_REPLICATION_PASSWORD'),
 } as const;
 
 /** `--from-file` arguments (key=path): paths only, so no value reaches a command line. */
