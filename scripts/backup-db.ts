@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { backupPlan, runBackup } from './lib/backup/backup.js';
+import { baseBackupPlan, runBaseBackup } from './lib/backup/base.js';
 import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
 import { backupSettings } from './lib/backup/settings.js';
 import { type CliArgs, runCli } from './lib/cli.js';
@@ -37,17 +38,16 @@ await runCli(
         'BACKUP_AGE_RECIPIENTS_FILE is empty: production backups hold health data and must be encrypted.',
         'set it to a file of age recipients',
       );
+    const pg = await runner(args, settings);
     if (args.values.base) {
-      const { baseBackupPlan, runBaseBackup } = await import('./lib/backup/base.js');
       if (args.dryRun) {
-        for (const step of baseBackupPlan(settings)) log.out(step);
+        for (const step of baseBackupPlan(settings, pg)) log.out(step);
         return;
       }
-      const result = await runBaseBackup(settings);
-      log.out(`base backup ${result.path} (${result.size} bytes, sha256 verified)`);
+      const result = await runBaseBackup(settings, pg);
+      log.out(`base backup ${result.path} ${result.size} bytes; verified`);
       return;
     }
-    const pg = await runner(args, settings);
     const options = { verifyRestore: args.values['verify-restore'] === true };
     if (args.dryRun) {
       for (const step of backupPlan(settings, pg, options)) log.out(step);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
@@ -100,6 +100,7 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
 
     const name = dumpName(db, started, recipients.length > 0);
     const finalPath = join(settings.dir, name);
+    if (existsSync(finalPath)) throw new OperationError(`${finalPath} already exists; a backup started in the same second?`, 'run again in a second');
     let snapshotCounts: Record<string, number> | undefined;
     let restoredCounts: Record<string, number> | undefined;
     let dropScratch: (() => Promise<void>) | undefined;

@@ -6,7 +6,7 @@ import { log } from '../log.js';
 import { readRecipients } from './age.js';
 import { acquireLock } from './lock.js';
 import { utcStamp } from './naming.js';
-import { directRunner, pgError, psql } from './pg.js';
+import { type PgRunner, pgError, psql } from './pg.js';
 import { checkFreeSpace } from './preflight.js';
 import { type Command, describeCommand } from './process.js';
 import type { BackupSettings } from './settings.js';
@@ -30,15 +30,14 @@ export function parseBaseName(name: string): { stamp: string; encrypted: boolean
   return m ? { stamp: m[1] as string, encrypted: m[2] !== undefined } : undefined;
 }
 
-function baseCommands(settings: BackupSettings): { dump: Command; verify: Command } {
-  const runner = directRunner(settings.connection);
+function baseCommands(runner: PgRunner): { dump: Command; verify: Command } {
   // -D - writes one tar to stdout; -X fetch puts the WAL needed for consistency into it.
   const dump = runner.command('pg_basebackup', ['-D', '-', '-F', 'tar', '-z', '-X', 'fetch', '-c', 'fast', '-l', 'healthmate base backup'], '');
   return { dump, verify: { file: 'tar', args: ['-tzf', '-'] } };
 }
 
-export function baseBackupPlan(settings: BackupSettings): string[] {
-  const { dump, verify } = baseCommands(settings);
+export function baseBackupPlan(settings: BackupSettings, runner: PgRunner): string[] {
+  const { dump, verify } = baseCommands(runner);
   return [
     `lock ${join(settings.baseDir, '.base.lock')}`,
     `base backup: ${describeCommand(dump)}`,
@@ -49,12 +48,11 @@ export function baseBackupPlan(settings: BackupSettings): string[] {
   ];
 }
 
-export async function runBaseBackup(settings: BackupSettings): Promise<{ path: string; size: number }> {
+export async function runBaseBackup(settings: BackupSettings, runner: PgRunner): Promise<{ path: string; size: number }> {
   const recipients = settings.recipientsFile ? readRecipients(settings.recipientsFile) : [];
   mkdirSync(settings.baseDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(join(settings.baseDir, '.base.lock'), 'base backup');
   try {
-    const runner = directRunner(settings.connection);
     const row = await psql(
       runner,
       "SELECT current_setting('server_version') || '|' || current_setting('archive_mode') || '|' || pg_database_size(current_database())",
@@ -66,7 +64,7 @@ export async function runBaseBackup(settings: BackupSettings): Promise<{ path: s
     const started = new Date();
     const name = `base-${utcStamp(started)}.tar.gz${recipients.length > 0 ? '.age' : ''}`;
     const path = join(settings.baseDir, name);
-    const { dump, verify } = baseCommands(settings);
+    const { dump, verify } = baseCommands(runner);
     const result = await streamToArtifact({
       dump,
       verify,

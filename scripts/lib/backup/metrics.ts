@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { type ArtifactEntry, isVerified } from './manifest.js';
@@ -39,5 +40,8 @@ export function backupMetricsText(attempt: AttemptStatus, artifacts: ArtifactEnt
 
 /** Written as file.prom.$$ then renamed, so node_exporter never reads half a file. */
 export function writeBackupMetrics(textfileDir: string, attempt: AttemptStatus, artifacts: ArtifactEntry[]): void {
-  writeFileAtomic(join(textfileDir, BACKUP_METRICS_FILE), backupMetricsText(attempt, artifacts), 0o644);
+  const path = join(textfileDir, BACKUP_METRICS_FILE);
+  writeFileAtomic(path, backupMetricsText(attempt, artifacts), 0o644);
+  // node_exporter runs as another user; a umask of 0077 (systemd unit) must not hide the file.
+  chmodSync(path, 0o644);
 }

@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
 import { encryptStream } from './age.js';
@@ -19,6 +19,41 @@ export class HashCounter extends Transform {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     callback(null, chunk);
+  }
+}
+
+/**
+ * Feeds the verifier's stdin without letting it stall or break the main
+ * stream: pg_restore may exit (successfully) before reading the last bytes
+ * of the dump; from then on the rest is discarded and its exit code decides.
+ */
+class VerifierFeed extends Writable {
+  private gone = false;
+  constructor(private readonly target: Writable) {
+    super();
+    target.on('error', () => {
+      this.gone = true;
+    });
+    target.on('close', () => {
+      this.gone = true;
+    });
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.gone || this.target.write(chunk)) {
+      callback();
+      return;
+    }
+    const resume = () => {
+      this.target.off('drain', resume);
+      this.target.off('close', resume);
+      callback();
+    };
+    this.target.on('drain', resume);
+    this.target.on('close', resume);
+  }
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.gone) this.target.end();
+    callback();
   }
 }
 
@@ -53,11 +88,11 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
   const fileStream = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
   await once(fileStream, 'open');
   const children: ChildProcess[] = [];
-  let finished = false;
+  let renamed = false;
   const abort = async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fileStream.destroy();
-    if (!finished) await rm(partial, { force: true });
+    if (!renamed) await rm(partial, { force: true });
   };
   const removeCleanup = addCleanup(abort);
   try {
@@ -69,7 +104,7 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
     const verifyStderr = collectStderr(verify);
 
     const plainHash = new HashCounter();
-    const toVerifier = new PassThrough();
+    const toVerifier = new VerifierFeed(verify.stdin as Writable);
     const toFile = new PassThrough();
     plainHash.pipe(toVerifier);
     plainHash.pipe(toFile);
@@ -86,7 +121,7 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
     };
     await Promise.all([
       pipeline(dump.stdout as Readable, plainHash).catch(fail),
-      pipeline(toVerifier, verify.stdin as NodeJS.WritableStream).catch(fail),
+      finished(toVerifier).catch(fail),
       pipeline(body, artifactHash, fileStream).catch(fail),
       // A dead pg_dump ends its stdout cleanly, so its exit code decides.
       exited(dump).then((exit) => {
@@ -101,7 +136,7 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
 
     await syncFile(partial);
     await rename(partial, plan.finalPath);
-    finished = true;
+    renamed = true;
     await syncFile(dirname(plan.finalPath));
     return {
       sha256: artifactHash.hash.digest('hex'),

@@ -1,4 +1,18 @@
+import { join } from 'node:path';
+import { statePaths } from '../../paths.js';
+import { repoRoot } from '../bundle.js';
 import type { Deriver } from '../derived.js';
 
-/** Template values the backup area computes from the env. */
-export const deriveBackup: Deriver = () => ({});
+/** Template values the backup area computes from the env (cron and systemd units, the WAL archive mount). */
+export const deriveBackup: Deriver = (env) => {
+  const paths = statePaths(env);
+  return {
+    values: {
+      // The checkout cron and systemd run the backup scripts from.
+      BACKUP_REPO_DIR: repoRoot(),
+      BACKUP_LOG_DIR: join(paths.root, 'log'),
+      // Host side of POSTGRES_WAL_ARCHIVE_DIR: compose mounts it into the postgres container.
+      WAL_ARCHIVE_HOST_DIR: join(paths.backups, 'wal'),
+    },
+  };
+};
