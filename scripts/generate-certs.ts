@@ -1,10 +1,27 @@
 import { applyCertPlan } from './lib/certs/apply.js';
-import { CERT_MODES, type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, planCertificates, wantedSans } from './lib/certs/plan.js';
-import { runCli } from './lib/cli.js';
+import { applyImport, describeImport, planImport } from './lib/certs/import.js';
+import { type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, planCertificates, wantedSans } from './lib/certs/plan.js';
+import { type CliArgs, runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
 import { statePaths } from './lib/paths.js';
+
+/** Installs a certificate obtained elsewhere (certbot) where nginx reads it. */
+async function importCertificate(args: CliArgs, from: string): Promise<void> {
+  const env = envFromCli(args, 'apply');
+  const paths = statePaths(env);
+  const plan = planImport(from, env.values.DOMAIN, paths);
+  const step = describeImport(plan, paths);
+  if (args.dryRun) {
+    log.out(`would ${step}`);
+    return;
+  }
+  log.info(step);
+  const written = applyImport(plan, paths);
+  for (const file of written) log.out(`wrote ${file}`);
+  if (written.length === 0) log.out('certificates unchanged');
+}
 
 function wholeNumber(raw: unknown, flag: string, min: number, max: number, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -17,10 +34,15 @@ await runCli(
   {
     name: 'generate-certs.ts',
     summary:
-      "Create the TLS certificate nginx serves (STATE_DIR/certs: fullchain.pem, privkey.pem, chain.pem, ca.pem). `--mode ca` keeps a local CA in STATE_DIR/ca (never mounted) and signs with it; `--mode self-signed` makes a single self-signed certificate. Idempotent: a valid certificate with the same SANs is kept. For Let's Encrypt see docs/edge.md.",
+      "Create the TLS certificate nginx serves (STATE_DIR/certs: fullchain.pem, privkey.pem, chain.pem, ca.pem). `--mode ca` keeps a local CA in STATE_DIR/ca (never mounted) and signs with it; `--mode self-signed` makes a single self-signed certificate. `--mode import --from DIR` installs a certificate obtained elsewhere (certbot) after checking it. Idempotent: a valid certificate with the same SANs is kept. For Let's Encrypt see docs/edge.md.",
     dryRun: true,
     options: {
-      mode: { type: 'string', value: '<ca|self-signed>', description: 'who signs the server certificate (default ca)' },
+      mode: {
+        type: 'string',
+        value: '<ca|self-signed|import>',
+        description: 'who signs the server certificate (default ca); import installs one from --from',
+      },
+      from: { type: 'string', value: '<dir>', description: "with --mode import: folder holding fullchain.pem and privkey.pem (certbot's live/<domain>)" },
       san: {
         type: 'string',
         multiple: true,
@@ -34,16 +56,22 @@ await runCli(
     examples: [
       'npx tsx scripts/generate-certs.ts --env dev --mode self-signed',
       'npx tsx scripts/generate-certs.ts --env prod --mode ca --san api.internal.example.org --dry-run',
+      'npx tsx scripts/generate-certs.ts --env prod --mode import --from /var/lib/healthmate/letsencrypt/live/api.example.org',
     ],
   },
   async (args) => {
-    const mode = (args.values.mode ?? 'ca') as CertMode;
-    if (!CERT_MODES.includes(mode)) throw new BadInputError(`--mode must be one of ${CERT_MODES.join(', ')}, not "${String(args.values.mode)}".`);
+    const mode = args.values.mode ?? 'ca';
+    if (!['ca', 'self-signed', 'import'].includes(String(mode))) throw new BadInputError(`--mode must be ca, self-signed or import, not "${String(mode)}".`);
+    if ((mode === 'import') !== (typeof args.values.from === 'string')) throw new BadInputError('--from <dir> goes with --mode import, and only with it.');
+    if (mode === 'import') {
+      await importCertificate(args, String(args.values.from));
+      return;
+    }
     const bits = wholeNumber(args.values.bits, '--bits', 2048, 8192, DEFAULT_BITS);
     const days = wholeNumber(args.values.days, '--days', 1, 825, DEFAULT_DAYS);
     const env = envFromCli(args, 'apply');
     const plan = planCertificates({
-      mode,
+      mode: mode as CertMode,
       commonName: env.values.DOMAIN,
       sans: wantedSans(env, (args.values.san as string[] | undefined) ?? []),
       bits,

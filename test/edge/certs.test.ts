@@ -228,3 +228,80 @@ describe('check-certs.ts', () => {
     expect(result.stderr).toContain('generate-certs.ts --env dev');
   });
 });
+
+describe('generate-certs.ts --mode import (a certbot certificate)', () => {
+  /** A live/<domain>-like folder: leaf for `name` signed by another CA, fullchain = leaf + issuer. */
+  function certbotFolder(root: string, name: string): string {
+    const live = join(root, 'live');
+    mkdirSync(live, { recursive: true });
+    const ext = join(root, 'ext.cnf');
+    writeFileSync(ext, `subjectAltName=DNS:${name}\nextendedKeyUsage=serverAuth\n`);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=Fake LE R3',
+      '-days',
+      '30',
+      '-keyout',
+      join(root, 'issuer.key'),
+      '-out',
+      join(live, 'chain.pem'),
+    ]);
+    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', join(live, 'privkey.pem'), '-out', join(root, 'leaf.csr')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      join(root, 'leaf.csr'),
+      '-CA',
+      join(live, 'chain.pem'),
+      '-CAkey',
+      join(root, 'issuer.key'),
+      '-days',
+      '90',
+      '-extfile',
+      ext,
+      '-out',
+      join(root, 'leaf.pem'),
+    ]);
+    writeFileSync(join(live, 'fullchain.pem'), readFileSync(join(root, 'leaf.pem'), 'utf8') + readFileSync(join(live, 'chain.pem'), 'utf8'));
+    return live;
+  }
+
+  it('installs a checked certificate, which generate-certs then keeps', () => {
+    const root = tempDir();
+    const state = join(root, 'state');
+    expect(generate(state, []).code).toBe(0);
+    const live = certbotFolder(root, 'localhost');
+    const imported = generate(state, ['--mode', 'import', '--from', live]);
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(readFileSync(join(state, 'certs', 'fullchain.pem'), 'utf8')).toBe(readFileSync(join(live, 'fullchain.pem'), 'utf8'));
+    expect(mode(join(state, 'certs', 'privkey.pem'))).toBe(0o600);
+    expect(generate(state, ['--mode', 'import', '--from', live]).stdout).toContain('certificates unchanged');
+    const kept = generate(state, ['--mode', 'ca']);
+    expect(kept.stderr).toMatch(/keep .*fullchain\.pem: issued by CN=Fake LE R3/);
+    expect(readFileSync(join(state, 'certs', 'fullchain.pem'), 'utf8')).toBe(readFileSync(join(live, 'fullchain.pem'), 'utf8'));
+  });
+
+  it('refuses a certificate for another name or with a foreign key, changing nothing', () => {
+    const root = tempDir();
+    const state = join(root, 'state');
+    expect(generate(state, []).code).toBe(0);
+    const before = snapshot(state);
+    const other = certbotFolder(join(root, 'other'), 'api.somewhere-else.org');
+    const wrongName = generate(state, ['--mode', 'import', '--from', other]);
+    expect(wrongName.code).toBe(2);
+    expect(wrongName.stderr).toMatch(/does not cover DOMAIN localhost \(its names: DNS:api\.somewhere-else\.org\); nothing was changed\./);
+
+    const live = certbotFolder(join(root, 'mine'), 'localhost');
+    writeFileSync(join(live, 'privkey.pem'), openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']).out);
+    const wrongKey = generate(state, ['--mode', 'import', '--from', live]);
+    expect(wrongKey.code).toBe(2);
+    expect(wrongKey.stderr).toMatch(/privkey\.pem does not match .*fullchain\.pem; nothing was changed\./);
+    expect(snapshot(state)).toEqual(before);
+  });
+});

@@ -6,7 +6,7 @@ import { CA_DAYS, CA_FILES, type CertPlan, SERVER_FILES } from './plan.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from './x509.js';
 
 /** Creates `dir` (with `mode`) and proves a file can be written there, before anything is generated. */
-function ensureWritableFolder(dir: string, mode: number): void {
+export function ensureWritableFolder(dir: string, mode: number): void {
   const probe = join(dir, `.write-test-${process.pid}`);
   try {
     // Only the last folder gets the restrictive mode, not STATE_DIR itself.

@@ -8,7 +8,6 @@ import { certificateSans, daysLeft, isSelfSigned, issuedBy, keyBits, readCertifi
 import type { SubjectAltName } from './x509.js';
 
 export type CertMode = 'ca' | 'self-signed';
-export const CERT_MODES: readonly CertMode[] = ['ca', 'self-signed'];
 
 /** Files in statePaths.certs, the folder nginx mounts read-only at /etc/nginx/certs. */
 export const SERVER_FILES = { fullchain: 'fullchain.pem', privkey: 'privkey.pem', chain: 'chain.pem', ca: 'ca.pem' } as const;
