@@ -32,7 +32,7 @@ await runCli(
     if (owner !== undefined && !/^[\w.-]+(:[\w.-]+)?$/.test(owner))
       throw new BadInputError(`--owner must look like 999:999 or postgres:postgres, not "${owner}".`);
     const identities = typeof args.values.identity === 'string' ? readIdentities(args.values.identity) : [];
-    const base = chooseBase(listBaseBackups(settings.baseDir), to, settings.baseDir);
+    const base = chooseBase(listBaseBackups(settings.baseDir), to.date, settings.baseDir);
     const options = {
       base,
       to,
@@ -46,6 +46,6 @@ await runCli(
       return;
     }
     await preparePitr(options);
-    log.out(`prepared ${options.targetDir} from ${base.path}: start PostgreSQL on it to replay WAL up to ${to.toISOString()}; it promotes when it gets there`);
+    log.out(`prepared ${options.targetDir} from ${base.path}: start PostgreSQL on it to replay WAL up to ${to.postgres}; it promotes when it gets there`);
   },
 );

@@ -30,12 +30,18 @@ export function listBaseBackups(dir: string): BaseEntry[] {
     .sort((a, b) => a.manifest.end.localeCompare(b.manifest.end));
 }
 
+export interface TargetTime {
+  date: Date;
+  /** The same instant in PostgreSQL's input syntax, keeping microseconds a JS Date would drop. */
+  postgres: string;
+}
+
 /** ISO 8601 with an explicit zone, so "to 14:00" cannot mean two different instants. */
-export function parseTargetTime(text: string): Date {
+export function parseTargetTime(text: string): TargetTime {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)(Z|[+-]\d{2}(?::?\d{2})?)$/.exec(text);
   const date = new Date(text);
-  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(text) || Number.isNaN(date.getTime()))
-    throw new BadInputError(`--to must be a timestamp with a time zone such as 2026-12-31T14:05:00Z, not "${text}".`);
-  return date;
+  if (!m || Number.isNaN(date.getTime())) throw new BadInputError(`--to must be a timestamp with a time zone such as 2026-12-31T14:05:00Z, not "${text}".`);
+  return { date, postgres: `${m[1]} ${m[2]}${m[3] === 'Z' ? '+00' : m[3]}` };
 }
 
 /** The newest base backup that ended before `to`: recovery replays WAL from its end onward. */
@@ -52,7 +58,7 @@ export function chooseBase(entries: BaseEntry[], to: Date, dir: string): BaseEnt
 
 export interface PitrOptions {
   base: BaseEntry;
-  to: Date;
+  to: TargetTime;
   targetDir: string;
   /** The WAL archive as the recovering server sees it. */
   walArchive: string;
@@ -60,11 +66,11 @@ export interface PitrOptions {
   owner?: string;
 }
 
-export function recoverySettings(to: Date, walArchive: string): string {
+export function recoverySettings(to: TargetTime, walArchive: string): string {
   return [
     '# Added by restore-pitr.ts: replay archived WAL up to the target time, then open read-write.',
     `restore_command = ${quoteLiteral(`cp "${walArchive}/%f" "%p"`)}`,
-    `recovery_target_time = ${quoteLiteral(to.toISOString())}`,
+    `recovery_target_time = ${quoteLiteral(to.postgres)}`,
     "recovery_target_action = 'promote'",
     '',
   ].join('\n');
@@ -74,7 +80,7 @@ export function pitrPlan(options: PitrOptions): string[] {
   return [
     `check the sha256 of ${options.base.path} (base backup ended ${options.base.manifest.end})`,
     `${options.base.manifest.encrypted ? 'decrypt with the age identity and ' : ''}extract into ${options.targetDir} (tar -xz)`,
-    `append to ${join(options.targetDir, 'postgresql.auto.conf')}: restore_command from ${options.walArchive}, recovery_target_time ${options.to.toISOString()}, promote`,
+    `append to ${join(options.targetDir, 'postgresql.auto.conf')}: restore_command from ${options.walArchive}, recovery_target_time ${options.to.postgres}, promote`,
     `create ${join(options.targetDir, 'recovery.signal')}`,
     ...(options.owner ? [`chown -R ${options.owner} ${options.targetDir}`] : []),
   ];
