@@ -54,14 +54,15 @@ async function runScript(ctx: DeployContext, script: string, extra: string[] = [
   const argv = scriptArgv(script, ctx.input, extra);
   if (!existsSync(join(repoRoot(), 'scripts', script))) throw new OperationError(`scripts/${script} is missing from this checkout.`);
   log.info(`  $ ${formatCommand(argv)}`);
-  // Secret overrides travel in the child's environment (never on its command line).
+  // Secret overrides travel in the child's environment (never on its command line); so does the
+  // project name, which compose commands without -p (backup-db.ts --compose) need to find the stack.
   const secretOverrides = Object.fromEntries(Object.entries(ctx.input.overrides).filter(([name]) => SCHEMA[name as VarName]?.secret));
   const tsx = join(repoRoot(), 'node_modules', '.bin', 'tsx');
   const result = await $({
     quiet: true,
     nothrow: true,
     cwd: process.cwd(),
-    env: { ...process.env, ...secretOverrides },
+    env: { ...process.env, ...secretOverrides, COMPOSE_PROJECT_NAME: ctx.plan.env.values.COMPOSE_PROJECT_NAME },
   })`${tsx} ${[join(repoRoot(), 'scripts', script), ...argv.slice(3)]}`;
   log.passthrough(result.stderr);
   if (result.stdout.trim()) log.passthrough(result.stdout);
