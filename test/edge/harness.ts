@@ -69,6 +69,8 @@ export async function startBackend(name: string): Promise<Backend> {
         return res.end('healthmate_active_users 3\n');
       }
       if (path === '/api/v1/missing') return json(404, { detail: 'Not found' });
+      // Replica "b" is overloaded on this path: nginx may retry idempotent requests elsewhere.
+      if (path === '/api/v1/flaky' && name === 'b') return json(503, { detail: 'overloaded' });
       if (path === '/api/v1/large') return json(200, { items: Array.from({ length: 500 }, (_, i) => ({ id: i, kind: 'heart_rate', value: 60 + (i % 40) })) });
       if (path === '/api/v1/public-looking') return json(200, { secret: 'personal' }, { 'cache-control': 'public, max-age=600' });
       return json(200, { backend: name, path });

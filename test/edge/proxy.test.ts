@@ -180,6 +180,23 @@ describe('nginx in front of the backend (prod config)', () => {
     await expect(request(edge, { path: '/', headers: { host: 'intruder.example' } })).rejects.toThrow(/socket hang up|ECONNRESET/);
   });
 
+  it('retries a 503 on the other replica for GET, never for POST', async () => {
+    const atA = (method: string) => a.requests.filter((r) => r.url === '/api/v1/flaky' && r.method === method).length;
+    const atB = (method: string) => b.requests.filter((r) => r.url === '/api/v1/flaky' && r.method === method).length;
+    // POST first and one at a time, so b is tried before it counts as failed (max_fails=3).
+    const posts: Reply[] = [];
+    for (let i = 0; i < 4; i += 1) posts.push(await request(edge, { path: '/api/v1/flaky', method: 'POST', body: '{}' }));
+    expect(atB('POST')).toBeGreaterThan(0);
+    expect(posts.filter((r) => r.status === 503)).toHaveLength(atB('POST'));
+    expect(posts.filter((r) => r.status === 200)).toHaveLength(atA('POST'));
+
+    const gets = await Promise.all(Array.from({ length: 6 }, () => request(edge, { path: '/api/v1/flaky' })));
+    expect(gets.map((r) => r.status)).toEqual(Array(6).fill(200));
+    // b was asked and answered 503; nginx then took each of those GETs to a.
+    expect(atB('GET')).toBeGreaterThan(0);
+    expect(atA('GET')).toBe(6);
+  });
+
   it('reuses upstream connections: many requests, few backend connections', async () => {
     const connectionsBefore = a.connections + b.connections;
     for (let i = 0; i < 60; i += 1) expect((await request(edge, { path: `/api/v1/keepalive/${i}` })).status).toBe(200);
