@@ -133,6 +133,16 @@ describe('deploy-prod.ts', () => {
     expect(bad.stderr).toMatch(/--target must be compose or k8s, not "swarm"/);
   });
 
+  it('--target k8s hands over to deploy-k8s.ts with the other arguments', () => {
+    const dir = tempDir();
+    const result = runScript('deploy-prod.ts', ['--target', 'k8s', '--env-file', exampleEnvFile(dir), '--dry-run', '--set', `STATE_DIR=${dir}/s`], {
+      cwd: dir,
+    });
+    // deploy-k8s.ts refuses to guess a Kubernetes context: its own one-sentence error and exit code.
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no Kubernetes context is named/);
+  });
+
   it('--help documents every option', () => {
     const result = runScript('deploy-prod.ts', ['--help']);
     expect(result.code).toBe(0);

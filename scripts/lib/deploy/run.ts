@@ -248,8 +248,10 @@ export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'wo
     await reloadNginx(ctx);
   }
   if (old.length > 0) {
-    await $({ quiet: true })`docker stop --time ${String(durationSeconds(ctx.plan.env.values.BACKEND_STOP_GRACE))} ${old}`;
-    await $({ quiet: true })`docker rm ${old}`;
+    // The new containers serve already: a container that vanished meanwhile is no reason to roll back.
+    const stopped = await $({ quiet: true, nothrow: true })`docker stop --time ${String(durationSeconds(ctx.plan.env.values.BACKEND_STOP_GRACE))} ${old}`;
+    const removed = await $({ quiet: true, nothrow: true })`docker rm ${old}`;
+    if (stopped.exitCode !== 0 || removed.exitCode !== 0) log.warn(`removing the old ${service} containers: ${(stopped.stderr + removed.stderr).trim()}`);
     if (withNginx) await reloadNginx(ctx);
   }
 }
