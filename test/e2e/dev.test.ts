@@ -1,0 +1,112 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/net.js';
+import { needTool } from '../helpers/tools.js';
+import { docker } from './harness/docker.js';
+import { type Dockerd, startDockerd } from './harness/dockerd.js';
+import { buildBackend, buildStandIns, type StandInImages } from './harness/images.js';
+import { getJson } from './harness/probe.js';
+import { prepareStack, removeProject, type Stack } from './harness/stack.js';
+import { Timings } from './harness/timings.js';
+
+/**
+ * The development stack: deploy-dev.ts brings it up, and an alert travels
+ * Prometheus → Alertmanager → SMTP → Mailhog. Mailhog is not packaged by
+ * Debian, so MAILHOG_IMAGE is a stand-in SMTP sink (aiosmtpd) with Mailhog's
+ * ports (1025 SMTP, 8025 HTTP) and its /api/v2/messages JSON.
+ */
+
+const DEV_TAG = 'dev';
+
+// Test-only timings (the repo copy only): the alert is mailed within a minute.
+const FAST_ALERTING: Record<string, (text: string) => string> = {
+  'monitoring/prometheus.dev.yml': (text) =>
+    text
+      .replace(/scrape_interval: 30s/, 'scrape_interval: 5s')
+      .replace(/evaluation_interval: 30s/, 'evaluation_interval: 5s')
+      .replace(/scrape_timeout: 10s/, 'scrape_timeout: 4s')
+      .replace(/refresh_interval: 30s/g, 'refresh_interval: 5s'),
+  'monitoring/rules/healthmate_rules.yml': (text) => text.replace(/(alert: BackendAllReplicasDown\n(?:.*\n)*?\s+for: )1m/, '$110s'),
+  'monitoring/alertmanager/alertmanager.dev.yml': (text) => text.replace(/group_wait: 30s/, 'group_wait: 5s'),
+};
+
+interface MailhogMessages {
+  total: number;
+  items: { Content: { Headers: Record<string, string[]>; Body: string }; Raw: { To: string[] } }[];
+}
+
+describe('development stack (deploy-dev.ts, Mailhog stand-in)', () => {
+  const timings = new Timings();
+  let daemon: Dockerd;
+  let images: StandInImages;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    needTool('docker-compose');
+    daemon = await timings.time('dockerd start', startDockerd);
+    images = await timings.time('image build (base + stand-ins)', () => buildStandIns(daemon, (line) => console.log(`e2e: ${line}`)));
+    await timings.time('image build (backend dev)', () => buildBackend(daemon, images, DEV_TAG));
+    // The dev backend bind-mounts the source checkout at /app; the stand-in needs none.
+    const source = join(daemon.root, 'healthchat-rag');
+    mkdirSync(source);
+    stack = await prepareStack(daemon, images, { env: 'dev', vars: { BACKEND_TAG: DEV_TAG, HEALTHMATE_SRC: source }, edit: FAST_ALERTING });
+  });
+
+  afterAll(async () => {
+    if (daemon) {
+      if (stack) removeProject(daemon, stack.project);
+      await timings.time('teardown', () => daemon.stop());
+    }
+    timings.write('timings-dev.json');
+  });
+
+  it('6. deploy-dev.ts brings the dev stack up, and an alert email lands in Mailhog', async () => {
+    const result = await timings.time('scenario 6: deploy-dev (bring-up)', () => stack.run('deploy-dev.ts', ['--env', 'dev', '--env-file', stack.envFile]));
+    expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+
+    const states = docker(daemon, [
+      'ps',
+      '-a',
+      '--filter',
+      `label=com.docker.compose.project=${stack.project}`,
+      '--format',
+      '{{.Names}} {{.State}} {{.Status}}',
+    ])
+      .split('\n')
+      .filter(Boolean);
+    expect(states.some((line) => line.includes('mailhog'))).toBe(true);
+    for (const line of states) expect(line, line).toMatch(/ running /);
+
+    const health = await fetch('http://127.0.0.1:8000/health');
+    expect(health.status).toBe(200);
+    expect((await getJson<MailhogMessages>('http://127.0.0.1:8025/api/v2/messages')).total).toBe(0);
+
+    // The only backend stops: BackendAllReplicasDown (critical) is mailed by Alertmanager.
+    const backend = docker(daemon, [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${stack.project}`,
+      '--filter',
+      'label=com.docker.compose.service=backend',
+    ]).trim();
+    expect(backend).not.toBe('');
+    docker(daemon, ['stop', '--time', '5', backend]);
+    let mail: MailhogMessages['items'][number] | undefined;
+    await timings.time('scenario 6: backend stopped → email in Mailhog', () =>
+      waitFor(
+        'the BackendAllReplicasDown email in Mailhog',
+        async () => {
+          const messages = await getJson<MailhogMessages>('http://127.0.0.1:8025/api/v2/messages');
+          mail = messages.items.find((m) => (m.Content.Headers.Subject ?? []).join(' ').includes('BackendAllReplicasDown'));
+          return mail !== undefined;
+        },
+        180_000,
+        3_000,
+      ),
+    );
+    expect(mail?.Content.Body).toMatch(/BackendAllReplicasDown|backend/i);
+    expect(mail?.Raw.To.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+}
+
+/** GET over HTTPS to 127.0.0.1:port with SNI/Host `domain`, verifying the certificate against `caFile` only. */
+export function httpsGet(domain: string, port: number, path: string, caFile: string): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, servername: domain, headers: { host: domain }, ca: readFileSync(caFile), agent: false, timeout: 10_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+interface Target {
+  labels: Record<string, string>;
+  scrapeUrl: string;
+  health: string;
+  lastError: string;
+}
+
+export async function prometheusTargets(base = 'http://127.0.0.1:9090'): Promise<Target[]> {
+  const answer = await getJson<{ data: { activeTargets: Target[] } }>(`${base}/api/v1/targets?state=active`);
+  return answer.data.activeTargets;
+}
+
+export interface AlertmanagerAlert {
+  labels: Record<string, string>;
+  status: { state: string };
+}
+
+export async function alertmanagerAlerts(base = 'http://127.0.0.1:9093'): Promise<AlertmanagerAlert[]> {
+  return getJson<AlertmanagerAlert[]>(`${base}/api/v2/alerts`);
+}
+
+export interface AuditLine {
+  tag: string;
+  action: string;
+  result: string;
+  previousTag?: string;
+  error?: string;
+}
+
+export function auditLines(stateDir: string): AuditLine[] {
+  return readFileSync(`${stateDir}/deploy/audit.log`, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditLine);
+}
