@@ -27,6 +27,8 @@ export interface CopyStep {
   source: string;
   target: string;
   content: string;
+  /** Operator-owned file (extra scrape targets): installed only when absent, never replaced. */
+  ifMissing?: boolean;
 }
 
 export interface InstallPlan {
@@ -59,11 +61,14 @@ function prometheusConfigFor(text: string, targets: InstallTargets): string {
 /** What goes where, computed from a rendered monitoring folder; nothing is touched. */
 export function planInstall(monitoringDir: string, targets: InstallTargets): InstallPlan {
   const copies: CopyStep[] = [];
-  const add = (source: string, target: string, transform?: (text: string) => string): void => {
+  const add = (source: string, target: string, transform?: (text: string) => string, ifMissing = false): void => {
     const text = readFileSync(source, 'utf8');
-    copies.push({ source, target, content: transform ? transform(text) : text });
+    copies.push({ source, target, content: transform ? transform(text) : text, ...(ifMissing ? { ifMissing } : {}) });
   };
   add(join(monitoringDir, 'prometheus.yml'), join(targets.prometheusDir, 'prometheus.yml'), (t) => prometheusConfigFor(t, targets));
+  // file_sd watches targets/ only if it exists when the config loads.
+  const targetsSource = join(monitoringDir, 'targets');
+  for (const file of filesUnder(targetsSource)) add(file, join(targets.prometheusDir, 'targets', relative(targetsSource, file)), undefined, true);
   const rulesSource = join(monitoringDir, 'rules');
   for (const file of filesUnder(rulesSource)) add(file, join(targets.rulesDir, relative(rulesSource, file)));
   const amSource = join(monitoringDir, 'alertmanager');
@@ -104,7 +109,7 @@ function backupPath(backupDir: string, target: string): string {
 export function applyInstall(plan: InstallPlan, backupDir: string, record: InstallRecord): void {
   for (const step of plan.copies) {
     const exists = existsSync(step.target);
-    if (exists && readFileSync(step.target, 'utf8') === step.content) {
+    if (exists && (step.ifMissing || readFileSync(step.target, 'utf8') === step.content)) {
       record.unchanged += 1;
       continue;
     }

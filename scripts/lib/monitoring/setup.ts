@@ -39,7 +39,7 @@ export function describePlan(plan: SetupPlan, bundleDir: string, backupDir: stri
     ...plan.checks.map((c) => `validate: ${c.label}`),
     ...(plan.checks.some((c) => c.label === 'promtool test rules') ? [] : ['validate: promtool test rules (monitoring/tests against the rendered rules)']),
     'validate: alert rule and dashboard lint',
-    ...plan.install.copies.map((c) => `copy ${relative(bundleDir, c.source)} -> ${c.target}`),
+    ...plan.install.copies.map((c) => `copy ${relative(bundleDir, c.source)} -> ${c.target}${c.ifMissing ? ' (only if absent)' : ''}`),
     ...plan.install.removals.map((r) => `remove stale rule file ${r}`),
     `keep a copy of every replaced file under ${backupDir}`,
     ...plan.reloads.map((r) => `POST ${r.url.replace(/\/+$/, '')}/-/reload and verify ${r.successMetric} = 1 and ${r.timestampMetric} advanced`),
