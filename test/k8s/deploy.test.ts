@@ -6,6 +6,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { REPO, repoCopy, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -36,10 +37,12 @@ const WORKLOADS = [
   'deployment/beat',
 ];
 
+const UNLOCK = 'delete lease healthmate-deploy --ignore-not-found';
 const EXPECTED_SEQUENCE = [
   'api-resources --api-group=autoscaling.k8s.io -o name',
-  'get deployments -l app.kubernetes.io/part-of=healthmate -o json',
   `${APPLY} -f <bundle>/k8s/namespace.yaml`,
+  'create -f -',
+  'get deployments -l app.kubernetes.io/part-of=healthmate -o json',
   `${APPLY} --dry-run=server ${FILES.map((f) => `-f <bundle>/k8s/${f}.yaml`).join(' ')}`,
   expect.stringMatching(/^create secret generic healthmate-secrets (--from-file=[a-z.-]+=<bundle>\/secrets\/[a-z0-9_.]+ ){8}--dry-run=client -o yaml$/),
   `${APPLY} -f -`,
@@ -71,11 +74,17 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const result = deploy(dir, devArgs(dir));
     expect(result.code, result.stderr).toBe(0);
     const all = calls(dir);
-    expect(all.map(shortArgv)).toEqual(EXPECTED_SEQUENCE);
+    expect(all.map(shortArgv)).toEqual([...EXPECTED_SEQUENCE, UNLOCK]);
     for (const call of all) expect(call.argv.slice(0, 4)).toEqual(['--context', CONTEXT, '--namespace', 'healthmate-dev']);
     assertNoSecretInArgv(all, DEV_SECRETS);
+    // The lock is a Lease naming who deploys what.
+    const lease = JSON.parse(all[2]?.stdin ?? '{}');
+    expect(lease).toMatchObject({ kind: 'Lease', metadata: { name: 'healthmate-deploy', namespace: 'healthmate-dev' } });
+    expect(lease.spec.holderIdentity).toMatch(/^\S+@\S+ pid \d+ deploying dev$/);
+    expect(() => new Lease(lease).validate()).not.toThrow();
+    expect(lease.spec.renewTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     // The Secret manifest reached `kubectl apply -f -` on stdin, base64-encoded like kubectl makes it.
-    const secretApply = all[5] as Call;
+    const secretApply = all[6] as Call;
     expect(secretApply.stdin).toContain('kind: Secret');
     expect(secretApply.stdin).toContain(`postgres-replication-password: ${Buffer.from('dev-postgres-replication-password').toString('base64')}`);
     expect(secretApply.stdin).toContain(`redis-auth.conf: ${Buffer.from('requirepass "dev-redis-password"\n').toString('base64')}`);
@@ -93,7 +102,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     });
     expect(result.code, result.stderr).toBe(0);
     const all = calls(dir);
-    expect(all.map(shortArgv)).toEqual(EXPECTED_SEQUENCE);
+    expect(all.map(shortArgv)).toEqual([...EXPECTED_SEQUENCE, UNLOCK]);
     expect(all[0]?.argv.slice(0, 4)).toEqual(['--context', CONTEXT, '--namespace', 'healthmate']);
     assertNoSecretInArgv(all, [...secrets, ...secrets.map(encodeURIComponent)]);
     for (const secret of secrets) expect(result.stdout + result.stderr).not.toContain(secret);
@@ -115,6 +124,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
       'rollout status deployment/worker --timeout=5m',
       'rollout undo deployment/beat --to-revision=4',
       'rollout status deployment/beat --timeout=5m',
+      UNLOCK,
     ]);
     expect(result.stderr).toContain('timed out waiting for the condition');
     expect(result.stderr).toMatch(/rolled back deployment\/backend to revision 7, deployment\/worker to revision 5, deployment\/beat to revision 4/);
@@ -127,6 +137,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const sequence = calls(dir).map(shortArgv);
     expect(sequence.slice(0, EXPECTED_SEQUENCE.length)).toEqual(EXPECTED_SEQUENCE);
     expect(sequence.slice(EXPECTED_SEQUENCE.length).filter((s) => s.startsWith('rollout undo'))).toHaveLength(3);
+    expect(sequence.at(-1)).toBe(UNLOCK);
     expect(result.stderr).toContain('/version reports old-1.2.3, not dev');
   });
 
@@ -135,6 +146,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const result = deploy(dir, devArgs(dir), [{ match: 'rollout status statefulset/redis', exit: 1, stderr: 'error: timed out waiting for the condition\n' }]);
     expect(result.code).toBe(1);
     expect(calls(dir).some((c) => c.argv.includes('undo'))).toBe(false);
+    expect(calls(dir).map(shortArgv).at(-1)).toBe(UNLOCK);
     expect(result.stderr).toContain('first deploy, so there is no previous revision');
   });
 
@@ -151,9 +163,50 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const reject: FakeRule = { match: '--dry-run=server', exit: 1, stderr: 'Error from server (Forbidden): pods violate PodSecurity "restricted:v1.27"\n' };
     const result = deploy(dir, devArgs(dir), [EXISTING, reject]);
     expect(result.code).toBe(1);
-    expect(calls(dir).map(shortArgv)).toEqual(EXPECTED_SEQUENCE.slice(0, 4));
+    expect(calls(dir).map(shortArgv)).toEqual([...EXPECTED_SEQUENCE.slice(0, 5), UNLOCK]);
     expect(result.stderr).toContain('PodSecurity');
     expect(result.stderr).toContain('no workload was changed');
+  });
+
+  it('a lock held by a running deploy refuses (exit 2) before any change, and is left alone', () => {
+    const dir = tempDir();
+    const held: FakeRule[] = [
+      { match: 'create -f -$', exit: 1, stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "healthmate-deploy" already exists\n' },
+      {
+        match: 'get lease healthmate-deploy',
+        stdout: JSON.stringify({
+          spec: { holderIdentity: 'alice@ops1 pid 42 deploying 1.2.0', renewTime: new Date().toISOString(), leaseDurationSeconds: 3600 },
+        }),
+      },
+    ];
+    const result = deploy(dir, devArgs(dir), held);
+    expect(result.code).toBe(2);
+    expect(calls(dir).map(shortArgv)).toEqual([...EXPECTED_SEQUENCE.slice(0, 3), 'get lease healthmate-deploy -o json']);
+    expect(result.stderr).toContain('another deploy holds the lock on test-cluster/healthmate-dev: alice@ops1 pid 42 deploying 1.2.0.');
+  });
+
+  it('a stale lock (past its duration) is replaced with a warning and the deploy proceeds', () => {
+    const dir = tempDir();
+    const stale: FakeRule[] = [
+      {
+        match: 'create -f -$',
+        times: 1,
+        exit: 1,
+        stderr: 'Error from server (AlreadyExists): leases.coordination.k8s.io "healthmate-deploy" already exists\n',
+      },
+      {
+        match: 'get lease healthmate-deploy',
+        stdout: JSON.stringify({
+          spec: { holderIdentity: 'bob@ops2 pid 7 deploying 1.1.0', renewTime: new Date(Date.now() - 7_200_000).toISOString(), leaseDurationSeconds: 600 },
+        }),
+      },
+    ];
+    const result = deploy(dir, devArgs(dir), stale);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('replacing the stale deploy lock of bob@ops2 pid 7 deploying 1.1.0');
+    const sequence = calls(dir).map(shortArgv);
+    expect(sequence.slice(0, 6)).toEqual([...EXPECTED_SEQUENCE.slice(0, 3), 'get lease healthmate-deploy -o json', UNLOCK, 'create -f -']);
+    expect(sequence.slice(6)).toEqual([...EXPECTED_SEQUENCE.slice(3), UNLOCK]);
   });
 
   it('--dry-run prints the plan, diffs against a reachable cluster and changes nothing', () => {
@@ -163,6 +216,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     expect(result.stdout).toContain('Kubernetes deploy to context test-cluster, namespace healthmate-dev:');
     expect(result.stdout).toMatch(/kubectl --context test-cluster --namespace healthmate-dev rollout status deployment\/backend --timeout=5m/);
     expect(result.stdout).toContain('| kubectl --context test-cluster --namespace healthmate-dev apply --server-side --field-manager=healthmate-deploy -f -');
+    expect(result.stdout).toContain('kubectl --context test-cluster --namespace healthmate-dev create -f - <<< (Lease healthmate-deploy)');
     const sequence = calls(dir).map(shortArgv);
     expect(sequence[0]).toBe(EXPECTED_SEQUENCE[0]);
     expect(sequence.slice(1)).toEqual(['namespace', ...FILES].map((f) => `diff --server-side --field-manager=healthmate-deploy -f <bundle>/k8s/${f}.yaml`));

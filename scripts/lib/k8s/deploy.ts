@@ -1,11 +1,13 @@
+import { hostname, userInfo } from 'node:os';
 import { $, type ProcessOutput } from 'zx';
+import { addCleanup } from '../cleanup.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { findTool, requireTool } from '../tools.js';
 import { kubeconfigContexts } from './kubeconfig.js';
 import { loadManifests } from './manifests.js';
-import { buildPlan, type Command, diffCommands, formatPlan, type K8sPlan, rollbackCommands, type Step } from './plan.js';
+import { buildPlan, type Command, diffCommands, formatPlan, type K8sPlan, LOCK_LEASE, rollbackCommands, type Step, UNLOCK } from './plan.js';
 import { checkPolicy, policyContext } from './policy.js';
 import { validateSchemas } from './schema.js';
 import { assertSecretFiles } from './secret.js';
@@ -70,11 +72,11 @@ class StepFailed extends Error {
 async function runStep(plan: K8sPlan, step: Step): Promise<ProcessOutput> {
   let previous: ProcessOutput | undefined;
   for (const command of step.commands) {
-    const out = await kubectl(plan, command, command.stdinFromPrevious ? previous?.stdout : undefined);
+    const out = await kubectl(plan, command, command.stdinFromPrevious ? previous?.stdout : command.stdin?.text);
     if (out.exitCode !== 0) throw new StepFailed(step, `kubectl exited with ${out.exitCode}: ${lastLines(out)}`);
     // The client-side Secret manifest holds the values: it is only ever piped, never shown.
     const secretManifest = step.id === 'secret' && command === step.commands[0];
-    if (!secretManifest && step.id !== 'preflight' && step.id !== 'snapshot') log.passthrough(out.stdout);
+    if (!secretManifest && step.id !== 'preflight' && step.id !== 'snapshot' && step.id !== 'lock') log.passthrough(out.stdout);
     previous = out;
   }
   return previous as ProcessOutput;
@@ -151,6 +153,60 @@ async function dryRun(plan: K8sPlan): Promise<void> {
   }
 }
 
+interface LeaseInfo {
+  holder: string;
+  expired: boolean;
+}
+
+async function readLease(plan: K8sPlan): Promise<LeaseInfo | undefined> {
+  const out = await kubectl(plan, { args: ['get', 'lease', LOCK_LEASE, '-o', 'json'] });
+  if (out.exitCode !== 0) return undefined;
+  try {
+    const spec = JSON.parse(out.stdout).spec ?? {};
+    const renewed = Date.parse(spec.renewTime ?? spec.acquireTime ?? '');
+    const expired = Number.isFinite(renewed) && renewed + Number(spec.leaseDurationSeconds ?? 0) * 1000 < Date.now();
+    return { holder: String(spec.holderIdentity ?? 'unknown'), expired };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the Lease lock. A lease past its duration belonged to a deploy that
+ * died without releasing it: it is replaced, with a warning. A live one
+ * refuses, naming its holder.
+ */
+async function takeLock(plan: K8sPlan, step: Step): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await runStep(plan, step);
+      return;
+    } catch (caught) {
+      if (!(caught instanceof StepFailed) || !caught.detail.includes('AlreadyExists')) throw caught;
+    }
+    const lease = await readLease(plan);
+    if (lease && !lease.expired) {
+      throw new BadInputError(
+        `another deploy holds the lock on ${plan.target.context}/${plan.target.namespace}: ${lease.holder}.`,
+        `wait for it to finish; if it is gone, kubectl --context ${plan.target.context} --namespace ${plan.target.namespace} delete lease ${LOCK_LEASE}`,
+      );
+    }
+    log.warn(`replacing the stale deploy lock of ${lease?.holder ?? 'an unknown holder'}.`);
+    await kubectl(plan, UNLOCK);
+  }
+  throw new OperationError(`the deploy lock (Lease ${LOCK_LEASE}) cannot be taken.`);
+}
+
+function holderIdentity(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = String(process.getuid?.() ?? 'unknown');
+  }
+  return `${user}@${hostname()} pid ${process.pid}`;
+}
+
 /**
  * render (done by the caller) → validate → Secret → server-side apply in
  * dependency order → rollout status → smoke check; on a failure after the
@@ -162,23 +218,62 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
   const namespace = env.values.K8S_NAMESPACE;
   const objects = assertManifestsValid(bundleDir, env);
   assertSecretFiles(bundleDir);
-  const plan = buildPlan({ context, namespace, bundleDir, rolloutTimeout: env.values.K8S_ROLLOUT_TIMEOUT, backendTag: env.values.BACKEND_TAG }, objects);
+  const plan = buildPlan(
+    {
+      context,
+      namespace,
+      bundleDir,
+      rolloutTimeout: env.values.K8S_ROLLOUT_TIMEOUT,
+      backendTag: env.values.BACKEND_TAG,
+      holder: holderIdentity(),
+      now: new Date(),
+    },
+    objects,
+  );
   if (options.dryRun) {
     await dryRun(plan);
     return;
   }
   requireTool('kubectl');
+  let unlock: (() => Promise<void>) | undefined;
+  try {
+    await runSteps(plan, (release) => {
+      unlock = release;
+    });
+  } finally {
+    await unlock?.();
+  }
+  log.info(`deployed ${plan.target.backendTag} to ${context}/${namespace}: ${plan.workloads.length} workloads rolled out, smoke check passed.`);
+}
+
+/** The steps in order; `locked` receives the function that releases the lock. */
+async function runSteps(plan: K8sPlan, locked: (release: () => Promise<void>) => void): Promise<void> {
   let revisions = new Map<string, string>();
   // From the first workload apply on, a failure may leave new pod templates: roll back.
   let workloadsTouched = false;
   for (const [index, step] of plan.steps.entries()) {
     log.step(index + 1, plan.steps.length, step.title);
     if (step.id === 'apply') workloadsTouched = true;
+    if (step.id === 'lock') {
+      await takeLock(plan, step);
+      // Ctrl-C included: the lease goes with the process that took it.
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        removeCleanup();
+        const out = await kubectl(plan, UNLOCK);
+        if (out.exitCode !== 0) log.warn(`could not release the deploy lock: ${lastLines(out)}`);
+      };
+      const removeCleanup = addCleanup(release);
+      locked(release);
+      continue;
+    }
     try {
       const out = await runStep(plan, step);
       if (step.id === 'preflight' && !out.stdout.split('\n').some((l) => l.trim().startsWith('verticalpodautoscalers.'))) {
         throw new OperationError(
-          `the cluster of context ${context} does not serve VerticalPodAutoscaler (autoscaling.k8s.io/v1); nothing was changed.`,
+          `the cluster of context ${plan.target.context} does not serve VerticalPodAutoscaler (autoscaling.k8s.io/v1); nothing was changed.`,
           'install the VPA CRDs (the recommender alone serves updateMode Off), then deploy again',
         );
       }
@@ -190,5 +285,4 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
       await rollBack(plan, revisions, caught);
     }
   }
-  log.info(`deployed ${plan.target.backendTag} to ${context}/${namespace}: ${plan.workloads.length} workloads rolled out, smoke check passed.`);
 }

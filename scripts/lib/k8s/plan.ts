@@ -3,6 +3,8 @@ import { APPLY_ORDER, K8S_DIR, type LoadedObject } from './manifests.js';
 import { SECRET_NAME, secretFileArgs } from './secret.js';
 
 export const FIELD_MANAGER = 'healthmate-deploy';
+/** The Lease that serialises deploys to one namespace, whoever runs them from wherever. */
+export const LOCK_LEASE = 'healthmate-deploy';
 export const PART_OF_SELECTOR = 'app.kubernetes.io/part-of=healthmate';
 
 export interface K8sTarget {
@@ -14,6 +16,10 @@ export interface K8sTarget {
   rolloutTimeout: string;
   /** The version /version must report after the rollout. */
   backendTag: string;
+  /** Who deploys, recorded in the lock Lease: user@host pid. */
+  holder: string;
+  /** Time of the plan, for the Lease. */
+  now: Date;
 }
 
 export interface Workload {
@@ -26,10 +32,12 @@ export interface Command {
   args: string[];
   /** Shown in the plan; the step feeds the previous command's output on stdin. */
   stdinFromPrevious?: boolean;
+  /** A manifest fed on stdin (never a secret). */
+  stdin?: { text: string; label: string };
 }
 
 export interface Step {
-  id: 'preflight' | 'snapshot' | 'namespace' | 'server-dry-run' | 'secret' | 'apply' | 'rollout' | 'smoke';
+  id: 'preflight' | 'namespace' | 'lock' | 'snapshot' | 'server-dry-run' | 'secret' | 'apply' | 'rollout' | 'smoke';
   title: string;
   commands: Command[];
 }
@@ -62,9 +70,42 @@ export const SMOKE_SCRIPT = [
   "print(json.dumps({'health': health, 'version': version}))",
 ].join('\n');
 
+function seconds(duration: string): number {
+  const match = /^(\d+)(s|m|h)$/.exec(duration);
+  return match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h'] : 3600;
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fraction digits. */
+function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/**
+ * The lock: a Lease that `kubectl create` makes atomically (AlreadyExists if
+ * another deploy holds it). It lasts long enough for every rollout and a
+ * rollback, after which a crashed deploy's lease counts as stale.
+ */
+export function leaseManifest(target: K8sTarget, workloads: number): string {
+  const lease = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: LOCK_LEASE, namespace: target.namespace, labels: { 'app.kubernetes.io/part-of': 'healthmate' } },
+    spec: {
+      holderIdentity: `${target.holder} deploying ${target.backendTag}`,
+      leaseDurationSeconds: seconds(target.rolloutTimeout) * 2 * Math.max(workloads, 1) + 600,
+      acquireTime: microTime(target.now),
+      renewTime: microTime(target.now),
+    },
+  };
+  return `${JSON.stringify(lease, null, 2)}\n`;
+}
+
+export const UNLOCK: Command = { args: ['delete', 'lease', LOCK_LEASE, '--ignore-not-found'] };
+
 /**
  * The deploy as data: the commands --dry-run prints and the deploy runs.
- * Nothing changes before `namespace`; the server-side dry run then proves
+ * Nothing changes before `namespace`; a Lease then locks out concurrent
+ * deploys, and the server-side dry run proves
  * every manifest against the real API server (admission, quotas, Pod
  * Security, field ownership) before the first real change to workloads.
  */
@@ -80,14 +121,19 @@ export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
       commands: [{ args: ['api-resources', '--api-group=autoscaling.k8s.io', '-o', 'name'] }],
     },
     {
-      id: 'snapshot',
-      title: 'record the current Deployment revisions (the rollback targets)',
-      commands: [{ args: ['get', 'deployments', '-l', PART_OF_SELECTOR, '-o', 'json'] }],
-    },
-    {
       id: 'namespace',
       title: 'create or update the namespace',
       commands: [{ args: [...apply, '-f', manifestPath(target, 'namespace.yaml')] }],
+    },
+    {
+      id: 'lock',
+      title: `take the deploy lock (Lease ${LOCK_LEASE}; released on every exit path)`,
+      commands: [{ args: ['create', '-f', '-'], stdin: { text: leaseManifest(target, workloads.length), label: `Lease ${LOCK_LEASE}` } }],
+    },
+    {
+      id: 'snapshot',
+      title: 'record the current Deployment revisions (the rollback targets)',
+      commands: [{ args: ['get', 'deployments', '-l', PART_OF_SELECTOR, '-o', 'json'] }],
     },
     {
       id: 'server-dry-run',
@@ -148,7 +194,9 @@ function shellQuote(arg: string): string {
 export function formatPlan(plan: K8sPlan): string {
   const lines = [`Kubernetes deploy to context ${plan.target.context}, namespace ${plan.target.namespace}:`];
   plan.steps.forEach((step, index) => {
-    const command = step.commands.map((c) => ['kubectl', ...plan.base, ...c.args].map(shellQuote).join(' ')).join(' | ');
+    const command = step.commands
+      .map((c) => `${['kubectl', ...plan.base, ...c.args].map(shellQuote).join(' ')}${c.stdin ? ` <<< (${c.stdin.label})` : ''}`)
+      .join(' | ');
     lines.push(`${index + 1}. ${step.title}`, `   ${command.replaceAll('\n', '\\n')}`);
   });
   lines.push('On a failed rollout or smoke check: kubectl rollout undo --to-revision=<recorded> for each Deployment that existed before, wait for it, exit 1.');
