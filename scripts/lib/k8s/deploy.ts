@@ -171,15 +171,34 @@ async function readLease(plan: K8sPlan): Promise<LeaseInfo | undefined> {
   }
 }
 
+/** The deploy lock while held: release() deletes the Lease (also run on Ctrl-C). */
+interface DeployLock {
+  release?: () => Promise<void>;
+}
+
+function holdLock(plan: K8sPlan, lock: DeployLock): void {
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    removeCleanup();
+    const out = await kubectl(plan, UNLOCK);
+    if (out.exitCode !== 0) log.warn(`could not release the deploy lock: ${lastLines(out)}`);
+  };
+  const removeCleanup = addCleanup(release);
+  lock.release = release;
+}
+
 /**
  * Takes the Lease lock. A lease past its duration belonged to a deploy that
  * died without releasing it: it is replaced, with a warning. A live one
  * refuses, naming its holder.
  */
-async function takeLock(plan: K8sPlan, step: Step): Promise<void> {
+async function takeLock(plan: K8sPlan, step: Step, lock: DeployLock): Promise<void> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await runStep(plan, step);
+      holdLock(plan, lock);
       return;
     } catch (caught) {
       if (!(caught instanceof StepFailed) || !caught.detail.includes('AlreadyExists')) throw caught;
@@ -235,19 +254,17 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
     return;
   }
   requireTool('kubectl');
-  let unlock: (() => Promise<void>) | undefined;
+  const lock: DeployLock = {};
   try {
-    await runSteps(plan, (release) => {
-      unlock = release;
-    });
+    await runSteps(plan, lock);
   } finally {
-    await unlock?.();
+    await lock.release?.();
   }
   log.info(`deployed ${plan.target.backendTag} to ${context}/${namespace}: ${plan.workloads.length} workloads rolled out, smoke check passed.`);
 }
 
-/** The steps in order; `locked` receives the function that releases the lock. */
-async function runSteps(plan: K8sPlan, locked: (release: () => Promise<void>) => void): Promise<void> {
+/** The steps in order; the lock step fills in `lock`. */
+async function runSteps(plan: K8sPlan, lock: DeployLock): Promise<void> {
   let revisions = new Map<string, string>();
   // From the first workload apply on, a failure may leave new pod templates: roll back.
   let workloadsTouched = false;
@@ -255,18 +272,7 @@ async function runSteps(plan: K8sPlan, locked: (release: () => Promise<void>) =>
     log.step(index + 1, plan.steps.length, step.title);
     if (step.id === 'apply') workloadsTouched = true;
     if (step.id === 'lock') {
-      await takeLock(plan, step);
-      // Ctrl-C included: the lease goes with the process that took it.
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
-        removeCleanup();
-        const out = await kubectl(plan, UNLOCK);
-        if (out.exitCode !== 0) log.warn(`could not release the deploy lock: ${lastLines(out)}`);
-      };
-      const removeCleanup = addCleanup(release);
-      locked(release);
+      await takeLock(plan, step, lock);
       continue;
     }
     try {
