@@ -136,6 +136,27 @@ describe('TLS of the prod config against the real nginx', () => {
     expect((await handshake(['-tls1_3', '-groups', 'secp521r1'])).code).not.toBe(0);
   });
 
+  it('resumes TLS 1.2 sessions from the shared cache and issues no session tickets', async () => {
+    const session = join(tempDir(), 'session.pem');
+    const connect = (extra: string[]) =>
+      run('openssl', [
+        's_client',
+        '-connect',
+        `127.0.0.1:${edge.ports.https}`,
+        '-servername',
+        edge.domain,
+        '-CAfile',
+        join(edge.state, 'certs', 'ca.pem'),
+        '-tls1_2',
+        ...extra,
+      ]);
+    const first = await connect(['-sess_out', session]);
+    expect(first.out).toMatch(/New, TLSv1\.2/);
+    expect(first.out).not.toMatch(/TLS session ticket/);
+    const second = await connect(['-sess_in', session]);
+    expect(second.out).toMatch(/Reused, TLSv1\.2/);
+  });
+
   it('testssl.sh finds no weak protocol or cipher', { timeout: 240_000 }, async () => {
     const json = join(tempDir(), 'testssl.json');
     const result = await run(
