@@ -136,6 +136,26 @@ describe('TLS of the prod config against the real nginx', () => {
     expect((await handshake(['-tls1_3', '-groups', 'secp521r1'])).code).not.toBe(0);
   });
 
+  it('speaks HTTP/2 over TLS (ALPN h2) to a client that offers it', async () => {
+    const url = `https://${edge.domain}:${edge.ports.https}/health`;
+    const resolve = `${edge.domain}:${edge.ports.https}:127.0.0.1`;
+    const caFile = join(edge.state, 'certs', 'ca.pem');
+    const result = await run('curl', [
+      '-sS',
+      '--http2',
+      '--resolve',
+      resolve,
+      '--cacert',
+      caFile,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      url,
+    ]);
+    expect(result.out.trim()).toBe('2 200');
+  });
+
   it('resumes TLS 1.2 sessions from the shared cache and issues no session tickets', async () => {
     const session = join(tempDir(), 'session.pem');
     const connect = (extra: string[]) =>
