@@ -124,6 +124,7 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
         verify: options.verifyRestore
           ? runner.command('pg_restore', ['--exit-on-error', '--no-owner', '--no-privileges'], scratch)
           : runner.command('pg_restore', ['-f', '/dev/null'], ''),
+        verifierName: 'pg_restore',
         finalPath,
         recipients,
         dumpError: (stderr, exit) =>

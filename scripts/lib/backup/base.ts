@@ -68,6 +68,7 @@ export async function runBaseBackup(settings: BackupSettings, runner: PgRunner):
     const result = await streamToArtifact({
       dump,
       verify,
+      verifierName: 'tar -tz',
       finalPath: path,
       recipients,
       dumpError: (stderr, exit) =>

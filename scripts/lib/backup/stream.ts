@@ -69,6 +69,8 @@ export interface StreamPlan {
   dump: Command;
   /** Reads the dump from stdin in full (pg_restore -f /dev/null); proves it is complete and readable. */
   verify: Command;
+  /** Names the verifier in errors, e.g. "pg_restore". */
+  verifierName: string;
   /** Final artifact path; the stream goes to `<final>.partial` first. */
   finalPath: string;
   recipients: string[];
@@ -96,20 +98,21 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
   };
   const removeCleanup = addCleanup(abort);
   try {
+    const plainHash = new HashCounter();
+    const toFile = new PassThrough();
+    const artifactHash = new HashCounter();
+    // Ready before any process starts: Node discards the output of a child that exits
+    // while nobody reads its stdout, and encryption setup awaits.
+    const body: Readable = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : toFile;
     const dump = spawnCommand(plan.dump, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(dump);
     const dumpStderr = collectStderr(dump);
     const verify = spawnCommand(plan.verify, { stdio: ['pipe', 'ignore', 'pipe'] });
     children.push(verify);
     const verifyStderr = collectStderr(verify);
-
-    const plainHash = new HashCounter();
     const toVerifier = new VerifierFeed(verify.stdin as Writable);
-    const toFile = new PassThrough();
     plainHash.pipe(toVerifier);
     plainHash.pipe(toFile);
-    const artifactHash = new HashCounter();
-    const body: Readable = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : toFile;
 
     // Each stage reports its own failure; the first one is the cause, later ones are its echo.
     let firstError: unknown;
@@ -129,7 +132,11 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
       }, fail),
       exited(verify).then((exit) => {
         if (exit.code !== 0)
-          fail(new OperationError(`the dump is not readable by pg_restore: ${verifyStderr().split('\n').at(-1) || `exit ${exit.code ?? exit.signal}`}`));
+          fail(
+            new OperationError(
+              `the output is not readable by ${plan.verifierName}: ${verifyStderr().replace(/\n/g, ' | ').slice(-300) || `exit ${exit.code ?? exit.signal}`}`,
+            ),
+          );
       }, fail),
     ]);
     if (firstError !== undefined) throw firstError;

@@ -1,4 +1,90 @@
-import type { Validator } from '../types.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTool } from '../../tools.js';
+import { error, type Problem, type Validator } from '../types.js';
 
-/** Validators of the backup area (filled in by its issue). */
-export const backupValidators: Validator[] = [];
+const CRON_FIELDS: [string, number, number][] = [
+  ['minute', 0, 59],
+  ['hour', 0, 23],
+  ['day of month', 1, 31],
+  ['month', 1, 12],
+  ['day of week', 0, 7],
+];
+
+function cronFieldValid(field: string, min: number, max: number): boolean {
+  return field.split(',').every((part) => {
+    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m) return false;
+    const numbers = [m[2], m[3], m[4]].filter((n) => n !== undefined).map(Number);
+    const inRange = [m[2], m[3]].filter((n) => n !== undefined).every((n) => Number(n) >= min && Number(n) <= max);
+    return inRange && numbers.every((n) => Number.isInteger(n));
+  });
+}
+
+/** An /etc/cron.d file: VAR=value lines, or 5 time fields, a user and a command. */
+export function checkCrontab(text: string, file: string): Problem[] {
+  const problems: Problem[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || /^[A-Z_]+=/.test(line)) return;
+    const fields = line.split(/\s+/);
+    if (fields.length < 7) {
+      problems.push(error('a cron.d line needs 5 time fields, a user and a command.', file, index + 1));
+      return;
+    }
+    CRON_FIELDS.forEach(([name, min, max], i) => {
+      if (!cronFieldValid(fields[i] as string, min, max)) problems.push(error(`invalid ${name} field "${fields[i]}".`, file, index + 1));
+    });
+    if (!line.includes('>>')) problems.push(error('cron output must be appended to a log file (>> file 2>&1).', file, index + 1));
+  });
+  return problems;
+}
+
+/** The WAL archiving settings PITR depends on. */
+export function checkWalArchiving(text: string, file: string): Problem[] {
+  const settings = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) settings.set(m[1] as string, m[2] as string);
+  }
+  const problems: Problem[] = [];
+  if (settings.get('archive_mode') !== 'on') problems.push(error('archive_mode must be on for point-in-time recovery.', file));
+  if (!/test ! -f/.test(settings.get('archive_command') ?? ''))
+    problems.push(error('archive_command must refuse to overwrite an archived segment (test ! -f).', file));
+  const timeout = /^(\d+)s$/.exec(settings.get('archive_timeout') ?? '');
+  if (!timeout || Number(timeout[1]) > 60) problems.push(error('archive_timeout must be at most 60s so at most a minute of data is at risk.', file));
+  return problems;
+}
+
+export const backupValidators: Validator[] = [
+  {
+    name: 'backup schedules and WAL archiving',
+    run(ctx) {
+      const problems: Problem[] = [];
+      for (const file of ctx.files) {
+        if (file === 'backups/crontab') problems.push(...checkCrontab(readFileSync(join(ctx.bundleDir, file), 'utf8'), file));
+        if (file === 'backups/postgresql/wal-archiving.conf') problems.push(...checkWalArchiving(readFileSync(join(ctx.bundleDir, file), 'utf8'), file));
+        if (/^backups\/systemd\/.*\.timer$/.test(file) && !/^Persistent=true$/m.test(readFileSync(join(ctx.bundleDir, file), 'utf8')))
+          problems.push(error('a backup timer needs Persistent=true so a missed run happens after downtime.', file));
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'backup systemd units (systemd-analyze verify)',
+    run(ctx) {
+      const units = ctx.files.filter((f) => /^backups\/systemd\/.*\.(service|timer)$/.test(f));
+      if (units.length === 0) return [];
+      const tool = requireTool('systemd-analyze');
+      const result = spawnSync(tool, ['verify', '--man=no', ...units.map((u) => `./${u.split('/').pop()}`)], {
+        cwd: join(ctx.bundleDir, 'backups', 'systemd'),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const lines = `${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
+      if (result.status === 0 && lines.length === 0) return [];
+      return (lines.length > 0 ? lines : [`systemd-analyze exited ${result.status}`]).map((l) => error(l, 'backups/systemd'));
+    },
+  },
+];

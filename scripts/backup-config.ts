@@ -1,0 +1,32 @@
+import { resolve } from 'node:path';
+import { describeConfigPlan, planConfigArchive, runConfigBackup } from './lib/backup/config-archive.js';
+import { backupSettings } from './lib/backup/settings.js';
+import { runCli } from './lib/cli.js';
+import { envFromCli } from './lib/env/from-cli.js';
+import { log } from './lib/log.js';
+import { repoRoot } from './lib/render/bundle.js';
+
+await runCli(
+  {
+    name: 'backup-config.ts',
+    summary:
+      'Archive the configuration (compose/, k8s/, nginx/, monitoring/, backups/ and the rendered bundle dist/<env>) into <BACKUP_DIR>/config as a verified tar.gz; the bundle secrets/ only when encrypted with age. Keeps BACKUP_CONFIG_KEEP archives.',
+    dryRun: true,
+    options: {
+      'bundle-dir': { type: 'string', value: '<dir>', description: 'rendered bundle to include (default dist/<env>)' },
+    },
+    examples: ['npx tsx scripts/backup-config.ts --env prod', 'npx tsx scripts/backup-config.ts --env prod --dry-run'],
+  },
+  async (args) => {
+    const env = envFromCli(args, 'apply');
+    const settings = backupSettings(env);
+    const bundleDir = resolve(typeof args.values['bundle-dir'] === 'string' ? args.values['bundle-dir'] : `dist/${env.name}`);
+    const plan = planConfigArchive(settings, repoRoot(), bundleDir, new Date());
+    if (args.dryRun) {
+      for (const step of describeConfigPlan(settings, plan)) log.out(step);
+      return;
+    }
+    const { manifest, deleted } = await runConfigBackup(settings, plan);
+    log.out(`${resolve(settings.configDir, manifest.name)} ${manifest.size} bytes sha256 ${manifest.sha256}; verified; ${deleted.length} deleted by retention`);
+  },
+);
