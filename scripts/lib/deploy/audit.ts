@@ -13,7 +13,8 @@ export interface AuditEntry {
   image: string;
   tag: string;
   action: 'deploy' | 'rollback';
-  result: 'success' | 'failed' | 'rolled-back';
+  /** interrupted: stopped by a signal (Ctrl-C); containers it had started are removed, the lock released. */
+  result: 'success' | 'failed' | 'rolled-back' | 'interrupted';
   durationSeconds: number;
   release?: string;
   previousTag?: string;

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
 import { formatReport, runValidators } from '../check/runner.js';
+import { addCleanup } from '../cleanup.js';
 import { readCompose, secretOwners, secretReaderUid } from '../compose/model.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
@@ -235,11 +236,16 @@ export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'wo
   log.info(`  ${service}: ${old.length} running, starting ${replicas} new`);
   await compose(ctx, ['up', '-d', '--no-deps', '--no-recreate', '--scale', `${service}=${old.length + replicas}`, service]);
   const fresh = (await serviceContainers(project, service)).filter((id) => !old.includes(id));
+  // Interrupted before the switch completes: the new containers go, the old ones keep serving.
+  const removeFreshOnInterrupt = addCleanup(async () => {
+    if (fresh.length > 0) await $({ quiet: true, nothrow: true })`docker rm -f ${fresh}`;
+  });
   try {
     if (fresh.length !== replicas) throw new OperationError(`${service}: expected ${replicas} new containers, found ${fresh.length}.`);
     await waitHealthy(fresh, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, `new ${service} containers`);
   } catch (error) {
     if (fresh.length > 0) await $({ quiet: true, nothrow: true })`docker rm -f ${fresh}`;
+    removeFreshOnInterrupt();
     throw error;
   }
   const withNginx = service === 'backend';
@@ -247,6 +253,8 @@ export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'wo
     await compose(ctx, ['up', '-d', '--no-deps', 'nginx']);
     await reloadNginx(ctx);
   }
+  // Switched: from here on an interruption leaves new (and maybe old) containers serving.
+  removeFreshOnInterrupt();
   if (old.length > 0) {
     // The new containers serve already: a container that vanished meanwhile is no reason to roll back.
     const stopped = await $({ quiet: true, nothrow: true })`docker stop --time ${String(durationSeconds(ctx.plan.env.values.BACKEND_STOP_GRACE))} ${old}`;
@@ -390,6 +398,25 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   let reached: PlanStep | undefined;
   let result: AuditEntry['result'] = 'failed';
   let failure: unknown;
+  const auditEntry = (outcome: AuditEntry['result'], error?: string): AuditEntry => ({
+    time: new Date().toISOString(),
+    user: currentUser(),
+    host: hostname(),
+    env: plan.env.name,
+    commit: gitCommit(repoRoot()),
+    image: plan.env.values.BACKEND_IMAGE,
+    tag: plan.tag,
+    action: 'deploy',
+    result: outcome,
+    durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+    release: plan.releaseId,
+    ...(plan.previous ? { previousTag: plan.previous.tag } : {}),
+    ...(error ? { error } : {}),
+  });
+  // Ctrl-C still leaves a line in the audit log (cleanups run newest first: before the lock's release).
+  const stopAuditOnInterrupt = ctx.dryRun
+    ? () => undefined
+    : addCleanup(() => appendAudit(paths.deploy, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
   try {
     // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
     if (!ctx.dryRun) {
@@ -438,23 +465,9 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     failure = error;
     result = await recover(ctx, reached, error);
   } finally {
+    stopAuditOnInterrupt();
     if (!ctx.dryRun && reached && reached.index >= step('render').index) {
-      const entry: AuditEntry = {
-        time: new Date().toISOString(),
-        user: currentUser(),
-        host: hostname(),
-        env: plan.env.name,
-        commit: gitCommit(repoRoot()),
-        image: plan.env.values.BACKEND_IMAGE,
-        tag: plan.tag,
-        action: 'deploy',
-        result,
-        durationSeconds: Math.round((Date.now() - started) / 100) / 10,
-        release: plan.releaseId,
-        ...(plan.previous ? { previousTag: plan.previous.tag } : {}),
-        ...(failure ? { error: `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` } : {}),
-      };
-      appendAudit(paths.deploy, entry);
+      appendAudit(paths.deploy, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
     }
     if (!ctx.dryRun) log.step(step('unlock').index, total, step('unlock').title);
     lock?.release();
