@@ -4,10 +4,13 @@
  * what the script asks of kubectl (order, arguments, stdin, reaction to
  * failures), not what a real cluster would do with it.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/net.js';
 import { REPO, repoCopy, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type Call, CONTEXT, calls, EXAMPLE, type FakeRule, fakeKubectlEnv, prodEnvFile, renderBundle, shortArgv } from './support.js';
@@ -207,6 +210,30 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const sequence = calls(dir).map(shortArgv);
     expect(sequence.slice(0, 6)).toEqual([...EXPECTED_SEQUENCE.slice(0, 3), 'get lease healthmate-deploy -o json', UNLOCK, 'create -f -']);
     expect(sequence.slice(6)).toEqual([...EXPECTED_SEQUENCE.slice(3), UNLOCK]);
+  });
+
+  it('Ctrl-C during a rollout releases the lock before the process dies', async () => {
+    const dir = tempDir();
+    const env = fakeKubectlEnv(dir, [{ match: 'rollout status statefulset/postgres-primary', sleep: 3 }]);
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'deploy-k8s.ts'), ...devArgs(dir)], {
+      env: { ...process.env, ...env },
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const exited = once(child, 'exit');
+    await waitFor('the deploy to wait for a rollout', () => calls(dir).some((c) => shortArgv(c).startsWith('rollout status')), 60_000);
+    child.kill('SIGINT');
+    const [code, signal] = await exited;
+    expect(code === 0).toBe(false);
+    expect(signal ?? code).toBeTruthy();
+    expect(stderr).toContain('interrupted by SIGINT');
+    const sequence = calls(dir).map(shortArgv);
+    expect(sequence.at(-1)).toBe(UNLOCK);
+    expect(sequence.filter((s) => s.startsWith('rollout status'))).toEqual(['rollout status statefulset/postgres-primary --timeout=5m']);
   });
 
   it('--dry-run prints the plan, diffs against a reachable cluster and changes nothing', () => {

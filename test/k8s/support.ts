@@ -50,13 +50,15 @@ export interface FakeRule {
   stderr?: string;
   /** Apply only to the first this-many matching calls. */
   times?: number;
+  /** Seconds the fake waits before answering (a slow rollout). */
+  sleep?: number;
 }
 
 /** Environment for runScript: the fake kubectl first on PATH, its log and scripted outcomes. */
 export function fakeKubectlEnv(dir: string, rules: FakeRule[] = [], backendVersion = 'dev'): NodeJS.ProcessEnv {
   const rulesFile = join(dir, 'rules.tsv');
   const b64 = (text = '') => Buffer.from(text).toString('base64');
-  writeFileSync(rulesFile, rules.map((r) => `${[r.match, r.times ?? '-', r.exit ?? 0, b64(r.stdout), b64(r.stderr)].join('\t')}\n`).join(''));
+  writeFileSync(rulesFile, rules.map((r) => `${[r.match, r.times ?? '-', r.exit ?? 0, b64(r.stdout), b64(r.stderr), r.sleep ?? 0].join('\t')}\n`).join(''));
   return {
     PATH: `${FAKE_KUBECTL_DIR}${delimiter}${process.env.PATH ?? ''}`,
     KUBECONFIG: writeKubeconfig(dir),
