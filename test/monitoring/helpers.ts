@@ -16,7 +16,7 @@ export interface Daemon {
   stop: () => Promise<void>;
 }
 
-async function startDaemon(bin: string, args: string[], port: number, readyPath: string): Promise<Daemon> {
+export async function startDaemon(bin: string, args: string[], port: number, readyPath: string): Promise<Daemon> {
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d) => {
