@@ -1,0 +1,167 @@
+/**
+ * Backup benchmark (not a timed test): a pgbench database, backup-db.ts
+ * against raw `pg_dump -Fc` at the same level (plain and age-encrypted),
+ * restore-db.ts against raw `pg_restore -j2`, the peak RSS of backup-db.ts at
+ * two database sizes (it streams, so it must stay flat), and the
+ * specification's plain `pg_dump > file.sql` for size and time.
+ * Usage: npm run bench:backup [-- --scale 50 --runs 2]
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Cluster, clusterFlags, PG_BIN, startCluster } from '../test/backup/cluster.js';
+import { REPO } from '../test/helpers/run.js';
+
+const { values } = parseArgs({
+  options: { scale: { type: 'string', default: '50' }, 'small-scale': { type: 'string', default: '5' }, runs: { type: 'string', default: '2' } },
+});
+const SCALE = Number(values.scale);
+const SMALL = Number(values['small-scale']);
+const RUNS = Number(values.runs);
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+
+interface Timed {
+  seconds: number;
+  maxRssKb: number;
+}
+
+/** Runs a command under GNU time: wall seconds and the peak RSS of the largest process in the tree's leader. */
+function timed(file: string, args: string[], env: NodeJS.ProcessEnv = {}, stdoutTo?: string): Timed {
+  const start = process.hrtime.bigint();
+  const shell = stdoutTo ? ['sh', '-c', '"$0" "$@" > "$OUT"', file, ...args] : [file, ...args];
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', ...shell], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env, ...(stdoutTo ? { OUT: stdoutTo } : {}) },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${result.stderr.slice(-2000)}`);
+  const maxRssKb = Number(result.stderr.trim().split('\n').at(-1));
+  return { seconds, maxRssKb };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function newest(dir: string, suffix: string): string {
+  const name = readdirSync(dir)
+    .filter((n) => n.endsWith(suffix))
+    .sort()
+    .at(-1);
+  if (!name) throw new Error(`no *${suffix} in ${dir}`);
+  return join(dir, name);
+}
+
+/** Peak RSS of the node process running backup-db.ts (the tsx wrapper's child), via a Linux-specific wrapper. */
+function backupRss(cluster: Cluster, stateDir: string, extra: string[]): Timed {
+  // tsx starts node in a child process; GNU time reports the largest child's peak (RUSAGE_CHILDREN max).
+  return timed(TSX, [join(REPO, 'scripts', 'backup-db.ts'), ...clusterFlags(cluster, stateDir, 'bench'), ...extra], cluster.scriptEnv);
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'healthmate-bench-backup-'));
+  chmodSync(root, 0o755);
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await startCluster(join(root, 'pg'), 'max_wal_size = 2GB\ncheckpoint_timeout = 30min');
+    const c = cluster;
+    const pgEnv = { PGHOST: c.socketDir, PGPORT: String(c.port), PGUSER: c.user };
+    const pgbench = (scale: number) => {
+      c.sql('DROP DATABASE IF EXISTS bench');
+      c.sql('CREATE DATABASE bench');
+      const t = timed(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), '--unlogged-tables', 'bench'], pgEnv);
+      const size = Number(c.sql("SELECT pg_database_size('bench')"));
+      console.log(`pgbench -i -s ${scale}: ${t.seconds.toFixed(1)} s, database ${(size / 1e6).toFixed(0)} MB`);
+      return size;
+    };
+    const keys = join(root, 'identity.txt');
+    spawnSync('age-keygen', ['-o', keys]);
+    const recipients = join(root, 'recipients.txt');
+    writeFileSync(recipients, spawnSync('age-keygen', ['-y', keys], { encoding: 'utf8' }).stdout);
+
+    // Peak RSS at a small size first, to show it does not grow with the database.
+    pgbench(SMALL);
+    const smallRss = backupRss(c, join(root, 'state-small'), ['--set', `BACKUP_AGE_RECIPIENTS_FILE=${recipients}`]);
+
+    const dbSize = pgbench(SCALE);
+    const raw: number[] = [];
+    const plain: number[] = [];
+    const enc: number[] = [];
+    let rawSize = 0;
+    let rss = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const out = join(root, 'raw.dump');
+      raw.push(timed(`${PG_BIN}/pg_dump`, ['-Fc', '-Z1', '-f', out, 'bench'], pgEnv).seconds);
+      rawSize = statSync(out).size;
+      rmSync(out);
+      const p = backupRss(c, join(root, `state-plain-${i}`), []);
+      plain.push(p.seconds);
+      const e = backupRss(c, join(root, `state-enc-${i}`), ['--set', `BACKUP_AGE_RECIPIENTS_FILE=${recipients}`]);
+      enc.push(e.seconds);
+      rss = Math.max(rss, p.maxRssKb, e.maxRssKb);
+      if (i < RUNS - 1) {
+        rmSync(join(root, `state-plain-${i}`), { recursive: true });
+        rmSync(join(root, `state-enc-${i}`), { recursive: true });
+      }
+    }
+    const artifact = newest(join(root, `state-plain-${RUNS - 1}`, 'backups'), '.dump');
+    const encArtifact = newest(join(root, `state-enc-${RUNS - 1}`, 'backups'), '.dump.age');
+
+    const rawRestore: number[] = [];
+    const scriptRestore: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      c.sql(`CREATE DATABASE raw_restore_${i}`);
+      rawRestore.push(timed(`${PG_BIN}/pg_restore`, ['-j2', '-d', `raw_restore_${i}`, artifact], pgEnv).seconds);
+      scriptRestore.push(
+        timed(
+          TSX,
+          [
+            join(REPO, 'scripts', 'restore-db.ts'),
+            ...clusterFlags(c, join(root, `state-plain-${RUNS - 1}`), 'bench'),
+            '--file',
+            artifact,
+            '--target-db',
+            `script_restore_${i}`,
+            '--jobs',
+            '2',
+          ],
+          c.scriptEnv,
+        ).seconds,
+      );
+      c.sql(`DROP DATABASE raw_restore_${i}`);
+      c.sql(`DROP DATABASE script_restore_${i}`);
+    }
+
+    const sqlFile = join(root, 'plain.sql');
+    const spec = timed(`${PG_BIN}/pg_dump`, ['bench'], pgEnv, sqlFile);
+    const sqlSize = statSync(sqlFile).size;
+    rmSync(sqlFile);
+
+    const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
+    console.log(`\nscale ${SCALE} (${mb(dbSize)}), median of ${RUNS} runs, 2 busy cores:`);
+    console.log(`raw pg_dump -Fc -Z1          ${median(raw).toFixed(1)} s  ${mb(rawSize)}`);
+    console.log(
+      `backup-db.ts (plain)         ${median(plain).toFixed(1)} s  ${mb(statSync(artifact).size)}  ratio ${(median(plain) / median(raw)).toFixed(2)} (goal <= 1.10)`,
+    );
+    console.log(
+      `backup-db.ts (age)           ${median(enc).toFixed(1)} s  ${mb(statSync(encArtifact).size)}  ratio ${(median(enc) / median(raw)).toFixed(2)} (goal <= 1.25)`,
+    );
+    console.log(`raw pg_restore -j2           ${median(rawRestore).toFixed(1)} s`);
+    console.log(
+      `restore-db.ts --jobs 2       ${median(scriptRestore).toFixed(1)} s  ratio ${(median(scriptRestore) / median(rawRestore)).toFixed(2)} (goal <= 1.10)`,
+    );
+    console.log(`spec: pg_dump > file.sql     ${spec.seconds.toFixed(1)} s  ${mb(sqlSize)} (plain SQL, unverified, unencrypted)`);
+    console.log(
+      `backup-db.ts peak RSS        ${(smallRss.maxRssKb / 1024).toFixed(0)} MB at scale ${SMALL}, ${(rss / 1024).toFixed(0)} MB at scale ${SCALE} (goal: flat, < 150 MB)`,
+    );
+  } finally {
+    cluster?.stop('immediate');
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
