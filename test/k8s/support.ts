@@ -57,7 +57,8 @@ export interface FakeRule {
 /** Environment for runScript: the fake kubectl first on PATH, its log and scripted outcomes. */
 export function fakeKubectlEnv(dir: string, rules: FakeRule[] = [], backendVersion = 'dev'): NodeJS.ProcessEnv {
   const rulesFile = join(dir, 'rules.tsv');
-  const b64 = (text = '') => Buffer.from(text).toString('base64');
+  // The fake reads tab-separated fields, so an empty one is written as '-'.
+  const b64 = (text = '') => (text === '' ? '-' : Buffer.from(text).toString('base64'));
   writeFileSync(rulesFile, rules.map((r) => `${[r.match, r.times ?? '-', r.exit ?? 0, b64(r.stdout), b64(r.stderr), r.sleep ?? 0].join('\t')}\n`).join(''));
   return {
     PATH: `${FAKE_KUBECTL_DIR}${delimiter}${process.env.PATH ?? ''}`,
