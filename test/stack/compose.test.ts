@@ -143,6 +143,9 @@ services:
   it('mounts and secret files missing from the bundle', () => {
     expect(check(`${base}    volumes: ["./nginx:/etc/nginx:ro"]\n`).join()).toMatch(/mounts \.\/nginx, which is not in the bundle/);
     expect(check(`${base}    volumes: ["./nginx:/etc/nginx:ro"]\n`, ['nginx/nginx.conf'])).toEqual([]);
+    expect(check(`${base}    volumes: ["./nginx/nginx.conf:/etc/nginx/nginx.conf:ro"]\n`, ['nginx/nginx.conf']).join()).toMatch(
+      /mounts the single file .*mount its folder/,
+    );
     const withSecret = `${base}    secrets: [db]\nsecrets:\n  db: { file: ./secrets/db }\n`;
     expect(check(withSecret).join()).toMatch(/secret db reads \.\/secrets\/db, which the render did not produce/);
     expect(check(withSecret, ['secrets/db'])).toEqual([]);

@@ -78,6 +78,13 @@ export function checkPolicy(model: ComposeModel, options: { bundleFiles: string[
     for (const volume of service.volumes) {
       if (volume.kind !== 'bind' || !volume.source.startsWith('.')) continue;
       if (!exists(volume.source)) error(name, `mounts ${volume.source}, which is not in the bundle.`);
+      else if (files.has(posix.normalize(volume.source))) {
+        findings.push({
+          service: name,
+          message: `mounts the single file ${volume.source}: a deploy replaces the file and the container keeps the old one; mount its folder.`,
+          severity: 'warning',
+        });
+      }
     }
     for (const secret of service.secrets) {
       if (!(secret in model.secretFiles)) error(name, `uses secret ${secret}, which the top-level secrets: section does not define.`);
