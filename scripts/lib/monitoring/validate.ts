@@ -1,6 +1,7 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import { $ } from 'zx';
 import { requireTool } from '../tools.js';
 import { type LintProblem, lintRuleFile } from './alert-lint.js';
@@ -53,10 +54,15 @@ export function dashboardFilesIn(monitoringDir: string): string[] {
  * rendered rules beside the repo's promtool unit tests.
  */
 export function toolChecks(monitoringDir: string, unitTestDir?: string): ToolCheck[] {
-  const checks: ToolCheck[] = [];
-  for (const config of ['prometheus.yml', 'prometheus-kubernetes.yml']) {
-    const path = join(monitoringDir, config);
-    if (existsSync(path)) checks.push({ label: `promtool check config ${config}`, tool: 'promtool', args: ['check', 'config', path] });
+  const checks: ToolCheck[] = [
+    { label: 'promtool check config prometheus.yml', tool: 'promtool', args: ['check', 'config', join(monitoringDir, 'prometheus.yml')] },
+  ];
+  if (unitTestDir && existsSync(join(unitTestDir, KUBERNETES_CONFIG))) {
+    checks.push({
+      label: `promtool check config ${KUBERNETES_CONFIG} (Kubernetes discovery stubbed)`,
+      tool: 'promtool',
+      args: ['check', 'config', join(unitTestDir, KUBERNETES_CONFIG)],
+    });
   }
   checks.push({ label: 'promtool check rules', tool: 'promtool', args: ['check', 'rules', ...ruleFilesIn(monitoringDir)] });
   if (unitTestDir) {
@@ -76,15 +82,38 @@ export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {
   return { check, ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.trim() };
 }
 
+export const KUBERNETES_CONFIG = 'prometheus-kubernetes.yml';
+
+/**
+ * Debian's Prometheus is built without Kubernetes discovery, so its promtool
+ * rejects kubernetes_sd_configs. Swap each for an empty static_configs and let
+ * promtool check everything else (globals, rule files, relabelling).
+ */
+export function withoutKubernetesSd(text: string): string {
+  const doc = parseDocument(text);
+  const jobs = doc.get('scrape_configs');
+  if (isSeq(jobs)) {
+    for (const job of jobs.items) {
+      if (isMap(job) && job.has('kubernetes_sd_configs')) {
+        job.delete('kubernetes_sd_configs');
+        job.set('static_configs', [{ targets: [] }]);
+      }
+    }
+  }
+  return doc.toString();
+}
+
 /**
  * Copies the rendered rules next to the repo's unit tests in a temp folder so
- * `rule_files: [../rules/…]` in the tests points at what will be installed.
- * Returns the folder and its cleanup.
+ * `rule_files: [../rules/…]` in the tests points at what will be installed,
+ * plus the promtool-checkable Kubernetes config. Returns the folder and its cleanup.
  */
 export function stageUnitTests(monitoringDir: string, repoMonitoringDir: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-promtool-'));
   cpSync(join(monitoringDir, 'rules'), join(dir, 'rules'), { recursive: true });
   cpSync(join(repoMonitoringDir, 'tests'), join(dir, 'tests'), { recursive: true });
+  const kubernetes = join(monitoringDir, KUBERNETES_CONFIG);
+  if (existsSync(kubernetes)) writeFileSync(join(dir, KUBERNETES_CONFIG), withoutKubernetesSd(readFileSync(kubernetes, 'utf8')));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
