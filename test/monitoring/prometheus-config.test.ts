@@ -61,12 +61,7 @@ describe('Prometheus configs', () => {
       nginx: ['nginx-exporter:9113'],
       alertmanager: ['alertmanager:9093'],
       grafana: ['grafana:3000'],
-      blackbox: [
-        'https://api.healthmate.example.com/health'.replace(
-          'api.healthmate.example.com',
-          loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan' }).values.DOMAIN,
-        ),
-      ],
+      blackbox: [`https://${loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan' }).values.DOMAIN}/health`],
     });
     expect(job(prod, 'blackbox')?.relabel_configs?.at(-1)).toMatchObject({ replacement: 'blackbox-exporter:9115' });
     expect(prod.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
