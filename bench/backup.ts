@@ -136,6 +136,9 @@ async function main(): Promise<void> {
       c.sql(`DROP DATABASE script_restore_${i}`);
     }
 
+    // Fixed cost of any script run (tsx compiling, node starting), measured the same way.
+    const startup = median(Array.from({ length: RUNS }, () => timed(TSX, [join(REPO, 'scripts', 'backup-db.ts'), '--help']).seconds));
+
     const sqlFile = join(root, 'plain.sql');
     const spec = timed(`${PG_BIN}/pg_dump`, ['bench'], pgEnv, sqlFile);
     const sqlSize = statSync(sqlFile).size;
@@ -153,6 +156,10 @@ async function main(): Promise<void> {
     console.log(`raw pg_restore -j2           ${median(rawRestore).toFixed(1)} s`);
     console.log(
       `restore-db.ts --jobs 2       ${median(scriptRestore).toFixed(1)} s  ratio ${(median(scriptRestore) / median(rawRestore)).toFixed(2)} (goal <= 1.10)`,
+    );
+    console.log(`script start-up (--help)     ${startup.toFixed(1)} s  (part of every script time above)`);
+    console.log(
+      `streaming overhead without start-up: backup plain ${((median(plain) - startup) / median(raw)).toFixed(2)}, age ${((median(enc) - startup) / median(raw)).toFixed(2)}, restore ${((median(scriptRestore) - startup) / median(rawRestore)).toFixed(2)}`,
     );
     console.log(`spec: pg_dump > file.sql     ${spec.seconds.toFixed(1)} s  ${mb(sqlSize)} (plain SQL, unverified, unencrypted)`);
     console.log(

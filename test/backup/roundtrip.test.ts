@@ -133,9 +133,12 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
 
   it('--verify-restore restores into a scratch database, compares row counts in the dump snapshot and drops it', () => {
     const s = state();
+    // What a --verify-restore run killed with -9 leaves behind; the next one drops it.
+    cluster.sql('CREATE DATABASE healthmate_verify_20200101t000000z');
     const result = script('backup-db.ts', [...s.flags, '--verify-restore']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('row counts match the dump snapshot');
+    expect(result.stderr).toContain('dropping scratch database healthmate_verify_20200101t000000z left by an interrupted run');
     expect(manifestOf(s.backups).rowCounts).toEqual({
       'clinical.empty_table': 0,
       'clinical.readings': 20000,

@@ -8,7 +8,7 @@ import { acquireLock } from './lock.js';
 import { type ArtifactEntry, isVerified, listArtifacts, type Manifest, manifestPath, writeManifest } from './manifest.js';
 import { writeBackupMetrics } from './metrics.js';
 import { dumpName, PARTIAL_SUFFIX, utcStamp } from './naming.js';
-import { type PgRunner, pgError, psql } from './pg.js';
+import { type PgRunner, pgError, psql, quoteIdent, quoteLiteral } from './pg.js';
 import { checkFreeSpace } from './preflight.js';
 import { capture, describeCommand } from './process.js';
 import { planRetention } from './retention.js';
@@ -75,6 +75,15 @@ function compareCounts(expected: Record<string, number>, actual: Record<string, 
   return [...tables].filter((t) => expected[t] !== actual[t]).map((t) => `${t}: dump snapshot ${expected[t] ?? 'missing'}, restored ${actual[t] ?? 'missing'}`);
 }
 
+/** Scratch databases of a killed --verify-restore run; only called while holding the lock. */
+async function dropLeftoverScratch(runner: PgRunner, db: string): Promise<void> {
+  const names = await psql(runner, `SELECT datname FROM pg_database WHERE datname ~ ${quoteLiteral(`^${db}_verify_[0-9]{8}t[0-9]{6}z$`)}`);
+  for (const name of names.split('\n').filter(Boolean)) {
+    log.warn(`dropping scratch database ${name} left by an interrupted run`);
+    await psql(runner, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  }
+}
+
 export interface BackupResult {
   manifest: Manifest;
   deleted: string[];
@@ -108,6 +117,7 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
     let snapshot: string | undefined;
     const scratch = `${db}_verify_${utcStamp(started).toLowerCase()}`;
     if (options.verifyRestore) {
+      await dropLeftoverScratch(runner, db);
       ({ session, snapshot } = await SnapshotSession.open(runner));
       const drop = await createScratchDatabase(runner, scratch);
       const removeCleanup = addCleanup(() => drop().catch(() => undefined));

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { OperationError } from '../errors.js';
-import { type PgRunner, pgError, psql } from './pg.js';
+import { type PgRunner, pgError, psql, quoteIdent } from './pg.js';
 import { capture, collectStderr, spawnCommand } from './process.js';
 
 /**
@@ -87,8 +87,8 @@ export class SnapshotSession {
 
 /** Creates an empty scratch database and returns a function that drops it. */
 export async function createScratchDatabase(runner: PgRunner, name: string): Promise<() => Promise<void>> {
-  await psql(runner, `CREATE DATABASE "${name}"`);
+  await psql(runner, `CREATE DATABASE ${quoteIdent(name)}`);
   return async () => {
-    await psql(runner, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await psql(runner, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   };
 }
