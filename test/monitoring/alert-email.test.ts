@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, waitFor } from '../helpers/net.js';
+import { runScript } from '../helpers/run.js';
+import { type Daemon, startAlertmanager, type TestServer, testServer } from './helpers.js';
+
+/** Undoes quoted-printable soft line breaks and escapes, as a mail client would. */
+function decodeQuotedPrintable(text: string): string {
+  return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+describe('an alert travels from Alertmanager to email and webhook (dev config, aiosmtpd as the SMTP sink)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'healthmate-alert-email-'));
+  let alertmanager: Daemon;
+  let webhook: TestServer;
+  let smtp: ChildProcess;
+  let mail = '';
+
+  beforeAll(async () => {
+    const smtpPort = await freePort();
+    smtp = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Debugging', 'stdout'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    smtp.stdout?.on('data', (d) => {
+      mail += d;
+    });
+    webhook = await testServer((_req, res) => res.end('ok'));
+    const render = runScript('render.ts', [
+      '--env',
+      'dev',
+      '--set',
+      `STATE_DIR=${join(root, 'state')}`,
+      '--set',
+      'SMTP_HOST=127.0.0.1',
+      '--set',
+      `SMTP_PORT=${smtpPort}`,
+      '--set',
+      `ALERT_WEBHOOK_URL=${webhook.url}/alerts`,
+      '--out',
+      root,
+    ]);
+    expect(render.code, render.stderr).toBe(0);
+    alertmanager = await startAlertmanager(join(root, 'dev', 'monitoring', 'alertmanager', 'alertmanager.yml'), join(root, 'data'));
+  });
+
+  afterAll(async () => {
+    await Promise.all([alertmanager?.stop(), webhook?.close()]);
+    smtp?.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a critical alert reaches the on-call mailbox with the email template, and the webhook', async () => {
+    const alert = {
+      labels: { alertname: 'PostgresDown', severity: 'critical', environment: 'dev', instance: 'postgres-exporter:9187', job: 'postgres' },
+      annotations: {
+        summary: 'PostgreSQL does not answer the exporter.',
+        description: 'postgres_exporter postgres-exporter:9187 has not reached PostgreSQL for more than 1 minute.',
+        runbook_url: 'https://github.com/healthmate/healthmate-deploy/blob/main/docs/runbooks.md#postgresdown',
+      },
+    };
+    const post = await fetch(`${alertmanager.url}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([alert]),
+    });
+    expect(post.ok).toBe(true);
+    // group_wait is 30 s on this route.
+    await waitFor('the alert email', () => mail.includes('END MESSAGE'), 90_000, 500);
+    const message = decodeQuotedPrintable(mail);
+    expect(message).toMatch(/^Subject: \[FIRING:1\] critical PostgresDown \(dev\)$/m);
+    expect(message).toMatch(/^To: oncall@healthmate\.local$/m);
+    expect(message).toContain('FIRING: PostgresDown [critical]');
+    expect(message).toContain('Summary:     PostgreSQL does not answer the exporter.');
+    expect(message).toContain('Runbook:     https://github.com/healthmate/healthmate-deploy/blob/main/docs/runbooks.md#postgresdown');
+    expect(message).toContain('instance = postgres-exporter:9187');
+    await waitFor('the webhook', () => webhook.requests.some((r) => r.path === '/alerts' && r.body.includes('"alertname":"PostgresDown"')), 30_000, 250);
+  }, 150_000);
+});
