@@ -26,7 +26,7 @@ export interface Stack {
   /** Process environment for the repo's scripts: DOCKER_HOST and the overrides. */
   scriptEnv: NodeJS.ProcessEnv;
   run(script: string, args?: string[], timeoutMs?: number): ScriptResult;
-  /** `docker-compose -p <project> -f <current compose file> ...` against the private daemon. */
+  /** `docker-compose -p <project> -f <STATE_DIR>/deploy/current/docker-compose.yml ...` against the private daemon. */
   compose(args: string[]): { code: number; stdout: string; stderr: string };
 }
 
@@ -101,8 +101,7 @@ export async function prepareStack(daemon: Dockerd, images: StandInImages, optio
     scriptEnv,
     run,
     compose: (args) => {
-      const file = options.env === 'prod' ? currentCompose : join(repo, 'dist', 'dev', 'docker-compose.yml');
-      return composeProbe(daemon, ['-p', project, '-f', file, ...args]);
+      return composeProbe(daemon, ['-p', project, '-f', currentCompose, ...args]);
     },
   };
 }
