@@ -12,7 +12,7 @@ function decodeQuotedPrintable(text: string): string {
   return text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
-describe('an alert travels from Alertmanager to email and webhook (dev config, aiosmtpd as the SMTP sink)', () => {
+describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP sink)', () => {
   const root = mkdtempSync(join(tmpdir(), 'healthmate-alert-email-'));
   let alertmanager: Daemon;
   let webhook: TestServer;
@@ -78,4 +78,36 @@ describe('an alert travels from Alertmanager to email and webhook (dev config, a
     expect(message).toContain('instance = postgres-exporter:9187');
     await waitFor('the webhook', () => webhook.requests.some((r) => r.path === '/alerts' && r.body.includes('"alertname":"PostgresDown"')), 30_000, 250);
   }, 150_000);
+
+  it('inhibits: a critical alert hides the warning of the same name and instance; all replicas down hides per-replica alerts', async () => {
+    const post = (alerts: Record<string, string>[]) =>
+      fetch(`${alertmanager.url}/api/v2/alerts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts.map((labels) => ({ labels }))),
+      });
+    const base = { environment: 'dev', instance: '10.0.0.2:8000' };
+    const alerts: Record<string, string>[] = [
+      { ...base, alertname: 'BackendHighErrorRatio', severity: 'critical' },
+      { ...base, alertname: 'BackendHighErrorRatio', severity: 'warning' },
+      { ...base, alertname: 'BackendHighCpu', severity: 'warning' },
+      { environment: 'dev', alertname: 'BackendAllReplicasDown', severity: 'critical', job: 'backend' },
+      { ...base, alertname: 'BackendReplicaDown', severity: 'warning', job: 'backend' },
+    ];
+    expect((await post(alerts)).ok).toBe(true);
+    interface State {
+      labels: Record<string, string>;
+      status: { state: string; inhibitedBy: string[] };
+    }
+    const stateOf = async (labels: Record<string, string>): Promise<string | undefined> => {
+      const list = (await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json()) as State[];
+      const same = (a: State) => Object.keys(labels).length === Object.keys(a.labels).length && Object.entries(labels).every(([k, v]) => a.labels[k] === v);
+      return list.find(same)?.status.state;
+    };
+    await waitFor('inhibitions to apply', async () => (await stateOf(alerts[1] ?? {})) === 'suppressed', 15_000, 250);
+    expect(await stateOf(alerts[0] ?? {})).toBe('active');
+    expect(await stateOf(alerts[2] ?? {})).toBe('active');
+    expect(await stateOf(alerts[3] ?? {})).toBe('active');
+    expect(await stateOf(alerts[4] ?? {})).toBe('suppressed');
+  }, 60_000);
 });
