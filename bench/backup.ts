@@ -74,6 +74,9 @@ async function main(): Promise<void> {
       c.sql('DROP DATABASE IF EXISTS bench');
       c.sql('CREATE DATABASE bench');
       const t = timed(`${PG_BIN}/pgbench`, ['-i', '-q', '-s', String(scale), '--unlogged-tables', 'bench'], pgEnv);
+      // Settle the fresh tables first, so autovacuum does not run during the timings.
+      c.sql('VACUUM ANALYZE', 'bench');
+      c.sql('CHECKPOINT');
       const size = Number(c.sql("SELECT pg_database_size('bench')"));
       console.log(`pgbench -i -s ${scale}: ${t.seconds.toFixed(1)} s, database ${(size / 1e6).toFixed(0)} MB`);
       return size;
@@ -93,23 +96,30 @@ async function main(): Promise<void> {
     const enc: number[] = [];
     let rawSize = 0;
     let rss = 0;
-    for (let i = 0; i < RUNS; i++) {
-      const out = join(root, 'raw.dump');
-      raw.push(timed(`${PG_BIN}/pg_dump`, ['-Fc', '-Z1', '-f', out, 'bench'], pgEnv).seconds);
-      rawSize = statSync(out).size;
-      rmSync(out);
-      const p = backupRss(c, join(root, `state-plain-${i}`), []);
-      plain.push(p.seconds);
-      const e = backupRss(c, join(root, `state-enc-${i}`), ['--set', `BACKUP_AGE_RECIPIENTS_FILE=${recipients}`]);
-      enc.push(e.seconds);
-      rss = Math.max(rss, p.maxRssKb, e.maxRssKb);
-      if (i < RUNS - 1) {
-        rmSync(join(root, `state-plain-${i}`), { recursive: true });
-        rmSync(join(root, `state-enc-${i}`), { recursive: true });
-      }
-    }
-    const artifact = newest(join(root, `state-plain-${RUNS - 1}`, 'backups'), '.dump');
-    const encArtifact = newest(join(root, `state-enc-${RUNS - 1}`, 'backups'), '.dump.age');
+    // Rotate the order each round so background work (autovacuum, cache warm-up) hits every variant alike.
+    const variants: (() => void)[] = [
+      () => {
+        const out = join(root, 'raw.dump');
+        raw.push(timed(`${PG_BIN}/pg_dump`, ['-Fc', '-Z1', '-f', out, 'bench'], pgEnv).seconds);
+        rawSize = statSync(out).size;
+        rmSync(out);
+      },
+      () => {
+        rmSync(join(root, 'state-plain'), { recursive: true, force: true });
+        const p = backupRss(c, join(root, 'state-plain'), []);
+        plain.push(p.seconds);
+        rss = Math.max(rss, p.maxRssKb);
+      },
+      () => {
+        rmSync(join(root, 'state-enc'), { recursive: true, force: true });
+        const e = backupRss(c, join(root, 'state-enc'), ['--set', `BACKUP_AGE_RECIPIENTS_FILE=${recipients}`]);
+        enc.push(e.seconds);
+        rss = Math.max(rss, e.maxRssKb);
+      },
+    ];
+    for (let i = 0; i < RUNS; i++) for (let j = 0; j < variants.length; j++) (variants[(i + j) % variants.length] as () => void)();
+    const artifact = newest(join(root, 'state-plain', 'backups'), '.dump');
+    const encArtifact = newest(join(root, 'state-enc', 'backups'), '.dump.age');
 
     const rawRestore: number[] = [];
     const scriptRestore: number[] = [];
@@ -121,7 +131,7 @@ async function main(): Promise<void> {
           TSX,
           [
             join(REPO, 'scripts', 'restore-db.ts'),
-            ...clusterFlags(c, join(root, `state-plain-${RUNS - 1}`), 'bench'),
+            ...clusterFlags(c, join(root, 'state-plain'), 'bench'),
             '--file',
             artifact,
             '--target-db',
