@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -236,5 +237,38 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(result.stderr).toContain('rolled back');
     expect(snapshot(installed)).toEqual(before);
     expect(await ruleNames(prometheus)).toContain('Watchdog');
+  }, 120_000);
+
+  it('Ctrl-C while waiting for the reload puts the previous files back', async () => {
+    let reloadSeen = false;
+    const hanging = await testServer((req, res) => {
+      if (req.url === '/-/reload') {
+        reloadSeen = true;
+        return; // never answers: the operator gives up and presses Ctrl-C
+      }
+      res.end(`prometheus_config_last_reload_successful 1\nprometheus_config_last_reload_success_timestamp_seconds ${Math.floor(Date.now() / 1000) - 60}\n`);
+    });
+    try {
+      const before = snapshot(installed);
+      const args = setupArgs(['--set', 'ALERT_EMAIL_TO=pager@healthmate-ci.net']);
+      args[args.indexOf('--prometheus-url') + 1] = hanging.url;
+      const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'setup-monitoring.ts'), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      await waitFor('the reload request', () => reloadSeen, 90_000, 200);
+      expect(snapshot(installed)).not.toEqual(before);
+      child.kill('SIGINT');
+      const result = await exited;
+      expect(result.code === 0).toBe(false);
+      expect(stderr).toContain('interrupted by SIGINT: cleaning up');
+      expect(snapshot(installed)).toEqual(before);
+    } finally {
+      await hanging.close();
+    }
   }, 120_000);
 });
