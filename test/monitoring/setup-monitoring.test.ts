@@ -164,6 +164,16 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     );
   }, 150_000);
 
+  it('a second run with nothing changed rewrites nothing and still verifies both reloads', async () => {
+    const before = snapshot(installed);
+    const result = await runScriptAsync('setup-monitoring.ts', setupArgs());
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/monitoring installed: 0 files changed, \d+ unchanged/);
+    expect(result.stderr).toContain('Prometheus reloaded and verified');
+    expect(result.stderr).toContain('Alertmanager reloaded and verified');
+    expect(snapshot(installed)).toEqual(before);
+  }, 120_000);
+
   it('refuses a broken rule file before installing anything; Prometheus keeps the old rules', async () => {
     const copy = editableRepo();
     appendFileSync(
