@@ -43,8 +43,8 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
   let ageIdentity: string;
   const loads: Load[] = [];
 
-  // Redeploys skip the pre-migration backup: `backup-db.ts --compose` hangs here (scenario 4 exercises it
-  // with a bound), and an unbounded hang inside the deploy would stall the whole run.
+  // Redeploys skip the pre-migration backup: scenario 4 runs the same `backup-db.ts --compose` on its
+  // own, so a backup problem shows there and does not hide the rolling-update results.
   const deploy = (tag: string, extra: string[] = []): ReturnType<Stack['run']> =>
     stack.run('deploy-prod.ts', ['--env', 'prod', '--env-file', stack.envFile, '--set', `BACKEND_TAG=${tag}`, ...extra], 600_000);
   const backendImages = (): string[] =>
@@ -195,23 +195,7 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
   it('4. backup-db.ts --compose against the running stack: a verified artifact that restore-db.ts restores', async () => {
     const marker = `e2e-${Date.now()}`;
     const psql = (sql: string) =>
-      stack.compose([
-        'exec',
-        '-T',
-        'postgres',
-        'psql',
-        '-v',
-        'ON_ERROR_STOP=1',
-        '-X',
-        '-A',
-        '-t',
-        '-U',
-        stack.scriptEnv.POSTGRES_USER ?? 'healthmate_user',
-        '-d',
-        'healthmate',
-        '-c',
-        sql,
-      ]);
+      stack.compose(['exec', '-T', 'postgres', 'psql', '-v', 'ON_ERROR_STOP=1', '-X', '-A', '-t', '-U', 'healthmate_user', '-d', 'healthmate', '-c', sql]);
     const created = psql(
       `CREATE TABLE e2e_marker (id serial PRIMARY KEY, note text); INSERT INTO e2e_marker (note) SELECT '${marker}-' || g FROM generate_series(1, 500) g;`,
     );

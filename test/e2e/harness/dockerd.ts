@@ -77,7 +77,8 @@ export async function startDockerd(): Promise<Dockerd> {
     ],
     { stdio: ['ignore', out, out], detached: true },
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, COMPOSE_INTERACTIVE_NO_CLI: '1', DOCKER_BUILDKIT: '0' };
+  // The legacy builder builds FROM a local image without any registry.
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
   let exited = false;
   child.on('exit', () => {
     exited = true;

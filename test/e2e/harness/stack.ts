@@ -23,7 +23,7 @@ export interface Stack {
   httpsPort: number;
   /** CA certificate clients trust (written by generate-certs.ts). */
   caFile: string;
-  /** Process environment for the repo's scripts: DOCKER_HOST and the overrides. */
+  /** Process environment for the repo's scripts: DOCKER_HOST of the private daemon (the overrides are in envFile). */
   scriptEnv: NodeJS.ProcessEnv;
   run(script: string, args?: string[], timeoutMs?: number): ScriptResult;
   /** `docker-compose -p <project> -f <STATE_DIR>/deploy/current/docker-compose.yml ...` against the private daemon. */
@@ -67,8 +67,9 @@ export async function prepareStack(daemon: Dockerd, images: StandInImages, optio
   const project = `hm-e2e-${options.env}`;
   const httpPort = await freePort();
   const httpsPort = await freePort();
-  const scriptEnv: NodeJS.ProcessEnv = {
-    ...daemon.env,
+  // Overrides go into the env file, as an operator would write them; the process env
+  // only says which Docker engine to use.
+  const overrides: Record<string, string> = {
     ...images.vars,
     COMPOSE_PROJECT_NAME: project,
     STATE_DIR: stateDir,
@@ -83,9 +84,11 @@ export async function prepareStack(daemon: Dockerd, images: StandInImages, optio
     BACKEND_STOP_GRACE: '10s',
     ...options.vars,
   };
+  const scriptEnv: NodeJS.ProcessEnv = { ...daemon.env };
   const run = (script: string, args: string[] = [], timeoutMs = 900_000): ScriptResult => runScript(script, args, { root: repo, env: scriptEnv, timeoutMs });
   const init = run('init-env.ts', ['--env', options.env, '--domain', options.env === 'prod' ? E2E_DOMAIN : 'localhost']);
   if (init.code !== 0) throw new Error(`init-env.ts failed: ${init.stderr}`);
+  setEnvFileValues(envFile, overrides);
   const domain = options.env === 'prod' ? E2E_DOMAIN : 'localhost';
   const currentCompose = join(stateDir, 'deploy', 'current', 'docker-compose.yml');
   return {
@@ -104,6 +107,17 @@ export async function prepareStack(daemon: Dockerd, images: StandInImages, optio
       return composeProbe(daemon, ['-p', project, '-f', currentCompose, ...args]);
     },
   };
+}
+
+/** Sets NAME=value lines in an env file (replacing an existing assignment, else appending). */
+function setEnvFileValues(file: string, values: Record<string, string>): void {
+  let text = readFileSync(file, 'utf8');
+  for (const [name, value] of Object.entries(values)) {
+    const line = `${name}=${value}`;
+    const assignment = new RegExp(`^${name}=.*$`, 'm');
+    text = assignment.test(text) ? text.replace(assignment, line) : `${text.replace(/\n?$/, '\n')}${line}\n`;
+  }
+  writeFileSync(file, text, { mode: 0o600 });
 }
 
 export function composeProbe(daemon: Dockerd, args: string[]): { code: number; stdout: string; stderr: string } {
