@@ -84,8 +84,8 @@ describe('development stack (deploy-dev.ts, Mailhog stand-in)', () => {
     expect(states.some((line) => line.includes('mailhog'))).toBe(true);
     for (const line of states) expect(line, line).toMatch(/ running /);
 
-    const health = await fetch('http://127.0.0.1:8000/health');
-    expect(health.status).toBe(200);
+    // The backend's published port, as a developer uses it (retried: the port proxy may lag the healthcheck).
+    await waitFor('the dev backend on 127.0.0.1:8000', async () => (await fetch('http://127.0.0.1:8000/health')).status === 200, 60_000, 1_000);
     expect((await getJson<MailhogMessages>('http://127.0.0.1:8025/api/v2/messages')).total).toBe(0);
 
     // The only backend stops: BackendAllReplicasDown (critical) is mailed by Alertmanager.
