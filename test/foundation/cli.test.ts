@@ -66,6 +66,18 @@ describe('init-env.ts', () => {
 });
 
 describe('check.ts', () => {
+  // Each run renders and calls every area's real tools (nginx -t, promtool, amtool, docker-compose, ...).
+  it.each(['prod', 'dev'])(
+    'passes on the %s render of .env.example',
+    (env) => {
+      const state = join(tempDir(), 'state');
+      const result = runScript('check.ts', ['--env', env, '--env-file', join(REPO, '.env.example'), '--set', `STATE_DIR=${state}`], { timeoutMs: 290_000 });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/check: \d+ validators, 0 errors, 0 warnings/);
+    },
+    300_000,
+  );
+
   it('fails with file and line on a leaked secret and broken YAML in a bundle', () => {
     const out = tempDir();
     const state = join(out, 'state');
@@ -78,5 +90,5 @@ describe('check.ts', () => {
     expect(result.stdout).toContain('error: [secret leak scan] leak.yml:2: contains a secret value');
     expect(result.stdout).toMatch(/error: \[YAML and JSON syntax\] leak\.yml:\d+: invalid YAML/);
     expect(result.stdout + result.stderr).not.toContain(EXAMPLE_SECRET);
-  });
+  }, 300_000);
 });
