@@ -7,6 +7,7 @@ import { formatPlan } from './lib/deploy/plan.js';
 import { executeDeploy, executeRollback } from './lib/deploy/run.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
+import { K8S_CLI_OPTIONS } from './lib/k8s/cli.js';
 import { log } from './lib/log.js';
 
 const TARGETS = ['compose', 'k8s'] as const;
@@ -22,6 +23,8 @@ await runCli(
       'skip-backup': { type: 'boolean', description: 'do not back up the database before migrations' },
       rollback: { type: 'boolean', description: 'roll back to the previous release (state.json) with the same rolling procedure' },
       target: { type: 'string', value: '<compose|k8s>', description: 'where to deploy (default compose); k8s runs scripts/deploy-k8s.ts' },
+      // Accepted here so `--target k8s` can pass them on to deploy-k8s.ts.
+      ...K8S_CLI_OPTIONS,
     },
     examples: [
       'npx tsx scripts/deploy-prod.ts --env-file .env.example --dry-run',
@@ -41,6 +44,9 @@ await runCli(
       const child = spawnSync(process.execPath, [...process.execArgv, script, ...rest], { stdio: 'inherit' });
       process.exitCode = child.status ?? 1;
       return;
+    }
+    for (const option of Object.keys(K8S_CLI_OPTIONS)) {
+      if (args.values[option] !== undefined) throw new BadInputError(`--${option} applies only with --target k8s.`);
     }
     const env = envFromCli(args, 'apply');
     const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'] === true });
