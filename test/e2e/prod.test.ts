@@ -9,7 +9,7 @@ import { docker } from './harness/docker.js';
 import { type Dockerd, startDockerd } from './harness/dockerd.js';
 import { buildBackend, buildStandIns, type StandInImages } from './harness/images.js';
 import { type Load, type LoadReport, startLoad } from './harness/load.js';
-import { alertmanagerAlerts, auditLines, httpsGet, prometheusTargets } from './harness/probe.js';
+import { alertmanagerAlerts, auditLines, httpsGet, prometheusTargets, promQuery } from './harness/probe.js';
 import { prepareStack, removeProject, type Stack } from './harness/stack.js';
 import { Timings } from './harness/timings.js';
 
@@ -162,6 +162,16 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
 
     const ready = await fetch('http://127.0.0.1:9093/-/ready');
     expect(ready.status).toBe(200);
+
+    // The blackbox probe of the public endpoint must succeed too, or PublicEndpointDown pages forever.
+    await waitFor(
+      'probe_success of the public HTTPS endpoint',
+      async () => (await promQuery('probe_success')).some((r) => r.value[1] === '1'),
+      60_000,
+      2_000,
+    ).catch(async (error) => {
+      throw new Error(`${error}: ${JSON.stringify(await promQuery('probe_success'))}`);
+    });
   });
 
   it('2. redeploy with a new backend tag under continuous load: 0 failed requests, every replica on the new tag, audit log records it', async () => {

@@ -44,6 +44,13 @@ export async function prometheusTargets(base = 'http://127.0.0.1:9090'): Promise
   return answer.data.activeTargets;
 }
 
+export async function promQuery(query: string, base = 'http://127.0.0.1:9090'): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const answer = await getJson<{ data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
+    `${base}/api/v1/query?query=${encodeURIComponent(query)}`,
+  );
+  return answer.data.result;
+}
+
 export interface AlertmanagerAlert {
   labels: Record<string, string>;
   status: { state: string };
