@@ -1,16 +1,23 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { backupPlan, runBackup } from './lib/backup/backup.js';
 import { baseBackupPlan, runBaseBackup } from './lib/backup/base.js';
 import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
 import { backupSettings } from './lib/backup/settings.js';
 import { type CliArgs, runCli } from './lib/cli.js';
+import { CURRENT_DIR } from './lib/deploy/releases.js';
 import { envFromCli } from './lib/env/from-cli.js';
+import type { LoadedEnv } from './lib/env/load.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
+import { statePaths } from './lib/paths.js';
 
-async function runner(args: CliArgs, settings: ReturnType<typeof backupSettings>): Promise<PgRunner> {
+async function runner(args: CliArgs, env: LoadedEnv, settings: ReturnType<typeof backupSettings>): Promise<PgRunner> {
   if (!args.values.compose) return directRunner(settings.connection);
-  return composeRunner(settings.connection, resolve('dist', args.env, 'docker-compose.yml'));
+  // The stack runs from the deploy's stable folder; a bundle only rendered (never deployed) is the fallback.
+  const deployed = join(statePaths(env).deploy, CURRENT_DIR, 'docker-compose.yml');
+  const composeFile = existsSync(deployed) ? deployed : resolve('dist', args.env, 'docker-compose.yml');
+  return composeRunner(settings.connection, composeFile, env.values.COMPOSE_PROJECT_NAME);
 }
 
 await runCli(
@@ -38,7 +45,7 @@ await runCli(
         'BACKUP_AGE_RECIPIENTS_FILE is empty: production backups hold health data and must be encrypted.',
         'set it to a file of age recipients',
       );
-    const pg = await runner(args, settings);
+    const pg = await runner(args, env, settings);
     if (args.values.base) {
       if (args.dryRun) {
         for (const step of baseBackupPlan(settings, pg)) log.out(step);

@@ -23,7 +23,7 @@ describe('backup-db.ts --dry-run', () => {
     ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(
-      /^dump: \S*(docker compose|docker-compose) -f \S*dist\/dev\/docker-compose\.yml exec -T postgres pg_dump -U healthmate_user --format=custom --compress=1 -d healthmate$/m,
+      /^dump: \S*(docker compose|docker-compose) -p healthmate-dev -f \S*dist\/dev\/docker-compose\.yml exec -T postgres pg_dump -U healthmate_user --format=custom --compress=1 -d healthmate$/m,
     );
     expect(result.stdout).toContain('verify: ');
     expect(result.stdout).toContain('no encryption (BACKUP_AGE_RECIPIENTS_FILE is empty)');

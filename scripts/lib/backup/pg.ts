@@ -77,7 +77,8 @@ export async function composeCommand(): Promise<string[]> {
   throw new OperationError('neither `docker compose` nor docker-compose is installed.', 'install docker.io and docker-compose');
 }
 
-export async function composeRunner(connection: PgConnection, composeFile: string): Promise<PgRunner> {
+/** Runs the client tools inside the running stack's postgres container (`compose -p <project> -f <file> exec -T`). */
+export async function composeRunner(connection: PgConnection, composeFile: string, project: string): Promise<PgRunner> {
   const [file, ...base] = await composeCommand();
   return {
     kind: 'compose',
@@ -86,6 +87,8 @@ export async function composeRunner(connection: PgConnection, composeFile: strin
       file: file as string,
       args: [
         ...base,
+        '-p',
+        project,
         '-f',
         composeFile,
         'exec',
