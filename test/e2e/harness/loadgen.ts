@@ -1,7 +1,7 @@
 /**
  * Load generator that behaves like a real HTTP client (RFC 9110 §9.2.2): keep-alive
- * connections, and ONE retry of an idempotent request only when a reused
- * connection closed before any response byte arrived. Every other error,
+ * connections, and ONE retry (over a new connection) of an idempotent request only when a
+ * reused connection closed before any response byte arrived. Every other error,
  * every non-2xx status and every timeout counts as a failure. The raw figure
  * (as if there were no such retry) is reported too.
  *
@@ -45,7 +45,8 @@ if (!values.url || !values.ca) throw new Error('usage: loadgen.ts --url <https u
 const target = new URL(values.url);
 const timeoutMs = Number(values['timeout-ms']);
 const pauseMs = Number(values['pause-ms']);
-const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca: readFileSync(values.ca) });
+const ca = readFileSync(values.ca);
+const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca });
 
 const report: LoadReport = { requests: 0, ok: 0, failed: 0, rawFailed: 0, retries: 0, timeouts: 0, statuses: {}, errors: {}, versions: {}, durationSeconds: 0 };
 const bump = (counts: Record<string, number>, key: string): void => {
@@ -54,7 +55,8 @@ const bump = (counts: Record<string, number>, key: string): void => {
 
 type Outcome = { kind: 'response'; status: number; body: string } | { kind: 'error'; code: string; retriable: boolean; timeout: boolean };
 
-function once(): Promise<Outcome> {
+/** One request; `fresh` opens a new connection instead of taking one from the keep-alive pool. */
+function once(fresh = false): Promise<Outcome> {
   return new Promise((resolve) => {
     let gotResponse = false;
     const req = request(
@@ -65,7 +67,7 @@ function once(): Promise<Outcome> {
         method: 'GET',
         servername: target.hostname,
         headers: { host: target.host, 'user-agent': 'healthmate-e2e-loadgen' },
-        agent,
+        ...(fresh ? { agent: false as const, ca } : { agent }),
         timeout: timeoutMs,
       },
       (res: IncomingMessage) => {
@@ -98,7 +100,8 @@ async function one(): Promise<void> {
     report.retries++;
     report.rawFailed++;
     bump(report.errors, `${outcome.code} (reused connection, retried)`);
-    outcome = await once();
+    // Like browsers: the retry goes over a new connection, not another pooled one that may be closing too.
+    outcome = await once(true);
   }
   report.requests++;
   if (outcome.kind === 'response') {
