@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, PG_BIN, startCluster } from '../backup/cluster.js';
@@ -220,8 +221,8 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
     expect(verify.code, `${verify.stdout}\n${verify.stderr}`).toBe(0);
 
     // Restore into a separate PostgreSQL 15 on the host, then compare the marker rows.
-    const clusterDir = join(daemon.root, 'restore-target');
-    mkdirSync(clusterDir);
+    // Not under the daemon's 0700 root: initdb runs as the postgres user and must reach its folder.
+    const clusterDir = mkdtempSync(join(tmpdir(), 'hm-e2e-restore-'));
     let cluster: Cluster | undefined;
     try {
       cluster = await startCluster(clusterDir);
@@ -249,6 +250,7 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
       expect(cluster.sql(`SELECT count(*) FROM e2e_marker WHERE note LIKE '${marker}-%'`, 'restored')).toBe('500');
     } finally {
       cluster?.stop('immediate');
+      rmSync(clusterDir, { recursive: true, force: true });
     }
   });
 
