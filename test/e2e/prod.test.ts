@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +228,9 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
     try {
       cluster = await startCluster(clusterDir);
       const target = cluster;
+      // The prod policy refuses the test cluster's fixed password ("...Password..."): give the role a strong one.
+      const password = randomBytes(24).toString('base64url');
+      target.sql(`ALTER ROLE ${target.user} PASSWORD '${password}'`);
       // The target's address and role come from the process env, which beats the env file.
       const restored = await timings.time('scenario 4: restore-db', () =>
         spawnSync(
@@ -241,7 +245,7 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
               BACKUP_DB_HOST: '127.0.0.1',
               BACKUP_DB_PORT: String(target.port),
               POSTGRES_USER: target.user,
-              POSTGRES_PASSWORD: target.password,
+              POSTGRES_PASSWORD: password,
             },
           },
         ),
