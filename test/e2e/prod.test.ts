@@ -231,6 +231,8 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
       // The prod policy refuses the test cluster's fixed password ("...Password..."): give the role a strong one.
       const password = randomBytes(24).toString('base64url');
       target.sql(`ALTER ROLE ${target.user} PASSWORD '${password}'`);
+      // restore-db.ts connects to POSTGRES_DB first, as on the production server.
+      target.sql('CREATE DATABASE healthmate');
       // The target's address and role come from the process env, which beats the env file.
       const restored = await timings.time('scenario 4: restore-db', () =>
         spawnSync(
