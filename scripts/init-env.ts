@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { runCli } from './lib/cli.js';
 import { EXAMPLE_SECRET, envExampleText } from './lib/env/example.js';
+import { isVarName, SCHEMA } from './lib/env/schema.js';
+import { defaultFor, type EnvName } from './lib/env/spec.js';
 import { BadInputError } from './lib/errors.js';
 import { writeNewFile } from './lib/fs-atomic.js';
 import { log } from './lib/log.js';
+
+function hasOwnDefault(line: string, env: EnvName, domainGiven: boolean): boolean {
+  const name = /^([A-Z][A-Z0-9_]*)=/.exec(line)?.[1];
+  if (!name || (name === 'DOMAIN' && domainGiven) || !isVarName(name)) return false;
+  return defaultFor(SCHEMA[name], env) !== undefined;
+}
 
 await runCli(
   {
@@ -23,6 +31,8 @@ await runCli(
       .filter((line) => !line.startsWith('# HealthMate deploy settings. Generated'))
       .map((line) => (line.endsWith(`=${EXAMPLE_SECRET}`) ? line.replace(EXAMPLE_SECRET, randomBytes(32).toString('base64url')) : line))
       .map((line) => (domain && line.startsWith('DOMAIN=') ? `DOMAIN=${domain}` : line))
+      // The example sets what prod requires; another env keeps its own defaults for those.
+      .map((line) => (hasOwnDefault(line, args.env, domain !== undefined) ? `# ${line}` : line))
       .join('\n');
     if (args.dryRun) {
       log.info(`would write ${file} (0600) with random secrets`);
