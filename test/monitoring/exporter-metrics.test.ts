@@ -155,15 +155,9 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     const httpsPort = await freePort();
     await new Promise<void>((resolve) => server.listen(httpsPort, '127.0.0.1', resolve));
     onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    // The repo's module, trusting the test certificate instead of the system CAs.
+    // The repo's module, trusting the test certificate where the stack mounts the CA.
     const config = join(dir, 'blackbox.yml');
-    writeFileSync(
-      config,
-      readFileSync(join(REPO, 'monitoring', 'blackbox.yml'), 'utf8').replace(
-        '      ip_protocol_fallback: true\n',
-        `      ip_protocol_fallback: true\n      tls_config:\n        ca_file: ${join(dir, 'cert.pem')}\n`,
-      ),
-    );
+    writeFileSync(config, readFileSync(join(REPO, 'monitoring', 'blackbox.yml'), 'utf8').replace('/etc/ssl/healthmate/ca.pem', join(dir, 'cert.pem')));
     const metrics = await exporter('prometheus-blackbox-exporter', (p) => [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${p}`]);
     const probe = metrics.replace('/metrics', `/probe?module=https_health&target=${encodeURIComponent(`https://127.0.0.1:${httpsPort}/health`)}`);
     const text = await (await fetch(probe)).text();

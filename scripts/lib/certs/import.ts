@@ -55,7 +55,13 @@ export function planImport(from: string, domain: string, paths: StatePaths, now 
   const files = [
     { name: SERVER_FILES.privkey, content: readFileSync(keyPath, 'utf8'), mode: 0o600 },
     { name: SERVER_FILES.fullchain, content: fullchain, mode: 0o644 },
-    ...(chain ? [{ name: SERVER_FILES.chain, content: chain, mode: 0o644 }] : []),
+    // ca.pem is what local clients (the blackbox probe) trust: the issuing chain, an accepted trust anchor.
+    ...(chain
+      ? [
+          { name: SERVER_FILES.chain, content: chain, mode: 0o644 },
+          { name: SERVER_FILES.ca, content: chain, mode: 0o644 },
+        ]
+      : []),
   ];
   if (current === fullchain) return { from, action: 'keep', reason: 'already installed', files: [] };
   return {
