@@ -260,7 +260,7 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
     }
   });
 
-  it('5. reload-prometheus.ts against the running Prometheus; a stopped backend replica makes BackendReplicaDown reach Alertmanager', async () => {
+  it('5. reload-prometheus.ts against the running Prometheus; a frozen backend replica makes BackendReplicaDown reach Alertmanager', async () => {
     const reload = stack.run('reload-prometheus.ts', ['--env', 'prod', '--env-file', stack.envFile, '--url', 'http://127.0.0.1:9090']);
     expect(reload.code, `${reload.stdout}\n${reload.stderr}`).toBe(0);
 
@@ -275,17 +275,24 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
       .split('\n')
       .filter(Boolean);
     expect(victim).toBeTruthy();
-    docker(daemon, ['stop', '--time', '5', victim as string]);
-    await timings.time('scenario 5: replica stopped → alert at Alertmanager', () =>
-      waitFor(
-        'BackendReplicaDown at Alertmanager',
-        async () => (await alertmanagerAlerts()).some((a) => a.labels.alertname === 'BackendReplicaDown'),
-        120_000,
-        2_000,
-      ).catch(async (error) => {
-        const targets = (await prometheusTargets()).filter((t) => t.labels.job === 'backend').map((t) => `${t.scrapeUrl} ${t.health}`);
-        throw new Error(`${error}; backend targets Prometheus sees now: ${targets.join(', ') || 'none'}`);
-      }),
-    );
+    // A frozen replica (every process stopped by the cgroup freezer) keeps its DNS name, so
+    // Prometheus keeps scraping it and sees up == 0. A removed container leaves Docker's DNS,
+    // and dns_sd drops its target instead: see docs/e2e.md (known gaps).
+    docker(daemon, ['pause', victim as string]);
+    try {
+      await timings.time('scenario 5: replica frozen → alert at Alertmanager', () =>
+        waitFor(
+          'BackendReplicaDown at Alertmanager',
+          async () => (await alertmanagerAlerts()).some((a) => a.labels.alertname === 'BackendReplicaDown'),
+          120_000,
+          2_000,
+        ).catch(async (error) => {
+          const targets = (await prometheusTargets()).filter((t) => t.labels.job === 'backend').map((t) => `${t.scrapeUrl} ${t.health}`);
+          throw new Error(`${error}; backend targets Prometheus sees now: ${targets.join(', ') || 'none'}`);
+        }),
+      );
+    } finally {
+      docker(daemon, ['unpause', victim as string]);
+    }
   });
 });
