@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from './net.js';
+import { needTool } from './tools.js';
+
+/**
+ * A real OpenSSH server on a loopback port, for tests that need a remote host
+ * (SFTP targets, ssh:// engines). Temp host key, one authorized client key, no
+ * passwords, nothing outside its temp folder (sshd needs /run/sshd to exist).
+ */
+export interface Sshd {
+  host: '127.0.0.1';
+  port: number;
+  user: string;
+  /** The client's private key (0600). */
+  keyFile: string;
+  /** A known_hosts line for 127.0.0.1:port, so clients verify the host key. */
+  knownHostsFile: string;
+  /** An ssh_config file naming Host `sshd-test` → this server with the key and known_hosts. */
+  configFile: string;
+  /** ssh arguments that reach the server: [...sshArgs, 'command']. */
+  sshArgs: string[];
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startSshd(): Promise<Sshd> {
+  const sshd = needTool('sshd');
+  const sshKeygen = needTool('ssh-keygen');
+  needTool('ssh');
+  const dir = mkdtempSync(join(tmpdir(), 'healthmate-sshd-'));
+  chmodSync(dir, 0o700);
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const hostKey = join(dir, 'host_ed25519');
+  const keyFile = join(dir, 'client_ed25519');
+  for (const key of [hostKey, keyFile]) {
+    const result = spawnSync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-f', key], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ssh-keygen failed: ${result.stderr}`);
+  }
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, readFileSync(`${keyFile}.pub`), { mode: 0o600 });
+  const port = await freePort();
+  const user = userInfo().username;
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'UsePAM no',
+      // The temp folder lives under /tmp (1777); the key files themselves are 0600.
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      // Tests stream through one connection at a time; keep session limits generous.
+      'MaxSessions 50',
+      'MaxStartups 50:30:100',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  const knownHostsFile = join(dir, 'known_hosts');
+  writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').trim()}\n`);
+  const configFile = join(dir, 'ssh_config');
+  writeFileSync(
+    configFile,
+    [
+      'Host sshd-test',
+      '  HostName 127.0.0.1',
+      `  Port ${port}`,
+      `  User ${user}`,
+      `  IdentityFile ${keyFile}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${knownHostsFile}`,
+      '  StrictHostKeyChecking yes',
+      '  BatchMode yes',
+      '',
+    ].join('\n'),
+  );
+  const sshArgs = ['-F', configFile, 'sshd-test'];
+
+  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+  });
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      await new Promise<void>((resolve) => {
+        if (exited) resolve();
+        else child.once('exit', () => resolve());
+      });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      `sshd on 127.0.0.1:${port}`,
+      () => {
+        if (exited) throw new Error(`sshd exited: ${stderr}`);
+        return spawnSync('ssh', [...sshArgs, 'true'], { timeout: 5_000 }).status === 0;
+      },
+      15_000,
+      200,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { host: '127.0.0.1', port, user, keyFile, knownHostsFile, configFile, sshArgs, dir, stop };
+}
