@@ -19,7 +19,8 @@ Brings the rendered bundle in this folder up with Docker Compose, in four steps:
   2. give each secret file to the uid of the service that reads it (secret-owners.txt)
   3. create the state folders and mount points the stack needs (host-setup.txt)
   4. start postgres and redis, run the migrations, start the rest, wait until every
-     container is running and healthy, and print what is up
+     container is running and healthy, reload nginx, Prometheus, Alertmanager and the
+     blackbox exporter (SIGHUP: configs copied over a running stack), print what is up
 
 Options:
   --dry-run          check everything, then print the steps; change nothing
@@ -73,13 +74,14 @@ for file in SHA256SUMS secret-owners.txt host-setup.txt docker-compose.yml; do
 done
 
 # ---- what render wrote: host-setup.txt and secret-owners.txt ----
-project='' services='' datastores='' migration='' state_dirs='' mountpoints='' required=''
+project='' services='' datastores='' migration='' reload='' state_dirs='' mountpoints='' required=''
 while read -r kind rest; do
   case $kind in
     project) project=$rest ;;
     service) services="$services $rest" ;;
     datastore) datastores="$datastores $rest" ;;
     migrate) migration=$rest ;;
+    reload) reload="$reload $rest" ;;
     state-dir) state_dirs="$state_dirs $rest" ;;
     mountpoint) mountpoints="$mountpoints $rest" ;;
     require) required="$required $rest" ;;
@@ -246,6 +248,9 @@ printf '4. start the stack and wait for health\n'
   act compose run --rm --no-deps -T backend $migration
   act compose up -d
   wait_healthy "$services"
+  # Configs copied over a running stack: their containers were not recreated, so reload them.
+  # (never without names: `compose kill` with none signals every service)
+  [ -z "$reload" ] || act compose kill -s SIGHUP $reload
 }
 
 if [ "$dry_run" = 1 ]; then

@@ -25,12 +25,16 @@ export interface HostSetup {
   services: string[];
   datastores: string[];
   migration: string[];
+  /** Services that re-read their config on SIGHUP, so files copied over a running stack take effect. */
+  reload: string[];
 }
 
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const SECRET_OWNERS_FILE = 'secret-owners.txt';
 export const HOST_SETUP_FILE = 'host-setup.txt';
 export const SECRET_MODE = 0o600;
+/** Re-read their config files on SIGHUP (compose does not recreate a container whose folder mount changed). */
+const RELOAD_ON_SIGHUP = ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter'];
 /** Started and healthy before migrations run, as in the scripted deploy. */
 export const DATASTORES = ['postgres', 'redis'] as const;
 
@@ -55,6 +59,7 @@ export function hostSetup(model: ComposeModel, env: LoadedEnv): HostSetup {
     services: model.services.filter((s) => !s.profiles?.length).map((s) => s.name),
     datastores: DATASTORES.filter((name) => model.services.some((s) => s.name === name)),
     migration: env.values.MIGRATION_COMMAND.trim().split(/\s+/),
+    reload: RELOAD_ON_SIGHUP.filter((name) => model.services.some((s) => s.name === name && !s.profiles?.length)),
   };
 }
 
@@ -99,6 +104,7 @@ export function formatHostSetup(setup: HostSetup): string {
     ...setup.services.map((s) => `service ${s}`),
     ...setup.datastores.map((s) => `datastore ${s}`),
     `migrate ${setup.migration.join(' ')}`,
+    ...setup.reload.map((s) => `reload ${s}`),
     ...setup.stateDirs.map((d) => `state-dir ${d.uid ?? '-'} ${d.path}`),
     ...setup.mountpoints.map((m) => `mountpoint ${m}`),
     ...setup.required.map((r) => `require ${r}`),
