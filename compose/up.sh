@@ -178,10 +178,10 @@ fi
 act() {
   if [ "$1" = compose ]; then
     shift
-    printf '     %s -p %s -f %s %s\n' "$compose_cmd" "$project" "$here/docker-compose.yml" "$*"
+    printf >&3 '     %s -p %s -f %s %s\n' "$compose_cmd" "$project" "$here/docker-compose.yml" "$*"
     [ "$dry_run" = 1 ] || compose "$@"
   else
-    printf '     %s\n' "$*"
+    printf >&3 '     %s\n' "$*"
     [ "$dry_run" = 1 ] || "$@"
   fi
 }
@@ -189,7 +189,7 @@ act() {
 # Waits until every container of the named services runs and is healthy (or has no healthcheck).
 wait_healthy() {
   deadline=$(($(date +%s) + timeout))
-  printf '     # wait until every container of%s is running and healthy (at most %ss)\n' "$1" "$timeout"
+  printf >&3 '     # wait until every container of%s is running and healthy (at most %ss)\n' "$1" "$timeout"
   [ "$dry_run" = 0 ] || return 0
   rounds=0
   while :; do
@@ -213,14 +213,20 @@ wait_healthy() {
   done
 }
 
-mode_label='[dry run: nothing changed]'
-[ "$dry_run" = 1 ] || mode_label=''
-printf 'up.sh: bundle %s, compose project %s %s\n' "$here" "$project" "$mode_label"
+# The steps are the result of a dry run (stdout) and progress of a real run (stderr).
+if [ "$dry_run" = 1 ]; then
+  exec 3>&1
+  mode_label='[dry run: nothing changed]'
+else
+  exec 3>&2
+  mode_label=''
+fi
+printf >&3 'up.sh: bundle %s, compose project %s %s\n' "$here" "$project" "$mode_label"
 
-printf '1. verify the copy\n'
-printf '     sha256sum -c SHA256SUMS  # %s files OK, none unlisted\n' "$checked"
+printf >&3 '1. verify the copy\n'
+printf >&3 '     sha256sum -c SHA256SUMS  # %s files OK, none unlisted\n' "$checked"
 
-printf '2. secret files owned by the uid that reads them, mode 0600\n'
+printf >&3 '2. secret files owned by the uid that reads them, mode 0600\n'
 act chmod 700 secrets
 while read -r uid mode path; do
   case $uid in '#'* | '') continue ;; esac
@@ -228,7 +234,7 @@ while read -r uid mode path; do
   act chmod "$mode" "$path"
 done <secret-owners.txt
 
-printf '3. state folders and mount points\n'
+printf >&3 '3. state folders and mount points\n'
 # shellcheck disable=SC2086 # pairs of <owner> <path>, split into words on purpose
 set -- $state_dirs
 while [ $# -ge 2 ]; do
@@ -240,7 +246,7 @@ for dir in $mountpoints; do
   act mkdir -p "$dir"
 done
 
-printf '4. start the stack and wait for health\n'
+printf >&3 '4. start the stack and wait for health\n'
 # shellcheck disable=SC2086 # the service lists and the migration command are meant to split into words
 {
   act compose up -d --no-deps $datastores

@@ -58,11 +58,12 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
   const scp = (target: string) =>
     spawnSync('scp', ['-F', sshd.configFile, '-q', '-r', join(stack.repo, 'dist', 'prod'), `sshd-test:${target}`], { encoding: 'utf8', timeout: 60_000 });
   /** `ssh host <bundle>/up.sh`, with the host's environment: reduced PATH, the engine of this run. */
-  const upOverSsh = (bundle: string) => {
-    const remote = formatCommand(['env', '-i', `PATH=${hostPath}`, `HOME=${join(hostRoot, 'home')}`, `DOCKER_HOST=${daemon.host}`, join(bundle, 'up.sh')]);
+  const onHost = (argv: string[]) => {
+    const remote = formatCommand(['env', '-i', `PATH=${hostPath}`, `HOME=${join(hostRoot, 'home')}`, `DOCKER_HOST=${daemon.host}`, ...argv]);
     const result = spawnSync('ssh', [...sshd.sshArgs, remote], { encoding: 'utf8', timeout: 900_000 });
     return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
   };
+  const upOverSsh = (bundle: string) => onHost([join(bundle, 'up.sh')]);
   const containers = (): string[] =>
     docker(daemon, [
       'ps',
@@ -76,6 +77,10 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
       .filter(Boolean);
 
   it('renders on the operator machine; a tampered copy is refused before anything starts; the exact copy comes up healthy and HTTPS /health verifies with the CA; a second run changes nothing', async () => {
+    // The host's shell finds no Node (nor bash, awk) on its PATH; it does find docker.
+    expect(onHost(['sh', '-c', 'command -v node || command -v bash || command -v awk']).code).not.toBe(0);
+    expect(onHost(['sh', '-c', 'command -v docker-compose']).code).toBe(0);
+
     // Operator machine: the certificate (local CA) and the bundle.
     const certs = stack.run('generate-certs.ts', ['--env', 'prod', '--env-file', stack.envFile, '--mode', 'ca']);
     expect(certs.code, certs.stderr).toBe(0);
@@ -137,6 +142,11 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     const ids = setup.map((line) => line.split(' ')[0]).sort();
     const again = await timings.time('up.sh (second run)', () => upOverSsh(bundle));
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    // Its reload (SIGHUP) reached nginx, Prometheus and Alertmanager, and they still serve.
+    expect(again.stderr).toContain('kill -s SIGHUP nginx prometheus alertmanager blackbox-exporter');
+    expect((await httpsGet(stack.domain, stack.httpsPort, '/health', stack.caFile)).status).toBe(200);
+    expect((await fetch('http://127.0.0.1:9090/-/ready')).status).toBe(200);
+    expect((await fetch('http://127.0.0.1:9093/-/ready')).status).toBe(200);
     expect(
       containers()
         .map((line) => line.split(' ')[0])
