@@ -3,7 +3,11 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync,
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
+import { buildPlan } from '../../scripts/lib/deploy/plan.js';
+import { stageRelease } from '../../scripts/lib/deploy/run.js';
+import { statePaths } from '../../scripts/lib/paths.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { hostSetup } from '../../scripts/lib/render/host-setup.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
@@ -102,6 +106,40 @@ describe('secret-owners.txt: the owner list up.sh applies', () => {
     expect(fileLines).toContain('mountpoint nginx/certs');
     const owners = readFileSync(join(bundle, 'secret-owners.txt'), 'utf8');
     for (const secret of setup.secrets) expect(owners).toContain(`${secret.uid} 0600 ${secret.path}\n`);
+  });
+});
+
+describe('deploy-prod.ts applies the same owner list', () => {
+  it('stageRelease (as root, local engine) gives each secret in current/ the uid secret-owners.txt names, and makes the folders host-setup.txt lists', async () => {
+    expect(process.getuid?.(), 'this test chowns files: run it as root (CI does)').toBe(0);
+    const { env, envFile } = testEnv('prod');
+    const input = {
+      env,
+      ...(envFile ? { envFile } : {}),
+      overrides: {},
+      flavor: COMPOSE_V1,
+      host: { kind: 'local' as const },
+      releaseId: '20260101T000000Z-1.0.0',
+      skipBackup: true,
+      asRoot: true,
+    };
+    const plan = buildPlan(input);
+    const releaseDir = writeBundle(planBundle(env), tempDir('healthmate-upsh-'));
+    await stageRelease({ plan, input, paths: statePaths(env), host: input.host, dryRun: false }, releaseDir);
+    const owners = readFileSync(join(releaseDir, 'secret-owners.txt'), 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
+    expect(owners.length).toBeGreaterThan(5);
+    for (const line of owners) {
+      const [uid, , path] = line.split(' ');
+      expect(statSync(join(plan.currentDir, path as string)).uid, path).toBe(Number(uid));
+    }
+    for (const line of readFileSync(join(releaseDir, 'host-setup.txt'), 'utf8').split('\n')) {
+      const [kind, owner, path] = line.split(' ');
+      if (kind === 'state-dir') expect(statSync(path as string).isDirectory(), path).toBe(true);
+      if (kind === 'state-dir' && owner !== '-') expect(statSync(path as string).uid, path).toBe(Number(owner));
+      if (kind === 'mountpoint') expect(statSync(join(plan.currentDir, owner as string)).isDirectory(), owner).toBe(true);
+    }
   });
 });
 
