@@ -133,16 +133,21 @@ done
 # ---- checks before anything changes: secrets, root, Docker, certificates ----
 me=$(id -u)
 need_root=''
-while read -r uid mode path; do
+# Adds a uid other than ours to need_root, once.
+needs_uid() {
+  [ "$1" != "$me" ] || return 0
+  case "$need_root " in *" $1 "*) ;; *) need_root="$need_root $1" ;; esac
+}
+while read -r uid _ _; do
   case $uid in '#'* | '') continue ;; esac
-  [ "$uid" = "$me" ] || need_root="$need_root $uid"
+  needs_uid "$uid"
 done <secret-owners.txt
 for dir in $state_dirs; do
-  case $dir in -* | /*) ;; *) [ "$dir" = "$me" ] || need_root="$need_root $dir" ;; esac
+  case $dir in -* | /*) ;; *) needs_uid "$dir" ;; esac
 done
 [ -z "$need_root" ] || [ "$me" = 0 ] ||
   refuse "up.sh must run as root: secret files and state folders must belong to uids$need_root (secret-owners.txt, host-setup.txt); run it with sudo."
-while read -r uid mode path; do
+while read -r uid _ path; do
   case $uid in '#'* | '') continue ;; esac
   [ -f "$path" ] || refuse "$here/$path is missing: copy the secrets/ folder too (scp -r keeps it)."
 done <secret-owners.txt

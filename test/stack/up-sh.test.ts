@@ -241,7 +241,8 @@ describe('up.sh (dash)', () => {
         for (const dir of [join(r.bundle, '..'), join(r.stateDir, '..'), r.stateDir, join(r.stateDir, 'certs')]) chmodSync(dir, 0o755);
       },
       asUser: 65534,
-      message: /must run as root: secret files and state folders must belong to uids .*999.*run it with sudo/,
+      message:
+        /must run as root: secret files and state folders must belong to uids 10001 472 999 59000 \(secret-owners.txt, host-setup.txt\); run it with sudo/,
     },
     {
       name: 'no certificate where nginx expects it',
