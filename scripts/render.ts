@@ -9,7 +9,7 @@ await runCli(
   {
     name: 'render.ts',
     summary:
-      'Render the configs in compose/, nginx/, monitoring/, k8s/ and backups/ into a self-contained bundle dist/<env>/ (secrets as 0600 files under secrets/).',
+      'Render the configs in compose/, nginx/, monitoring/, k8s/ and backups/ into a self-contained bundle dist/<env>/ (secrets as 0600 files under secrets/; SHA256SUMS and up.sh bring it up on a host without Node).',
     dryRun: true,
     options: {
       out: { type: 'string', value: '<dir>', description: 'output root (default dist)' },

@@ -2,8 +2,9 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCompose } from '../../scripts/lib/compose/model.js';
-import { nestedMountpoints, pruneReleases, releaseId, storeRelease, syncRelease } from '../../scripts/lib/deploy/releases.js';
+import { pruneReleases, releaseId, storeRelease, syncRelease } from '../../scripts/lib/deploy/releases.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
+import { nestedMountpoints } from '../../scripts/lib/render/host-setup.js';
 import { tempDir } from '../helpers/tmp.js';
 import { testEnv } from './env.js';
 

@@ -3,6 +3,7 @@ import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { statePaths } from '../paths.js';
+import { DATASTORES } from '../render/host-setup.js';
 import type { EngineHost } from './host.js';
 import { CURRENT_DIR, releasePath } from './releases.js';
 import type { ReleaseRef } from './state.js';
@@ -78,8 +79,8 @@ export interface PlanInput {
   asRoot: boolean;
 }
 
-/** Rolling-updated services and the rest of the long-running stack. */
-export const DATASTORES = ['postgres', 'redis'] as const;
+/** Rolling-updated services and the rest of the long-running stack (DATASTORES: shared with up.sh's host setup). */
+export { DATASTORES };
 export const MONITORING_SERVICES = [
   'prometheus',
   'alertmanager',

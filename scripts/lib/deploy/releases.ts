@@ -1,6 +1,5 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
-import type { ComposeModel } from '../compose/model.js';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { listBundle, SECRETS_DIR } from '../render/bundle.js';
 
@@ -79,26 +78,6 @@ function sameFile(path: string, content: Buffer, mode: number): boolean {
     // A secret chowned to a service's uid is unreadable to us: replace it.
     return false;
   }
-}
-
-/**
- * Folders a container needs inside a read-only parent mount, e.g. /etc/nginx/certs
- * inside ./nginx mounted at /etc/nginx: Docker cannot create a mountpoint in a
- * read-only bind, so it must exist in the host folder. Returns bundle-relative paths.
- */
-export function nestedMountpoints(model: ComposeModel): string[] {
-  const out = new Set<string>();
-  for (const service of model.services) {
-    const binds = service.volumes.filter((v) => v.kind === 'bind');
-    for (const inner of binds) {
-      for (const outer of binds) {
-        if (outer === inner || !outer.source.startsWith('.') || !inner.target.startsWith(`${outer.target.replace(/\/$/, '')}/`)) continue;
-        const rel = inner.target.slice(outer.target.replace(/\/$/, '').length + 1);
-        out.add(posix.normalize(posix.join(outer.source, rel)));
-      }
-    }
-  }
-  return [...out].sort();
 }
 
 export function createMountpoints(currentDir: string, paths: string[]): void {

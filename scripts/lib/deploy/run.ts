@@ -5,12 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
 import { formatReport, runValidators } from '../check/runner.js';
 import { addCleanup } from '../cleanup.js';
-import { readCompose, secretOwners, secretReaderUid } from '../compose/model.js';
+import { readCompose } from '../compose/model.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
 import type { StatePaths } from '../paths.js';
 import { gitCommit, listBundle, planBundle, repoRoot, writeBundle } from '../render/bundle.js';
+import { hostSetup } from '../render/host-setup.js';
 import { type AuditEntry, appendAudit } from './audit.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { engineVersion, inspectContainers, serviceContainers, waitHealthy } from './docker.js';
@@ -27,7 +28,7 @@ import {
   type PlanStep,
   scriptArgv,
 } from './plan.js';
-import { createMountpoints, nestedMountpoints, pruneReleases, releasePath, storeRelease, syncRelease } from './releases.js';
+import { createMountpoints, pruneReleases, releasePath, storeRelease, syncRelease } from './releases.js';
 import { promote, type ReleaseRef, readState, writeState } from './state.js';
 
 export interface DeployContext {
@@ -153,16 +154,17 @@ async function pullImages(ctx: DeployContext): Promise<void> {
 export async function stageRelease(ctx: DeployContext, releaseDir: string): Promise<void> {
   const { paths, host } = ctx;
   const model = readCompose(join(releaseDir, 'docker-compose.yml'));
+  // The same derivation render writes into the bundle for up.sh (host-setup.txt, secret-owners.txt).
+  const setup = hostSetup(model, ctx.plan.env);
   const synced = syncRelease(releaseDir, ctx.plan.currentDir);
-  createMountpoints(ctx.plan.currentDir, nestedMountpoints(model));
+  createMountpoints(ctx.plan.currentDir, setup.mountpoints);
   log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
-  const walDir = join(paths.backups, 'wal');
-  for (const dir of [paths.certs, paths.acme, paths.textfile, paths.backups, walDir, join(paths.root, 'letsencrypt')]) mkdirSync(dir, { recursive: true });
+  for (const dir of setup.stateDirs) mkdirSync(dir.path, { recursive: true });
   if (host.kind === 'ssh') await copyToEngineHost(ctx, [ctx.plan.currentDir, paths.certs, paths.acme]);
-  const postgres = model.services.find((s) => s.name === 'postgres');
-  const postgresUid = postgres ? secretReaderUid(postgres) : 0;
-  const chowns = secretOwners(model).owners.map((o) => ({ path: join(ctx.plan.currentDir, o.file), uid: o.uid }));
-  chowns.push({ path: walDir, uid: postgresUid });
+  const chowns = [
+    ...setup.secrets.map((s) => ({ path: join(ctx.plan.currentDir, s.path), uid: s.uid })),
+    ...setup.stateDirs.flatMap((d) => (d.uid === undefined ? [] : [{ path: d.path, uid: d.uid }])),
+  ];
   const isRoot = process.getuid?.() === 0;
   if (isRoot && host.kind === 'local') {
     for (const { path, uid } of chowns) chownSync(path, uid, -1);

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
+import { checksumsFile, sha256 } from './checksums.js';
 import { buildContext } from './context.js';
+import { hostSetupFiles } from './host-setup.js';
 import { bundleLayout } from './layout.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
@@ -50,12 +51,10 @@ export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
     files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });
   }
+  files.push(...hostSetupFiles(env, files));
   files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
+  files.push(checksumsFile(files));
   return { env, files };
-}
-
-function sha256(content: string): string {
-  return createHash('sha256').update(content).digest('hex');
 }
 
 export function gitCommit(root: string): string {

@@ -1,0 +1,288 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
+import { readCompose } from '../../scripts/lib/compose/model.js';
+import { buildPlan } from '../../scripts/lib/deploy/plan.js';
+import { stageRelease } from '../../scripts/lib/deploy/run.js';
+import { statePaths } from '../../scripts/lib/paths.js';
+import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
+import { hostSetup } from '../../scripts/lib/render/host-setup.js';
+import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
+import { REPO, runScript } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
+import { needTool } from '../helpers/tools.js';
+import { testEnv } from './env.js';
+
+/**
+ * dist/<env>/up.sh and the files it reads, run for real with dash. The full bring-up
+ * against a Docker engine is test/e2e/manual.test.ts; here: everything before it.
+ */
+
+interface Rendered {
+  bundle: string;
+  stateDir: string;
+}
+
+function renderBundle(name: 'prod' | 'dev'): Rendered {
+  const { env, stateDir } = testEnv(name);
+  const out = tempDir('healthmate-upsh-');
+  return { bundle: writeBundle(planBundle(env), out), stateDir };
+}
+
+/** A bundle whose certificate files exist, so up.sh gets past its checks. */
+function readyBundle(): Rendered {
+  const rendered = renderBundle('prod');
+  mkdirSync(join(rendered.stateDir, 'certs'), { recursive: true });
+  for (const file of ['fullchain.pem', 'privkey.pem']) writeFileSync(join(rendered.stateDir, 'certs', file), 'stand-in\n');
+  return rendered;
+}
+
+/** Runs up.sh with dash; PATH and DOCKER_HOST as given (an engine that is not there by default). */
+function upSh(bundle: string, args: string[], env: NodeJS.ProcessEnv = {}, asUser?: number) {
+  const dash = needTool('dash');
+  const argv =
+    asUser === undefined
+      ? [dash, join(bundle, 'up.sh'), ...args]
+      : ['--reuid', String(asUser), '--regid', String(asUser), '--clear-groups', dash, join(bundle, 'up.sh'), ...args];
+  const result = spawnSync(asUser === undefined ? dash : needTool('setpriv'), asUser === undefined ? argv.slice(1) : argv, {
+    cwd: '/',
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...env },
+  });
+  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** What a run must leave alone when it refuses: secrets still ours, no state folder made. */
+function expectNothingChanged(rendered: Rendered): void {
+  expect(statSync(join(rendered.bundle, 'secrets', 'database_url')).uid).toBe(process.getuid?.());
+  expect(existsSync(join(rendered.stateDir, 'acme'))).toBe(false);
+  expect(existsSync(join(rendered.bundle, 'nginx', 'certs'))).toBe(false);
+}
+
+describe('secret-owners.txt: the owner list up.sh applies', () => {
+  for (const name of ['prod', 'dev'] as const) {
+    it(`${name}: every secret a service reads is listed with the uid from its io.healthmate.secrets-uid label or user:`, () => {
+      const { bundle } = renderBundle(name);
+      // Read the compose file here with plain YAML, not through the code under test.
+      const doc = parse(readFileSync(join(bundle, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+        services: Record<string, { user?: string; labels?: Record<string, string>; secrets?: string[] }>;
+        secrets: Record<string, { file: string }>;
+      };
+      const expected = new Map<string, string>();
+      for (const service of Object.values(doc.services)) {
+        const uid = service.labels?.['io.healthmate.secrets-uid'] ?? service.user?.split(':')[0] ?? '0';
+        for (const secret of service.secrets ?? []) expected.set((doc.secrets[secret]?.file ?? '').replace(/^\.\//, ''), uid);
+      }
+      const listed = new Map(
+        readFileSync(join(bundle, 'secret-owners.txt'), 'utf8')
+          .split('\n')
+          .filter((line) => line && !line.startsWith('#'))
+          .map((line) => {
+            const [uid, mode, path] = line.split(' ');
+            expect(mode).toBe('0600');
+            return [path as string, uid as string];
+          }),
+      );
+      expect(listed).toEqual(expected);
+      // The services the issue names: backend reads database_url as 10001, Grafana its password as 472.
+      expect(listed.get('secrets/database_url')).toBe('10001');
+      expect(listed.get('secrets/grafana_admin_password')).toBe('472');
+      expect(listed.get('secrets/postgres_password')).toBe('999');
+      for (const path of listed.keys()) expect(existsSync(join(bundle, path)), path).toBe(true);
+    });
+  }
+
+  it('the deploy reads the same derivation: hostSetup of the rendered compose file gives the same owners, folders and mount points', () => {
+    const { env } = testEnv('prod');
+    const out = tempDir('healthmate-upsh-');
+    const bundle = writeBundle(planBundle(env), out);
+    const setup = hostSetup(readCompose(join(bundle, 'docker-compose.yml')), env);
+    const fileLines = readFileSync(join(bundle, 'host-setup.txt'), 'utf8').split('\n');
+    for (const dir of setup.stateDirs) expect(fileLines).toContain(`state-dir ${dir.uid ?? '-'} ${dir.path}`);
+    expect(fileLines).toContain(`state-dir 999 ${join(env.values.STATE_DIR, 'backups', 'wal')}`);
+    expect(fileLines).toContain('mountpoint nginx/certs');
+    const owners = readFileSync(join(bundle, 'secret-owners.txt'), 'utf8');
+    for (const secret of setup.secrets) expect(owners).toContain(`${secret.uid} 0600 ${secret.path}\n`);
+  });
+});
+
+describe('deploy-prod.ts applies the same owner list', () => {
+  it('stageRelease (as root, local engine) gives each secret in current/ the uid secret-owners.txt names, and makes the folders host-setup.txt lists', async () => {
+    expect(process.getuid?.(), 'this test chowns files: run it as root (CI does)').toBe(0);
+    const { env, envFile } = testEnv('prod');
+    const input = {
+      env,
+      ...(envFile ? { envFile } : {}),
+      overrides: {},
+      flavor: COMPOSE_V1,
+      host: { kind: 'local' as const },
+      releaseId: '20260101T000000Z-1.0.0',
+      skipBackup: true,
+      asRoot: true,
+    };
+    const plan = buildPlan(input);
+    const releaseDir = writeBundle(planBundle(env), tempDir('healthmate-upsh-'));
+    await stageRelease({ plan, input, paths: statePaths(env), host: input.host, dryRun: false }, releaseDir);
+    const owners = readFileSync(join(releaseDir, 'secret-owners.txt'), 'utf8')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
+    expect(owners.length).toBeGreaterThan(5);
+    for (const line of owners) {
+      const [uid, , path] = line.split(' ');
+      expect(statSync(join(plan.currentDir, path as string)).uid, path).toBe(Number(uid));
+    }
+    for (const line of readFileSync(join(releaseDir, 'host-setup.txt'), 'utf8').split('\n')) {
+      const [kind, owner, path] = line.split(' ');
+      if (kind === 'state-dir') expect(statSync(path as string).isDirectory(), path).toBe(true);
+      if (kind === 'state-dir' && owner !== '-') expect(statSync(path as string).uid, path).toBe(Number(owner));
+      if (kind === 'mountpoint') expect(statSync(join(plan.currentDir, owner as string)).isDirectory(), owner).toBe(true);
+    }
+  });
+});
+
+describe('SHA256SUMS', () => {
+  it('sha256sum -c proves a fresh bundle, lists every file but the secrets, and render --check reports it when it drifts', () => {
+    const out = tempDir('healthmate-upsh-');
+    const envFile = join(REPO, '.env.example');
+    const args = ['--env', 'prod', '--env-file', envFile, '--out', out, '--set', `STATE_DIR=${join(out, 'state')}`];
+    expect(runScript('render.ts', args).code).toBe(0);
+    const bundle = join(out, 'prod');
+    const check = spawnSync(needTool('sha256sum'), ['-c', '--strict', 'SHA256SUMS'], { cwd: bundle, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const listed = readFileSync(join(bundle, 'SHA256SUMS'), 'utf8').trim().split('\n');
+    for (const line of listed) expect(line).toMatch(/^[0-9a-f]{64} {2}[^ ]+$/);
+    const paths = listed.map((line) => line.slice(66));
+    expect(paths).toContain('up.sh');
+    expect(paths).toContain('MANIFEST.json');
+    expect(paths).toContain('secret-owners.txt');
+    expect(paths.filter((p) => p.startsWith('secrets/'))).toEqual([]);
+
+    appendFileSync(join(bundle, 'SHA256SUMS'), `${'0'.repeat(64)}  nginx/extra.conf\n`);
+    const drift = runScript('render.ts', [...args, '--check']);
+    expect(drift.code).toBe(1);
+    expect(drift.stdout).toContain('changed: SHA256SUMS');
+  });
+});
+
+describe('up.sh (dash)', () => {
+  it('is plain POSIX sh: shellcheck -s sh finds nothing, in the repo and in both bundles', () => {
+    const shellcheck = needTool('shellcheck');
+    const files = [join(REPO, 'compose', 'up.sh'), join(renderBundle('prod').bundle, 'up.sh'), join(renderBundle('dev').bundle, 'up.sh')];
+    const result = spawnSync(shellcheck, ['-s', 'sh', ...files], { encoding: 'utf8' });
+    expect(result.status, result.stdout).toBe(0);
+    expect(statSync(files[1] as string).mode & 0o777).toBe(0o755);
+  });
+
+  it('--dry-run checks the copy and prints every step with its commands; nothing changes', () => {
+    const rendered = readyBundle();
+    const result = upSh(rendered.bundle, ['--dry-run']);
+    expect(result.code, result.stderr).toBe(0);
+    const out = result.stdout;
+    expect(out).toMatch(/^1\. verify the copy$/m);
+    expect(out).toMatch(/sha256sum -c SHA256SUMS {2}# \d+ files OK, none unlisted/);
+    expect(out).toContain('chown 10001 secrets/database_url');
+    expect(out).toContain('chmod 0600 secrets/database_url');
+    expect(out).toContain('chown 472 secrets/grafana_admin_password');
+    expect(out).toContain(`mkdir -p ${join(rendered.stateDir, 'acme')}`);
+    expect(out).toContain(`chown 999 ${join(rendered.stateDir, 'backups', 'wal')}`);
+    expect(out).toContain('mkdir -p nginx/certs');
+    expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps postgres redis/);
+    expect(out).toMatch(/run --rm --no-deps -T backend alembic upgrade head/);
+    expect(out).toMatch(/wait until every container of postgres redis backend .* is running and healthy \(at most 300s\)/);
+    expect(out).toMatch(/kill -s SIGHUP nginx prometheus alertmanager blackbox-exporter/);
+    expect(out).toContain('dry run: nothing was changed.');
+    // Without an engine the dry run warns; the real run refuses (below).
+    expect(result.stderr).toContain('cannot be reached (a real run stops here)');
+    expectNothingChanged(rendered);
+  });
+
+  const refusals: {
+    name: string;
+    code: number;
+    prepare(r: Rendered): void;
+    args?: string[];
+    env?(r: Rendered): NodeJS.ProcessEnv;
+    asUser?: number;
+    message: RegExp;
+  }[] = [
+    {
+      name: 'a tampered file',
+      code: 2,
+      prepare: (r) => appendFileSync(join(r.bundle, 'nginx', 'nginx.conf'), '\n# changed on the host\n'),
+      message: /does not match its SHA256SUMS/,
+    },
+    {
+      name: 'a file SHA256SUMS does not list',
+      code: 2,
+      prepare: (r) => writeFileSync(join(r.bundle, 'monitoring', 'rules', 'stray.yml'), 'groups: []\n'),
+      message: /files not in SHA256SUMS are in .*: monitoring\/rules\/stray\.yml/,
+    },
+    {
+      name: 'a missing secret file',
+      code: 2,
+      prepare: (r) => rmSync(join(r.bundle, 'secrets', 'secret_key')),
+      message: /secrets\/secret_key is missing/,
+    },
+    {
+      name: 'no Docker on PATH (sh and coreutils only)',
+      code: 2,
+      prepare: () => undefined,
+      env: (r) => ({ PATH: reducedPath(join(r.stateDir, '..'), COREUTILS) }),
+      message: /Docker is not installed \(no docker on PATH\)/,
+    },
+    {
+      name: 'not root while secrets must be chowned (run as nobody)',
+      code: 2,
+      prepare: (r) => {
+        // nobody must reach the bundle to get as far as the root check.
+        for (const dir of [join(r.bundle, '..'), join(r.stateDir, '..'), r.stateDir, join(r.stateDir, 'certs')]) chmodSync(dir, 0o755);
+      },
+      asUser: 65534,
+      message:
+        /must run as root: secret files and state folders must belong to uids 10001 472 999 59000 \(secret-owners.txt, host-setup.txt\); run it with sudo/,
+    },
+    {
+      name: 'no certificate where nginx expects it',
+      code: 2,
+      prepare: (r) => rmSync(join(r.stateDir, 'certs', 'privkey.pem')),
+      message: /certs\/privkey\.pem is missing: nginx needs the server certificate/,
+    },
+    { name: 'an unknown option', code: 2, prepare: () => undefined, args: ['--force'], message: /unknown option --force; see up.sh --help/ },
+    { name: 'a bad --timeout', code: 2, prepare: () => undefined, args: ['--timeout', '5m'], message: /--timeout 5m is not a whole number of seconds/ },
+  ];
+  for (const refusal of refusals) {
+    it(`refuses ${refusal.name} with one sentence, exit ${refusal.code}, in a dry run and a real run alike, and changes nothing`, () => {
+      const rendered = readyBundle();
+      refusal.prepare(rendered);
+      const env = refusal.env?.(rendered) ?? {};
+      for (const mode of [['--dry-run'], []]) {
+        const result = upSh(rendered.bundle, [...(refusal.args ?? []), ...mode], env, refusal.asUser);
+        expect(result.code, result.stdout + result.stderr).toBe(refusal.code);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines.at(-1)).toMatch(refusal.message);
+        expect(lines.at(-1)).toMatch(/^up\.sh: [^\n]+[.]$/);
+        expect(result.stdout).toBe('');
+        expectNothingChanged(rendered);
+      }
+    });
+  }
+
+  it('a real run stops with exit 1 when the Docker engine cannot be reached, before changing anything', () => {
+    const rendered = readyBundle();
+    const result = upSh(rendered.bundle, []);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toContain('the Docker engine at unix:///nonexistent/docker.sock cannot be reached');
+    expectNothingChanged(rendered);
+  });
+
+  it('--help says what it does and what the scripted deploy adds', () => {
+    const { bundle } = renderBundle('prod');
+    const result = upSh(bundle, ['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: up.sh [--dry-run] [--timeout SECONDS]');
+    expect(result.stdout).toMatch(/rolling update, rollback, deploy\s+lock, backup before migrations, audit log/);
+  });
+});
