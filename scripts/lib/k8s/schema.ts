@@ -1,39 +1,18 @@
-import { VerticalPodAutoscaler } from '@kubernetes-models/autoscaler/autoscaling.k8s.io/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { error, type Problem } from '../check/types.js';
 import { describe, type LoadedObject } from './manifests.js';
+import { CNPG_SCHEMAS, CNPG_VERSIONS } from './schemas/cnpg.js';
 
 /**
  * kubernetes-models 4.5.1 is generated from the OpenAPI document of
- * Kubernetes 1.27.1; @kubernetes-models/autoscaler 3.3.4 from the VPA CRD
- * (autoscaling.k8s.io/v1) of kubernetes/autoscaler.
+ * Kubernetes 1.27.1; the CRD kinds come from their own packages
+ * (@kubernetes-models/autoscaler 3.3.4, prometheus-operator 6.0.0,
+ * cert-manager 6.0.0, external-secrets 2.0.0) and, for CloudNativePG, from
+ * the hand-written schemas in ./schemas/cnpg.ts.
  */
 export const KUBERNETES_SCHEMA_VERSION = '1.27.1';
 
-interface Model {
-  validate(): void;
-}
-type ModelClass = new (data: never) => Model;
-
-/** apiVersion/kind → schema model. Only kinds the manifests may use; anything else is an error. */
-const MODELS: Record<string, ModelClass> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'autoscaling.k8s.io/v1/VerticalPodAutoscaler': VerticalPodAutoscaler,
-};
-
-export const SUPPORTED_KINDS = Object.keys(MODELS);
+/** Validates one object; returns the schema errors as text, or undefined. */
+type Check = (object: unknown) => string | undefined;
 
 interface AjvError {
   instancePath?: string;
@@ -41,21 +20,91 @@ interface AjvError {
   params?: Record<string, unknown>;
 }
 
-function formatErrors(caught: unknown): string {
-  const errors = (caught as { errors?: AjvError[] }).errors;
-  if (!Array.isArray(errors) || errors.length === 0) return caught instanceof Error ? caught.message : String(caught);
-  return errors
+function formatErrors(errors: AjvError[] | null | undefined): string {
+  return (errors ?? [])
     .slice(0, 3)
     .map((e) => {
       const path = (e.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.') || '(object)';
       const allowed = Array.isArray(e.params?.allowedValues) ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : '';
-      return `${path} ${e.message ?? 'is invalid'}${allowed}`;
+      const extra = typeof e.params?.additionalProperty === 'string' ? ` (${e.params.additionalProperty})` : '';
+      return `${path} ${e.message ?? 'is invalid'}${allowed}${extra}`;
     })
     .join('; ');
 }
 
-/** Validates each object against the OpenAPI schema of its apiVersion/kind. */
-export function validateSchemas(objects: LoadedObject[]): Problem[] {
+type ModelClass = new (data: never) => { validate(): void };
+
+function modelCheck(Model: ModelClass): Check {
+  return (object) => {
+    try {
+      new Model(object as never).validate();
+      return undefined;
+    } catch (caught) {
+      const errors = (caught as { errors?: AjvError[] }).errors;
+      return Array.isArray(errors) && errors.length > 0 ? formatErrors(errors) : caught instanceof Error ? caught.message : String(caught);
+    }
+  };
+}
+
+let checks: Promise<Record<string, Check>> | undefined;
+
+/**
+ * apiVersion/kind → validator. The model packages cost about a second to
+ * import, so they load here, on the first validation, never when a script
+ * merely imports this module.
+ */
+function loadChecks(): Promise<Record<string, Check>> {
+  checks ??= (async () => {
+    const [apps, autoscaling, networking, policy, core, vpa, monitoring, certs, externalSecrets, { Ajv }] = await Promise.all([
+      import('kubernetes-models/apps/v1'),
+      import('kubernetes-models/autoscaling/v2'),
+      import('kubernetes-models/networking.k8s.io/v1'),
+      import('kubernetes-models/policy/v1'),
+      import('kubernetes-models/v1'),
+      import('@kubernetes-models/autoscaler/autoscaling.k8s.io/v1'),
+      import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
+      import('@kubernetes-models/cert-manager/cert-manager.io/v1'),
+      import('@kubernetes-models/external-secrets/external-secrets.io/v1'),
+      import('ajv'),
+    ]);
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+    const crdChecks = Object.fromEntries(
+      Object.entries(CNPG_SCHEMAS).map(([key, schema]) => {
+        const validate = ajv.compile(schema);
+        return [key, (object: unknown) => (validate(object) ? undefined : formatErrors(validate.errors as AjvError[]))];
+      }),
+    );
+    return {
+      'v1/Namespace': modelCheck(core.Namespace),
+      'v1/ConfigMap': modelCheck(core.ConfigMap),
+      'v1/Service': modelCheck(core.Service),
+      'apps/v1/Deployment': modelCheck(apps.Deployment),
+      'apps/v1/StatefulSet': modelCheck(apps.StatefulSet),
+      'policy/v1/PodDisruptionBudget': modelCheck(policy.PodDisruptionBudget),
+      'autoscaling/v2/HorizontalPodAutoscaler': modelCheck(autoscaling.HorizontalPodAutoscaler),
+      'networking.k8s.io/v1/NetworkPolicy': modelCheck(networking.NetworkPolicy),
+      'networking.k8s.io/v1/Ingress': modelCheck(networking.Ingress),
+      'autoscaling.k8s.io/v1/VerticalPodAutoscaler': modelCheck(vpa.VerticalPodAutoscaler),
+      'monitoring.coreos.com/v1/ServiceMonitor': modelCheck(monitoring.ServiceMonitor),
+      'monitoring.coreos.com/v1/PodMonitor': modelCheck(monitoring.PodMonitor),
+      'monitoring.coreos.com/v1/PrometheusRule': modelCheck(monitoring.PrometheusRule),
+      'cert-manager.io/v1/Certificate': modelCheck(certs.Certificate),
+      'cert-manager.io/v1/ClusterIssuer': modelCheck(certs.ClusterIssuer),
+      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecrets.ExternalSecret),
+      ...crdChecks,
+    };
+  })();
+  return checks;
+}
+
+/** Every apiVersion/kind the manifests may use. */
+export async function supportedKinds(): Promise<string[]> {
+  return Object.keys(await loadChecks());
+}
+
+/** Validates each object against the schema of its apiVersion/kind. */
+export async function validateSchemas(objects: LoadedObject[]): Promise<Problem[]> {
+  const byKind = await loadChecks();
   const problems: Problem[] = [];
   for (const loaded of objects) {
     const { object, file, line } = loaded;
@@ -63,14 +112,15 @@ export function validateSchemas(objects: LoadedObject[]): Problem[] {
       problems.push(error('object has no apiVersion or kind.', file, line));
       continue;
     }
-    const Model = MODELS[`${object.apiVersion}/${object.kind}`];
-    if (!Model) {
+    const key = `${object.apiVersion}/${object.kind}`;
+    const check = byKind[key];
+    if (!check) {
       if (object.kind === 'Secret') {
         problems.push(error('Secret objects never go in manifests: deploy-k8s.ts creates healthmate-secrets from dist/<env>/secrets/.', file, line));
       } else {
         problems.push(
           error(
-            `${object.kind} in ${object.apiVersion} has no schema here (Kubernetes ${KUBERNETES_SCHEMA_VERSION}); use a served API version or add the kind to scripts/lib/k8s/schema.ts.`,
+            `${object.kind} in ${object.apiVersion} has no schema here (Kubernetes ${KUBERNETES_SCHEMA_VERSION} and the operators' CRDs); use a served API version or add the kind to scripts/lib/k8s/schema.ts.`,
             file,
             line,
           ),
@@ -82,10 +132,10 @@ export function validateSchemas(objects: LoadedObject[]): Problem[] {
       problems.push(error(`${object.kind} has no metadata.name.`, file, line));
       continue;
     }
-    try {
-      new Model(object as never).validate();
-    } catch (caught) {
-      problems.push(error(`${describe(loaded)} does not match the Kubernetes ${KUBERNETES_SCHEMA_VERSION} schema: ${formatErrors(caught)}.`, file, line));
+    const found = check(object);
+    if (found !== undefined) {
+      const source = key in CNPG_SCHEMAS ? CNPG_VERSIONS : `Kubernetes ${KUBERNETES_SCHEMA_VERSION}`;
+      problems.push(error(`${describe(loaded)} does not match the ${source} schema: ${found}.`, file, line));
     }
   }
   return problems;
