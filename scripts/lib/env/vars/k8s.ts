@@ -77,7 +77,7 @@ export const k8sVars = {
       'max_connections of each CloudNativePG instance; the policy check fails when the backend and worker HPA maxima (plus rollout surge) could open more.',
     min: 20,
     max: 10000,
-    default: { dev: '400', prod: '1000' },
+    default: '1000',
   }),
   K8S_BACKUP_DESTINATION: v.str({
     description: 'Object-store path CloudNativePG archives WAL and base backups to (Barman Cloud Plugin ObjectStore destinationPath).',
