@@ -32,7 +32,8 @@ export const KUBE_SCORE_RULES: Rule[] = [
     origin: 'kube-score',
     encodes:
       'kube-score container-resources and container-ephemeral-storage-request-and-limit, Polaris cpu/memory Requests/LimitsMissing, kube-linter unset-cpu/memory-requirements',
-    description: 'CPU, memory and ephemeral-storage requests and limits on every container; requests no higher than limits.',
+    description:
+      'CPU, memory and ephemeral-storage requests and limits on every container; CPU and memory on CloudNativePG instances (with bounded ephemeral volumes) and the Barman Cloud sidecar.',
     check: (all) => [
       ...perContainer(all, (c) => missingResources(c.resources, ['cpu', 'memory', 'ephemeral-storage'])),
       // CloudNativePG: cpu and memory on the instances; their scratch space is bounded by ephemeralVolumesSizeLimit.
