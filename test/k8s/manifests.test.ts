@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -358,13 +358,23 @@ describe('operator CRD schemas (CloudNativePG and the Barman Cloud Plugin writte
       (all) => (spec(find(all, 'ObjectStore', 'postgres-backups')).configuration.serverName = 'postgres'),
       /serverName must be equal to constant/,
     ],
-    ['ServiceMonitor', 'a numeric interval', (all) => (spec(find(all, 'ServiceMonitor', 'backend')).endpoints[0].interval = 15), /interval must be string/],
-    ['Certificate', 'no issuerRef', (all) => delete spec(find(all, 'Certificate', 'healthmate-tls')).issuerRef, /must have required property 'issuerRef'/],
+    [
+      'ServiceMonitor',
+      'a numeric interval',
+      (all) => (spec(find(all, 'ServiceMonitor', 'backend')).endpoints[0].interval = 15),
+      /endpoints\.0\.interval must be string/,
+    ],
+    [
+      'Certificate',
+      'no issuerRef',
+      (all) => delete spec(find(all, 'Certificate', 'healthmate-tls')).issuerRef,
+      /cert-manager CRD .*spec must have required property issuerRef/,
+    ],
     [
       'PrometheusRule',
       'a group without a name',
       (all) => delete spec(find(all, 'PrometheusRule', 'healthmate')).groups[0].name,
-      /must have required property 'name'/,
+      /Prometheus Operator CRD .*spec\.groups\.0 must have required property name/,
     ],
   ];
 
@@ -547,5 +557,21 @@ describe('policy rules', () => {
     writeFileSync(join(bundle, 'k8s', 'extra.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n');
     const { problems } = loadManifests(bundle);
     expect(problems.map((p) => `${p.file}: ${p.message}`)).toEqual([expect.stringMatching(/^k8s\/extra\.yaml: is not in APPLY_PHASES/)]);
+  });
+});
+
+describe('import cost', () => {
+  it('no module under scripts/ imports a Kubernetes model package statically (they load inside validateSchemas)', () => {
+    const found: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.ts') && /^import [^;]*from '(@kubernetes-models\/|kubernetes-models)/m.test(readFileSync(path, 'utf8')))
+          found.push(path);
+      }
+    };
+    walk(join(import.meta.dirname, '..', '..', 'scripts'));
+    expect(found).toEqual([]);
   });
 });

@@ -14,6 +14,19 @@ export const KUBERNETES_SCHEMA_VERSION = '1.27.1';
 /** Validates one object; returns the schema errors as text, or undefined. */
 type Check = (object: unknown) => string | undefined;
 
+/** Where each CRD kind's schema comes from, for the error message (core kinds: Kubernetes 1.27.1). */
+const CRD_SOURCES: Record<string, string> = {
+  'autoscaling.k8s.io/v1': 'VPA CRD (@kubernetes-models/autoscaler)',
+  'monitoring.coreos.com/v1': 'Prometheus Operator CRD (@kubernetes-models/prometheus-operator)',
+  'cert-manager.io/v1': 'cert-manager CRD (@kubernetes-models/cert-manager)',
+  'external-secrets.io/v1': 'External Secrets CRD (@kubernetes-models/external-secrets)',
+};
+
+function schemaSource(apiVersion: string, key: string): string {
+  if (key in CNPG_SCHEMAS) return CNPG_VERSIONS;
+  return CRD_SOURCES[apiVersion] ?? `Kubernetes ${KUBERNETES_SCHEMA_VERSION}`;
+}
+
 interface AjvError {
   instancePath?: string;
   message?: string;
@@ -134,8 +147,7 @@ export async function validateSchemas(objects: LoadedObject[]): Promise<Problem[
     }
     const found = check(object);
     if (found !== undefined) {
-      const source = key in CNPG_SCHEMAS ? CNPG_VERSIONS : `Kubernetes ${KUBERNETES_SCHEMA_VERSION}`;
-      problems.push(error(`${describe(loaded)} does not match the ${source} schema: ${found}.`, file, line));
+      problems.push(error(`${describe(loaded)} does not match the ${schemaSource(object.apiVersion, key)} schema: ${found}.`, file, line));
     }
   }
   return problems;
