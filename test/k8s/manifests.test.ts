@@ -128,7 +128,11 @@ describe('rendered Kubernetes manifests', () => {
       ip: '10.244.1.5',
     });
     const redis = { namespace: 'healthmate', labels: find(objects, 'StatefulSet', 'redis').object.spec.template.metadata.labels, ip: '10.244.1.6' };
-    const postgres = { namespace: 'healthmate', labels: { 'cnpg.io/cluster': 'postgres', 'cnpg.io/instanceRole': 'primary' }, ip: '10.244.1.7' };
+    const postgres = {
+      namespace: 'healthmate',
+      labels: { 'app.kubernetes.io/name': 'postgres', 'app.kubernetes.io/part-of': 'healthmate', 'cnpg.io/cluster': 'postgres' },
+      ip: '10.244.1.7',
+    };
     const ingress = { namespace: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, ip: '10.244.2.1' };
     const objectStore = { ip: '198.51.100.20' };
     expect(flowAllowed(policies, { from: ingress, to: app('backend'), port: 8000 })).toBe(true);
@@ -208,6 +212,15 @@ describe('rendered Kubernetes manifests', () => {
     ]);
     // The recovered cluster archives beside, never into, the backups it reads.
     expect(pitr.plugins[0].parameters.serverName).toBe('postgres-pitr');
+    // The recovered cluster's pods carry the same inherited labels, so the NetworkPolicies let it work.
+    const policies = renderedObjects(tempDir(), 'prod')
+      .filter((o) => o.object.kind === 'NetworkPolicy')
+      .map((o) => o.object);
+    const recovered = { namespace: 'healthmate', labels: { ...pitr.inheritedMetadata.labels, 'cnpg.io/cluster': 'postgres-pitr' }, ip: '10.244.1.8' };
+    const operator = { namespace: 'cnpg-system', labels: { 'app.kubernetes.io/name': 'cloudnative-pg' }, ip: '10.244.3.1' };
+    expect(flowAllowed(policies, { from: recovered, to: { ip: '198.51.100.20' }, port: 443 })).toBe(true);
+    expect(flowAllowed(policies, { from: operator, to: recovered, port: 8000 })).toBe(true);
+    expect(flowAllowed(policies, { from: recovered, to: recovered, port: 5432 })).toBe(true);
     const external = spec(find(objects, 'ExternalSecret', 'healthmate-secrets'));
     expect(external.target.name).toBe('healthmate-secrets');
     expect(external.data.map((d: Any) => d.secretKey).sort()).toEqual(Object.keys(SECRET_KEYS).sort());
