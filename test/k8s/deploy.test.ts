@@ -212,6 +212,16 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     expect(result.stderr).toContain('cert-manager/releases/download/v1.16.2/cert-manager.yaml');
   });
 
+  it('--dry-run refuses a missing operator like the deploy does (exit 1, no diff)', () => {
+    const dir = tempDir();
+    const served = CRDS.filter((c) => !c.includes('monitoring.coreos.com')).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}`);
+    const result = deploy(dir, devArgs(dir, ['--dry-run']), [{ match: 'get crd', stdout: `${served.join('\n')}\n` }]);
+    expect(result.code).toBe(1);
+    expect(calls(dir).map(shortArgv)).toEqual([EXPECTED_SEQUENCE[0]]);
+    expect(result.stderr).toContain('install the Prometheus Operator first');
+    expect(result.stderr).toContain('kube-prometheus-stack');
+  });
+
   it('a PostgreSQL Cluster that never becomes Ready stops before the apps change, rolls back and exits 1', () => {
     const dir = tempDir();
     const notReady: FakeRule = {

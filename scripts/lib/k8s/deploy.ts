@@ -146,6 +146,8 @@ async function dryRun(plan: K8sPlan): Promise<void> {
     log.warn(`context ${plan.target.context} is not reachable (${lastLines(probe)}), so no diff against the cluster was made.`);
     return;
   }
+  // The probe is the preflight: a missing operator fails the dry run as it would fail the deploy.
+  assertOperators(plan, probe.stdout);
   for (const command of diffCommands(plan)) {
     const out = await kubectl(plan, command);
     // kubectl diff exits 1 when there are differences and >1 on errors.
