@@ -68,18 +68,23 @@ let checks: Promise<Record<string, Check>> | undefined;
  */
 function loadChecks(): Promise<Record<string, Check>> {
   checks ??= (async () => {
-    const [apps, autoscaling, networking, policy, core, vpa, monitoring, certs, externalSecrets, { Ajv }] = await Promise.all([
-      import('kubernetes-models/apps/v1'),
-      import('kubernetes-models/autoscaling/v2'),
-      import('kubernetes-models/networking.k8s.io/v1'),
-      import('kubernetes-models/policy/v1'),
-      import('kubernetes-models/v1'),
-      import('@kubernetes-models/autoscaler/autoscaling.k8s.io/v1'),
-      import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'),
-      import('@kubernetes-models/cert-manager/cert-manager.io/v1'),
-      import('@kubernetes-models/external-secrets/external-secrets.io/v1'),
-      import('ajv'),
-    ]);
+    // Per-kind modules of the CRD packages: their index files pull in every kind (~0.6 s more).
+    const [apps, autoscaling, networking, policy, core, vpa, serviceMonitor, podMonitor, prometheusRule, certificate, clusterIssuer, externalSecret, { Ajv }] =
+      await Promise.all([
+        import('kubernetes-models/apps/v1'),
+        import('kubernetes-models/autoscaling/v2'),
+        import('kubernetes-models/networking.k8s.io/v1'),
+        import('kubernetes-models/policy/v1'),
+        import('kubernetes-models/v1'),
+        import('@kubernetes-models/autoscaler/autoscaling.k8s.io/v1'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'),
+        import('@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate'),
+        import('@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer'),
+        import('@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret'),
+        import('ajv'),
+      ]);
     const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
     const crdChecks = Object.fromEntries(
       Object.entries(CNPG_SCHEMAS).map(([key, schema]) => {
@@ -98,12 +103,12 @@ function loadChecks(): Promise<Record<string, Check>> {
       'networking.k8s.io/v1/NetworkPolicy': modelCheck(networking.NetworkPolicy),
       'networking.k8s.io/v1/Ingress': modelCheck(networking.Ingress),
       'autoscaling.k8s.io/v1/VerticalPodAutoscaler': modelCheck(vpa.VerticalPodAutoscaler),
-      'monitoring.coreos.com/v1/ServiceMonitor': modelCheck(monitoring.ServiceMonitor),
-      'monitoring.coreos.com/v1/PodMonitor': modelCheck(monitoring.PodMonitor),
-      'monitoring.coreos.com/v1/PrometheusRule': modelCheck(monitoring.PrometheusRule),
-      'cert-manager.io/v1/Certificate': modelCheck(certs.Certificate),
-      'cert-manager.io/v1/ClusterIssuer': modelCheck(certs.ClusterIssuer),
-      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecrets.ExternalSecret),
+      'monitoring.coreos.com/v1/ServiceMonitor': modelCheck(serviceMonitor.ServiceMonitor),
+      'monitoring.coreos.com/v1/PodMonitor': modelCheck(podMonitor.PodMonitor),
+      'monitoring.coreos.com/v1/PrometheusRule': modelCheck(prometheusRule.PrometheusRule),
+      'cert-manager.io/v1/Certificate': modelCheck(certificate.Certificate),
+      'cert-manager.io/v1/ClusterIssuer': modelCheck(clusterIssuer.ClusterIssuer),
+      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecret.ExternalSecret),
       ...crdChecks,
     };
   })();
