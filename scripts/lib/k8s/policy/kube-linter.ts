@@ -31,7 +31,7 @@ export const KUBE_LINTER_RULES: Rule[] = [
     id: 'image-tag-pinned',
     origin: 'kube-linter',
     encodes: 'kube-linter latest-tag, Polaris tagNotSpecified, kube-score container-image-tag',
-    description: 'Every image names a version tag (or digest), never latest.',
+    description: "Every image (containers, a Cluster's imageName) names a version tag (or digest), never latest.",
     check: (all) => [
       ...perContainer(all, (c) => unpinned(String(c.image ?? ''))),
       ...each(all.clusters(), (c) => unpinned(String(c.object.spec?.imageName ?? ''))),

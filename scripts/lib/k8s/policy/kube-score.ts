@@ -21,7 +21,7 @@ export const KUBE_SCORE_RULES: Rule[] = [
     id: 'image-pull-policy-always',
     origin: 'kube-score',
     encodes: 'kube-score container-image-pull-policy',
-    description: 'imagePullPolicy Always, so a node never runs a stale or tampered cached image.',
+    description: 'imagePullPolicy Always (containers and CloudNativePG Clusters), so a node never runs a stale or tampered cached image.',
     check: (all) => [
       ...perContainer(all, (c) => (c.imagePullPolicy === 'Always' ? undefined : 'imagePullPolicy is not Always.')),
       ...each(all.clusters(), (c) => (c.object.spec?.imagePullPolicy === 'Always' ? undefined : 'spec.imagePullPolicy is not Always.')),
@@ -69,7 +69,7 @@ export const KUBE_SCORE_RULES: Rule[] = [
     id: 'high-uid-gid',
     origin: 'kube-score',
     encodes: 'kube-score container-security-context-user-group-id',
-    description: 'runAsUser and runAsGroup of at least 10000, clear of host users.',
+    description: "runAsUser and runAsGroup (a Cluster's postgresUID/postgresGID) of at least 10000, clear of host users.",
     check: (all) => [
       ...perContainer(all, (c, pod) => {
         const user = Number(effective(c, pod, 'runAsUser'));
@@ -107,7 +107,7 @@ export const KUBE_SCORE_RULES: Rule[] = [
     id: 'replicas-at-least-2',
     origin: 'kube-score',
     encodes: 'kube-score deployment-replicas, Polaris deploymentMissingReplicas',
-    description: 'At least two pods (fixed replicas or HPA minimum), so one can be lost or drained.',
+    description: 'At least two pods (fixed replicas, HPA minimum or Cluster instances), so one can be lost or drained.',
     check: (all) => [
       ...each(all.workloads(), (w) => (minPods(all, w) >= 2 ? undefined : `runs as few as ${minPods(all, w)} pod.`)),
       ...each(all.clusters(), (c) =>
@@ -145,7 +145,8 @@ export const KUBE_SCORE_RULES: Rule[] = [
     origin: 'kube-score',
     encodes:
       'kube-score deployment-has-host-podantiaffinity/statefulset-has-host-podantiaffinity, kube-linter no-anti-affinity, Polaris topologySpreadConstraint',
-    description: "Pods prefer different nodes: anti-affinity or a topology spread on kubernetes.io/hostname selecting the workload's own pods.",
+    description:
+      "Pods prefer different nodes: anti-affinity or a topology spread on kubernetes.io/hostname selecting the workload's own pods; a Cluster keeps the operator's anti-affinity on kubernetes.io/hostname.",
     check: (all) => [
       ...each(all.workloads(), (w) => {
         const pod = w.object.spec?.template?.spec ?? {};
@@ -173,7 +174,8 @@ export const KUBE_SCORE_RULES: Rule[] = [
     id: 'pod-disruption-budget',
     origin: 'kube-score',
     encodes: 'kube-score deployment-has-poddisruptionbudget/statefulset-has-poddisruptionbudget, Polaris missingPodDisruptionBudget',
-    description: 'Every workload is covered by exactly one PodDisruptionBudget.',
+    description:
+      'Every workload is covered by exactly one PodDisruptionBudget; a CloudNativePG Cluster keeps the ones its operator makes (enablePDB not false).',
     check: (all) => [
       ...each(all.workloads(), (w) => {
         const n = pdbsFor(all, w).length;
