@@ -5,7 +5,7 @@ await runCli(
   {
     name: 'deploy-k8s.ts',
     summary:
-      'Deploy HealthMate to Kubernetes: render, validate (schemas and policy), create the Secret from secrets files, server-side apply in dependency order, wait for every rollout, smoke-check the backend; on failure roll the Deployments back and exit 1.',
+      "Deploy HealthMate to Kubernetes: render, validate (schemas and policy), check the operators' CRDs (CloudNativePG, Barman Cloud Plugin, Prometheus Operator, cert-manager, VPA), create the Secrets from secrets files, apply in dependency order, wait for the PostgreSQL Cluster and every rollout, smoke-check the backend, then monitors and the certificate and Ingress; on failure roll the Deployments back and exit 1.",
     dryRun: true,
     options: K8S_CLI_OPTIONS,
     examples: [

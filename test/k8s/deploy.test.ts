@@ -10,12 +10,13 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { waitFor } from '../helpers/net.js';
 import { REPO, repoCopy, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type Call, CONTEXT, calls, EXAMPLE, type FakeRule, fakeKubectlEnv, prodEnvFile, renderBundle, shortArgv } from './support.js';
 
-const DEV_SECRETS = ['dev-postgres-password', 'dev-redis-password', 'dev-secret-key-not-for-production', 'dev-postgres-replication-password'];
+const DEV_SECRETS = ['dev-postgres-password', 'dev-redis-password', 'dev-secret-key-not-for-production', 'dev-backup-secret-access-key'];
 
 function deploy(dir: string, args: string[], rules: FakeRule[] = [], options: { root?: string; version?: string } = {}) {
   return runScript('deploy-k8s.ts', args, {
@@ -30,28 +31,49 @@ function devArgs(dir: string, extra: string[] = []): string[] {
 }
 
 const APPLY = 'apply --server-side --field-manager=healthmate-deploy';
-const FILES = ['configmap', 'network-policies', 'database-replicas', 'redis', 'deployment', 'workers', 'autoscaling-policies', 'ingress'];
-const WORKLOADS = [
-  'statefulset/postgres-primary',
-  'statefulset/postgres-replica',
-  'statefulset/redis',
-  'deployment/backend',
-  'deployment/worker',
-  'deployment/beat',
+const BASE = ['configmap', 'network-policies'];
+const DATABASE = ['postgres-cluster'];
+const APPS = ['redis', 'deployment', 'workers', 'autoscaling-policies'];
+const MONITORING = ['monitoring', 'prometheus-rules'];
+const EDGE = ['certificate', 'ingress'];
+const FILES = [...BASE, ...DATABASE, ...APPS, ...MONITORING, ...EDGE];
+const WORKLOADS = ['statefulset/redis', 'deployment/backend', 'deployment/worker', 'deployment/beat'];
+const CRDS = [
+  'clusters.postgresql.cnpg.io',
+  'scheduledbackups.postgresql.cnpg.io',
+  'objectstores.barmancloud.cnpg.io',
+  'servicemonitors.monitoring.coreos.com',
+  'podmonitors.monitoring.coreos.com',
+  'prometheusrules.monitoring.coreos.com',
+  'certificates.cert-manager.io',
+  'clusterissuers.cert-manager.io',
+  'verticalpodautoscalers.autoscaling.k8s.io',
 ];
+const applied = (files: string[]) => files.map((f) => `${APPLY} -f <bundle>/k8s/${f}.yaml`);
+const WAIT_CLUSTER = 'wait --for=condition=Ready cluster.postgresql.cnpg.io/postgres --timeout=900s';
 
 const UNLOCK = 'delete lease healthmate-deploy --ignore-not-found';
+/** The issue's order: CRDs present → Secrets → Cluster ready → app rollout → monitors/rules → ingress/certificate. */
 const EXPECTED_SEQUENCE = [
-  'api-resources --api-group=autoscaling.k8s.io -o name',
+  `get crd ${CRDS.join(' ')} -o name --ignore-not-found`,
   `${APPLY} -f <bundle>/k8s/namespace.yaml`,
   'create -f -',
   'get deployments -l app.kubernetes.io/part-of=healthmate -o json',
   `${APPLY} --dry-run=server ${FILES.map((f) => `-f <bundle>/k8s/${f}.yaml`).join(' ')}`,
-  expect.stringMatching(/^create secret generic healthmate-secrets (--from-file=[a-z.-]+=<bundle>\/secrets\/[a-z0-9_.]+ ){8}--dry-run=client -o yaml$/),
+  expect.stringMatching(/^create secret generic healthmate-secrets (--from-file=[a-z.0-9-]+=<bundle>\/secrets\/[a-z0-9_.]+ ){8}--dry-run=client -o yaml$/),
   `${APPLY} -f -`,
-  ...FILES.map((f) => `${APPLY} -f <bundle>/k8s/${f}.yaml`),
+  expect.stringMatching(
+    /^create secret generic postgres-app-credentials --type=kubernetes.io\/basic-auth --from-literal=username=\S+ --from-file=password=<bundle>\/secrets\/postgres_password --dry-run=client -o yaml$/,
+  ),
+  `${APPLY} -f -`,
+  ...applied(BASE),
+  ...applied(DATABASE),
+  WAIT_CLUSTER,
+  ...applied(APPS),
   ...WORKLOADS.map((w) => `rollout status ${w} --timeout=5m`),
   expect.stringMatching(/^exec deployment\/backend -c backend -- python -c /),
+  ...applied(MONITORING),
+  ...applied(EDGE),
 ];
 
 /** Revisions the fake reports for the snapshot: the cluster already runs a release. */
@@ -89,8 +111,17 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     // The Secret manifest reached `kubectl apply -f -` on stdin, base64-encoded like kubectl makes it.
     const secretApply = all[6] as Call;
     expect(secretApply.stdin).toContain('kind: Secret');
-    expect(secretApply.stdin).toContain(`postgres-replication-password: ${Buffer.from('dev-postgres-replication-password').toString('base64')}`);
+    expect(secretApply.stdin).toContain(`backup-s3-secret-access-key: ${Buffer.from('dev-backup-secret-access-key').toString('base64')}`);
     expect(secretApply.stdin).toContain(`redis-auth.conf: ${Buffer.from('requirepass "dev-redis-password"\n').toString('base64')}`);
+    // The app URL points at CloudNativePG's read-write Service, the read URL at the replicas.
+    const data = (parse(secretApply.stdin ?? '') as { data: Record<string, string> }).data;
+    const b64 = (key: string) => Buffer.from(data[key] ?? '', 'base64').toString();
+    expect(b64('database-url')).toMatch(/@postgres-rw:5432\//);
+    expect(b64('database-read-url')).toMatch(/@postgres-ro:5432\//);
+    // CloudNativePG's owner Secret: basic-auth, user name and password.
+    const appSecret = all[8] as Call;
+    expect(appSecret.stdin).toContain(`password: ${Buffer.from('dev-postgres-password').toString('base64')}`);
+    expect(appSecret.stdin).toContain('name: postgres-app-credentials');
     // ...and never reached the terminal.
     for (const secret of DEV_SECRETS) expect(result.stdout + result.stderr).not.toContain(secret);
     expect(result.stderr).not.toContain(Buffer.from('dev-redis-password').toString('base64'));
@@ -138,8 +169,11 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const result = deploy(dir, devArgs(dir), [EXISTING], { version: 'old-1.2.3' });
     expect(result.code).toBe(1);
     const sequence = calls(dir).map(shortArgv);
-    expect(sequence.slice(0, EXPECTED_SEQUENCE.length)).toEqual(EXPECTED_SEQUENCE);
-    expect(sequence.slice(EXPECTED_SEQUENCE.length).filter((s) => s.startsWith('rollout undo'))).toHaveLength(3);
+    const smokeAt = sequence.findIndex((s) => s.startsWith('exec deployment/backend'));
+    expect(sequence.slice(0, smokeAt + 1)).toEqual(EXPECTED_SEQUENCE.slice(0, smokeAt + 1));
+    // Nothing after the smoke check (monitors, certificate, Ingress) is applied; the Deployments roll back.
+    expect(sequence.slice(smokeAt + 1).filter((s) => s.startsWith(APPLY))).toEqual([]);
+    expect(sequence.slice(smokeAt + 1).filter((s) => s.startsWith('rollout undo'))).toHaveLength(3);
     expect(sequence.at(-1)).toBe(UNLOCK);
     expect(result.stderr).toContain('/version reports old-1.2.3, not dev');
   });
@@ -153,12 +187,59 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     expect(result.stderr).toContain('first deploy, so there is no previous revision');
   });
 
-  it('a cluster without the VPA API stops before changing anything (exit 1)', () => {
+  it('a cluster without an operator stops before changing anything: one sentence and the install command (exit 1)', () => {
     const dir = tempDir();
-    const result = deploy(dir, devArgs(dir), [{ match: 'api-resources', stdout: '' }]);
+    const served = CRDS.filter((c) => !c.endsWith('.cnpg.io')).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}`);
+    const result = deploy(dir, devArgs(dir), [{ match: 'get crd', stdout: `${served.join('\n')}\n` }]);
     expect(result.code).toBe(1);
     expect(calls(dir).map(shortArgv)).toEqual([EXPECTED_SEQUENCE[0]]);
-    expect(result.stderr).toContain('does not serve VerticalPodAutoscaler');
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toEqual([
+      'error: the cluster of context test-cluster does not serve clusters.postgresql.cnpg.io, scheduledbackups.postgresql.cnpg.io: install CloudNativePG (>= 1.26) first; nothing was changed.',
+    ]);
+    expect(result.stderr).toContain(
+      'kubectl apply --server-side -f https://raw.githubusercontent.com/cloudnative-pg/cloudnative-pg/release-1.27/releases/cnpg-1.27.0.yaml',
+    );
+  });
+
+  it('a cluster with every operator but cert-manager names cert-manager', () => {
+    const dir = tempDir();
+    const served = CRDS.filter((c) => !c.endsWith('cert-manager.io')).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}`);
+    const result = deploy(dir, devArgs(dir), [{ match: 'get crd', stdout: `${served.join('\n')}\n` }]);
+    expect(result.code).toBe(1);
+    expect(calls(dir)).toHaveLength(1);
+    expect(result.stderr).toContain('install cert-manager (>= 1.12) first');
+    expect(result.stderr).toContain('cert-manager/releases/download/v1.16.2/cert-manager.yaml');
+  });
+
+  it('--dry-run refuses a missing operator like the deploy does (exit 1, no diff)', () => {
+    const dir = tempDir();
+    const served = CRDS.filter((c) => !c.includes('monitoring.coreos.com')).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}`);
+    const result = deploy(dir, devArgs(dir, ['--dry-run']), [{ match: 'get crd', stdout: `${served.join('\n')}\n` }]);
+    expect(result.code).toBe(1);
+    expect(calls(dir).map(shortArgv)).toEqual([EXPECTED_SEQUENCE[0]]);
+    expect(result.stderr).toContain('install the Prometheus Operator first');
+    expect(result.stderr).toContain('kube-prometheus-stack');
+  });
+
+  it('a PostgreSQL Cluster that never becomes Ready stops before the apps change, rolls back and exits 1', () => {
+    const dir = tempDir();
+    const notReady: FakeRule = {
+      match: 'wait --for=condition=Ready cluster',
+      exit: 1,
+      stderr: 'error: timed out waiting for the condition on clusters/postgres\n',
+    };
+    const result = deploy(dir, devArgs(dir), [EXISTING, notReady]);
+    expect(result.code).toBe(1);
+    const sequence = calls(dir).map(shortArgv);
+    const failedAt = sequence.indexOf(WAIT_CLUSTER);
+    expect(sequence.slice(0, failedAt + 1)).toEqual(EXPECTED_SEQUENCE.slice(0, failedAt + 1));
+    // No app manifest was applied; the Deployments are rolled back to what they were (a no-op for kubectl when unchanged).
+    expect(sequence.slice(failedAt + 1).filter((s) => s.startsWith(APPLY))).toEqual([]);
+    expect(sequence.slice(failedAt + 1).filter((s) => s.startsWith('rollout undo'))).toHaveLength(3);
+    expect(sequence.at(-1)).toBe(UNLOCK);
+    expect(result.stderr).toContain('wait for the PostgreSQL Cluster postgres to be Ready');
+    expect(result.stderr).toContain('timed out waiting for the condition on clusters/postgres');
   });
 
   it('a server-side dry run the API server rejects stops before any workload changes (exit 1)', () => {
@@ -214,7 +295,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
 
   it('Ctrl-C during a rollout releases the lock before the process dies', async () => {
     const dir = tempDir();
-    const env = fakeKubectlEnv(dir, [{ match: 'rollout status statefulset/postgres-primary', sleep: 3 }]);
+    const env = fakeKubectlEnv(dir, [{ match: 'rollout status statefulset/redis', sleep: 3 }]);
     const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'deploy-k8s.ts'), ...devArgs(dir)], {
       env: { ...process.env, ...env },
       cwd: dir,
@@ -233,7 +314,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     expect(stderr).toContain('interrupted by SIGINT');
     const sequence = calls(dir).map(shortArgv);
     expect(sequence.at(-1)).toBe(UNLOCK);
-    expect(sequence.filter((s) => s.startsWith('rollout status'))).toEqual(['rollout status statefulset/postgres-primary --timeout=5m']);
+    expect(sequence.filter((s) => s.startsWith('rollout status'))).toEqual(['rollout status statefulset/redis --timeout=5m']);
   });
 
   it('--dry-run prints the plan, diffs against a reachable cluster and changes nothing', () => {
@@ -247,12 +328,14 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
     const sequence = calls(dir).map(shortArgv);
     expect(sequence[0]).toBe(EXPECTED_SEQUENCE[0]);
     expect(sequence.slice(1)).toEqual(['namespace', ...FILES].map((f) => `diff --server-side --field-manager=healthmate-deploy -f <bundle>/k8s/${f}.yaml`));
+    expect(result.stdout).toContain('wait --for=condition=Ready cluster.postgresql.cnpg.io/postgres');
+    expect(result.stdout).not.toMatch(/statefulset\/postgres/);
     for (const secret of DEV_SECRETS) expect(result.stdout + result.stderr).not.toContain(secret);
   });
 
   it('--dry-run with an unreachable cluster still prints the plan (exit 0)', () => {
     const dir = tempDir();
-    const result = deploy(dir, devArgs(dir, ['--dry-run']), [{ match: 'api-resources', exit: 1, stderr: 'Unable to connect to the server\n' }]);
+    const result = deploy(dir, devArgs(dir, ['--dry-run']), [{ match: 'get crd', exit: 1, stderr: 'Unable to connect to the server\n' }]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('smoke check');
     expect(result.stderr).toContain('is not reachable');
@@ -294,15 +377,15 @@ describe('deploy-k8s.ts bad input: one sentence, exit 2, kubectl never called', 
 
   it('a missing secret in the env file', () => {
     const dir = tempDir();
-    const { path } = prodEnvFile(dir, ['POSTGRES_REPLICATION_PASSWORD']);
+    const { path } = prodEnvFile(dir, ['K8S_BACKUP_S3_SECRET_ACCESS_KEY']);
     const result = deploy(dir, ['--env', 'prod', '--env-file', path, '--context', CONTEXT, '--set', `STATE_DIR=${join(dir, 'state')}`]);
-    expectBadInput(dir, result, /POSTGRES_REPLICATION_PASSWORD is a required secret and is not set/);
+    expectBadInput(dir, result, /K8S_BACKUP_S3_SECRET_ACCESS_KEY is a required secret and is not set/);
   });
 
   it('a missing secret file in a rendered --bundle', () => {
     const dir = tempDir();
     const bundle = renderBundle(dir, 'prod');
-    rmSync(join(bundle, 'secrets', 'postgres_replication_password'));
+    rmSync(join(bundle, 'secrets', 'k8s_backup_s3_secret_access_key'));
     const result = deploy(dir, [
       '--env',
       'prod',
@@ -316,7 +399,11 @@ describe('deploy-k8s.ts bad input: one sentence, exit 2, kubectl never called', 
       '--set',
       `STATE_DIR=${join(dir, 'state')}`,
     ]);
-    expectBadInput(dir, result, /secret file .*secrets\/postgres_replication_password \(Secret key postgres-replication-password\) is missing/);
+    expectBadInput(
+      dir,
+      result,
+      /secret file .*secrets\/k8s_backup_s3_secret_access_key \(Secret healthmate-secrets key backup-s3-secret-access-key\) is missing/,
+    );
   });
 });
 

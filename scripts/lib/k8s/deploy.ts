@@ -7,8 +7,9 @@ import { log } from '../log.js';
 import { findTool, requireTool } from '../tools.js';
 import { kubeconfigContexts } from './kubeconfig.js';
 import { loadManifests } from './manifests.js';
+import { missingOperator, OPERATORS } from './operators.js';
 import { buildPlan, type Command, diffCommands, formatPlan, type K8sPlan, LOCK_LEASE, rollbackCommands, type Step, UNLOCK } from './plan.js';
-import { checkPolicy, policyContext } from './policy.js';
+import { checkPolicy, policyContext } from './policy/index.js';
 import { validateSchemas } from './schema.js';
 import { assertSecretFiles } from './secret.js';
 
@@ -38,9 +39,9 @@ export function resolveContext(named: string | undefined): string {
 }
 
 /** Schema and policy problems of the bundle's manifests, as one BadInputError. */
-export function assertManifestsValid(bundleDir: string, env: LoadedEnv): ReturnType<typeof loadManifests>['objects'] {
+export async function assertManifestsValid(bundleDir: string, env: LoadedEnv): Promise<ReturnType<typeof loadManifests>['objects']> {
   const { objects, problems } = loadManifests(bundleDir);
-  problems.push(...validateSchemas(objects), ...checkPolicy(objects, policyContext(env)));
+  problems.push(...(await validateSchemas(objects)), ...checkPolicy(objects, policyContext(env)));
   if (problems.length > 0) {
     const lines = problems.map((p) => `${p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : ''}${p.message}`);
     throw new BadInputError(lines.join('\n'), 'fix the manifests in k8s/ (scripts/check.ts shows the same problems)');
@@ -145,6 +146,8 @@ async function dryRun(plan: K8sPlan): Promise<void> {
     log.warn(`context ${plan.target.context} is not reachable (${lastLines(probe)}), so no diff against the cluster was made.`);
     return;
   }
+  // The probe is the preflight: a missing operator fails the dry run as it would fail the deploy.
+  assertOperators(plan, probe.stdout);
   for (const command of diffCommands(plan)) {
     const out = await kubectl(plan, command);
     // kubectl diff exits 1 when there are differences and >1 on errors.
@@ -235,7 +238,7 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
   const { env, bundleDir } = options;
   const context = resolveContext(options.context ?? env.values.K8S_CONTEXT);
   const namespace = env.values.K8S_NAMESPACE;
-  const objects = assertManifestsValid(bundleDir, env);
+  const objects = await assertManifestsValid(bundleDir, env);
   assertSecretFiles(bundleDir);
   const plan = buildPlan(
     {
@@ -246,6 +249,7 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
       backendTag: env.values.BACKEND_TAG,
       holder: holderIdentity(),
       now: new Date(),
+      databaseUser: env.values.POSTGRES_USER,
     },
     objects,
   );
@@ -263,6 +267,17 @@ export async function deployK8s(options: K8sDeployOptions): Promise<void> {
   log.info(`deployed ${plan.target.backendTag} to ${context}/${namespace}: ${plan.workloads.length} workloads rolled out, smoke check passed.`);
 }
 
+/** Stops, before anything changed, when an operator the manifests need is not installed. */
+function assertOperators(plan: K8sPlan, served: string): void {
+  const needed = OPERATORS.filter((o) => o.crds.some((c) => plan.crds.includes(c)));
+  const missing = missingOperator(needed, served.split('\n'));
+  if (!missing) return;
+  throw new OperationError(
+    `the cluster of context ${plan.target.context} does not serve ${missing.crds.join(', ')}: install ${missing.operator.name} first; nothing was changed.`,
+    `install it with: ${missing.operator.install}`,
+  );
+}
+
 /** The steps in order; the lock step fills in `lock`. */
 async function runSteps(plan: K8sPlan, lock: DeployLock): Promise<void> {
   let revisions = new Map<string, string>();
@@ -277,12 +292,7 @@ async function runSteps(plan: K8sPlan, lock: DeployLock): Promise<void> {
     }
     try {
       const out = await runStep(plan, step);
-      if (step.id === 'preflight' && !out.stdout.split('\n').some((l) => l.trim().startsWith('verticalpodautoscalers.'))) {
-        throw new OperationError(
-          `the cluster of context ${plan.target.context} does not serve VerticalPodAutoscaler (autoscaling.k8s.io/v1); nothing was changed.`,
-          'install the VPA CRDs (the recommender alone serves updateMode Off), then deploy again',
-        );
-      }
+      if (step.id === 'preflight') assertOperators(plan, out.stdout);
       if (step.id === 'snapshot') revisions = revisionsFrom(out);
       if (step.id === 'smoke') checkSmoke(out, step, plan.target.backendTag);
     } catch (caught) {

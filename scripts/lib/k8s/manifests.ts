@@ -9,20 +9,23 @@ export const K8S_DIR = 'k8s';
 /**
  * The order deploy-k8s.ts applies the manifests in: the namespace, settings
  * and network policies before any pod exists (so no pod ever runs without
- * its policy), the data tier before the apps that connect to it, autoscalers
- * after their targets, and the public Ingress last, once there is a backend.
+ * its policy), the database before the apps that connect to it, autoscalers
+ * after their targets, the monitors and rules once there is something to
+ * scrape, and the certificate and public Ingress last, once there is a
+ * backend. Every phase but the first ends in a wait (scripts/lib/k8s/plan.ts).
  */
-export const APPLY_ORDER = [
-  'namespace.yaml',
-  'configmap.yaml',
-  'network-policies.yaml',
-  'database-replicas.yaml',
-  'redis.yaml',
-  'deployment.yaml',
-  'workers.yaml',
-  'autoscaling-policies.yaml',
-  'ingress.yaml',
-] as const;
+export const APPLY_PHASES = {
+  base: ['namespace.yaml', 'configmap.yaml', 'network-policies.yaml'],
+  database: ['postgres-cluster.yaml'],
+  apps: ['redis.yaml', 'deployment.yaml', 'workers.yaml', 'autoscaling-policies.yaml'],
+  monitoring: ['monitoring.yaml', 'prometheus-rules.yaml'],
+  edge: ['certificate.yaml', 'ingress.yaml'],
+} as const;
+
+export const APPLY_ORDER: readonly string[] = Object.values(APPLY_PHASES).flat();
+
+/** Rendered manifests the deploy never applies (runbook recipes), validated like the others. */
+export const RECIPES_DIR = 'recipes';
 
 export interface ObjectMeta {
   name?: string;
@@ -61,17 +64,30 @@ export interface LoadedManifests {
 
 /** Parses every manifest of a bundle, in apply order, with file and line of each object. */
 export function loadManifests(bundleDir: string): LoadedManifests {
-  const dir = join(bundleDir, K8S_DIR);
+  return loadFolder(bundleDir, K8S_DIR, APPLY_ORDER, true);
+}
+
+/** The recipes (k8s/recipes/*.yaml): point-in-time recovery, ExternalSecret. */
+export function loadRecipes(bundleDir: string): LoadedManifests {
+  const dir = join(bundleDir, K8S_DIR, RECIPES_DIR);
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)) : [];
+  return loadFolder(bundleDir, posix.join(K8S_DIR, RECIPES_DIR), names.sort(), false);
+}
+
+function loadFolder(bundleDir: string, folder: string, expected: readonly string[], strict: boolean): LoadedManifests {
+  const dir = join(bundleDir, folder);
   const problems: Problem[] = [];
   const objects: LoadedObject[] = [];
   const present = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)) : [];
-  for (const name of present) {
-    if (!(APPLY_ORDER as readonly string[]).includes(name)) {
-      problems.push(error('is not in APPLY_ORDER (scripts/lib/k8s/manifests.ts), so no deploy would apply it; add it there.', posix.join(K8S_DIR, name)));
+  if (strict) {
+    for (const name of present) {
+      if (!expected.includes(name)) {
+        problems.push(error('is not in APPLY_PHASES (scripts/lib/k8s/manifests.ts), so no deploy would apply it; add it there.', posix.join(folder, name)));
+      }
     }
   }
-  for (const name of APPLY_ORDER) {
-    const file = posix.join(K8S_DIR, name);
+  for (const name of expected) {
+    const file = posix.join(folder, name);
     if (!present.includes(name)) {
       problems.push(error('is missing from the bundle; the deploy applies it.', file));
       continue;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { APPLY_ORDER, K8S_DIR, type LoadedObject } from './manifests.js';
-import { SECRET_NAME, secretFileArgs } from './secret.js';
+import { APPLY_ORDER, APPLY_PHASES, K8S_DIR, type LoadedObject } from './manifests.js';
+import { operatorsFor } from './operators.js';
+import { DB_APP_SECRET_NAME, dbAppSecretArgs, SECRET_NAME, secretFileArgs } from './secret.js';
 
 export const FIELD_MANAGER = 'healthmate-deploy';
 /** The Lease that serialises deploys to one namespace, whoever runs them from wherever. */
@@ -20,6 +21,8 @@ export interface K8sTarget {
   holder: string;
   /** Time of the plan, for the Lease. */
   now: Date;
+  /** POSTGRES_USER: the owner CloudNativePG creates (the user name is not secret). */
+  databaseUser: string;
 }
 
 export interface Workload {
@@ -37,13 +40,15 @@ export interface Command {
 }
 
 export interface Step {
-  id: 'preflight' | 'namespace' | 'lock' | 'snapshot' | 'server-dry-run' | 'secret' | 'apply' | 'rollout' | 'smoke';
+  id: 'preflight' | 'namespace' | 'lock' | 'snapshot' | 'server-dry-run' | 'secret' | 'apply' | 'database' | 'rollout' | 'smoke';
   title: string;
   commands: Command[];
 }
 
 export interface K8sPlan {
   target: K8sTarget;
+  /** CRD names the preflight asks for (the operators the manifests need). */
+  crds: string[];
   /** Flags every kubectl call starts with: the context and namespace are always explicit. */
   base: string[];
   workloads: Workload[];
@@ -52,6 +57,11 @@ export interface K8sPlan {
 
 export function manifestPath(target: K8sTarget, file: string): string {
   return join(target.bundleDir, K8S_DIR, file);
+}
+
+/** CloudNativePG Clusters, by name: the deploy waits for each to be Ready. */
+export function clustersOf(objects: LoadedObject[]): string[] {
+  return objects.filter((o) => o.object.apiVersion === 'postgresql.cnpg.io/v1' && o.object.kind === 'Cluster').map((o) => o.object.metadata?.name ?? '');
 }
 
 /** Workloads to wait for, in apply order (the data tier first). */
@@ -104,21 +114,32 @@ export const UNLOCK: Command = { args: ['delete', 'lease', LOCK_LEASE, '--ignore
 
 /**
  * The deploy as data: the commands --dry-run prints and the deploy runs.
- * Nothing changes before `namespace`; a Lease then locks out concurrent
- * deploys, and the server-side dry run proves
- * every manifest against the real API server (admission, quotas, Pod
- * Security, field ownership) before the first real change to workloads.
+ * Nothing changes before `namespace`: the preflight first proves the
+ * operators' CRDs are served. A Lease then locks out concurrent deploys, and
+ * the server-side dry run proves every manifest against the real API server
+ * (admission, quotas, Pod Security, field ownership) before the first real
+ * change. Then, in APPLY_PHASES order: Secrets, settings and network
+ * policies; the PostgreSQL Cluster, waited for until Ready; the apps, each
+ * rollout waited for and smoke-checked; the monitors and rules; the
+ * certificate and the Ingress.
  */
 export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
   const base = ['--context', target.context, '--namespace', target.namespace];
   const apply = ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`];
   const rest = APPLY_ORDER.filter((f) => f !== 'namespace.yaml');
   const workloads = workloadsOf(objects);
+  const clusters = clustersOf(objects);
+  const kinds = objects.map((o) => `${o.object.apiVersion}/${o.object.kind}`);
+  const crds = operatorsFor(kinds).flatMap((o) => o.crds);
+  const applyFiles = (files: readonly string[]): Step[] =>
+    files.map((file) => ({ id: 'apply', title: `apply ${file}`, commands: [{ args: [...apply, '-f', manifestPath(target, file)] }] }));
+  // A first bootstrap clones each replica from the primary: allow one rollout timeout per instance.
+  const clusterTimeout = `${seconds(target.rolloutTimeout) * 3}s`;
   const steps: Step[] = [
     {
       id: 'preflight',
-      title: 'check the cluster answers and serves the VPA API (autoscaling.k8s.io/v1)',
-      commands: [{ args: ['api-resources', '--api-group=autoscaling.k8s.io', '-o', 'name'] }],
+      title: `check the cluster answers and serves the operators' CRDs (${crds.length})`,
+      commands: [{ args: ['get', 'crd', ...crds, '-o', 'name', '--ignore-not-found'] }],
     },
     {
       id: 'namespace',
@@ -128,7 +149,7 @@ export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
     {
       id: 'lock',
       title: `take the deploy lock (Lease ${LOCK_LEASE}; released on every exit path)`,
-      commands: [{ args: ['create', '-f', '-'], stdin: { text: leaseManifest(target, workloads.length), label: `Lease ${LOCK_LEASE}` } }],
+      commands: [{ args: ['create', '-f', '-'], stdin: { text: leaseManifest(target, workloads.length + clusters.length * 3), label: `Lease ${LOCK_LEASE}` } }],
     },
     {
       id: 'snapshot',
@@ -148,13 +169,35 @@ export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
         { args: [...apply, '-f', '-'], stdinFromPrevious: true },
       ],
     },
-    ...rest.map(
-      (file): Step => ({
-        id: 'apply',
-        title: `apply ${file}`,
-        commands: [{ args: [...apply, '-f', manifestPath(target, file)] }],
+    {
+      id: 'secret',
+      title: `create or update Secret ${DB_APP_SECRET_NAME}, the PostgreSQL owner CloudNativePG creates (password only on stdin)`,
+      commands: [
+        {
+          args: [
+            'create',
+            'secret',
+            'generic',
+            DB_APP_SECRET_NAME,
+            ...dbAppSecretArgs(target.bundleDir, target.databaseUser),
+            '--dry-run=client',
+            '-o',
+            'yaml',
+          ],
+        },
+        { args: [...apply, '-f', '-'], stdinFromPrevious: true },
+      ],
+    },
+    ...applyFiles(APPLY_PHASES.base.filter((f) => f !== 'namespace.yaml')),
+    ...applyFiles(APPLY_PHASES.database),
+    ...clusters.map(
+      (name): Step => ({
+        id: 'database',
+        title: `wait for the PostgreSQL Cluster ${name} to be Ready (primary and replicas streaming)`,
+        commands: [{ args: ['wait', '--for=condition=Ready', `cluster.postgresql.cnpg.io/${name}`, `--timeout=${clusterTimeout}`] }],
       }),
     ),
+    ...applyFiles(APPLY_PHASES.apps),
     ...workloads.map(
       (w): Step => ({
         id: 'rollout',
@@ -167,8 +210,10 @@ export function buildPlan(target: K8sTarget, objects: LoadedObject[]): K8sPlan {
       title: `smoke check: /health answers 200 and /version reports ${target.backendTag}`,
       commands: [{ args: ['exec', 'deployment/backend', '-c', 'backend', '--', 'python', '-c', SMOKE_SCRIPT] }],
     },
+    ...applyFiles(APPLY_PHASES.monitoring),
+    ...applyFiles(APPLY_PHASES.edge),
   ];
-  return { target, base, workloads, steps };
+  return { target, base, crds, workloads, steps };
 }
 
 /** Rollback commands: each Deployment that existed back to its recorded revision. */
@@ -199,6 +244,8 @@ export function formatPlan(plan: K8sPlan): string {
       .join(' | ');
     lines.push(`${index + 1}. ${step.title}`, `   ${command.replaceAll('\n', '\\n')}`);
   });
-  lines.push('On a failed rollout or smoke check: kubectl rollout undo --to-revision=<recorded> for each Deployment that existed before, wait for it, exit 1.');
+  lines.push(
+    'On a failure after the first apply: kubectl rollout undo --to-revision=<recorded> for each Deployment that existed before, wait for it, exit 1 (the PostgreSQL Cluster and Redis are never rolled back automatically).',
+  );
   return lines.join('\n');
 }

@@ -1,39 +1,31 @@
-import { VerticalPodAutoscaler } from '@kubernetes-models/autoscaler/autoscaling.k8s.io/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { error, type Problem } from '../check/types.js';
 import { describe, type LoadedObject } from './manifests.js';
+import { CNPG_SCHEMAS, CNPG_VERSIONS } from './schemas/cnpg.js';
 
 /**
  * kubernetes-models 4.5.1 is generated from the OpenAPI document of
- * Kubernetes 1.27.1; @kubernetes-models/autoscaler 3.3.4 from the VPA CRD
- * (autoscaling.k8s.io/v1) of kubernetes/autoscaler.
+ * Kubernetes 1.27.1; the CRD kinds come from their own packages
+ * (@kubernetes-models/autoscaler 3.3.4, prometheus-operator 6.0.0,
+ * cert-manager 6.0.0, external-secrets 2.0.0) and, for CloudNativePG, from
+ * the hand-written schemas in ./schemas/cnpg.ts.
  */
 export const KUBERNETES_SCHEMA_VERSION = '1.27.1';
 
-interface Model {
-  validate(): void;
-}
-type ModelClass = new (data: never) => Model;
+/** Validates one object; returns the schema errors as text, or undefined. */
+type Check = (object: unknown) => string | undefined;
 
-/** apiVersion/kind → schema model. Only kinds the manifests may use; anything else is an error. */
-const MODELS: Record<string, ModelClass> = {
-  'v1/Namespace': Namespace,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'autoscaling.k8s.io/v1/VerticalPodAutoscaler': VerticalPodAutoscaler,
+/** Where each CRD kind's schema comes from, for the error message (core kinds: Kubernetes 1.27.1). */
+const CRD_SOURCES: Record<string, string> = {
+  'autoscaling.k8s.io/v1': 'VPA CRD (@kubernetes-models/autoscaler)',
+  'monitoring.coreos.com/v1': 'Prometheus Operator CRD (@kubernetes-models/prometheus-operator)',
+  'cert-manager.io/v1': 'cert-manager CRD (@kubernetes-models/cert-manager)',
+  'external-secrets.io/v1': 'External Secrets CRD (@kubernetes-models/external-secrets)',
 };
 
-export const SUPPORTED_KINDS = Object.keys(MODELS);
+function schemaSource(apiVersion: string, key: string): string {
+  if (key in CNPG_SCHEMAS) return CNPG_VERSIONS;
+  return CRD_SOURCES[apiVersion] ?? `Kubernetes ${KUBERNETES_SCHEMA_VERSION}`;
+}
 
 interface AjvError {
   instancePath?: string;
@@ -41,21 +33,96 @@ interface AjvError {
   params?: Record<string, unknown>;
 }
 
-function formatErrors(caught: unknown): string {
-  const errors = (caught as { errors?: AjvError[] }).errors;
-  if (!Array.isArray(errors) || errors.length === 0) return caught instanceof Error ? caught.message : String(caught);
-  return errors
+function formatErrors(errors: AjvError[] | null | undefined): string {
+  return (errors ?? [])
     .slice(0, 3)
     .map((e) => {
       const path = (e.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.') || '(object)';
       const allowed = Array.isArray(e.params?.allowedValues) ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : '';
-      return `${path} ${e.message ?? 'is invalid'}${allowed}`;
+      const extra = typeof e.params?.additionalProperty === 'string' ? ` (${e.params.additionalProperty})` : '';
+      return `${path} ${e.message ?? 'is invalid'}${allowed}${extra}`;
     })
     .join('; ');
 }
 
-/** Validates each object against the OpenAPI schema of its apiVersion/kind. */
-export function validateSchemas(objects: LoadedObject[]): Problem[] {
+type ModelClass = new (data: never) => { validate(): void };
+
+function modelCheck(Model: ModelClass): Check {
+  return (object) => {
+    try {
+      new Model(object as never).validate();
+      return undefined;
+    } catch (caught) {
+      const errors = (caught as { errors?: AjvError[] }).errors;
+      return Array.isArray(errors) && errors.length > 0 ? formatErrors(errors) : caught instanceof Error ? caught.message : String(caught);
+    }
+  };
+}
+
+let checks: Promise<Record<string, Check>> | undefined;
+
+/**
+ * apiVersion/kind → validator. The model packages cost about a second to
+ * import, so they load here, on the first validation, never when a script
+ * merely imports this module.
+ */
+function loadChecks(): Promise<Record<string, Check>> {
+  checks ??= (async () => {
+    // Per-kind modules of the CRD packages: their index files pull in every kind (~0.6 s more).
+    const [apps, autoscaling, networking, policy, core, vpa, serviceMonitor, podMonitor, prometheusRule, certificate, clusterIssuer, externalSecret, { Ajv }] =
+      await Promise.all([
+        import('kubernetes-models/apps/v1'),
+        import('kubernetes-models/autoscaling/v2'),
+        import('kubernetes-models/networking.k8s.io/v1'),
+        import('kubernetes-models/policy/v1'),
+        import('kubernetes-models/v1'),
+        import('@kubernetes-models/autoscaler/autoscaling.k8s.io/v1'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor'),
+        import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'),
+        import('@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate'),
+        import('@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer'),
+        import('@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret'),
+        import('ajv'),
+      ]);
+    const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+    const crdChecks = Object.fromEntries(
+      Object.entries(CNPG_SCHEMAS).map(([key, schema]) => {
+        const validate = ajv.compile(schema);
+        return [key, (object: unknown) => (validate(object) ? undefined : formatErrors(validate.errors as AjvError[]))];
+      }),
+    );
+    return {
+      'v1/Namespace': modelCheck(core.Namespace),
+      'v1/ConfigMap': modelCheck(core.ConfigMap),
+      'v1/Service': modelCheck(core.Service),
+      'apps/v1/Deployment': modelCheck(apps.Deployment),
+      'apps/v1/StatefulSet': modelCheck(apps.StatefulSet),
+      'policy/v1/PodDisruptionBudget': modelCheck(policy.PodDisruptionBudget),
+      'autoscaling/v2/HorizontalPodAutoscaler': modelCheck(autoscaling.HorizontalPodAutoscaler),
+      'networking.k8s.io/v1/NetworkPolicy': modelCheck(networking.NetworkPolicy),
+      'networking.k8s.io/v1/Ingress': modelCheck(networking.Ingress),
+      'autoscaling.k8s.io/v1/VerticalPodAutoscaler': modelCheck(vpa.VerticalPodAutoscaler),
+      'monitoring.coreos.com/v1/ServiceMonitor': modelCheck(serviceMonitor.ServiceMonitor),
+      'monitoring.coreos.com/v1/PodMonitor': modelCheck(podMonitor.PodMonitor),
+      'monitoring.coreos.com/v1/PrometheusRule': modelCheck(prometheusRule.PrometheusRule),
+      'cert-manager.io/v1/Certificate': modelCheck(certificate.Certificate),
+      'cert-manager.io/v1/ClusterIssuer': modelCheck(clusterIssuer.ClusterIssuer),
+      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecret.ExternalSecret),
+      ...crdChecks,
+    };
+  })();
+  return checks;
+}
+
+/** Every apiVersion/kind the manifests may use. */
+export async function supportedKinds(): Promise<string[]> {
+  return Object.keys(await loadChecks());
+}
+
+/** Validates each object against the schema of its apiVersion/kind. */
+export async function validateSchemas(objects: LoadedObject[]): Promise<Problem[]> {
+  const byKind = await loadChecks();
   const problems: Problem[] = [];
   for (const loaded of objects) {
     const { object, file, line } = loaded;
@@ -63,14 +130,15 @@ export function validateSchemas(objects: LoadedObject[]): Problem[] {
       problems.push(error('object has no apiVersion or kind.', file, line));
       continue;
     }
-    const Model = MODELS[`${object.apiVersion}/${object.kind}`];
-    if (!Model) {
+    const key = `${object.apiVersion}/${object.kind}`;
+    const check = byKind[key];
+    if (!check) {
       if (object.kind === 'Secret') {
         problems.push(error('Secret objects never go in manifests: deploy-k8s.ts creates healthmate-secrets from dist/<env>/secrets/.', file, line));
       } else {
         problems.push(
           error(
-            `${object.kind} in ${object.apiVersion} has no schema here (Kubernetes ${KUBERNETES_SCHEMA_VERSION}); use a served API version or add the kind to scripts/lib/k8s/schema.ts.`,
+            `${object.kind} in ${object.apiVersion} has no schema here (Kubernetes ${KUBERNETES_SCHEMA_VERSION} and the operators' CRDs); use a served API version or add the kind to scripts/lib/k8s/schema.ts.`,
             file,
             line,
           ),
@@ -82,10 +150,9 @@ export function validateSchemas(objects: LoadedObject[]): Problem[] {
       problems.push(error(`${object.kind} has no metadata.name.`, file, line));
       continue;
     }
-    try {
-      new Model(object as never).validate();
-    } catch (caught) {
-      problems.push(error(`${describe(loaded)} does not match the Kubernetes ${KUBERNETES_SCHEMA_VERSION} schema: ${formatErrors(caught)}.`, file, line));
+    const found = check(object);
+    if (found !== undefined) {
+      problems.push(error(`${describe(loaded)} does not match the ${schemaSource(object.apiVersion, key)} schema: ${found}.`, file, line));
     }
   }
   return problems;

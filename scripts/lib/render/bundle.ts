@@ -7,6 +7,7 @@ import { checksumsFile, sha256 } from './checksums.js';
 import { buildContext } from './context.js';
 import { hostSetupFiles } from './host-setup.js';
 import { bundleLayout } from './layout.js';
+import { prometheusRuleFile } from './prometheus-rule.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
 export const MANIFEST = 'MANIFEST.json';
@@ -48,6 +49,7 @@ export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
     files.push({ path: entry.target, content: result.text, mode: entry.executable ? 0o755 : 0o644, secret: false });
   }
   if (problems.length > 0) throw new RenderError(problems);
+  files.push(prometheusRuleFile(env, files));
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
     files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });
   }

@@ -1,19 +1,22 @@
 import type { Deriver } from '../derived.js';
 
 /**
- * The Service the read replicas answer on (k8s/database-replicas.yaml). The
- * write URL (secrets/database_url, from the stack deriver) already points at
- * `postgres:5432`, which is also the primary's Service name in Kubernetes.
+ * CloudNativePG names a Cluster's Services <cluster>-rw (the primary) and
+ * <cluster>-ro (the replicas). The Cluster in k8s/postgres-cluster.yaml is
+ * called `postgres`.
  */
-export const K8S_READ_SERVICE = 'postgres-read';
+export const K8S_POSTGRES_CLUSTER = 'postgres';
+export const K8S_WRITE_SERVICE = `${K8S_POSTGRES_CLUSTER}-rw`;
+export const K8S_READ_SERVICE = `${K8S_POSTGRES_CLUSTER}-ro`;
 
-/** Secret file with the read-replica URL (it embeds the password, so it is never a template value). */
+/** Secret files with the Kubernetes connection URLs (they embed the password, so they are never template values). */
+export const K8S_WRITE_URL_FILE = 'k8s_database_url';
 export const K8S_READ_URL_FILE = 'k8s_database_read_url';
 
 export const deriveK8s: Deriver = (env) => {
   const password = env.secrets.POSTGRES_PASSWORD;
   if (password === undefined) return {};
   const { POSTGRES_USER: user, POSTGRES_DB: db } = env.values;
-  const url = `postgresql+asyncpg://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${K8S_READ_SERVICE}:5432/${encodeURIComponent(db)}`;
-  return { secretFiles: { [K8S_READ_URL_FILE]: url } };
+  const url = (host: string) => `postgresql+asyncpg://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:5432/${encodeURIComponent(db)}`;
+  return { secretFiles: { [K8S_WRITE_URL_FILE]: url(K8S_WRITE_SERVICE), [K8S_READ_URL_FILE]: url(K8S_READ_SERVICE) } };
 };
