@@ -164,7 +164,7 @@ export function planOffsite(set: OffsiteSet, remote: Map<string, number>, now: D
   const copy = set.artifacts.filter((a) => keep.has(a.name) && !(verifiedRemote.includes(a.name) && remote.get(a.name) === a.size)).reverse();
   const remove = [
     ...verifiedRemote.filter((n) => !keep.has(n)).flatMap((n) => [n, `${n}${MANIFEST_SUFFIX}`]),
-    ...[...remote.keys()].filter((n) => n.endsWith(PARTIAL_SUFFIX)),
+    ...[...remote.keys()].filter((n) => n.endsWith(PARTIAL_SUFFIX) && set.parse(n.slice(0, -PARTIAL_SUFFIX.length))),
   ];
   return { copy, remove, keep: [...keep].sort() };
 }
@@ -176,9 +176,12 @@ export function planOffsite(set: OffsiteSet, remote: Map<string, number>, now: D
 export async function describeOffsitePlan(target: OffsiteTarget, set: OffsiteSet, now = new Date()): Promise<string[]> {
   await checkRemoteDefined(target);
   const dir = remotePath(target, set.subdir);
-  const plan = planOffsite(set, await listRemote(target, set.subdir), now);
+  // The new artifact takes part, as in the real run, so retention shows what it would really delete.
+  const upcoming = { name: '<new>', path: '', time: now, sha256: '', size: 0 };
+  const plan = planOffsite({ ...set, artifacts: [...set.artifacts, upcoming] }, await listRemote(target, set.subdir), now);
+  const others = plan.copy.filter((a) => a !== upcoming);
   return [
-    `offsite: copy the new artifact${plan.copy.length ? ` and ${plan.copy.map((a) => a.name).join(', ')}` : ''} to ${dir} as <name>${PARTIAL_SUFFIX}: ${describeCommand(rcloneCommand(target, ['copyto', '<file>', `${dir}/<name>${PARTIAL_SUFFIX}`]))}`,
+    `offsite: copy the new artifact${others.length ? ` and ${others.map((a) => a.name).join(', ')}` : ''} to ${dir} as <name>${PARTIAL_SUFFIX}: ${describeCommand(rcloneCommand(target, ['copyto', '<file>', `${dir}/<name>${PARTIAL_SUFFIX}`]))}`,
     'offsite: read each copy back (rclone cat), compare its sha256 with the manifest, rename it to <name> (rclone moveto), copy the manifest',
     ...plan.remove.filter((n) => !n.endsWith(MANIFEST_SUFFIX)).map((n) => `offsite retention would delete ${remotePath(target, set.subdir, n)}`),
     `offsite: metrics ${offsiteMetricsFile(set.label)}`,
