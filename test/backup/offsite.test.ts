@@ -302,6 +302,16 @@ describe('offsite copies to a real SFTP server', () => {
     expect(result.stderr).toContain(`offsite retention: deleted healthmate-${old}T020000Z.dump`);
   });
 
+  it('--no-offsite (as the deploy runs its pre-migration dump) leaves the remote alone', async () => {
+    const sshd = await sshdForTest();
+    const s = state();
+    const result = backupDb(s, rcloneEnv(sshd), ['--no-offsite']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toMatch(/^offsite /m);
+    expect(files(s.remote)).toEqual([]);
+    expect(existsSync(join(s.dir, 'textfile', OFFSITE_PROM))).toBe(false);
+  });
+
   it('backup-config.ts copies the config tarball to <remote>/config, verified', async () => {
     const sshd = await sshdForTest();
     const s = state();
