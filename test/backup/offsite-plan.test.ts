@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDumpName } from '../../scripts/lib/backup/naming.js';
-import { type OffsiteArtifact, type OffsiteSet, planOffsite, remotePath } from '../../scripts/lib/backup/offsite.js';
+import { type OffsiteArtifact, type OffsiteSet, offsiteTarget, planOffsite, remotePath } from '../../scripts/lib/backup/offsite.js';
 import { offsiteMetricsText } from '../../scripts/lib/backup/offsite-metrics.js';
 import { planRetention } from '../../scripts/lib/backup/retention.js';
 import { checkOffsite } from '../../scripts/lib/check/validators/backup.js';
@@ -123,5 +123,25 @@ describe('check.ts: offsite target', () => {
     const conf = join(tempDir(), 'rclone.conf');
     writeFileSync(conf, '[offsite]\ntype = s3\nenv_auth = true\n');
     expect(checkOffsite(env({ BACKUP_OFFSITE_REMOTE: 'offsite:x', BACKUP_OFFSITE_RCLONE_CONFIG: conf }), {})).toEqual([]);
+  });
+});
+
+describe("the env file carries rclone's RCLONE_CONFIG_* form of the remote", () => {
+  it('passes the lines to rclone (the process env wins), where prod refuses any other unknown name', () => {
+    const file = join(tempDir(), '.env.prod');
+    const example = readFileSync(join(import.meta.dirname, '..', '..', '.env.example'), 'utf8');
+    writeFileSync(file, `${example}\nRCLONE_CONFIG_OFFSITE_TYPE=sftp\nRCLONE_CONFIG_OFFSITE_HOST=backup.example.org\n`);
+    const env = loadEnv({ env: 'prod', envFile: file, purpose: 'plan', processEnv: {} });
+    expect(env.rclone).toEqual({ RCLONE_CONFIG_OFFSITE_TYPE: 'sftp', RCLONE_CONFIG_OFFSITE_HOST: 'backup.example.org' });
+    const saved = process.env.RCLONE_CONFIG_OFFSITE_HOST;
+    process.env.RCLONE_CONFIG_OFFSITE_HOST = 'other.example.org';
+    try {
+      expect(offsiteTarget(env)).toEqual({ remote: 'offsite:healthmate/prod', configFile: '', env: { RCLONE_CONFIG_OFFSITE_TYPE: 'sftp' } });
+    } finally {
+      if (saved === undefined) delete process.env.RCLONE_CONFIG_OFFSITE_HOST;
+      else process.env.RCLONE_CONFIG_OFFSITE_HOST = saved;
+    }
+    writeFileSync(file, `${example}\nRCLONE_OFFSITE_TYPE=sftp\n`);
+    expect(() => loadEnv({ env: 'prod', envFile: file, purpose: 'plan', processEnv: {} })).toThrow(/RCLONE_OFFSITE_TYPE is not a known variable/);
   });
 });
