@@ -1,5 +1,5 @@
 import { readIdentities } from './lib/backup/age.js';
-import { chooseOffsite, fetchOffsite, listOffsite, offsiteTarget, remotePath } from './lib/backup/offsite.js';
+import { chooseOffsite, describeFetch, fetchOffsite, listOffsiteBackups, offsiteTarget } from './lib/backup/offsite.js';
 import { dumpSet } from './lib/backup/offsite-sets.js';
 import { directRunner } from './lib/backup/pg.js';
 import { checkChecksum, chooseArtifact, defaultTargetDb, formatAge, listBackups, restoreArtifact, verifyArtifact } from './lib/backup/restore.js';
@@ -43,15 +43,7 @@ await runCli(
     if (args.values['from-offsite'] && !offsite)
       throw new BadInputError('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.', 'set it (and the rclone remote) as for backup-db.ts');
     if (args.values.list) {
-      const rows = offsite
-        ? (await listOffsite(offsite, dumpSet(settings))).reverse().map((b) => ({
-            name: b.name,
-            ageHours: (Date.now() - b.time.getTime()) / 3_600_000,
-            size: b.size,
-            verified: true,
-            encrypted: b.name.endsWith('.age'),
-          }))
-        : listBackups(settings.dir);
+      const rows = offsite ? await listOffsiteBackups(offsite, dumpSet(settings)) : listBackups(settings.dir);
       log.out(['NAME', 'AGE', 'SIZE', 'VERIFIED', 'ENCRYPTED'].join('\t'));
       for (const r of rows) log.out([r.name, formatAge(r.ageHours), String(r.size), r.verified ? 'yes' : 'no', r.encrypted ? 'yes' : 'no'].join('\t'));
       if (rows.length === 0) log.info(`no backups in ${offsite ? offsite.remote : settings.dir}`);
@@ -68,9 +60,7 @@ await runCli(
     const identities = typeof args.values.identity === 'string' ? readIdentities(args.values.identity) : [];
     const remote = offsite ? await chooseOffsite(offsite, dumpSet(settings), file) : undefined;
     if (offsite && remote && args.dryRun) {
-      log.out(
-        `download ${remotePath(offsite, remote.name)} (rclone cat, in stream) into a private temp folder in ${settings.dir}; check its sha256 against its manifest`,
-      );
+      log.out(describeFetch(offsite, dumpSet(settings), remote.name, settings.dir));
       log.out(
         args.values.verify
           ? 'read the whole dump with pg_restore -f /dev/null'

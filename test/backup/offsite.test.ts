@@ -170,6 +170,10 @@ describe('offsite copies to a real SFTP server', () => {
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toContain(name);
 
+    const plan = runScript('restore-db.ts', [...s.flags, ...flags, '--from-offsite', '--latest', '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(`download offsite:${s.remote}/${name} (rclone cat, in stream)`);
+
     // The local copy is gone (the host burned down): restore from the remote alone.
     rmSync(s.backups, { recursive: true, force: true });
     const restore = runScript('restore-db.ts', [...s.flags, ...flags, '--from-offsite', '--latest', '--target-db', 'from_offsite'], { env: cluster.scriptEnv });

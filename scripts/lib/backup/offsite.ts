@@ -11,7 +11,7 @@ import type { Manifest } from './manifest.js';
 import { MANIFEST_SUFFIX, PARTIAL_SUFFIX } from './naming.js';
 import { offsiteMetricsFile, writeOffsiteMetrics } from './offsite-metrics.js';
 import { type Captured, type Command, capture, collectStderr, describeCommand, exited, spawnCommand } from './process.js';
-import type { Chosen } from './restore.js';
+import type { Chosen, ListedBackup } from './restore.js';
 import { HashCounter, syncFile } from './stream.js';
 
 /**
@@ -275,6 +275,21 @@ export async function listOffsite(target: OffsiteTarget, set: Pick<OffsiteSet, '
     .filter(([name]) => set.parse(name) && remote.has(`${name}${MANIFEST_SUFFIX}`))
     .map(([name, size]) => ({ name, size, time: set.parse(name) as Date }))
     .sort((a, b) => a.time.getTime() - b.time.getTime() || a.name.localeCompare(b.name));
+}
+
+/** The rows restore-db.ts --list prints, newest first: every listed remote artifact has its manifest. */
+export async function listOffsiteBackups(target: OffsiteTarget, set: Pick<OffsiteSet, 'subdir' | 'parse'>, now = new Date()): Promise<ListedBackup[]> {
+  return (await listOffsite(target, set)).reverse().map((b) => ({
+    name: b.name,
+    ageHours: (now.getTime() - b.time.getTime()) / 3_600_000,
+    size: b.size,
+    verified: true,
+    encrypted: b.name.endsWith('.age'),
+  }));
+}
+
+export function describeFetch(target: OffsiteTarget, set: Pick<OffsiteSet, 'subdir'>, name: string, localDir: string): string {
+  return `download ${remotePath(target, set.subdir, name)} (rclone cat, in stream) into a private temp folder in ${localDir}; check its sha256 against its manifest`;
 }
 
 /**
