@@ -319,7 +319,7 @@ export async function fetchOffsite(target: OffsiteTarget, set: Pick<OffsiteSet, 
   if (got.sha256 !== manifest.sha256 || got.size !== manifest.size)
     throw new OperationError(
       `${path} fails its checksum (sha256 ${got.sha256.slice(0, 12)}..., ${got.size} bytes; the manifest says ${manifest.sha256.slice(0, 12)}..., ${manifest.size} bytes): the offsite copy is damaged, refusing to use it.`,
-      'restore another backup (--list --from-offsite), and let the next backup run replace it',
+      'restore another backup (--list --from-offsite); delete the damaged copy and its .json on the remote, and the next backup run copies it again while the local one exists',
     );
   return { path: file, manifest };
 }
