@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { describeConfigPlan, planConfigArchive, runConfigBackup } from './lib/backup/config-archive.js';
+import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
+import { configSet } from './lib/backup/offsite-sets.js';
 import { backupSettings } from './lib/backup/settings.js';
 import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
@@ -14,6 +16,7 @@ await runCli(
     dryRun: true,
     options: {
       'bundle-dir': { type: 'string', value: '<dir>', description: 'rendered bundle to include (default dist/<env>)' },
+      'no-offsite': { type: 'boolean', description: 'skip the copy to BACKUP_OFFSITE_REMOTE/config (the next run without it copies this archive too)' },
     },
     examples: ['npx tsx scripts/backup-config.ts --env prod', 'npx tsx scripts/backup-config.ts --env prod --dry-run'],
   },
@@ -22,11 +25,14 @@ await runCli(
     const settings = backupSettings(env);
     const bundleDir = resolve(typeof args.values['bundle-dir'] === 'string' ? args.values['bundle-dir'] : `dist/${env.name}`);
     const plan = planConfigArchive(settings, repoRoot(), bundleDir, new Date());
+    const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
     if (args.dryRun) {
       for (const step of describeConfigPlan(settings, plan)) log.out(step);
+      if (offsite) for (const step of await describeOffsitePlan(offsite, configSet(settings))) log.out(step);
       return;
     }
     const { manifest, deleted } = await runConfigBackup(settings, plan);
     log.out(`${resolve(settings.configDir, manifest.name)} ${manifest.size} bytes sha256 ${manifest.sha256}; verified; ${deleted.length} deleted by retention`);
+    if (offsite) log.out(describeOffsiteResult(offsite, configSet(settings), await copyOffsite(offsite, configSet(settings), settings.textfileDir)));
   },
 );

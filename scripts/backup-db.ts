@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { backupPlan, runBackup } from './lib/backup/backup.js';
 import { baseBackupPlan, runBaseBackup } from './lib/backup/base.js';
+import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
+import { dumpSet } from './lib/backup/offsite-sets.js';
 import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
 import { backupSettings } from './lib/backup/settings.js';
 import { type CliArgs, runCli } from './lib/cli.js';
@@ -30,6 +32,7 @@ await runCli(
       compose: { type: 'boolean', description: 'run pg_dump inside the running stack (docker compose exec -T postgres) of dist/<env>' },
       'verify-restore': { type: 'boolean', description: 'also restore into a scratch database and compare row counts with the dump snapshot' },
       base: { type: 'boolean', description: 'take a pg_basebackup for point-in-time recovery instead of a dump' },
+      'no-offsite': { type: 'boolean', description: 'skip the copy to BACKUP_OFFSITE_REMOTE (the next run without it copies this backup too)' },
     },
     examples: [
       'npx tsx scripts/backup-db.ts --env prod',
@@ -56,8 +59,10 @@ await runCli(
       return;
     }
     const options = { verifyRestore: args.values['verify-restore'] === true };
+    const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
     if (args.dryRun) {
       for (const step of backupPlan(settings, pg, options)) log.out(step);
+      if (offsite) for (const step of await describeOffsitePlan(offsite, dumpSet(settings))) log.out(step);
       return;
     }
     const result = await runBackup(settings, pg, options);
@@ -65,5 +70,6 @@ await runCli(
     log.out(
       `${resolve(settings.dir, m.name)} ${m.size} bytes sha256 ${m.sha256} in ${m.durationSeconds.toFixed(1)} s; verified; ${result.kept} kept, ${result.deleted.length} deleted by retention`,
     );
+    if (offsite) log.out(describeOffsiteResult(offsite, dumpSet(settings), await copyOffsite(offsite, dumpSet(settings), settings.textfileDir)));
   },
 );

@@ -1,4 +1,6 @@
 import { readIdentities } from './lib/backup/age.js';
+import { chooseOffsite, describeFetch, fetchOffsite, listOffsiteBackups, offsiteTarget } from './lib/backup/offsite.js';
+import { dumpSet } from './lib/backup/offsite-sets.js';
 import { directRunner } from './lib/backup/pg.js';
 import { checkChecksum, chooseArtifact, defaultTargetDb, formatAge, listBackups, restoreArtifact, verifyArtifact } from './lib/backup/restore.js';
 import { backupSettings } from './lib/backup/settings.js';
@@ -22,21 +24,29 @@ await runCli(
       identity: { type: 'string', value: '<file>', description: 'age identity file that decrypts encrypted backups' },
       jobs: { type: 'string', value: '<n>', description: 'pg_restore parallel jobs (default 2)' },
       verify: { type: 'boolean', description: 'only check the sha256 and read the whole dump with pg_restore; restore nothing' },
+      'from-offsite': {
+        type: 'boolean',
+        description: 'list or use the copies on BACKUP_OFFSITE_REMOTE (downloaded in stream, sha256 checked) instead of BACKUP_DIR',
+      },
     },
     examples: [
       'npx tsx scripts/restore-db.ts --env prod --list',
       'npx tsx scripts/restore-db.ts --env prod --latest --identity ~/backup-identity.txt',
+      'npx tsx scripts/restore-db.ts --env prod --from-offsite --latest --identity ~/backup-identity.txt',
       'npx tsx scripts/restore-db.ts --env prod --file healthmate-20261231T020000Z.dump.age --identity id.txt --target-db healthmate --force',
     ],
   },
   async (args) => {
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
+    const offsite = args.values['from-offsite'] ? offsiteTarget(env) : undefined;
+    if (args.values['from-offsite'] && !offsite)
+      throw new BadInputError('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.', 'set it (and the rclone remote) as for backup-db.ts');
     if (args.values.list) {
-      const rows = listBackups(settings.dir);
+      const rows = offsite ? await listOffsiteBackups(offsite, dumpSet(settings)) : listBackups(settings.dir);
       log.out(['NAME', 'AGE', 'SIZE', 'VERIFIED', 'ENCRYPTED'].join('\t'));
       for (const r of rows) log.out([r.name, formatAge(r.ageHours), String(r.size), r.verified ? 'yes' : 'no', r.encrypted ? 'yes' : 'no'].join('\t'));
-      if (rows.length === 0) log.info(`no backups in ${settings.dir}`);
+      if (rows.length === 0) log.info(`no backups in ${offsite ? offsite.remote : settings.dir}`);
       return;
     }
     const file = typeof args.values.file === 'string' ? args.values.file : undefined;
@@ -48,7 +58,20 @@ await runCli(
     if (targetText !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(targetText))
       throw new BadInputError(`--target-db must be a lowercase SQL identifier, not "${targetText}".`);
     const identities = typeof args.values.identity === 'string' ? readIdentities(args.values.identity) : [];
-    const chosen = chooseArtifact(settings.dir, settings.connection.database, file);
+    const remote = offsite ? await chooseOffsite(offsite, dumpSet(settings), file) : undefined;
+    if (offsite && remote && args.dryRun) {
+      log.out(describeFetch(offsite, dumpSet(settings), remote.name, settings.dir));
+      log.out(
+        args.values.verify
+          ? 'read the whole dump with pg_restore -f /dev/null'
+          : `restore into database ${targetText ?? 'a new database named after the backup'} with pg_restore -j ${jobsText}`,
+      );
+      return;
+    }
+    const chosen =
+      offsite && remote
+        ? await fetchOffsite(offsite, dumpSet(settings), remote.name, settings.dir)
+        : chooseArtifact(settings.dir, settings.connection.database, file);
     const targetDb = targetText ?? defaultTargetDb(chosen);
     const runner = directRunner(settings.connection);
     if (args.dryRun) {

@@ -107,6 +107,8 @@ describe('production stack (deploy-prod.ts, docker-compose, stand-in images)', (
         WORKER_REPLICAS: '1',
         BACKEND_HEALTH_TIMEOUT: '45',
         BACKUP_AGE_RECIPIENTS_FILE: join(keys, 'recipients.txt'),
+        // No offsite remote in this harness; test/backup/offsite.test.ts proves the copy against a real SFTP server.
+        BACKUP_OFFSITE_REMOTE: '',
       },
       edit: FAST_MONITORING,
     });

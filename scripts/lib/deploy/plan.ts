@@ -183,7 +183,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
     {
       id: 'backup',
       title: 'back up the database before migrations',
-      lines: [formatCommand(scriptArgv('backup-db.ts', input, ['--compose'])), '# skipped when PostgreSQL is not running yet (first deploy)'],
+      lines: [formatCommand(scriptArgv('backup-db.ts', input, ['--compose', '--no-offsite'])), '# skipped when PostgreSQL is not running yet (first deploy)'],
       onFailure: 'abort',
       inDryRun: false,
       ...(input.skipBackup ? { skipped: '--skip-backup' } : {}),

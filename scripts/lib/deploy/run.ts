@@ -127,7 +127,8 @@ async function backup(ctx: DeployContext): Promise<void> {
     log.info('  PostgreSQL is not running yet (first deploy): nothing to back up.');
     return;
   }
-  await runScript(ctx, 'backup-db.ts', ['--compose']);
+  // An offsite outage must not block a deploy; the next scheduled run copies this dump too.
+  await runScript(ctx, 'backup-db.ts', ['--compose', '--no-offsite']);
 }
 
 /** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */

@@ -42,7 +42,15 @@ export interface LoadedEnv {
   warnings: EnvProblem[];
   /** Secret name → value; every value is registered with the logger for redaction. */
   secrets: Partial<Record<VarName, string>>;
+  /** RCLONE_CONFIG_* lines of the env file: rclone's own env form of the offsite remote, passed to rclone as is. */
+  rclone?: Record<string, string>;
 }
+
+/** rclone reads a remote's definition from RCLONE_CONFIG_<REMOTE>_<OPTION>; the env file may hold such lines. */
+export const RCLONE_CONFIG_PREFIX = 'RCLONE_CONFIG_';
+// Options that hold credentials: they belong in a 0600 file the remote names (key_file, shared_credentials_file).
+const RCLONE_SECRET_OPTION =
+  /_(PASS|PASSWORD|KEY_PEM|SECRET_ACCESS_KEY|SESSION_TOKEN|TOKEN|ACCOUNT_KEY|KEY|CLIENT_SECRET|SERVICE_ACCOUNT_CREDENTIALS|SSE_CUSTOMER_KEY)$/;
 
 export function formatProblem(p: EnvProblem): string {
   const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : '';
@@ -113,8 +121,21 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     fileRead = file;
   }
 
+  const rclone: Record<string, string> = {};
   for (const [name, entry] of entries) {
     if (isVarName(name)) continue;
+    if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
+      if (RCLONE_SECRET_OPTION.test(name))
+        problems.push({
+          variable: name,
+          file,
+          line: entry.line,
+          message:
+            'holds a credential, which must not sit in the env file; put it in a 0600 file the remote names (key_file for sftp, shared_credentials_file for S3).',
+        });
+      else rclone[name] = entry.value;
+      continue;
+    }
     const problem = { variable: name, file, line: entry.line, message: 'is not a known variable; remove it or check its spelling.' };
     (env === 'prod' ? problems : warnings).push(problem);
   }
@@ -186,7 +207,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   }
 
   if (problems.length > 0) throw new EnvError(problems);
-  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets };
+  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone };
 }
 
 function whereOf(origin: Origin): { file?: string; line?: number } {

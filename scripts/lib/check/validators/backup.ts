@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { offsiteTarget, remoteName } from '../../backup/offsite.js';
+import type { LoadedEnv } from '../../env/load.js';
 import { requireTool } from '../../tools.js';
-import { error, type Problem, type Validator } from '../types.js';
+import { error, type Problem, type Validator, warning } from '../types.js';
 
 const CRON_FIELDS: [string, number, number][] = [
   ['minute', 0, 59],
@@ -57,7 +59,36 @@ export function checkWalArchiving(text: string, file: string): Problem[] {
   return problems;
 }
 
+/**
+ * Offsite copies (3-2-1): prod without a remote, a remote rclone would not
+ * know, or an sftp remote that does not verify the server's host key.
+ */
+export function checkOffsite(env: LoadedEnv, processEnv: NodeJS.ProcessEnv = process.env): Problem[] {
+  const target = offsiteTarget(env);
+  if (!target)
+    return env.name === 'prod'
+      ? [warning('BACKUP_OFFSITE_REMOTE is empty: production backups stay on the host they protect; set an rclone remote (docs/backup-restore.md).')]
+      : [];
+  const name = remoteName(target);
+  const prefix = `RCLONE_CONFIG_${name.toUpperCase().replace(/-/g, '_')}_`;
+  const option = (key: string) => processEnv[`${prefix}${key}`] ?? target.env[`${prefix}${key}`];
+  const inFile = target.configFile !== '' && existsSync(target.configFile) && readFileSync(target.configFile, 'utf8').includes(`[${name}]`);
+  if (!option('TYPE') && !inFile)
+    return [
+      warning(
+        `BACKUP_OFFSITE_REMOTE names the rclone remote "${name}", which is not defined: add ${prefix}TYPE=... lines or a [${name}] section in BACKUP_OFFSITE_RCLONE_CONFIG, or backups will exit 1 after the local copy.`,
+      ),
+    ];
+  if (option('TYPE') === 'sftp' && !option('KNOWN_HOSTS_FILE'))
+    return [warning(`the sftp remote "${name}" has no ${prefix}KNOWN_HOSTS_FILE: rclone would not verify the server's host key.`)];
+  return [];
+}
+
 export const backupValidators: Validator[] = [
+  {
+    name: 'offsite backup target',
+    run: (ctx) => checkOffsite(ctx.env),
+  },
   {
     name: 'backup schedules and WAL archiving',
     run(ctx) {

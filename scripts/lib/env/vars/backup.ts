@@ -38,6 +38,20 @@ export const backupVars = {
     default: '1',
   }),
   BACKUP_CONFIG_KEEP: v.int({ description: 'Number of config tarballs backup-config.ts keeps.', min: 1, max: 1000, default: '8' }),
+  BACKUP_OFFSITE_REMOTE: v.str({
+    description:
+      'rclone remote and path every verified dump and config tarball is copied to (3-2-1), e.g. offsite:healthmate/prod; define the remote with RCLONE_CONFIG_<NAME>_* lines or BACKUP_OFFSITE_RCLONE_CONFIG; empty = no offsite copy (check.ts warns in prod).',
+    pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9_-]*:[^\s'"\\]*$/,
+    patternHint: 'must be a named rclone remote and a path, like offsite:healthmate/prod (no inline :backend,option=... remotes: they can carry secrets)',
+    default: { dev: '', prod: 'offsite:healthmate/prod' },
+  }),
+  BACKUP_OFFSITE_RCLONE_CONFIG: v.str({
+    description:
+      'rclone.conf defining the offsite remote (0600; empty: the remote comes only from RCLONE_CONFIG_<NAME>_* variables). Credentials stay in files it names (key_file, shared_credentials_file).',
+    pattern: /^$|^\/[^\s@]*$/,
+    patternHint: 'must be an absolute path without spaces',
+    default: '',
+  }),
   POSTGRES_WAL_ARCHIVE_DIR: v.str({
     description: 'WAL archive folder as the PostgreSQL server sees it (compose mounts <BACKUP_DIR>/wal there).',
     pattern: /^\/[^\s@']*$/,
