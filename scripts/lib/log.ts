@@ -39,6 +39,7 @@ export function setQuiet(value: boolean): void {
 }
 
 // CSI and OSC escape sequences (colours, cursor moves, hyperlinks) that child tools print.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
 
 /** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */

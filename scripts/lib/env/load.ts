@@ -139,6 +139,7 @@ export const MAX_VALUE_LENGTH = 4096;
  * characters (a newline would add a line to the env file or a config) and
  * U+FFFD (what invalid UTF-8 in the process environment or argv became).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
 /**
  * Non-secret values are substituted into YAML (single- and double-quoted),
