@@ -126,8 +126,9 @@ describe('deploy-prod.ts', () => {
   it('--rollback without a previous release refuses; --target must be compose or k8s', () => {
     const dir = tempDir();
     const dry = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--dry-run', '--rollback', '--set', `STATE_DIR=${dir}/s`], { cwd: dir });
-    expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('no previous release recorded');
+    // The dry run refuses what the real run refuses (issue 16).
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toContain('no previous release is recorded');
     const bad = runScript('deploy-prod.ts', ['--target', 'swarm', '--dry-run']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--target must be compose or k8s, not "swarm"/);

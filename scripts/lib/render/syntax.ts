@@ -53,7 +53,8 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
     const names = culprits.length > 0 ? culprits.map((name) => `${name}${whereSet(env, name)}`).join(' or ') : 'a value';
     problems.push(`${names} makes ${file.target} invalid (${error}); change that value.`);
   }
-  if (problems.length > 0) throw new BadInputError(problems.join('\n'), 'values go into YAML and JSON as they are: keep them to the characters their variable describes');
+  if (problems.length > 0)
+    throw new BadInputError(problems.join('\n'), 'values go into YAML and JSON as they are: keep them to the characters their variable describes');
 }
 
 function whereSet(env: LoadedEnv, name: string): string {
