@@ -65,7 +65,7 @@ describe('deploy-prod.ts', () => {
     const dir = tempDir();
     const result = runScript('deploy-prod.ts', ['--env-file', strongEnvFile(dir), '--set', `STATE_DIR=${dir}/s`, '--set', 'BACKEND_TAG=latest'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/BACKEND_TAG must be a version tag such as 1\.4\.2 \(not latest\)/);
+    expect(result.stderr).toMatch(/BACKEND_TAG \(from --set\) must be a version tag such as 1\.4\.2 \(not latest\)/);
   });
 
   it('an unreachable Docker engine: exit 2, nothing started, no lock left', () => {
