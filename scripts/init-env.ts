@@ -74,7 +74,7 @@ await runCli(
       if (written.get(name)?.value !== value)
         throw new BadInputError(`--set ${name}: its value does not survive being written to an env file as is; remove # and quotes.`);
     }
-    for (const warning of env.warnings) log.warn(formatProblem(warning).replace(`${file}:`, `${file} (to be written):`));
+    for (const warning of env.warnings) log.warn(formatProblem(warning));
     if (args.dryRun) {
       log.info(`would write ${file} (0600) with random secrets${Object.keys(given).length ? ` and ${Object.keys(given).sort().join(', ')}` : ''}`);
       return;
