@@ -57,6 +57,23 @@ describe('init-env.ts', () => {
     expect(result.stderr + result.stdout).not.toContain(secrets[0]);
   });
 
+  it('writes --out FILE with the values of --domain and --set, which the other scripts read back', () => {
+    const dir = tempDir();
+    const file = join(dir, 'custom.env');
+    const state = join(dir, 'srv');
+    const result = runScript(
+      'init-env.ts',
+      ['--env', 'prod', '--out', file, '--domain', 'api.healthmate.org', '--set', `STATE_DIR=${state}`, '--set', 'BACKEND_REPLICAS=5'],
+      { cwd: dir },
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const env = loadEnv({ env: 'prod', envFile: file, purpose: 'apply', processEnv: {} });
+    expect(env.values.DOMAIN).toBe('api.healthmate.org');
+    expect(env.values.STATE_DIR).toBe(state);
+    expect(env.values.BACKEND_REPLICAS).toBe(5);
+    expect(env.origins.BACKEND_REPLICAS).toMatchObject({ kind: 'file', file });
+  });
+
   it('never overwrites an existing file', () => {
     const dir = tempDir();
     const file = join(dir, '.env.prod');
