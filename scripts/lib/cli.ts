@@ -133,7 +133,6 @@ export function parseCli(spec: CliSpec, argv: string[]): CliArgs | 'help' {
   for (const pair of (values.set as string[] | undefined) ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new BadInputError(`--set expects NAME=value, got "${pair}".`);
-    if (pair.slice(0, eq) in overrides) throw new BadInputError(`--set ${pair.slice(0, eq)} is given twice; pass it once.`);
     overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return {

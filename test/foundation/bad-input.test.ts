@@ -504,13 +504,6 @@ const ROWS: Row[] = [
   { name: 'an unknown env', script: 'render.ts', args: () => ['--env', 'staging'], code: 2, message: '--env must be one of dev, prod, not "staging"' },
   { name: '--set without =', script: 'render.ts', args: (c) => [...dev(c), '--set', 'DOMAIN'], code: 2, message: '--set expects NAME=value' },
   {
-    name: '--set of one variable twice',
-    script: 'render.ts',
-    args: (c) => [...dev(c), '--set', 'DOMAIN=a.org', '--set', 'DOMAIN=b.org'],
-    code: 2,
-    message: '--set DOMAIN is given twice',
-  },
-  {
     name: 'an unknown variable in a prod env file',
     script: 'render.ts',
     setup: (c) => writeFileSync(c.prodEnv, `${readFileSync(c.prodEnv, 'utf8')}\nBACKEND_REPLICA=3\n`),
