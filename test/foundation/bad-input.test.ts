@@ -160,14 +160,14 @@ const ROWS: Row[] = [
     setup: (c) => writeFileSync(join(c.dir, '.env.dev'), "# mail\nSMTP_USER=al'erts@healthmate.org\n"),
     args: () => ['--env', 'dev'],
     code: 2,
-    message: '.env.dev:2: SMTP_USER holds a quote or backslash',
+    message: '.env.dev:2: SMTP_USER holds a quote, backslash or $',
   },
   {
     name: 'a double quote from --set says it came from --set',
     script: 'render.ts',
     args: (c) => [...dev(c), '--set', 'ALERT_EMAIL_TO=on"call@healthmate.org', '--dry-run'],
     code: 2,
-    message: 'ALERT_EMAIL_TO (from --set) holds a quote or backslash',
+    message: 'ALERT_EMAIL_TO (from --set) holds a quote, backslash or $',
   },
   // ---- Values the schema let through ----
   {

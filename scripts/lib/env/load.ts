@@ -143,11 +143,12 @@ export const MAX_VALUE_LENGTH = 4096;
 const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
 /**
  * Non-secret values are substituted into YAML (single- and double-quoted),
- * nginx, postgresql.conf and shell lines. None of the variables is a name, host,
- * path, URL or address that needs a quote or backslash, so the schema forbids
- * them instead of quoting per format. Secrets never reach a config (files only).
+ * JSON, nginx, postgresql.conf, shell lines and compose files (where `$` starts
+ * an interpolation). None of the variables is a name, host, path, URL or
+ * address that needs a quote, backslash or `$`, so the schema forbids them
+ * instead of quoting per format. Secrets never reach a config (files only).
  */
-const QUOTES = /['"`\\]/;
+const QUOTES = /['"`\\$]/;
 
 /** Why a raw value cannot be used at all, whatever its variable's schema. */
 function rawValueProblem(raw: string, secret: boolean): string | undefined {
@@ -159,7 +160,7 @@ function rawValueProblem(raw: string, secret: boolean): string | undefined {
       : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
   }
   if (secret && raw === '') return 'is an empty secret; set a value (scripts/init-env.ts makes strong ones).';
-  if (!secret && QUOTES.test(raw)) return 'holds a quote or backslash, which the configs it is rendered into cannot hold safely; remove it.';
+  if (!secret && QUOTES.test(raw)) return 'holds a quote, backslash or $, which the configs it is rendered into cannot hold safely; remove it.';
   return undefined;
 }
 
