@@ -57,7 +57,7 @@ export function formatProblem(p: EnvProblem): string {
 
 export class EnvError extends BadInputError {
   constructor(readonly problems: EnvProblem[]) {
-    super(problems.map(formatProblem).join('\n'), 'fix the values above in the env file (see .env.example for every variable)');
+    super(problems.map(formatProblem).join('\n'), 'fix the values above where they came from (see .env.example for every variable)');
     this.name = 'EnvError';
   }
 }
