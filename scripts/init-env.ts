@@ -42,6 +42,7 @@ await runCli(
     options: {
       out: { type: 'string', value: '<file>', description: 'file to write (default .env.<env>); Node 20 claims --env-file, so init-env takes --out' },
       domain: { type: 'string', value: '<name>', description: 'public DNS name to set as DOMAIN (same as --set DOMAIN=<name>)' },
+      set: { type: 'string', multiple: true, value: '<NAME=value>', description: 'write this value into the new file (repeatable; checked with the schema)' },
     },
     examples: [
       'npx tsx scripts/init-env.ts --env prod --domain api.healthmate.org',
