@@ -33,6 +33,9 @@ await runCli(
   },
   async (args) => {
     refuseTogether(args, ['for', 'end', 'list']);
+    // --reason and --matcher describe a new window; with --end or --list they would be dropped.
+    const stray = ['reason', 'matcher'].find((flag) => args.values[flag] !== undefined);
+    if (stray && args.values.for === undefined) throw new BadInputError(`--${stray} goes with --for only (it describes a new window).`);
     const url = urlOption(args, 'url', 'http://127.0.0.1:9093');
     const env = envFromCli(args, 'plan');
     const end = args.values.end;

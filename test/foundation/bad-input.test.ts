@@ -375,6 +375,13 @@ const ROWS: Row[] = [
     message: '--for and --end exclude each other',
   },
   {
+    name: 'maintenance --end with --reason (it would be dropped)',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--end', 'all', '--reason', 'done'],
+    code: 2,
+    message: '--reason goes with --for only',
+  },
+  {
     name: 'maintenance --list with --end',
     script: 'maintenance.ts',
     args: (c) => [...dev(c), '--end', 'all', '--list'],
