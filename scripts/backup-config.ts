@@ -7,6 +7,7 @@ import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
 import { repoRoot } from './lib/render/bundle.js';
+import { checkBundleFolder } from './lib/render/bundle-env.js';
 
 await runCli(
   {
@@ -23,7 +24,10 @@ await runCli(
   async (args) => {
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
-    const bundleDir = resolve(typeof args.values['bundle-dir'] === 'string' ? args.values['bundle-dir'] : `dist/${env.name}`);
+    const given = typeof args.values['bundle-dir'] === 'string' ? args.values['bundle-dir'] : undefined;
+    const bundleDir = resolve(given ?? `dist/${env.name}`);
+    // A folder named on the command line must be a bundle; the default may be missing (then only a warning).
+    if (given !== undefined) checkBundleFolder(bundleDir, given);
     const plan = planConfigArchive(settings, repoRoot(), bundleDir, new Date());
     const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
     if (args.dryRun) {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readRecipients } from './lib/backup/age.js';
 import { backupPlan, runBackup } from './lib/backup/backup.js';
 import { baseBackupPlan, runBaseBackup } from './lib/backup/base.js';
 import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
@@ -43,11 +44,13 @@ await runCli(
   async (args) => {
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
-    if (env.name === 'prod' && !settings.recipientsFile && !args.dryRun)
+    // A dry run refuses what the real run refuses: no encryption in prod, an unreadable recipients file.
+    if (env.name === 'prod' && !settings.recipientsFile)
       throw new BadInputError(
         'BACKUP_AGE_RECIPIENTS_FILE is empty: production backups hold health data and must be encrypted.',
         'set it to a file of age recipients',
       );
+    if (settings.recipientsFile) readRecipients(settings.recipientsFile);
     const pg = await runner(args, env, settings);
     if (args.values.base) {
       if (args.dryRun) {

@@ -7,6 +7,7 @@ import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log, registeredSecrets } from './lib/log.js';
 import { listBundle, planBundle, writeBundle } from './lib/render/bundle.js';
+import { checkBundleFolder } from './lib/render/bundle-env.js';
 
 await runCli(
   {
@@ -24,6 +25,7 @@ await runCli(
     let scratch: string | undefined;
     if (typeof args.values.bundle === 'string') {
       bundleDir = resolve(args.values.bundle);
+      checkBundleFolder(bundleDir, args.values.bundle, env.name);
       try {
         listBundle(bundleDir);
       } catch {
@@ -35,7 +37,8 @@ await runCli(
     }
     try {
       const report = await runValidators({ bundleDir, env, files: listBundle(bundleDir), secretValues: registeredSecrets() });
-      log.out(formatReport(report));
+      // The env's own warnings (printed above) count in the summary too.
+      log.out(formatReport(report, env.warnings.length));
       if (report.errors > 0) throw new OperationError(`check found ${report.errors} problems.`);
     } finally {
       if (scratch) rmSync(scratch, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { runCli } from './lib/cli.js';
 import { deployContext, scratchDir } from './lib/deploy/context.js';
-import { deployDev, devPlanLines, devUrls } from './lib/deploy/dev.js';
+import { checkBuildSource, deployDev, devPlanLines, devUrls } from './lib/deploy/dev.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
 
@@ -10,6 +10,7 @@ await runCli(
     summary: 'Render the dev bundle, bring the dev stack up (hot-reloading backend, Prometheus, Grafana, Mailhog, all on 127.0.0.1) and print the URLs.',
     dryRun: true,
     defaultEnv: 'dev',
+    envs: { allowed: ['dev'], otherwise: 'production is deployed by deploy-prod.ts.' },
     options: {
       build: { type: 'boolean', description: 'rebuild the backend dev image from HEALTHMATE_SRC (compose/backend/Dockerfile.dev)' },
     },
@@ -19,6 +20,8 @@ await runCli(
     const env = envFromCli(args, 'apply');
     const ctx = await deployContext(args, env, { skipBackup: true });
     const build = args.values.build === true;
+    // The real run refuses a build without sources; the dry run must too.
+    if (build) checkBuildSource(ctx);
     log.out(devPlanLines(ctx, build).join('\n'));
     await deployDev(ctx, { build, scratch: args.dryRun ? scratchDir() : '' });
     if (args.dryRun) {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { runCli } from './lib/cli.js';
 import { deployContext, scratchDir } from './lib/deploy/context.js';
 import { formatPlan } from './lib/deploy/plan.js';
-import { executeDeploy, executeRollback } from './lib/deploy/run.js';
+import { executeDeploy, executeRollback, rollbackTarget } from './lib/deploy/run.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { K8S_CLI_OPTIONS } from './lib/k8s/cli.js';
@@ -19,6 +19,7 @@ await runCli(
       'Deploy HealthMate with Compose: lock, render, check, certificates, backup, pull, datastores, migrations, zero-downtime rolling update of backend and workers, monitoring, smoke test, audit log. A failure during or after the rolling update rolls back to the previous tag.',
     dryRun: true,
     defaultEnv: 'prod',
+    envs: { allowed: ['prod'], otherwise: 'the dev stack is brought up by deploy-dev.ts.' },
     options: {
       'skip-backup': { type: 'boolean', description: 'do not back up the database before migrations' },
       rollback: { type: 'boolean', description: 'roll back to the previous release (state.json) with the same rolling procedure' },
@@ -52,9 +53,9 @@ await runCli(
     const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'] === true });
     if (args.values.rollback) {
       if (args.dryRun) {
-        log.out(
-          `rollback plan: back to ${ctx.plan.previous ? `${ctx.plan.previous.tag} (release ${ctx.plan.previous.release})` : '(no previous release recorded)'}`,
-        );
+        // The same target, and the same refusal, as the real rollback.
+        const target = rollbackTarget(ctx.paths.deploy);
+        log.out(`rollback plan: back to ${target.tag} (release ${target.release})`);
         return;
       }
       await executeRollback(ctx);

@@ -1,4 +1,4 @@
-import { runCli } from './lib/cli.js';
+import { refuseTogether, runCli, urlOption } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
@@ -32,8 +32,12 @@ await runCli(
     ],
   },
   async (args) => {
+    refuseTogether(args, ['for', 'end', 'list']);
+    // --reason and --matcher describe a new window; with --end or --list they would be dropped.
+    const stray = ['reason', 'matcher'].find((flag) => args.values[flag] !== undefined);
+    if (stray && args.values.for === undefined) throw new BadInputError(`--${stray} goes with --for only (it describes a new window).`);
+    const url = urlOption(args, 'url', 'http://127.0.0.1:9093');
     const env = envFromCli(args, 'plan');
-    const url = typeof args.values.url === 'string' ? args.values.url : 'http://127.0.0.1:9093';
     const end = args.values.end;
     if (typeof end === 'string') {
       const ids = end === 'all' ? (await maintenanceSilences(url)).map((s) => s.id) : [end];

@@ -1,4 +1,4 @@
-import { runCli } from './lib/cli.js';
+import { runCli, urlOption } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
 import { alertmanagerTarget, prometheusTarget, type ReloadTarget, reloadAndVerify } from './lib/monitoring/reload.js';
@@ -16,11 +16,11 @@ await runCli(
     examples: ['npx tsx scripts/reload-prometheus.ts --env prod', 'npx tsx scripts/reload-prometheus.ts --url http://127.0.0.1:9091'],
   },
   async (args) => {
+    const url = urlOption(args, 'url');
+    const alertmanagerUrl = urlOption(args, 'alertmanager-url');
     const env = envFromCli(args, 'plan');
-    const targets: ReloadTarget[] = [
-      prometheusTarget(typeof args.values.url === 'string' ? args.values.url : `http://127.0.0.1:${env.name === 'dev' ? 9091 : 9090}`),
-    ];
-    if (typeof args.values['alertmanager-url'] === 'string') targets.push(alertmanagerTarget(args.values['alertmanager-url']));
+    const targets: ReloadTarget[] = [prometheusTarget(url ?? `http://127.0.0.1:${env.name === 'dev' ? 9091 : 9090}`)];
+    if (alertmanagerUrl) targets.push(alertmanagerTarget(alertmanagerUrl));
     for (const target of targets) {
       if (args.dryRun) {
         log.out(`POST ${target.url.replace(/\/+$/, '')}/-/reload and verify ${target.successMetric} = 1 and ${target.timestampMetric} advanced`);

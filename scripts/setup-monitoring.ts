@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type CliArgs, runCli } from './lib/cli.js';
+import { type CliArgs, runCli, urlOption } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import type { EnvName } from './lib/env/spec.js';
 import { BadInputError } from './lib/errors.js';
@@ -11,6 +11,7 @@ import { describePlan, installAndReload, type SetupOptions, setupPlan, validateB
 import { MONITORING_DIR } from './lib/monitoring/validate.js';
 import { statePaths } from './lib/paths.js';
 import { planBundle, repoRoot, writeBundle } from './lib/render/bundle.js';
+import { checkBundleFolder } from './lib/render/bundle-env.js';
 
 const ENVIRONMENTS: Record<string, EnvName> = { production: 'prod', development: 'dev' };
 
@@ -62,11 +63,14 @@ await runCli(
     ],
   },
   async (args) => {
+    const prometheusUrl = urlOption(args, 'prometheus-url');
+    const alertmanagerUrl = urlOption(args, 'alertmanager-url', 'http://127.0.0.1:9093');
     const env = envFromCli({ ...args, env: envName(args) }, 'apply');
     let bundleDir: string;
     let scratch: string | undefined;
     if (typeof args.values.bundle === 'string') {
       bundleDir = resolve(args.values.bundle);
+      checkBundleFolder(bundleDir, args.values.bundle, env.name);
     } else {
       scratch = mkdtempSync(join(tmpdir(), 'healthmate-monitoring-'));
       bundleDir = writeBundle(planBundle(env), scratch);
@@ -79,9 +83,8 @@ await runCli(
         runbookFile: join(repoRoot(), 'docs', 'runbooks.md'),
         targets: targetsFrom(args),
         backupDir: typeof args.values['backup-dir'] === 'string' ? resolve(args.values['backup-dir']) : join(statePaths(env).root, 'monitoring-backups', stamp),
-        prometheusUrl:
-          typeof args.values['prometheus-url'] === 'string' ? args.values['prometheus-url'] : `http://127.0.0.1:${env.name === 'dev' ? 9091 : 9090}`,
-        alertmanagerUrl: typeof args.values['alertmanager-url'] === 'string' ? args.values['alertmanager-url'] : 'http://127.0.0.1:9093',
+        prometheusUrl: prometheusUrl ?? `http://127.0.0.1:${env.name === 'dev' ? 9091 : 9090}`,
+        alertmanagerUrl,
       };
       if (args.dryRun) {
         for (const line of describePlan(setupPlan(options), bundleDir, options.backupDir)) log.out(line);

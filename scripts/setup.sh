@@ -2,6 +2,33 @@
 # One-time set-up for a fresh machine: the Debian packages the tests run for real
 # (nginx, Prometheus, PostgreSQL 15, Docker, ...), then the exact npm dependencies.
 set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bash scripts/setup.sh [--help]
+
+One-time set-up for a fresh machine: installs the Debian packages listed in
+.ci/apt-packages.txt that are missing (needs root), then runs npm ci.
+
+Exit codes: 0 success, 1 operation failed, 2 bad usage or bad input.
+EOF
+}
+
+case "${1-}" in
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  '') ;;
+  *)
+    echo "setup: unknown argument \"$1\"; run bash scripts/setup.sh --help" >&2
+    exit 2
+    ;;
+esac
+if [ "$#" -gt 1 ]; then
+  echo "setup: takes no arguments besides --help" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/.."
 
 mapfile -t packages < <(grep -vE '^\s*(#|$)' .ci/apt-packages.txt)

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ProcessOutput } from 'zx';
 import { runCleanups } from './cleanup.js';
-import { ENV_NAMES, type EnvName } from './env/spec.js';
+import { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './env/spec.js';
 import { BadInputError, EXIT_BAD_INPUT, EXIT_FAILED, OperationError } from './errors.js';
 import { log, redact, setVerbose } from './log.js';
 
@@ -21,6 +21,10 @@ export interface CliSpec {
   options?: Record<string, OptionSpec>;
   /** Adds --env, --env-file and --set (default true). */
   envOptions?: boolean;
+  /** Leaves out --env-file (init-env writes a file, and Node 20 claims that flag). */
+  envFileOption?: boolean;
+  /** The only environments this script accepts, with the sentence telling where the others go. */
+  envs?: { allowed: readonly EnvName[]; otherwise: string };
   /** Adds --dry-run; scripts that change state must set it. */
   dryRun?: boolean;
   defaultEnv?: EnvName;
@@ -52,8 +56,10 @@ const DRY_RUN: Record<string, OptionSpec> = {
 };
 
 function allOptions(spec: CliSpec): Record<string, OptionSpec> {
+  const envOptions = spec.envOptions === false ? {} : { ...ENV_OPTIONS };
+  if (spec.envFileOption === false) delete (envOptions as Record<string, OptionSpec>)['env-file'];
   return {
-    ...(spec.envOptions === false ? {} : ENV_OPTIONS),
+    ...envOptions,
     ...(spec.dryRun ? DRY_RUN : {}),
     ...spec.options,
     ...COMMON,
@@ -69,8 +75,33 @@ export function helpText(spec: CliSpec): string {
     lines.push(`  ${flag.padEnd(34)} ${option.description}`);
   }
   lines.push('', 'Exit codes: 0 success, 1 operation failed, 2 bad usage or bad input.');
+  if ('env-file' in options) lines.push('', NODE20_ENV_FILE_NOTE);
   if (spec.examples?.length) lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
   return lines.join('\n');
+}
+
+/**
+ * `--days -5` would make parseArgs answer "argument is ambiguous": join a value
+ * that starts with a dash and a digit to its flag, so the script's own check
+ * answers with its own sentence.
+ */
+function joinDashValues(options: Record<string, OptionSpec>, argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+function parseHint(spec: CliSpec, message: string): string {
+  if (/'--env-file'/.test(message) && spec.envFileOption === false) return `${spec.name} writes its file with --out <file>; ${NODE20_ENV_FILE_NOTE}`;
+  return `run npx tsx scripts/${spec.name} --help`;
 }
 
 export function parseCli(spec: CliSpec, argv: string[]): CliArgs | 'help' {
@@ -78,7 +109,7 @@ export function parseCli(spec: CliSpec, argv: string[]): CliArgs | 'help' {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinDashValues(options, argv),
       options: Object.fromEntries(
         Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
       ),
@@ -87,13 +118,16 @@ export function parseCli(spec: CliSpec, argv: string[]): CliArgs | 'help' {
     });
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new BadInputError(`${spec.name}: ${message?.replace(/\.$/, '')}.`, `run npx tsx scripts/${spec.name} --help`);
+    throw new BadInputError(`${spec.name}: ${message?.replace(/\.$/, '')}.`, parseHint(spec, message ?? ''));
   }
   const values = parsed.values as CliArgs['values'];
   if (values.help) return 'help';
   const env = (values.env as string | undefined) ?? spec.defaultEnv ?? 'prod';
   if (!(ENV_NAMES as readonly string[]).includes(env)) {
     throw new BadInputError(`--env must be one of ${ENV_NAMES.join(', ')}, not "${env}".`);
+  }
+  if (spec.envs && !(spec.envs.allowed as readonly string[]).includes(env)) {
+    throw new BadInputError(`${spec.name} runs only with --env ${spec.envs.allowed.join(' or ')}, not "${env}"; ${spec.envs.otherwise}`);
   }
   const overrides: Record<string, string> = {};
   for (const pair of (values.set as string[] | undefined) ?? []) {
@@ -110,6 +144,30 @@ export function parseCli(spec: CliSpec, argv: string[]): CliArgs | 'help' {
     values,
     positionals: parsed.positionals,
   };
+}
+
+/** Refuses flags that exclude each other, naming them: one of them would be silently dropped. */
+export function refuseTogether(args: CliArgs, flags: string[]): void {
+  const given = flags.filter((flag) => args.values[flag] !== undefined && args.values[flag] !== false);
+  if (given.length > 1) throw new BadInputError(`${given.map((f) => `--${f}`).join(' and ')} exclude each other; pass one.`);
+}
+
+/** An http(s) base URL from a flag, checked before anything runs. */
+export function urlOption(args: CliArgs, flag: string, fallback: string): string;
+export function urlOption(args: CliArgs, flag: string, fallback?: string): string | undefined;
+export function urlOption(args: CliArgs, flag: string, fallback?: string): string | undefined {
+  const raw = args.values[flag];
+  if (typeof raw !== 'string') return fallback;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || url.hostname === '' || url.username || url.password || url.search || url.hash) {
+    throw new BadInputError(`--${flag} must be an http(s) base URL like http://127.0.0.1:9093, not "${raw}".`);
+  }
+  return raw;
 }
 
 /**

@@ -38,8 +38,21 @@ export function setQuiet(value: boolean): void {
   quiet = value;
 }
 
+// CSI and OSC escape sequences (colours, cursor moves, hyperlinks) that child tools print.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)/g;
+
+/** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function colourAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb';
+}
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
 function write(line: string): void {
-  process.stderr.write(`${redact(line)}\n`);
+  process.stderr.write(`${redact(colourAllowed(process.stderr) ? line : stripAnsi(line))}\n`);
 }
 
 export const log = {
@@ -61,10 +74,11 @@ export const log = {
   /** Child-process output shown to the user, redacted line by line. */
   passthrough(text: string): void {
     if (quiet || text.length === 0) return;
-    process.stderr.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+    const plain = colourAllowed(process.stderr) ? text : stripAnsi(text);
+    process.stderr.write(redact(plain.endsWith('\n') ? plain : `${plain}\n`));
   },
   /** Results meant for stdout (plans, reports): redacted too. */
   out(text: string): void {
-    process.stdout.write(`${redact(text)}\n`);
+    process.stdout.write(`${redact(colourAllowed(process.stdout) ? text : stripAnsi(text))}\n`);
   },
 };

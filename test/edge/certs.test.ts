@@ -164,7 +164,7 @@ describe('generate-certs.ts refuses bad input, changing nothing (exit 2)', () =>
     expect(bad.stderr).toContain('--san "not a name" is neither a DNS name nor an IP address');
     const domain = generate(state, ['--set', 'DOMAIN=-bad-.example']);
     expect(domain.code).toBe(2);
-    expect(domain.stderr).toContain('DOMAIN must be a DNS name');
+    expect(domain.stderr).toContain('DOMAIN (from --set) must be a DNS name');
     expect(existsSync(state)).toBe(false);
   });
 

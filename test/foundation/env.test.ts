@@ -145,7 +145,7 @@ describe('loadEnv', () => {
     const folder = join(dir, 'a-folder');
     mkdirSync(folder);
     chmodSync(folder, 0o700);
-    expect(() => loadEnv({ env: 'prod', envFile: folder, purpose: 'plan', processEnv: {} })).toThrow(/env file .*a-folder cannot be read \(EISDIR\)/);
+    expect(() => loadEnv({ env: 'prod', envFile: folder, purpose: 'plan', processEnv: {} })).toThrow(/env file .*a-folder is a folder, not a file/);
   });
 });
 

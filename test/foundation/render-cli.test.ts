@@ -128,7 +128,7 @@ describe('bad input: exit 2, one sentence, dist untouched', () => {
     const out = tempDir();
     const cwd = tempDir();
     mkdirSync(join(cwd, '.env.prod'));
-    expectBadInput(runScript('render.ts', ['--env', 'prod', '--out', out], { cwd }), /env file \.env\.prod cannot be read \(EISDIR\)/, out);
+    expectBadInput(runScript('render.ts', ['--env', 'prod', '--out', out], { cwd }), /env file \.env\.prod is a folder, not a file\./, out);
   });
 
   function withFile(lines: string): string {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -31,6 +31,29 @@ export function runScript(script: string, args: string[], options: RunOptions = 
     timeout: options.timeoutMs ?? 120_000,
   });
   return { code: result.status ?? (result.signal ? 128 : 1), stdout: result.stdout, stderr: result.stderr };
+}
+
+/** runScript without blocking the test process, so a table of cases can run several scripts at once. */
+export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
+  const root = options.root ?? REPO;
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(TSX, [join(root, 'scripts', script), ...args], {
+      cwd: options.cwd ?? root,
+      env: { ...process.env, ...options.env },
+      timeout: options.timeoutMs ?? 120_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
 }
 
 /**

@@ -65,7 +65,7 @@ describe('deploy-prod.ts', () => {
     const dir = tempDir();
     const result = runScript('deploy-prod.ts', ['--env-file', strongEnvFile(dir), '--set', `STATE_DIR=${dir}/s`, '--set', 'BACKEND_TAG=latest'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/BACKEND_TAG must be a version tag such as 1\.4\.2 \(not latest\)/);
+    expect(result.stderr).toMatch(/BACKEND_TAG \(from --set\) must be a version tag such as 1\.4\.2 \(not latest\)/);
   });
 
   it('an unreachable Docker engine: exit 2, nothing started, no lock left', () => {
@@ -126,8 +126,9 @@ describe('deploy-prod.ts', () => {
   it('--rollback without a previous release refuses; --target must be compose or k8s', () => {
     const dir = tempDir();
     const dry = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--dry-run', '--rollback', '--set', `STATE_DIR=${dir}/s`], { cwd: dir });
-    expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('no previous release recorded');
+    // The dry run refuses what the real run refuses (issue 16).
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toContain('no previous release is recorded');
     const bad = runScript('deploy-prod.ts', ['--target', 'swarm', '--dry-run']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--target must be compose or k8s, not "swarm"/);

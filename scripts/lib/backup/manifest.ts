@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { MANIFEST_SUFFIX, type ParsedDumpName, parseDumpName } from './naming.js';
 
@@ -25,6 +27,29 @@ export interface Manifest {
   rowCounts?: Record<string, number>;
 }
 
+const SHA256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
+const COUNT = z.number().int().nonnegative();
+const TIME = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+
+/** What a manifest must hold before anything trusts it (a restore reads size, sha256 and encrypted from it). */
+const MANIFEST_SCHEMA = z.object({
+  name: z.string().min(1),
+  database: z.string().min(1),
+  sha256: SHA256,
+  dumpSha256: SHA256,
+  size: COUNT,
+  dumpSize: COUNT,
+  encrypted: z.boolean(),
+  compressionLevel: z.number().int().min(0).max(9),
+  pgDumpVersion: z.string(),
+  serverVersion: z.string(),
+  start: TIME,
+  end: TIME,
+  durationSeconds: z.number().nonnegative(),
+  verified: z.boolean(),
+  rowCounts: z.record(z.string(), COUNT).optional(),
+}) satisfies z.ZodType<Manifest>;
+
 export function manifestPath(artifact: string): string {
   return `${artifact}${MANIFEST_SUFFIX}`;
 }
@@ -33,12 +58,48 @@ export function writeManifest(dir: string, manifest: Manifest): void {
   writeFileAtomic(manifestPath(join(dir, manifest.name)), `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
 }
 
+/** The manifest of `artifact`, undefined when there is none or it is damaged (listing and retention). */
 export function readManifest(artifact: string): Manifest | undefined {
   try {
-    return JSON.parse(readFileSync(manifestPath(artifact), 'utf8')) as Manifest;
+    return loadManifest(artifact);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The manifest of `artifact`, checked against the schema; undefined when the
+ * file does not exist. A damaged manifest is an OperationError in one sentence.
+ */
+export function loadManifest(artifact: string): Manifest | undefined {
+  const path = manifestPath(artifact);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OperationError(`manifest ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw damaged(path, 'it is not valid JSON');
+  }
+  const result = MANIFEST_SCHEMA.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') || 'the top level';
+    throw damaged(path, `${field}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+function damaged(path: string, reason: string): OperationError {
+  return new OperationError(
+    `manifest ${path} is damaged (${reason.replace(/\.$/, '')}), so its backup cannot be trusted; nothing was restored.`,
+    'use another backup (--list), or restore the manifest from a copy',
+  );
 }
 
 export interface ArtifactEntry extends ParsedDumpName {

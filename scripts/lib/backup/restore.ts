@@ -6,7 +6,7 @@ import { addCleanup } from '../cleanup.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { decryptStream } from './age.js';
-import { type ArtifactEntry, isVerified, listArtifacts, type Manifest, readManifest } from './manifest.js';
+import { type ArtifactEntry, isVerified, listArtifacts, loadManifest, type Manifest } from './manifest.js';
 import { parseDumpName } from './naming.js';
 import { type PgRunner, pgError, psql, quoteIdent, quoteLiteral } from './pg.js';
 import { collectStderr, exited, spawnCommand } from './process.js';
@@ -52,7 +52,7 @@ export function chooseArtifact(dir: string, database: string, file: string | und
     if (!latest) throw new BadInputError(`there is no verified backup of ${database} in ${dir}.`, 'run backup-db.ts first or pass --file');
     path = latest.path;
   }
-  const manifest = readManifest(path);
+  const manifest = loadManifest(path);
   if (!manifest)
     throw new BadInputError(
       `${path} has no manifest (${basename(path)}.json), so its checksum cannot be checked.`,

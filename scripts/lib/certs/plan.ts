@@ -42,6 +42,9 @@ const DNS_NAME = /^(\*\.)?(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9
 export function parseSan(raw: string): SubjectAltName {
   const value = raw.trim().replace(/^(DNS|IP):/i, '');
   if (isIP(value)) return { type: 'IP', value };
+  // A numeric last label is no host name (RFC 3696): 999.1.1.1 or 1.2.3.4.5 is a mistyped IP, not a DNS name to certify.
+  if (/^[\d.]+$/.test(value) || /(^|\.)\d+$/.test(value) || value.includes(':'))
+    throw new BadInputError(`--san "${raw}" looks like an IP address but is not one; pass a valid IPv4/IPv6 address or a DNS name.`);
   const name = value.toLowerCase();
   if (DNS_NAME.test(name)) return { type: 'DNS', value: name };
   throw new BadInputError(`--san "${raw}" is neither a DNS name nor an IP address; pass names like api.example.org or 10.0.0.5.`);

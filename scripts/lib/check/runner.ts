@@ -34,7 +34,8 @@ export async function runValidators(ctx: CheckContext, validators: Validator[] =
   return { results, errors: all.filter((p) => p.severity === 'error').length, warnings: all.filter((p) => p.severity === 'warning').length };
 }
 
-export function formatReport(report: CheckReport): string {
+/** One line per problem, then the summary; `envWarnings` are the env loader's warnings, printed before. */
+export function formatReport(report: CheckReport, envWarnings = 0): string {
   const lines: string[] = [];
   for (const result of report.results) {
     for (const p of result.problems) {
@@ -42,6 +43,7 @@ export function formatReport(report: CheckReport): string {
       lines.push(`${p.severity}: [${result.name}] ${where}${p.message}`);
     }
   }
-  lines.push(`check: ${report.results.length} validators, ${report.errors} errors, ${report.warnings} warnings`);
+  const fromEnv = envWarnings > 0 ? ` (${envWarnings} from the env)` : '';
+  lines.push(`check: ${report.results.length} validators, ${report.errors} errors, ${report.warnings + envWarnings} warnings${fromEnv}`);
   return lines.join('\n');
 }

@@ -47,17 +47,22 @@ export function devPlanLines(ctx: DeployContext, build: boolean): string[] {
   ];
 }
 
+/** Refuses a build when HEALTHMATE_SRC holds no backend checkout (the dry run asks this too). */
+export function checkBuildSource(ctx: DeployContext): void {
+  const source = resolve(ctx.plan.env.values.HEALTHMATE_SRC);
+  if (!existsSync(join(source, 'requirements.txt'))) {
+    throw new BadInputError(
+      `the image ${ctx.plan.image} must be built, and HEALTHMATE_SRC (${source}) holds no HealthMate checkout to build it from.`,
+      'set HEALTHMATE_SRC to the backend source, or BACKEND_IMAGE/BACKEND_TAG to an existing image',
+    );
+  }
+}
+
 async function ensureBackendImage(ctx: DeployContext, build: boolean): Promise<void> {
   const image = ctx.plan.image;
   const present = (await $({ quiet: true, nothrow: true })`docker image inspect ${image}`).exitCode === 0;
   if (present && !build) return;
-  const source = resolve(ctx.plan.env.values.HEALTHMATE_SRC);
-  if (!existsSync(join(source, 'requirements.txt'))) {
-    throw new BadInputError(
-      `the image ${image} is not on the engine and HEALTHMATE_SRC (${source}) holds no HealthMate checkout to build it from.`,
-      'set HEALTHMATE_SRC to the backend source, or BACKEND_IMAGE/BACKEND_TAG to an existing image',
-    );
-  }
+  checkBuildSource(ctx);
   const [command, ...rest] = backendBuildArgv(ctx);
   log.info(`  $ ${formatCommand(backendBuildArgv(ctx))}`);
   const result = await $({ quiet: true, nothrow: true })`${command} ${rest}`;

@@ -520,6 +520,13 @@ async function recover(ctx: DeployContext, reached: PlanStep | undefined, error:
   return 'failed';
 }
 
+/** The release `--rollback` goes back to; bad input when none is recorded. */
+export function rollbackTarget(deployDir: string): ReleaseRef {
+  const previous = readState(deployDir).previous;
+  if (!previous) throw new BadInputError(`no previous release is recorded in ${join(deployDir, 'state.json')}; nothing to roll back to.`);
+  return previous;
+}
+
 /** `--rollback`: back to the previous release on demand, same rolling procedure. */
 export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
@@ -527,12 +534,12 @@ export async function executeRollback(ctx: DeployContext): Promise<void> {
   let result: AuditEntry['result'] = 'failed';
   const state = readState(ctx.paths.deploy);
   try {
-    if (!state.previous) throw new BadInputError(`no previous release is recorded in ${join(ctx.paths.deploy, 'state.json')}; nothing to roll back to.`);
-    await rollBackTo(ctx, state.previous);
+    const target = rollbackTarget(ctx.paths.deploy);
+    await rollBackTo(ctx, target);
     await smoke(ctx);
-    writeState(ctx.paths.deploy, { current: state.previous, ...(state.current ? { previous: state.current } : {}) });
+    writeState(ctx.paths.deploy, { current: target, ...(state.current ? { previous: state.current } : {}) });
     result = 'success';
-    log.info(`rolled back to ${state.previous.tag}`);
+    log.info(`rolled back to ${target.tag}`);
   } finally {
     appendAudit(ctx.paths.deploy, {
       time: new Date().toISOString(),

@@ -10,6 +10,8 @@ export function envFromCli(args: CliArgs, purpose: Purpose): LoadedEnv {
     overrides: args.overrides,
     purpose: args.dryRun ? 'plan' : purpose,
   });
+  // Dev runs on defaults alone: say so, or a forgotten .env.dev goes unnoticed.
+  if (!env.file) log.info(`no .env.${env.name} here: using the ${env.name} defaults (write one with init-env.ts --env ${env.name}, or pass --env-file).`);
   for (const warning of env.warnings) log.warn(formatProblem(warning));
   return env;
 }

@@ -4,7 +4,7 @@ import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
 import { nonProductionDomainReason, weakSecretReason } from './policy.js';
 import { type EnvValues, isVarName, SCHEMA, SECRET_NAMES, type VarName } from './schema.js';
-import { defaultFor, type EnvName } from './spec.js';
+import { defaultFor, type EnvName, NODE20_ENV_FILE_NOTE } from './spec.js';
 
 /** Where a value came from. Precedence: flag > process env > file > default. */
 export type Origin = { kind: 'flag' } | { kind: 'process' } | { kind: 'file'; file: string; line: number } | { kind: 'default' };
@@ -13,6 +13,8 @@ export interface EnvProblem {
   variable?: string;
   file?: string;
   line?: number;
+  /** Where a value that is not from a file came from: "--set", "the process environment". */
+  source?: string;
   message: string;
 }
 
@@ -29,6 +31,10 @@ export interface LoadOptions {
   envFile?: string;
   /** NAME=value pairs from --set flags. */
   overrides?: Record<string, string>;
+  /** The env file's text when it is not on disk yet (init-env checks what it is about to write). */
+  fileText?: string;
+  /** How problems name where an override came from (default "--set"). */
+  overrideSource?: string;
   processEnv?: NodeJS.ProcessEnv;
   purpose: Purpose;
 }
@@ -54,12 +60,12 @@ const RCLONE_SECRET_OPTION =
 
 export function formatProblem(p: EnvProblem): string {
   const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : '';
-  return `${where}${p.variable ? `${p.variable} ` : ''}${p.message}`;
+  return `${where}${p.variable ? `${p.variable} ` : ''}${p.source ? `(from ${p.source}) ` : ''}${p.message}`;
 }
 
 export class EnvError extends BadInputError {
   constructor(readonly problems: EnvProblem[]) {
-    super(problems.map(formatProblem).join('\n'), 'fix the values above in the env file (see .env.example for every variable)');
+    super(problems.map(formatProblem).join('\n'), 'fix the values above where they came from (see .env.example for every variable)');
     this.name = 'EnvError';
   }
 }
@@ -71,10 +77,16 @@ interface FileEntry {
 
 const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 
+export interface Duplicate {
+  variable: string;
+  lines: [number, number];
+}
+
 /** Reads NAME=value lines, keeping line numbers (dotenv parses each value). */
-export function parseEnvFile(file: string, text: string): { entries: Map<string, FileEntry>; problems: EnvProblem[] } {
+export function parseEnvFile(file: string, text: string): { entries: Map<string, FileEntry>; problems: EnvProblem[]; duplicates: Duplicate[] } {
   const entries = new Map<string, FileEntry>();
   const problems: EnvProblem[] = [];
+  const duplicates: Duplicate[] = [];
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = index + 1;
     const trimmed = raw.trim();
@@ -86,21 +98,83 @@ export function parseEnvFile(file: string, text: string): { entries: Map<string,
     }
     const name = match[1] as string;
     const parsed = parseDotenv(`${name}=${match[2]}`);
+    const earlier = entries.get(name);
+    if (earlier) duplicates.push({ variable: name, lines: [earlier.line, line] });
     entries.set(name, { value: parsed[name] ?? '', line });
   });
-  return { entries, problems };
+  return { entries, problems, duplicates };
 }
 
-function readEnvFile(path: string): string {
+/** Reads an env file as strict UTF-8: a byte that is not UTF-8 would otherwise become U+FFFD silently. */
+export function readEnvFile(path: string): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new BadInputError(`env file ${path} does not exist.`, 'create it with `npx tsx scripts/init-env.ts` or pass --env-file');
+      throw new BadInputError(`env file ${path} does not exist.`, `create it with \`npx tsx scripts/init-env.ts\` or pass --env-file. ${NODE20_ENV_FILE_NOTE}`);
     }
+    if (code === 'EISDIR') throw new BadInputError(`env file ${path} is a folder, not a file.`, `pass the env file itself. ${NODE20_ENV_FILE_NOTE}`);
     throw new BadInputError(`env file ${path} cannot be read (${code ?? 'unknown error'}).`, 'check its permissions');
   }
+  return decodeUtf8(path, bytes);
+}
+
+function decodeUtf8(path: string, bytes: Buffer): string {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    const lines = bytes.toString('latin1').split('\n');
+    let offset = 0;
+    for (const [index, text] of lines.entries()) {
+      try {
+        strict.decode(bytes.subarray(offset, offset + text.length));
+      } catch {
+        throw new EnvError([{ file: path, line: index + 1, message: `line ${index + 1} is not valid UTF-8; save the file as UTF-8.` }]);
+      }
+      offset += text.length + 1;
+    }
+    throw new EnvError([{ file: path, message: 'is not valid UTF-8; save it as UTF-8.' }]);
+  }
+}
+
+/** Longest value any variable takes (PATH_MAX); names have their consumers' tighter limits in the schema. */
+export const MAX_VALUE_LENGTH = 4096;
+/**
+ * Characters no value may hold, because its target formats cannot: control
+ * characters (a newline would add a line to the env file or a config) and
+ * U+FFFD (what invalid UTF-8 in the process environment or argv became).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
+/**
+ * Non-secret values are substituted into YAML (single- and double-quoted),
+ * JSON, nginx, postgresql.conf, shell lines and compose files (where `$` starts
+ * an interpolation). None of the variables is a name, host, path, URL or
+ * address that needs a quote, backslash or `$`, so the schema forbids them
+ * instead of quoting per format. Secrets never reach a config (files only).
+ */
+const QUOTES = /['"`\\$]/;
+
+/** Why a raw value cannot be used at all, whatever its variable's schema. */
+function rawValueProblem(raw: string, secret: boolean): string | undefined {
+  if (raw.length > MAX_VALUE_LENGTH) return `is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH}.`;
+  const control = CONTROL.exec(raw);
+  if (control) {
+    return control[0] === '\ufffd'
+      ? 'holds invalid UTF-8 (or U+FFFD); set it as UTF-8 text.'
+      : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
+  }
+  if (secret && raw === '') return 'is an empty secret; set a value (scripts/init-env.ts makes strong ones).';
+  if (!secret && QUOTES.test(raw)) return 'holds a quote, backslash or $, which the configs it is rendered into cannot hold safely; remove it.';
+  return undefined;
+}
+
+/** A value for a message: never longer than a line. */
+function shown(raw: string): string {
+  return raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
 }
 
 export function loadEnv(options: LoadOptions): LoadedEnv {
@@ -114,11 +188,20 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   let entries = new Map<string, FileEntry>();
   let fileRead: string | undefined;
   // Dev runs on defaults alone; prod, or a file named on the command line, must exist.
-  if (explicitFile || env === 'prod' || existsSync(file)) {
-    const parsed = parseEnvFile(file, readEnvFile(file));
+  if (options.fileText !== undefined || explicitFile || env === 'prod' || existsSync(file)) {
+    const parsed = parseEnvFile(file, options.fileText ?? readEnvFile(file));
     entries = parsed.entries;
     problems.push(...parsed.problems);
     fileRead = file;
+    for (const d of parsed.duplicates) {
+      const problem = {
+        variable: d.variable,
+        file,
+        line: d.lines[1],
+        message: `is set twice, on lines ${d.lines[0]} and ${d.lines[1]} (the last one wins); remove one.`,
+      };
+      (env === 'prod' ? problems : warnings).push(problem);
+    }
   }
 
   const rclone: Record<string, string> = {};
@@ -140,7 +223,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     (env === 'prod' ? problems : warnings).push(problem);
   }
   for (const name of Object.keys(options.overrides ?? {})) {
-    if (!isVarName(name)) problems.push({ variable: name, message: 'given with --set is not a known variable.' });
+    if (!isVarName(name)) problems.push({ variable: name, source: options.overrideSource ?? '--set', message: 'is not a known variable.' });
   }
 
   const values: Record<string, unknown> = {};
@@ -166,7 +249,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       origin = { kind: 'default' };
     }
     origins[name] = origin;
-    const where = whereOf(origin);
+    const where = whereOf(origin, options.overrideSource);
     if (raw === undefined) {
       problems.push({
         variable: name,
@@ -175,10 +258,15 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       });
       continue;
     }
+    const rawProblem = rawValueProblem(raw, spec.secret);
+    if (rawProblem) {
+      problems.push({ variable: name, ...where, message: rawProblem });
+      continue;
+    }
     const result = spec.schema.safeParse(raw);
     if (!result.success) {
-      const shown = spec.secret ? '' : ` (got "${raw}")`;
-      problems.push({ variable: name, ...where, message: `${result.error.issues[0]?.message ?? 'is invalid'}${shown}.` });
+      const got = spec.secret ? '' : ` (got "${shown(raw)}")`;
+      problems.push({ variable: name, ...where, message: `${result.error.issues[0]?.message ?? 'is invalid'}${got}.` });
       continue;
     }
     values[name] = result.data;
@@ -196,13 +284,18 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       if (reason)
         policy.push({
           variable: name,
-          ...whereOf(origins[name]),
+          ...whereOf(origins[name], options.overrideSource),
           message: `${reason}; production needs a strong random value (scripts/init-env.ts makes one).`,
         });
     }
     const domain = values.DOMAIN;
     const domainReason = typeof domain === 'string' ? nonProductionDomainReason(domain) : undefined;
-    if (domainReason) policy.push({ variable: 'DOMAIN', ...whereOf(origins.DOMAIN), message: `${domainReason}; production needs its real public name.` });
+    if (domainReason)
+      policy.push({
+        variable: 'DOMAIN',
+        ...whereOf(origins.DOMAIN, options.overrideSource),
+        message: `${domainReason}; production needs its real public name.`,
+      });
     (purpose === 'apply' ? problems : warnings).push(...policy);
   }
 
@@ -210,6 +303,9 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone };
 }
 
-function whereOf(origin: Origin): { file?: string; line?: number } {
-  return origin.kind === 'file' ? { file: origin.file, line: origin.line } : {};
+function whereOf(origin: Origin, overrideSource = '--set'): { file?: string; line?: number; source?: string } {
+  if (origin.kind === 'file') return { file: origin.file, line: origin.line };
+  if (origin.kind === 'flag') return { source: overrideSource };
+  if (origin.kind === 'process') return { source: 'the process environment' };
+  return {};
 }

@@ -3,6 +3,10 @@ import { z } from 'zod';
 export const ENV_NAMES = ['dev', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];
 
+/** What Node 20 does with --env-file before any script runs (fixed in Node 22). */
+export const NODE20_ENV_FILE_NOTE =
+  'Node 20 reads --env-file itself, anywhere on the command line: a missing file makes node exit 9 ("not found") and a folder makes it exit 9 ("invalid format") before the script starts.';
+
 /** A default that may differ per environment. `undefined` for an env means "required there". */
 export type Default = string | { dev?: string; prod?: string };
 
@@ -66,7 +70,12 @@ export const v = {
     return { ...opts, schema, secret: false, type: values.join('|') };
   },
   domain(opts: Common): VarSpec<string> {
-    const schema = z.string().toLowerCase().regex(DOMAIN_RE, 'must be a DNS name like api.example.org');
+    const schema = z
+      .string()
+      .toLowerCase()
+      .regex(DOMAIN_RE, 'must be a DNS name like api.example.org')
+      // A numeric last label is no host name (RFC 3696): 999.1.1.1 is a mistyped IP address.
+      .refine((s) => !/(^|\.)\d+$/.test(s), 'must be a DNS name like api.example.org, not something that looks like an IP address');
     return { ...opts, schema, secret: false, type: 'domain' };
   },
   /** Prometheus-style duration: 15s, 5m, 30d. */

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { writeFileAtomic } from '../fs-atomic.js';
@@ -94,6 +94,15 @@ export interface InstallRecord {
   /** Target → its previous copy in backupDir, or null when the file did not exist. */
   changed: { target: string; backup: string | null }[];
   unchanged: number;
+  /** Folders the install created (outermost first), removed again by a rollback. */
+  createdDirs: string[];
+}
+
+/** Records the folders that writing `file` is about to create, outermost first. */
+function recordNewFolders(file: string, record: InstallRecord): void {
+  const missing: string[] = [];
+  for (let dir = dirname(resolve(file)); !existsSync(dir); dir = dirname(dir)) missing.unshift(dir);
+  record.createdDirs.push(...missing);
 }
 
 function backupPath(backupDir: string, target: string): string {
@@ -120,6 +129,7 @@ export function applyInstall(plan: InstallPlan, backupDir: string, record: Insta
       copyFileSync(step.target, backup);
     }
     record.changed.push({ target: step.target, backup });
+    recordNewFolders(step.target, record);
     writeFileAtomic(step.target, step.content, 0o644);
   }
   for (const target of plan.removals) {
@@ -142,4 +152,13 @@ export function rollbackInstall(record: InstallRecord): void {
       renameSync(temp, target);
     }
   }
+  // Innermost first; a folder someone else filled meanwhile stays.
+  for (const dir of [...record.createdDirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  record.createdDirs = [];
 }

@@ -81,7 +81,7 @@ async function reloadAll(reloads: ReloadTarget[]): Promise<void> {
  * both services reloaded again, and an OperationError carries the reason.
  */
 export async function installAndReload(plan: SetupPlan, backupDir: string): Promise<InstallRecord> {
-  const record: InstallRecord = { backupDir, changed: [], unchanged: 0 };
+  const record: InstallRecord = { backupDir, changed: [], unchanged: 0, createdDirs: [] };
   let done = false;
   // Ctrl-C half-way must not leave a mix of old and new files.
   const removeCleanup = addCleanup(() => {

@@ -42,6 +42,16 @@ export function parseMatcher(text: string): Matcher {
  * environment, never critical or data-loss alerts (those must still page).
  */
 export function maintenanceMatchers(environment: string, extra: Matcher[]): Matcher[] {
+  for (const m of extra) {
+    // The window's own severity matcher already keeps critical alerts out; narrowing to them matches nothing.
+    if (m.name === 'severity' && m.isEqual && !m.isRegex && !['warning', 'info'].includes(m.value))
+      throw new BadInputError(
+        `--matcher severity=${m.value} would make a silence that can never match: maintenance silences only warning and info alerts, and critical alerts always page.`,
+        'drop the matcher, or use severity=warning or severity=info',
+      );
+    if (m.name === 'environment' || m.name === 'data_loss')
+      throw new BadInputError(`--matcher ${m.name} is set by the window itself (this env, never data-loss alerts); drop it.`);
+  }
   return [
     { name: 'environment', value: environment, isRegex: false, isEqual: true },
     { name: 'severity', value: 'warning|info', isRegex: true, isEqual: true },

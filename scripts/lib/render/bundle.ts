@@ -8,6 +8,7 @@ import { buildContext } from './context.js';
 import { hostSetupFiles } from './host-setup.js';
 import { bundleLayout } from './layout.js';
 import { prometheusRuleFile } from './prometheus-rule.js';
+import { assertRenderedParses, type RenderedFile } from './syntax.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
 export const MANIFEST = 'MANIFEST.json';
@@ -42,13 +43,16 @@ export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
   const context = buildContext(env);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];
+  const rendered: RenderedFile[] = [];
   for (const entry of bundleLayout(root, env.name)) {
     const text = readFileSync(join(root, entry.source), 'utf8');
     const result = renderTemplate(entry.source, text, context.values, context.secretNames);
     problems.push(...result.problems);
     files.push({ path: entry.target, content: result.text, mode: entry.executable ? 0o755 : 0o644, secret: false });
+    rendered.push({ source: entry.source, target: entry.target, template: text, content: result.text });
   }
   if (problems.length > 0) throw new RenderError(problems);
+  assertRenderedParses(rendered, context.values, context.secretNames, env);
   files.push(prometheusRuleFile(env, files));
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
     files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });

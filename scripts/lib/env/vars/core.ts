@@ -4,8 +4,9 @@ import { v } from '../spec.js';
 export const coreVars = {
   COMPOSE_PROJECT_NAME: v.str({
     description: 'Compose project name: prefixes containers, networks and volumes on the host.',
-    pattern: /^[a-z0-9][a-z0-9_-]*$/,
-    patternHint: 'must be lowercase letters, digits, - or _',
+    // Compose's own rule, capped at a DNS label (63): it prefixes container and network names that serve as host names.
+    pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    patternHint: 'must be 1-63 lowercase letters, digits, - or _, starting with a letter or digit',
     default: { dev: 'healthmate-dev', prod: 'healthmate' },
   }),
   DOMAIN: v.domain({

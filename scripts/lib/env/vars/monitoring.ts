@@ -1,7 +1,8 @@
 import { v } from '../spec.js';
 
 const URL_PATTERN = /^https?:\/\/[^\s@]+$/;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
+// An SMTP path holds at most 254 characters (RFC 5321).
+const EMAIL_PATTERN = /^(?=.{3,254}$)[^\s@]+@[^\s@]+$/;
 
 /** Prometheus, Alertmanager and Grafana. */
 export const monitoringVars = {
@@ -18,14 +19,14 @@ export const monitoringVars = {
   ALERT_EMAIL_TO: v.str({
     description: 'Mailbox of the on-call team: critical and warning alerts go there.',
     pattern: EMAIL_PATTERN,
-    patternHint: 'must be an email address',
+    patternHint: 'must be an email address (at most 254 characters)',
     default: { dev: 'oncall@healthmate.local' },
     example: 'oncall@example.com',
   }),
   ALERT_EMAIL_FROM: v.str({
     description: 'Sender address of alert emails.',
     pattern: EMAIL_PATTERN,
-    patternHint: 'must be an email address',
+    patternHint: 'must be an email address (at most 254 characters)',
     default: { dev: 'alertmanager@healthmate.local' },
     example: 'alertmanager@example.com',
   }),

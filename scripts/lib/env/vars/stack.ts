@@ -12,8 +12,9 @@ const REDIS_SIZE = { pattern: /^\d+(kb|mb|gb)$/, patternHint: 'must be a Redis s
 export const stackVars = {
   BACKEND_IMAGE: v.str({
     description: 'Backend image repository, without the tag.',
-    pattern: /^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$/,
-    patternHint: 'must be an image repository like healthmate/backend',
+    // Docker refuses repository names longer than 255 characters.
+    pattern: /^(?=.{2,255}$)[a-z0-9][a-z0-9._/:-]*[a-z0-9]$/,
+    patternHint: 'must be an image repository like healthmate/backend (at most 255 characters)',
     default: 'healthmate/backend',
   }),
   BACKEND_TAG: v.str({

@@ -1,0 +1,67 @@
+import { parseAllDocuments } from 'yaml';
+import type { LoadedEnv } from '../env/load.js';
+import { isVarName } from '../env/schema.js';
+import { BadInputError } from '../errors.js';
+import { type RenderValue, renderTemplate } from './template.js';
+
+/** A rendered template, with its source, as the syntax check needs it. */
+export interface RenderedFile {
+  source: string;
+  target: string;
+  template: string;
+  content: string;
+}
+
+/** The first parse error of a YAML or JSON file, or undefined (other formats are not checked here). */
+export function syntaxError(target: string, text: string): string | undefined {
+  if (/\.ya?ml$/.test(target)) {
+    for (const doc of parseAllDocuments(text)) {
+      const first = doc.errors[0];
+      if (first) return `invalid YAML: ${first.message.split('\n')[0]}`;
+    }
+    return undefined;
+  }
+  if (target.endsWith('.json')) {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      return `invalid JSON: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a bundle in which a YAML or JSON file does not parse, naming the
+ * variable whose value broke it: each placeholder of the file is rendered
+ * again with a plain value, and the one whose swap makes the file parse is it.
+ */
+export function assertRenderedParses(files: RenderedFile[], values: Record<string, RenderValue>, secretNames: ReadonlySet<string>, env: LoadedEnv): void {
+  const problems: string[] = [];
+  for (const file of files) {
+    const error = syntaxError(file.target, file.content);
+    if (!error) continue;
+    if (syntaxError(file.target, file.template.replace(/@@[A-Z][A-Z0-9_]*@@/g, 'x'))) {
+      problems.push(`${file.source} does not parse even without the env values (${error}); fix the template.`);
+      continue;
+    }
+    const used = renderTemplate(file.source, file.template, values, secretNames).used;
+    const culprits = [...used].filter((name) => {
+      const text = renderTemplate(file.source, file.template, { ...values, [name]: 'x' }, secretNames).text;
+      return syntaxError(file.target, text) === undefined;
+    });
+    const names = culprits.length > 0 ? culprits.map((name) => `${name}${whereSet(env, name)}`).join(' or ') : 'a value';
+    problems.push(`${names} makes ${file.target} invalid (${error}); change that value.`);
+  }
+  if (problems.length > 0)
+    throw new BadInputError(problems.join('\n'), 'values go into YAML and JSON as they are: keep them to the characters their variable describes');
+}
+
+function whereSet(env: LoadedEnv, name: string): string {
+  if (!isVarName(name)) return ' (derived from other values)';
+  const origin = env.origins[name];
+  if (origin?.kind === 'file') return ` (${origin.file}:${origin.line})`;
+  if (origin?.kind === 'flag') return ' (from --set)';
+  if (origin?.kind === 'process') return ' (from the process environment)';
+  return '';
+}

@@ -1,0 +1,615 @@
+/**
+ * The bad-input campaign of issue 16 as a table: each row is an input a careful
+ * user tried, the exit code it must give, a fragment of the one sentence it must
+ * print, and "nothing changed" (the row's folder is the same before and after).
+ * Rows run as real scripts (tsx), several at once, each in its own folder.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { EXAMPLE_SECRET, envExampleText } from '../../scripts/lib/env/example.js';
+import { loadEnv } from '../../scripts/lib/env/load.js';
+import { log } from '../../scripts/lib/log.js';
+import { assertRenderedParses } from '../../scripts/lib/render/syntax.js';
+import { freePort } from '../helpers/net.js';
+import { REPO, runScriptAsync } from '../helpers/run.js';
+
+interface Case {
+  /** The row's own folder: working directory, STATE_DIR and every file the row writes. */
+  dir: string;
+  state: string;
+  /** A prod env file a real run accepts (strong secrets, real-looking domain, recipients file). */
+  prodEnv: string;
+  /** The schema's example, as .env.example holds it (placeholders: fine for plans only). */
+  example: string;
+  port: number;
+}
+
+interface Row {
+  name: string;
+  script: string;
+  args: (c: Case) => string[];
+  setup?: (c: Case) => void;
+  env?: (c: Case) => Record<string, string>;
+  code: number;
+  /** Fragment of stderr+stdout. */
+  message: string | RegExp;
+}
+
+const dirs: string[] = [];
+let recipient = '';
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+beforeAll(async () => {
+  recipient = await identityToRecipient(await generateIdentity());
+});
+
+const strong = (): string => randomBytes(24).toString('base64url');
+
+function writeProdEnv(dir: string, state: string): string {
+  writeFileSync(join(dir, 'recipients.txt'), `${recipient}\n`);
+  const text = envExampleText()
+    .split('\n')
+    .map((line) => (line.endsWith(`=${EXAMPLE_SECRET}`) ? line.replace(EXAMPLE_SECRET, strong()) : line))
+    .map((line) => (line.startsWith('DOMAIN=') ? 'DOMAIN=api.healthmate.org' : line))
+    .map((line) => (line.startsWith('BACKUP_AGE_RECIPIENTS_FILE=') ? `BACKUP_AGE_RECIPIENTS_FILE=${join(dir, 'recipients.txt')}` : line));
+  text.push(`STATE_DIR=${state}`);
+  const file = join(dir, 'prod.env');
+  writeFileSync(file, text.join('\n'), { mode: 0o600 });
+  return file;
+}
+
+/** Every file and folder under `dir`: type, mode and content hash. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = join(rel, name);
+      const stat = statSync(join(dir, path));
+      if (stat.isDirectory()) {
+        out[`${path}/`] = (stat.mode & 0o7777).toString(8);
+        walk(path);
+      } else
+        out[path] = `${(stat.mode & 0o7777).toString(8)} ${createHash('sha256')
+          .update(readFileSync(join(dir, path)))
+          .digest('hex')}`;
+    }
+  };
+  walk('');
+  return out;
+}
+
+const prod = (c: Case): string[] => ['--env', 'prod', '--env-file', c.prodEnv];
+const dev = (c: Case): string[] => ['--env', 'dev', '--set', `STATE_DIR=${c.state}`];
+const examplePlan = (c: Case): string[] => ['--env', 'prod', '--env-file', c.example, '--set', `STATE_DIR=${c.state}`];
+const DUMP = 'healthmate-20261130T010000Z.dump';
+
+function writeDump(c: Case, manifest: string): void {
+  mkdirSync(join(c.dir, 'b'));
+  writeFileSync(join(c.dir, 'b', DUMP), 'PGDMP not really\n');
+  writeFileSync(join(c.dir, 'b', `${DUMP}.json`), manifest);
+}
+
+const ROWS: Row[] = [
+  // ---- Dangerous ----
+  {
+    name: 'deploy-dev refuses the prod env',
+    script: 'deploy-dev.ts',
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: 'deploy-dev.ts runs only with --env dev, not "prod"',
+  },
+  {
+    name: 'deploy-prod refuses the dev env',
+    script: 'deploy-prod.ts',
+    args: (c) => [...dev(c), '--dry-run'],
+    code: 2,
+    message: 'deploy-prod.ts runs only with --env prod, not "dev"',
+  },
+  {
+    name: 'init-env refuses a newline in --domain (an extra line in the file)',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'x\nSTATE_DIR=/'],
+    code: 2,
+    message: 'DOMAIN (from --set or --domain) holds a control character',
+  },
+  {
+    name: 'init-env refuses a --domain that is no DNS name',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'not a domain'],
+    code: 2,
+    message: 'DOMAIN (from --set or --domain) must be a DNS name',
+  },
+  {
+    name: 'init-env refuses a URL as --domain',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'https://api.healthmate.org/'],
+    code: 2,
+    message: 'must be a DNS name like api.example.org (got "https://api.healthmate.org/")',
+  },
+  {
+    name: 'init-env checks --set with the schema',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--set', 'BACKEND_REPLICAS=0'],
+    code: 2,
+    message: 'BACKEND_REPLICAS (from --set or --domain) must be at least 1 (got "0")',
+  },
+  {
+    name: 'init-env refuses an unknown --set',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--set', 'DOMIAN=api.healthmate.org'],
+    code: 2,
+    message: 'DOMIAN (from --set or --domain) is not a known variable',
+  },
+  {
+    name: 'init-env takes --out, and says so for --env-file (Node 20 claims that flag)',
+    script: 'init-env.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'given.env'), '# exists, so Node 20 lets the script start\n'),
+    args: (c) => ['--env', 'prod', '--env-file', join(c.dir, 'given.env')],
+    code: 2,
+    message: 'init-env.ts writes its file with --out <file>',
+  },
+  {
+    name: 'render refuses a quote that YAML cannot hold, naming variable, file and line',
+    script: 'render.ts',
+    setup: (c) => writeFileSync(join(c.dir, '.env.dev'), "# mail\nSMTP_USER=al'erts@healthmate.org\n"),
+    args: () => ['--env', 'dev'],
+    code: 2,
+    message: '.env.dev:2: SMTP_USER holds a quote, backslash or $',
+  },
+  {
+    name: 'a double quote from --set says it came from --set',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'ALERT_EMAIL_TO=on"call@healthmate.org', '--dry-run'],
+    code: 2,
+    message: 'ALERT_EMAIL_TO (from --set) holds a quote, backslash or $',
+  },
+  // ---- Values the schema let through ----
+  {
+    name: 'a duplicate key is an error in prod, with both lines',
+    script: 'render.ts',
+    setup: (c) => writeFileSync(c.prodEnv, `${readFileSync(c.prodEnv, 'utf8')}\nBACKEND_REPLICAS=2\nBACKEND_REPLICAS=4\n`),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: /prod\.env:\d+: BACKEND_REPLICAS is set twice, on lines \d+ and \d+ \(the last one wins\)/,
+  },
+  {
+    name: 'a duplicate key is a warning in dev, with both lines',
+    script: 'render.ts',
+    setup: (c) => writeFileSync(join(c.dir, '.env.dev'), 'NGINX_BURST_API=10\n# later\nNGINX_BURST_API=30\n'),
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 0,
+    message: 'warning: .env.dev:3: NGINX_BURST_API is set twice, on lines 1 and 3',
+  },
+  {
+    name: 'an empty secret from --set is refused in dev',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'POSTGRES_PASSWORD=', '--dry-run'],
+    code: 2,
+    message: 'POSTGRES_PASSWORD (from --set) is an empty secret',
+  },
+  {
+    name: 'an empty secret in the dev env file is refused',
+    script: 'render.ts',
+    setup: (c) => writeFileSync(join(c.dir, '.env.dev'), 'REDIS_PASSWORD=\n'),
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 2,
+    message: '.env.dev:1: REDIS_PASSWORD is an empty secret',
+  },
+  {
+    name: 'a 100k-character COMPOSE_PROJECT_NAME is refused in one short line',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--set', `COMPOSE_PROJECT_NAME=${'a'.repeat(100_000)}`, '--dry-run'],
+    code: 2,
+    message: 'COMPOSE_PROJECT_NAME (from --set) is 100000 characters long; at most 4096.',
+  },
+  {
+    name: 'COMPOSE_PROJECT_NAME longer than a DNS label',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', `COMPOSE_PROJECT_NAME=${'a'.repeat(64)}`, '--dry-run'],
+    code: 2,
+    message: 'COMPOSE_PROJECT_NAME (from --set) must be 1-63 lowercase letters',
+  },
+  {
+    name: 'POSTGRES_DB longer than a PostgreSQL identifier (63)',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', `POSTGRES_DB=${'d'.repeat(64)}`, '--dry-run'],
+    code: 2,
+    message: 'POSTGRES_DB (from --set) must be a lowercase SQL identifier',
+  },
+  {
+    name: 'K8S_NAMESPACE longer than a DNS label',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', `K8S_NAMESPACE=${'n'.repeat(64)}`, '--dry-run'],
+    code: 2,
+    message: 'K8S_NAMESPACE (from --set) must be a DNS label',
+  },
+  {
+    name: 'invalid UTF-8 in the env file, with the line',
+    script: 'render.ts',
+    setup: (c) =>
+      writeFileSync(
+        join(c.dir, '.env.dev'),
+        Buffer.concat([Buffer.from('# ok\nALERT_EMAIL_TO=oncall@healthmate.org\nSMTP_USER=al'), Buffer.from([0xff, 0xfe]), Buffer.from('x\n')]),
+      ),
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 2,
+    message: '.env.dev:3: line 3 is not valid UTF-8',
+  },
+  {
+    name: 'invalid UTF-8 inside a secret, with the line',
+    script: 'render.ts',
+    setup: (c) =>
+      writeFileSync(join(c.dir, '.env.dev'), Buffer.concat([Buffer.from('SECRET_KEY=abc'), Buffer.from([0xc3, 0x28]), Buffer.from('def-0123456789\n')])),
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 2,
+    message: '.env.dev:1: line 1 is not valid UTF-8',
+  },
+  {
+    name: 'a value from the process environment says so',
+    script: 'render.ts',
+    env: () => ({ BACKEND_REPLICAS: 'three' }),
+    args: (c) => [...dev(c), '--dry-run'],
+    code: 2,
+    message: 'BACKEND_REPLICAS (from the process environment) must be a whole number (got "three")',
+  },
+  {
+    name: 'a value from --set says so',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'NGINX_HTTPS_PORT=70000', '--dry-run'],
+    code: 2,
+    message: 'NGINX_HTTPS_PORT (from --set) must be at most 65535',
+  },
+  {
+    name: 'DOMAIN that looks like an IP address',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'DOMAIN=999.1.1.1', '--dry-run'],
+    code: 2,
+    message: 'not something that looks like an IP address',
+  },
+  {
+    name: '--env-file of a folder: Node 20 itself exits 9 before the script starts',
+    script: 'render.ts',
+    setup: (c) => mkdirSync(join(c.dir, 'envdir')),
+    args: (c) => ['--env-file', join(c.dir, 'envdir'), '--dry-run'],
+    code: 9,
+    message: 'invalid format',
+  },
+  {
+    name: '--env-file of a missing file: Node 20 itself exits 9',
+    script: 'render.ts',
+    args: (c) => ['--env-file', join(c.dir, 'nope.env'), '--dry-run'],
+    code: 9,
+    message: 'not found',
+  },
+  {
+    name: 'the default .env.prod is a folder',
+    script: 'render.ts',
+    setup: (c) => mkdirSync(join(c.dir, '.env.prod')),
+    args: () => ['--env', 'prod', '--dry-run'],
+    code: 2,
+    message: 'env file .env.prod is a folder, not a file',
+  },
+  // ---- Flags ----
+  {
+    name: 'reload-prometheus --url that is no URL',
+    script: 'reload-prometheus.ts',
+    args: (c) => [...dev(c), '--url', 'notaurl', '--dry-run'],
+    code: 2,
+    message: '--url must be an http(s) base URL',
+  },
+  {
+    name: 'reload-prometheus --alertmanager-url with another scheme',
+    script: 'reload-prometheus.ts',
+    args: (c) => [...dev(c), '--alertmanager-url', 'ftp://127.0.0.1:9093', '--dry-run'],
+    code: 2,
+    message: '--alertmanager-url must be an http(s) base URL',
+  },
+  {
+    name: 'maintenance --url that is no URL',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--url', 'notaurl', '--list'],
+    code: 2,
+    message: '--url must be an http(s) base URL',
+  },
+  {
+    name: 'setup-monitoring --prometheus-url that is no URL (real run)',
+    script: 'setup-monitoring.ts',
+    args: (c) => [...dev(c), '--prefix', join(c.dir, 'root'), '--prometheus-url', 'notaurl'],
+    code: 2,
+    message: '--prometheus-url must be an http(s) base URL',
+  },
+  {
+    name: 'setup-monitoring rolls back and leaves no folder behind when the reload fails',
+    script: 'setup-monitoring.ts',
+    args: (c) => [
+      ...dev(c),
+      '--prefix',
+      join(c.dir, 'root'),
+      '--prometheus-url',
+      `http://127.0.0.1:${c.port}`,
+      '--alertmanager-url',
+      `http://127.0.0.1:${c.port}`,
+    ],
+    code: 1,
+    message: 'rolled back',
+  },
+  {
+    name: 'backup-db --dry-run refuses an unencrypted prod backup like the real run',
+    script: 'backup-db.ts',
+    args: (c) => [...prod(c), '--set', 'BACKUP_AGE_RECIPIENTS_FILE=', '--dry-run'],
+    code: 2,
+    message: 'BACKUP_AGE_RECIPIENTS_FILE is empty',
+  },
+  {
+    name: 'backup-db --dry-run refuses a missing recipients file like the real run',
+    script: 'backup-db.ts',
+    args: (c) => [...prod(c), '--set', `BACKUP_AGE_RECIPIENTS_FILE=${join(c.dir, 'missing.txt')}`, '--dry-run'],
+    code: 2,
+    message: 'cannot be read (it does not exist)',
+  },
+  {
+    name: 'deploy-prod --rollback --dry-run with no history',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--rollback', '--dry-run'],
+    code: 2,
+    message: 'no previous release is recorded',
+  },
+  {
+    name: 'deploy-dev --build --dry-run without HEALTHMATE_SRC',
+    script: 'deploy-dev.ts',
+    args: (c) => [...dev(c), '--set', `HEALTHMATE_SRC=${join(c.dir, 'no-src')}`, '--build', '--dry-run'],
+    code: 2,
+    message: 'holds no HealthMate checkout to build it from',
+  },
+  {
+    name: 'maintenance --for with --end',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--for', '30m', '--end', 'all'],
+    code: 2,
+    message: '--for and --end exclude each other',
+  },
+  {
+    name: 'maintenance --end with --reason (it would be dropped)',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--end', 'all', '--reason', 'done'],
+    code: 2,
+    message: '--reason goes with --for only',
+  },
+  {
+    name: 'maintenance --list with --end',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--end', 'all', '--list'],
+    code: 2,
+    message: '--end and --list exclude each other',
+  },
+  {
+    name: 'maintenance --matcher severity=critical can never match',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--for', '30m', '--reason', 'db upgrade', '--matcher', 'severity=critical', '--dry-run'],
+    code: 2,
+    message: '--matcher severity=critical would make a silence that can never match',
+  },
+  {
+    name: 'maintenance --for -5m',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--for', '-5m', '--reason', 'x', '--dry-run'],
+    code: 2,
+    message: '--for must be a duration like 30m, 2h or 1h30m, not "-5m"',
+  },
+  {
+    name: 'generate-certs --san 999.1.1.1 (real run)',
+    script: 'generate-certs.ts',
+    args: (c) => [...dev(c), '--san', '999.1.1.1'],
+    code: 2,
+    message: '--san "999.1.1.1" looks like an IP address but is not one',
+  },
+  {
+    name: 'generate-certs --san 1.2.3.4.5',
+    script: 'generate-certs.ts',
+    args: (c) => [...dev(c), '--san', '1.2.3.4.5', '--dry-run'],
+    code: 2,
+    message: 'looks like an IP address but is not one',
+  },
+  {
+    name: 'generate-certs --days -5',
+    script: 'generate-certs.ts',
+    args: (c) => [...dev(c), '--days', '-5'],
+    code: 2,
+    message: '--days must be a whole number from 1 to 825, not "-5"',
+  },
+  {
+    name: 'check-certs --warn-days -1',
+    script: 'check-certs.ts',
+    args: (c) => [...dev(c), '--warn-days', '-1'],
+    code: 2,
+    message: '--warn-days must be a whole number of days, not "-1"',
+  },
+  {
+    name: 'restore-db: a manifest that is not JSON',
+    script: 'restore-db.ts',
+    setup: (c) => writeDump(c, '{"name": '),
+    args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP)],
+    code: 1,
+    message: 'is damaged (it is not valid JSON)',
+  },
+  {
+    name: 'restore-db: an empty manifest {}',
+    script: 'restore-db.ts',
+    setup: (c) => writeDump(c, '{}'),
+    args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP)],
+    code: 1,
+    message: 'is damaged (name:',
+  },
+  {
+    name: 'restore-db: a manifest with wrong types',
+    script: 'restore-db.ts',
+    setup: (c) =>
+      writeDump(
+        c,
+        JSON.stringify({
+          name: DUMP,
+          database: 'healthmate',
+          sha256: 'a'.repeat(64),
+          dumpSha256: 'b'.repeat(64),
+          size: '17',
+          dumpSize: 17,
+          encrypted: 'no',
+          compressionLevel: 1,
+          pgDumpVersion: '15',
+          serverVersion: '15',
+          start: '2026-11-30T01:00:00Z',
+          end: '2026-11-30T01:00:01Z',
+          durationSeconds: 1,
+          verified: true,
+        }),
+      ),
+    args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP), '--dry-run'],
+    code: 1,
+    message: 'is damaged (size:',
+  },
+  {
+    name: 'backup-config --bundle-dir of a missing folder',
+    script: 'backup-config.ts',
+    args: (c) => [...dev(c), '--bundle-dir', join(c.dir, 'nope')],
+    code: 2,
+    message: 'does not exist',
+  },
+  {
+    name: 'backup-config --bundle-dir of a plain file',
+    script: 'backup-config.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'file.txt'), 'not a bundle\n'),
+    args: (c) => [...dev(c), '--bundle-dir', join(c.dir, 'file.txt')],
+    code: 2,
+    message: 'is a file, not a bundle folder',
+  },
+  {
+    name: 'setup-monitoring --bundle of a missing folder',
+    script: 'setup-monitoring.ts',
+    args: (c) => [...dev(c), '--bundle', join(c.dir, 'nope'), '--dry-run'],
+    code: 2,
+    message: 'does not exist',
+  },
+  {
+    name: 'check --env prod --bundle of a dev bundle says so once',
+    script: 'check.ts',
+    setup: (c) => {
+      mkdirSync(join(c.dir, 'dist', 'dev'), { recursive: true });
+      writeFileSync(join(c.dir, 'dist', 'dev', 'MANIFEST.json'), '{"env": "dev", "files": []}\n');
+    },
+    args: (c) => [...examplePlan(c), '--bundle', 'dist/dev'],
+    code: 2,
+    message: 'dist/dev is a dev bundle (its MANIFEST.json says so), not a prod one',
+  },
+  // ---- Usage ----
+  { name: 'an unknown flag', script: 'render.ts', args: () => ['--evn', 'dev'], code: 2, message: "Unknown option '--evn'" },
+  { name: 'an unknown env', script: 'render.ts', args: () => ['--env', 'staging'], code: 2, message: '--env must be one of dev, prod, not "staging"' },
+  { name: '--set without =', script: 'render.ts', args: (c) => [...dev(c), '--set', 'DOMAIN'], code: 2, message: '--set expects NAME=value' },
+  {
+    name: 'an unknown variable in a prod env file',
+    script: 'render.ts',
+    setup: (c) => writeFileSync(c.prodEnv, `${readFileSync(c.prodEnv, 'utf8')}\nBACKEND_REPLICA=3\n`),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: 'BACKEND_REPLICA is not a known variable',
+  },
+  {
+    name: 'placeholder secrets refused when prod changes something',
+    script: 'generate-certs.ts',
+    args: (c) => [...examplePlan(c)],
+    code: 2,
+    message: 'looks like a placeholder (contains "changeme")',
+  },
+  // ---- Newcomer ----
+  {
+    name: 'render --env dev without .env.dev says it uses the defaults',
+    script: 'render.ts',
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 0,
+    message: 'no .env.dev here: using the dev defaults',
+  },
+];
+
+describe.concurrent('bad input: exit code, one sentence, nothing changed', () => {
+  it.each(ROWS)(
+    '$name',
+    async (row) => {
+      const dir = mkdtempSync(join(tmpdir(), 'healthmate-badinput-'));
+      dirs.push(dir);
+      const state = join(dir, 'state');
+      const c: Case = { dir, state, prodEnv: '', example: join(dir, 'env.example'), port: await freePort() };
+      writeFileSync(c.example, envExampleText());
+      c.prodEnv = writeProdEnv(dir, state);
+      row.setup?.(c);
+      const before = snapshot(dir);
+      const result = await runScriptAsync(row.script, row.args(c), { cwd: dir, env: { NO_COLOR: '1', ...row.env?.(c) }, timeoutMs: 240_000 });
+      const output = result.stderr + result.stdout;
+      expect(result.code, output).toBe(row.code);
+      if (typeof row.message === 'string') expect(output).toContain(row.message);
+      else expect(output).toMatch(row.message);
+      expect(output, 'no stack trace').not.toMatch(/\n\s+at .+:\d+:\d+/);
+      if (row.code === 1 || row.code === 2) expect(result.stderr.match(/^error: /gm), 'one error sentence').toHaveLength(1);
+      expect(snapshot(dir), 'nothing changed').toEqual(before);
+    },
+    250_000,
+  );
+});
+
+describe('setup.sh', () => {
+  it('answers --help without installing anything, and refuses unknown arguments', () => {
+    const help = spawnSync('bash', [join(REPO, 'scripts', 'setup.sh'), '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: bash scripts\/setup.sh/);
+    const bad = spawnSync('bash', [join(REPO, 'scripts', 'setup.sh'), '--yes'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('unknown argument "--yes"');
+  });
+});
+
+describe('render refuses a bundle that does not parse, naming the variable', () => {
+  it('finds the value that breaks a YAML file', () => {
+    const env = loadEnv({ env: 'dev', overrides: { SMTP_USER: 'alerts' }, processEnv: {}, purpose: 'plan' });
+    const template = "smtp:\n  user: '@@SMTP_USER@@'\n  host: '@@SMTP_HOST@@'\n";
+    const values = { SMTP_USER: "al'erts", SMTP_HOST: 'mailhog' };
+    const files = [
+      {
+        source: 'monitoring/alertmanager.yml',
+        target: 'alertmanager.yml',
+        template,
+        content: template.replace('@@SMTP_USER@@', "al'erts").replace('@@SMTP_HOST@@', 'mailhog'),
+      },
+    ];
+    expect(() => assertRenderedParses(files, values, new Set(), env)).toThrow(/^SMTP_USER \(from --set\) makes alertmanager\.yml invalid \(invalid YAML/);
+    const fine = [{ ...files[0], content: template.replace('@@SMTP_USER@@', 'alerts').replace('@@SMTP_HOST@@', 'mailhog') }] as typeof files;
+    expect(() => assertRenderedParses(fine, { ...values, SMTP_USER: 'alerts' }, new Set(), env)).not.toThrow();
+  });
+
+  it('blames the template when it does not parse whatever the values', () => {
+    const env = loadEnv({ env: 'dev', processEnv: {}, purpose: 'plan' });
+    const template = 'a: [\nuser: @@SMTP_USER@@\n';
+    const files = [{ source: 'monitoring/x.yml', target: 'x.yml', template, content: template }];
+    expect(() => assertRenderedParses(files, { SMTP_USER: 'u' }, new Set(), env)).toThrow(/monitoring\/x\.yml does not parse even without the env values/);
+  });
+});
+
+describe('colour', () => {
+  it('child output keeps no ANSI codes when stderr is not a terminal', () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      log.passthrough('\u001b[32m✔ Container healthmate-backend-1\u001b[0m  Started\n');
+      log.error('\u001b[1;31mfailed\u001b[0m');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.join('')).toBe('✔ Container healthmate-backend-1  Started\nerror: failed\n');
+  });
+});
