@@ -27,7 +27,7 @@ const REAL: Record<string, string[]> = {
   'deploy-dev.ts': ['--dry-run'],
   'deploy-k8s.ts': ['--env', 'prod', '--env-file', '.env.example', '--context', 'bench', '--dry-run'],
   'deploy-prod.ts': ['--env-file', '.env.example', '--dry-run'],
-  'env-example.ts': ['--check'],
+  'env-example.ts': ['--dry-run'],
   'generate-certs.ts': ['--env', 'dev', '--dry-run'],
   'maintenance.ts': ['--env', 'dev', '--for', '30m', '--reason', 'bench', '--dry-run'],
   'reload-prometheus.ts': ['--env', 'dev', '--dry-run'],
