@@ -8,7 +8,7 @@ import { PassThrough, type Readable, Transform, type TransformCallback, Writable
 import { finished, pipeline } from 'node:stream/promises';
 import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
-import { encryptStream } from './age.js';
+import { type Encryption, encryptStream } from './age.js';
 import { type Command, collectStderr, exited, spawnCommand } from './process.js';
 
 /** Counts and hashes the bytes flowing through. */
@@ -91,8 +91,10 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
   await once(fileStream, 'open');
   const children: ChildProcess[] = [];
   let renamed = false;
+  let encryption: Encryption | undefined;
   const abort = async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    encryption?.abort();
     fileStream.destroy();
     if (!renamed) await rm(partial, { force: true });
   };
@@ -103,7 +105,8 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
     const artifactHash = new HashCounter();
     // Ready before any process starts: Node discards the output of a child that exits
     // while nobody reads its stdout, and encryption setup awaits.
-    const body: Readable = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : toFile;
+    encryption = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : undefined;
+    const body: Readable = encryption?.output ?? toFile;
     const dump = spawnCommand(plan.dump, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(dump);
     const dumpStderr = collectStderr(dump);
@@ -119,6 +122,7 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
     const fail = (error: unknown) => {
       firstError ??= error;
       for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      encryption?.abort();
       // Paused streams would otherwise wait forever for a reader that is gone.
       for (const stream of [plainHash, toVerifier, toFile, body, artifactHash, fileStream]) stream.destroy();
     };
@@ -126,6 +130,7 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
       pipeline(dump.stdout as Readable, plainHash).catch(fail),
       finished(toVerifier).catch(fail),
       pipeline(body, artifactHash, fileStream).catch(fail),
+      encryption?.finished.catch(fail),
       // A dead pg_dump ends its stdout cleanly, so its exit code decides.
       exited(dump).then((exit) => {
         if (exit.code !== 0) fail(plan.dumpError(dumpStderr(), exit));

@@ -1,0 +1,98 @@
+/**
+ * Start-up benchmark (not a timed test): for every script, `--help` against
+ * tsx on an empty module, and a real command's fixed cost — from launch until
+ * the script starts its first tool (or exits, when it runs none) — measured by
+ * a preloaded probe (bench/startup/first-spawn.mjs). Medians of --runs.
+ * Usage: npm run bench:startup [-- --runs 5]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO } from '../test/helpers/run.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const RUNS = Number(values.runs);
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+const PROBE = join(REPO, 'bench', 'startup', 'first-spawn.mjs');
+const work = mkdtempSync(join(tmpdir(), 'healthmate-bench-startup-'));
+
+/** A real command per script that changes nothing: a dry run, a listing or a report. */
+const REAL: Record<string, string[]> = {
+  'backup-config.ts': ['--env', 'dev', '--dry-run'],
+  'backup-db.ts': ['--env', 'dev', '--dry-run'],
+  'check-certs.ts': ['--env', 'dev', '--dry-run'],
+  'check.ts': ['--env', 'prod', '--env-file', '.env.example'],
+  'deploy-dev.ts': ['--dry-run'],
+  'deploy-k8s.ts': ['--env', 'prod', '--env-file', '.env.example', '--context', 'bench', '--dry-run'],
+  'deploy-prod.ts': ['--env-file', '.env.example', '--dry-run'],
+  'env-example.ts': ['--dry-run'],
+  'generate-certs.ts': ['--env', 'dev', '--dry-run'],
+  'maintenance.ts': ['--env', 'dev', '--for', '30m', '--reason', 'bench', '--dry-run'],
+  'reload-prometheus.ts': ['--env', 'dev', '--dry-run'],
+  'render.ts': ['--env', 'prod', '--env-file', '.env.example', '--dry-run'],
+  'restore-db.ts': ['--env', 'dev', '--list'],
+  'setup-monitoring.ts': ['--environment', 'development', '--dry-run'],
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** Seconds from launch to the first tool the script starts, or to its exit. */
+function fixedCost(args: string[]): number {
+  const marker = join(work, 'first-spawn');
+  writeFileSync(marker, '');
+  const start = performance.timeOrigin + performance.now();
+  spawnSync(TSX, args, {
+    cwd: REPO,
+    stdio: 'ignore',
+    env: { ...process.env, NODE_OPTIONS: `--import=${PROBE}`, HEALTHMATE_FIRST_SPAWN_FILE: marker, STATE_DIR: join(work, 'state'), NO_COLOR: '1' },
+  });
+  const end = performance.timeOrigin + performance.now();
+  const first = readFileSync(marker, 'utf8').split(' ')[0];
+  return ((first ? Number(first) : end) - start) / 1000;
+}
+
+function wall(args: string[]): number {
+  const start = process.hrtime.bigint();
+  spawnSync(TSX, args, { cwd: REPO, stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+try {
+  const scripts = Object.keys(REAL).sort();
+  const baselineRuns: number[] = [];
+  const help: Record<string, number[]> = {};
+  const real: Record<string, number[]> = {};
+  // Interleave the baseline with the scripts, so load on the machine hits every figure alike.
+  for (let i = 0; i < RUNS; i++) {
+    for (const script of scripts) {
+      baselineRuns.push(wall([join(REPO, 'bench', 'startup', 'empty.ts')]));
+      help[script] = [...(help[script] ?? []), wall([join(REPO, 'scripts', script), '--help'])];
+      real[script] = [...(real[script] ?? []), fixedCost([join(REPO, 'scripts', script), ...(REAL[script] as string[])])];
+    }
+  }
+  const baseline = median(baselineRuns);
+  console.log(`tsx on an empty module: ${baseline.toFixed(2)} s (median of ${baselineRuns.length}), ${new Date().toISOString().slice(0, 10)}`);
+  console.log(
+    `${'script'.padEnd(22)} ${'--help'.padStart(8)} ${'ratio'.padStart(6)}  goal <= 1.30   ${'real cmd'.padStart(8)} ${'+ s'.padStart(6)}  goal <= +0.30 s`,
+  );
+  let met = 0;
+  for (const script of scripts) {
+    const h = median(help[script] as number[]);
+    const r = median(real[script] as number[]);
+    const ok = h / baseline <= 1.3 && r - baseline <= 0.3;
+    if (ok) met++;
+    console.log(
+      `${script.padEnd(22)} ${h.toFixed(2).padStart(8)} ${(h / baseline).toFixed(2).padStart(6)}  ${h / baseline <= 1.3 ? 'met ' : 'MISS'}          ${r.toFixed(2).padStart(8)} ${`+${(r - baseline).toFixed(2)}`.padStart(6)}  ${r - baseline <= 0.3 ? 'met' : 'MISS'}`,
+    );
+  }
+  console.log(
+    `${met}/${scripts.length} scripts meet both goals; real command = ${'`'}scripts/<name> <the arguments in bench/startup.ts>${'`'} until its first tool starts`,
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

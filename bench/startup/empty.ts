@@ -1,0 +1,2 @@
+// The baseline of bench/startup.ts: what tsx costs on a module that does nothing.
+export {};
