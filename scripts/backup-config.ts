@@ -1,13 +1,6 @@
 import { resolve } from 'node:path';
-import { describeConfigPlan, planConfigArchive, runConfigBackup } from './lib/backup/config-archive.js';
-import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
-import { configSet } from './lib/backup/offsite-sets.js';
-import { backupSettings } from './lib/backup/settings.js';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
-import { repoRoot } from './lib/render/bundle.js';
-import { checkBundleFolder } from './lib/render/bundle-env.js';
 
 await runCli(
   {
@@ -22,6 +15,13 @@ await runCli(
     examples: ['npx tsx scripts/backup-config.ts --env prod', 'npx tsx scripts/backup-config.ts --env prod --dry-run'],
   },
   async (args) => {
+    const { describeConfigPlan, planConfigArchive, runConfigBackup } = await import('./lib/backup/config-archive.js');
+    const { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
+    const { configSet } = await import('./lib/backup/offsite-sets.js');
+    const { backupSettings } = await import('./lib/backup/settings.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { repoRoot } = await import('./lib/render/bundle.js');
+    const { checkBundleFolder } = await import('./lib/render/bundle-env.js');
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
     const given = typeof args.values['bundle-dir'] === 'string' ? args.values['bundle-dir'] : undefined;

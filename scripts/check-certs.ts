@@ -1,11 +1,6 @@
-import { writeCertificateMetrics } from './lib/certs/metrics.js';
-import { SERVER_FILES } from './lib/certs/plan.js';
-import { formatStatus, inspectCertificates } from './lib/certs/report.js';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { statePaths } from './lib/paths.js';
 
 await runCli(
   {
@@ -19,6 +14,11 @@ await runCli(
     examples: ['npx tsx scripts/check-certs.ts --env prod', 'npx tsx scripts/check-certs.ts --env dev --warn-days 60'],
   },
   async (args) => {
+    const { writeCertificateMetrics } = await import('./lib/certs/metrics.js');
+    const { SERVER_FILES } = await import('./lib/certs/plan.js');
+    const { formatStatus, inspectCertificates } = await import('./lib/certs/report.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { statePaths } = await import('./lib/paths.js');
     const raw = args.values['warn-days'] ?? '21';
     if (!/^\d+$/.test(String(raw))) throw new BadInputError(`--warn-days must be a whole number of days, not "${raw}".`);
     const env = envFromCli(args, 'plan');

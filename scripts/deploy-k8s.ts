@@ -1,5 +1,5 @@
 import { runCli } from './lib/cli.js';
-import { K8S_CLI_OPTIONS, runDeployK8s } from './lib/k8s/cli.js';
+import { K8S_CLI_OPTIONS } from './lib/k8s/options.js';
 
 await runCli(
   {
@@ -13,5 +13,5 @@ await runCli(
       'npx tsx scripts/deploy-k8s.ts --env prod --env-file .env.prod --context prod-cluster',
     ],
   },
-  runDeployK8s,
+  async (args) => (await import('./lib/k8s/cli.js')).runDeployK8s(args),
 );

@@ -1,6 +1,4 @@
 import { runCli } from './lib/cli.js';
-import { envExampleText } from './lib/env/example.js';
-import { writeFileAtomic } from './lib/fs-atomic.js';
 import { log } from './lib/log.js';
 
 await runCli(
@@ -11,6 +9,8 @@ await runCli(
     dryRun: true,
   },
   async (args) => {
+    const { envExampleText } = await import('./lib/env/example.js');
+    const { writeFileAtomic } = await import('./lib/fs-atomic.js');
     if (args.dryRun) {
       log.out(envExampleText());
       return;

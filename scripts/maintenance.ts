@@ -1,16 +1,6 @@
 import { refuseTogether, runCli, urlOption } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import {
-  createSilence,
-  expireSilence,
-  maintenanceMatchers,
-  maintenanceSilences,
-  parseDuration,
-  parseMatcher,
-  silenceRequest,
-} from './lib/monitoring/silences.js';
 
 await runCli(
   {
@@ -32,6 +22,10 @@ await runCli(
     ],
   },
   async (args) => {
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { createSilence, expireSilence, maintenanceMatchers, maintenanceSilences, parseDuration, parseMatcher, silenceRequest } = await import(
+      './lib/monitoring/silences.js'
+    );
     refuseTogether(args, ['for', 'end', 'list']);
     // --reason and --matcher describe a new window; with --end or --list they would be dropped.
     const stray = ['reason', 'matcher'].find((flag) => args.values[flag] !== undefined);

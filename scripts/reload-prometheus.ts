@@ -1,7 +1,6 @@
 import { runCli, urlOption } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
-import { alertmanagerTarget, prometheusTarget, type ReloadTarget, reloadAndVerify } from './lib/monitoring/reload.js';
+import type { ReloadTarget } from './lib/monitoring/reload.js';
 
 await runCli(
   {
@@ -16,6 +15,8 @@ await runCli(
     examples: ['npx tsx scripts/reload-prometheus.ts --env prod', 'npx tsx scripts/reload-prometheus.ts --url http://127.0.0.1:9091'],
   },
   async (args) => {
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { alertmanagerTarget, prometheusTarget, reloadAndVerify } = await import('./lib/monitoring/reload.js');
     const url = urlOption(args, 'url');
     const alertmanagerUrl = urlOption(args, 'alertmanager-url');
     const env = envFromCli(args, 'plan');

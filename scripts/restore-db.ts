@@ -1,11 +1,4 @@
-import { readIdentities } from './lib/backup/age.js';
-import { chooseOffsite, describeFetch, fetchOffsite, listOffsiteBackups, offsiteTarget } from './lib/backup/offsite.js';
-import { dumpSet } from './lib/backup/offsite-sets.js';
-import { directRunner } from './lib/backup/pg.js';
-import { checkChecksum, chooseArtifact, defaultTargetDb, formatAge, listBackups, restoreArtifact, verifyArtifact } from './lib/backup/restore.js';
-import { backupSettings } from './lib/backup/settings.js';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
 
@@ -37,6 +30,13 @@ await runCli(
     ],
   },
   async (args) => {
+    const { readIdentities } = await import('./lib/backup/age.js');
+    const { chooseOffsite, describeFetch, fetchOffsite, listOffsiteBackups, offsiteTarget } = await import('./lib/backup/offsite.js');
+    const { dumpSet } = await import('./lib/backup/offsite-sets.js');
+    const { directRunner } = await import('./lib/backup/pg.js');
+    const { checkChecksum, chooseArtifact, defaultTargetDb, formatAge, listBackups, restoreArtifact, verifyArtifact } = await import('./lib/backup/restore.js');
+    const { backupSettings } = await import('./lib/backup/settings.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
     const offsite = args.values['from-offsite'] ? offsiteTarget(env) : undefined;

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ProcessOutput } from 'zx';
 import { runCleanups } from './cleanup.js';
-import { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './env/spec.js';
+import { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './env/names.js';
 import { BadInputError, EXIT_BAD_INPUT, EXIT_FAILED, OperationError } from './errors.js';
 import { log, redact, setVerbose } from './log.js';
 
@@ -200,7 +199,7 @@ export function reportError(error: unknown, verbose: boolean): number {
     if (verbose && error.stack) log.info(error.stack);
     return error instanceof BadInputError ? EXIT_BAD_INPUT : EXIT_FAILED;
   }
-  if (error instanceof ProcessOutput) {
+  if (isProcessOutput(error)) {
     const detail = error.stderr.trim().split('\n').slice(-5).join('\n');
     log.error(`a command failed with exit code ${error.exitCode}${detail ? `:\n${redact(detail)}` : '.'}`);
     return EXIT_FAILED;
@@ -209,4 +208,9 @@ export function reportError(error: unknown, verbose: boolean): number {
   if (verbose && error instanceof Error && error.stack) log.info(error.stack);
   else log.info('hint: run again with --verbose for details');
   return EXIT_FAILED;
+}
+
+/** zx's ProcessOutput, recognised without loading zx (a --help must not pay for it). */
+function isProcessOutput(error: unknown): error is { exitCode: number | null; stderr: string } {
+  return typeof error === 'object' && error !== null && error.constructor?.name === 'ProcessOutput' && 'exitCode' in error && 'stderr' in error;
 }

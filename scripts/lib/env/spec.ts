@@ -1,11 +1,8 @@
 import { z } from 'zod';
 
-export const ENV_NAMES = ['dev', 'prod'] as const;
-export type EnvName = (typeof ENV_NAMES)[number];
+export { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './names.js';
 
-/** What Node 20 does with --env-file before any script runs (fixed in Node 22). */
-export const NODE20_ENV_FILE_NOTE =
-  'Node 20 reads --env-file itself, anywhere on the command line: a missing file makes node exit 9 ("not found") and a folder makes it exit 9 ("invalid format") before the script starts.';
+import type { EnvName } from './names.js';
 
 /** A default that may differ per environment. `undefined` for an env means "required there". */
 export type Default = string | { dev?: string; prod?: string };

@@ -2,17 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { addCleanup } from '../cleanup.js';
-import type { CliArgs, OptionSpec } from '../cli.js';
+import type { CliArgs } from '../cli.js';
 import { envFromCli } from '../env/from-cli.js';
 import { BadInputError } from '../errors.js';
 import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
 import { deployK8s, resolveContext } from './deploy.js';
 
-/** Options deploy-k8s.ts adds (deploy-prod.ts --target k8s can merge them into its own). */
-export const K8S_CLI_OPTIONS: Record<string, OptionSpec> = {
-  context: { type: 'string', value: '<name>', description: 'kubeconfig context to deploy to (default K8S_CONTEXT; never the current context)' },
-  bundle: { type: 'string', value: '<dir>', description: 'deploy this rendered bundle (dist/<env>) instead of rendering now' },
-};
+export { K8S_CLI_OPTIONS } from './options.js';
 
 /**
  * The whole Kubernetes deploy from parsed CLI arguments: load the env, check
