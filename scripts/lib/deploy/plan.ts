@@ -129,7 +129,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
   const hostNote = host.kind === 'ssh' ? `# engine host ${host.target}: host commands run through ssh` : '# engine: local';
 
   const rolling = (service: string, replicas: number): string[] => [
-    `# old = ${formatCommand(['docker', 'ps', '-q', '--filter', `label=com.docker.compose.project=${env.values.COMPOSE_PROJECT_NAME}`, '--filter', `label=com.docker.compose.service=${service}`])}`,
+    `# old = ${formatCommand(['docker', 'ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${env.values.COMPOSE_PROJECT_NAME}`, '--filter', `label=com.docker.compose.service=${service}`])}`,
     c('up', '-d', '--no-deps', '--no-recreate', '--scale', `${service}=<old+${replicas}>`, service),
     `# wait until the ${replicas} new ${service} containers report healthy (docker inspect, at most ${timeout}s); if not: docker rm -f <new>, fail`,
   ];

@@ -13,7 +13,7 @@ import type { StatePaths } from '../paths.js';
 import { gitCommit, listBundle, planBundle, repoRoot, writeBundle } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
-import { engineVersion, inspectContainers, serviceContainers, waitHealthy } from './docker.js';
+import { engineVersion, inspectContainers, serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js';
 import { type EngineHost, hostRun } from './host.js';
 import { acquireLock, currentUser, type HeldLock } from './lock.js';
 import {
@@ -121,8 +121,8 @@ export async function ensureCertificates(ctx: DeployContext): Promise<void> {
 // ---- steps 6-13 ----
 
 async function backup(ctx: DeployContext): Promise<void> {
-  const running = await serviceContainers(ctx.plan.env.values.COMPOSE_PROJECT_NAME, 'postgres');
-  if (running.length === 0) {
+  const postgres = await inspectContainers(await serviceContainers(ctx.plan.env.values.COMPOSE_PROJECT_NAME, 'postgres'));
+  if (!postgres.some((c) => c.status === 'running')) {
     log.info('  PostgreSQL is not running yet (first deploy): nothing to back up.');
     return;
   }
@@ -210,8 +210,7 @@ async function copyToEngineHost(ctx: DeployContext, dirs: string[]): Promise<voi
 async function datastores(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...DATASTORES]);
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
-  const ids = (await Promise.all(DATASTORES.map((s) => serviceContainers(project, s)))).flat();
-  await waitHealthy(ids, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'postgres and redis');
+  await waitServicesHealthy(project, DATASTORES, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'postgres and redis');
 }
 
 async function migrate(ctx: DeployContext): Promise<void> {
@@ -242,7 +241,11 @@ export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'wo
   });
   try {
     if (fresh.length !== replicas) throw new OperationError(`${service}: expected ${replicas} new containers, found ${fresh.length}.`);
-    await waitHealthy(fresh, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, `new ${service} containers`);
+    await waitHealthy(
+      fresh.map((id) => ({ service, id })),
+      ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT,
+      `new ${service} containers`,
+    );
   } catch (error) {
     if (fresh.length > 0) await $({ quiet: true, nothrow: true })`docker rm -f ${fresh}`;
     removeFreshOnInterrupt();
@@ -267,8 +270,7 @@ export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'wo
 async function monitoring(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...MONITORING_SERVICES]);
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
-  const ids = (await Promise.all(['prometheus', 'alertmanager'].map((s) => serviceContainers(project, s)))).flat();
-  await waitHealthy(ids, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'prometheus and alertmanager');
+  await waitServicesHealthy(project, ['prometheus', 'alertmanager'], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'prometheus and alertmanager');
   if (ctx.host.kind === 'local' && existsSync(join(repoRoot(), 'scripts', 'reload-prometheus.ts'))) {
     await runScript(ctx, 'reload-prometheus.ts', ['--url', 'http://127.0.0.1:9090']);
   } else {
