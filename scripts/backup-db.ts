@@ -40,7 +40,8 @@ await runCli(
   async (args) => {
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
-    if (env.name === 'prod' && !settings.recipientsFile && !args.dryRun)
+    // A dry run refuses it too: it must not show a plan the real run would refuse.
+    if (env.name === 'prod' && !settings.recipientsFile)
       throw new BadInputError(
         'BACKUP_AGE_RECIPIENTS_FILE is empty: production backups hold health data and must be encrypted.',
         'set it to a file of age recipients',
