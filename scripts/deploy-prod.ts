@@ -21,6 +21,13 @@ await runCli(
     defaultEnv: 'prod',
     options: {
       'skip-backup': { type: 'boolean', description: 'do not back up the database before migrations' },
+      'skip-check': {
+        type: 'string',
+        multiple: true,
+        value: '<name>',
+        description:
+          'deploy without this check (nginx, promtool, amtool, blackbox-exporter, docker-compose, systemd-analyze…; repeatable; recorded in the audit log)',
+      },
       rollback: { type: 'boolean', description: 'roll back to the previous release (state.json) with the same rolling procedure' },
       target: { type: 'string', value: '<compose|k8s>', description: 'where to deploy (default compose); k8s runs scripts/deploy-k8s.ts' },
       // Accepted here so `--target k8s` can pass them on to deploy-k8s.ts.

@@ -14,6 +14,7 @@ function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, 
     host: { kind: 'local' },
     releaseId: '20260101T000000Z-1.0.0',
     skipBackup: false,
+    skipChecks: [],
     asRoot: false,
     ...overrides,
   };

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { imageCheckLines, imageVariable } from '../check/in-image.js';
+import { VALIDATORS } from '../check/registry.js';
 import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
@@ -74,6 +76,8 @@ export interface PlanInput {
   releaseId: string;
   previous?: ReleaseRef;
   skipBackup: boolean;
+  /** --skip-check names: checks the deploy leaves out (recorded in the audit log). */
+  skipChecks: string[];
   /** Whether the deploying user is root (chown directly) or not (chown through a container). */
   asRoot: boolean;
 }
@@ -110,6 +114,26 @@ export function scriptArgv(script: string, input: Pick<PlanInput, 'env' | 'envFi
 
 export function migrationArgv(env: LoadedEnv): string[] {
   return env.values.MIGRATION_COMMAND.trim().split(/\s+/);
+}
+
+/**
+ * The check step: check.ts's validators, with each tool (nginx -t, promtool,
+ * amtool, blackbox) run from the pinned image through the deploy's engine, so
+ * the operator machine needs only Docker. A check that cannot run stops the
+ * deploy unless --skip-check names it.
+ */
+function checkLines(input: PlanInput, releaseDir: string): string[] {
+  const skip = new Set(input.skipChecks);
+  const inImage = VALIDATORS.flatMap((v) => v.inImage ?? []);
+  const lines = [`# every validator of ${formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))}, with these tools run in the stack's images:`];
+  for (const check of inImage) {
+    if (skip.has(check.name)) continue;
+    const variable = imageVariable(check.service) as VarName;
+    lines.push(...imageCheckLines(check, String(input.env.values[variable] ?? `<${variable}>`)));
+  }
+  lines.push('# a check that cannot run (image not pullable, tool missing here) stops the deploy unless --skip-check <name> is given');
+  if (skip.size > 0) lines.push(`# skipped by --skip-check (recorded in the audit log): ${[...skip].sort().join(', ')}`);
+  return lines;
 }
 
 export function buildPlan(input: PlanInput): DeployPlan {
@@ -173,8 +197,8 @@ export function buildPlan(input: PlanInput): DeployPlan {
     },
     {
       id: 'check',
-      title: 'check the bundle with every validator',
-      lines: [formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))],
+      title: 'check the bundle with every validator, the tools in the images the stack runs',
+      lines: checkLines(input, releaseDir),
       onFailure: 'abort',
       inDryRun: true,
     },

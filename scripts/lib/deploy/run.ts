@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
+import { VALIDATORS } from '../check/registry.js';
 import { formatReport, runValidators } from '../check/runner.js';
 import { addCleanup } from '../cleanup.js';
 import { readCompose, secretOwners, secretReaderUid } from '../compose/model.js';
@@ -83,11 +84,27 @@ export function render(ctx: DeployContext, scratch: string): string {
   return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
 }
 
+/**
+ * Every validator; the tools run in the images the stack will run, through
+ * the deploy's engine. A dry run that cannot reach the engine falls back to
+ * the local tools with a warning (the real run stops at the engine probe).
+ */
 export async function check(ctx: DeployContext, bundleDir: string): Promise<void> {
-  const report = await runValidators({ bundleDir, env: ctx.plan.env, files: listBundle(bundleDir), secretValues: registeredSecrets() });
+  const inImage = !ctx.dryRun || (await engineVersion()) !== undefined;
+  if (!inImage) log.warn('no Docker engine: the dry run checks with the local tools; a real deploy runs them in the images of the stack.');
+  const report = await runValidators({ bundleDir, env: ctx.plan.env, files: listBundle(bundleDir), secretValues: registeredSecrets() }, VALIDATORS, {
+    inImage,
+    strict: inImage,
+    skip: new Set(ctx.input.skipChecks),
+  });
   if (report.errors > 0 || report.warnings > 0) log.info(formatReport(report));
-  if (report.errors > 0)
-    throw new BadInputError(`the rendered bundle fails check with ${report.errors} errors (listed above); nothing was started or stopped.`);
+  const failed = report.errors - report.cannotRun.length;
+  if (failed > 0) throw new BadInputError(`the rendered bundle fails check with ${report.errors} errors (listed above); nothing was started or stopped.`);
+  if (report.cannotRun.length > 0)
+    throw new OperationError(
+      `the bundle check could not run ${report.cannotRun.join(', ')} (see above); nothing was started or stopped.`,
+      `fix the cause, or deploy without it: ${report.cannotRun.map((name) => `--skip-check ${name}`).join(' ')} (recorded in the audit log)`,
+    );
 }
 
 export async function ensureCertificates(ctx: DeployContext): Promise<void> {
@@ -413,6 +430,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     durationSeconds: Math.round((Date.now() - started) / 100) / 10,
     release: plan.releaseId,
     ...(plan.previous ? { previousTag: plan.previous.tag } : {}),
+    ...(ctx.input.skipChecks.length > 0 ? { skippedChecks: [...ctx.input.skipChecks].sort() } : {}),
     ...(error ? { error } : {}),
   });
   // Ctrl-C still leaves a line in the audit log (cleanups run newest first: before the lock's release).
