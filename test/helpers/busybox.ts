@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { needTool } from './tools.js';
 
 /** The applets the tiny image links to busybox (a shell for healthchecks, sleep, test). */
-const APPLETS = ['sh', 'sleep', 'test', 'touch', 'cat', 'ls', 'true', 'false'];
+const APPLETS = ['sh', 'sleep', 'test', 'touch', 'cat', 'ls', 'grep', 'find', 'true', 'false'];
 
 /**
  * Imports a tiny image (Debian's static busybox and a few applet links) into

@@ -42,24 +42,15 @@ export function createArgv(check: ImageCheck, image: string, args: string[], mod
   ];
 }
 
-/** Plan lines for one check (the dry run prints them; bundle and image come from the env). */
-export function imageCheckLines(check: ImageCheck, image: string): string[] {
-  const shown = [
-    'docker',
-    'create',
-    '--network',
-    'none',
-    '--add-host',
-    '<each service>:127.0.0.1',
-    ...(check.entrypoint ? ['--entrypoint', check.entrypoint] : []),
-    ...(check.workdir ? ['--workdir', check.workdir] : []),
-    image,
-    ...(typeof check.args === 'function' ? ['<args>'] : check.args),
-  ];
-  return [
-    `# ${check.name}: ${shown.map((a) => (/^[A-Za-z0-9_@%+=:,./<>-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`,
-    `#   docker cp <the ${check.service} mounts of the bundle, secrets as empty placeholders> <id>:/ ; docker start -a <id> ; docker rm <id>`,
-  ];
+/** How every in-image check runs, for the plan. */
+export const IMAGE_CHECK_PROCEDURE =
+  'docker create --network none --add-host <each service>:127.0.0.1 <image> <tool>; docker cp <the service mounts of the bundle, secrets as empty placeholders> <id>:/; docker start -a <id>; docker rm <id>';
+
+/** One plan line for a check: its name, image and tool command (bundle and image come from the env). */
+export function imageCheckLine(check: ImageCheck, image: string): string {
+  const args = typeof check.args === 'function' ? (check.shownArgs ?? ['…']) : check.args;
+  const tool = [check.entrypoint ?? '<entrypoint>', ...args];
+  return `# ${check.name}: ${image} ${tool.join(' ')}${check.workdir ? ` (in ${check.workdir})` : ''}`;
 }
 
 /**

@@ -53,6 +53,8 @@ export interface ImageCheck {
   entrypoint?: string;
   /** Arguments inside the container; a function when they depend on the bundle. */
   args: string[] | ((ctx: CheckContext) => string[]);
+  /** How the plan shows args that are a function. */
+  shownArgs?: string[];
   workdir?: string;
   /** Extra files in the container, absolute path → content (never a secret). */
   files?(ctx: CheckContext): Record<string, string> | Promise<Record<string, string>>;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { imageCheckLines, imageVariable } from '../check/in-image.js';
+import { IMAGE_CHECK_PROCEDURE, imageCheckLine, imageVariable } from '../check/in-image.js';
 import { VALIDATORS } from '../check/registry.js';
 import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
@@ -125,11 +125,14 @@ export function migrationArgv(env: LoadedEnv): string[] {
 function checkLines(input: PlanInput, releaseDir: string): string[] {
   const skip = new Set(input.skipChecks);
   const inImage = VALIDATORS.flatMap((v) => v.inImage ?? []);
-  const lines = [`# every validator of ${formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))}, with these tools run in the stack's images:`];
+  const lines = [
+    `# every validator of ${formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))}; the tools run in the stack's images through the engine (DOCKER_HOST):`,
+    `# each: ${IMAGE_CHECK_PROCEDURE}`,
+  ];
   for (const check of inImage) {
     if (skip.has(check.name)) continue;
     const variable = imageVariable(check.service) as VarName;
-    lines.push(...imageCheckLines(check, String(input.env.values[variable] ?? `<${variable}>`)));
+    lines.push(imageCheckLine(check, String(input.env.values[variable] ?? `<${variable}>`)));
   }
   lines.push('# a check that cannot run (image not pullable, tool missing here) stops the deploy unless --skip-check <name> is given');
   if (skip.size > 0) lines.push(`# skipped by --skip-check (recorded in the audit log): ${[...skip].sort().join(', ')}`);

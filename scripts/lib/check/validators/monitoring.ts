@@ -43,6 +43,7 @@ const monitoringImageChecks: ImageCheck[] = [
     entrypoint: '/bin/promtool',
     workdir: PROMETHEUS_DIR,
     args: () => ['test', 'rules', ...repoTests().map((f) => `tests/${f}`)],
+    shownArgs: ['test', 'rules', 'tests/<each file of monitoring/tests>'],
     when: () => repoTests().length > 0,
     files: () =>
       Object.fromEntries(repoTests().map((f) => [`${PROMETHEUS_DIR}/tests/${f}`, readFileSync(join(repoRoot(), MONITORING_DIR, 'tests', f), 'utf8')])),
