@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -63,6 +63,8 @@ export default function setup(project?: { name?: string }): () => Promise<void> 
   const savedTmp = process.env.TMPDIR;
   // Short name: unix sockets (PostgreSQL, sshd) live below it and must stay under 108 bytes.
   const privateTmp = mkdtempSync(join(SYSTEM_TMP, 'vt-'));
+  // Like /tmp: services the tests start as other users (postgres) must reach their folders below it.
+  chmodSync(privateTmp, 0o1777);
   process.env.TMPDIR = privateTmp;
   return async () => {
     if (savedTmp === undefined) delete process.env.TMPDIR;
