@@ -8,6 +8,8 @@ import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log, registeredSecrets } from './lib/log.js';
 import { listBundle, planBundle, writeBundle } from './lib/render/bundle.js';
+// Every area's template derivers, registered with render.
+import './lib/derivers.js';
 
 await runCli(
   {

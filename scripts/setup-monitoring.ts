@@ -12,6 +12,8 @@ import { describePlan, installAndReload, monitoringOnly, type SetupOptions, setu
 import { MONITORING_DIR } from './lib/monitoring/validate.js';
 import { statePaths } from './lib/paths.js';
 import { planBundle, repoRoot, writeBundle } from './lib/render/bundle.js';
+// Every area's template derivers, registered with render.
+import './lib/derivers.js';
 
 const ENVIRONMENTS: Record<string, EnvName> = { production: 'prod', development: 'dev' };
 

@@ -9,12 +9,20 @@ import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { log } from '../log.js';
-import { statePaths } from '../paths.js';
-import { engineHost } from './host.js';
-import { buildPlan, type PlanInput } from './plan.js';
+import { type StatePaths, statePaths } from '../paths.js';
+import { type EngineHost, engineHost } from './host.js';
+import { buildPlan, type DeployPlan, type PlanInput } from './plan.js';
 import { releaseId } from './releases.js';
-import type { DeployContext } from './run.js';
 import { readState } from './state.js';
+
+/** What every deploy step gets: the plan, its input, the state folders and the engine host. */
+export interface DeployContext {
+  plan: DeployPlan;
+  input: PlanInput;
+  paths: StatePaths;
+  host: EngineHost;
+  dryRun: boolean;
+}
 
 /** Builds the plan and everything the executor needs from the parsed CLI and env. */
 export async function deployContext(args: CliArgs, env: LoadedEnv, options: { skipBackup: boolean; now?: Date }): Promise<DeployContext> {

@@ -4,9 +4,13 @@ import { $ } from 'zx';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { planBundle, repoRoot, writeBundle } from '../render/bundle.js';
+import type { DeployContext } from './context.js';
 import { engineVersion, waitServicesHealthy } from './docker.js';
 import { formatCommand } from './plan.js';
-import { check, type DeployContext, ensureCertificates, render, stageRelease } from './run.js';
+import { check, ensureCertificates, render } from './prepare.js';
+import { stageRelease } from './stage.js';
+// Every area's template derivers, registered with render.
+import '../derivers.js';
 
 /** The dev stack's URLs, printed at the end (all on loopback). */
 export function devUrls(ctx: DeployContext): string[] {

@@ -7,6 +7,8 @@ import { envFromCli } from '../env/from-cli.js';
 import { BadInputError } from '../errors.js';
 import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
 import { deployK8s, resolveContext } from './deploy.js';
+// Every area's template derivers, registered with render.
+import '../derivers.js';
 
 /** Options deploy-k8s.ts adds (deploy-prod.ts --target k8s can merge them into its own). */
 export const K8S_CLI_OPTIONS: Record<string, OptionSpec> = {

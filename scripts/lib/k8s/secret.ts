@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { SECRETS_DIR } from '../render/bundle.js';
 import { secretFileName } from '../render/context.js';
-import { K8S_READ_URL_FILE } from '../render/derivers/k8s.js';
+import { K8S_READ_URL_FILE } from './deriver.js';
 
 /** The one Secret the manifests read; deploy-k8s.ts creates it, no manifest does. */
 export const SECRET_NAME = 'healthmate-secrets';

@@ -1,4 +1,4 @@
-import type { Deriver } from '../derived.js';
+import type { Deriver } from '../render/derived.js';
 
 /**
  * The Service the read replicas answer on (k8s/database-replicas.yaml). The
