@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from './tools.js';
@@ -20,6 +20,9 @@ export function importBusyboxImage(env: NodeJS.ProcessEnv, tag = 'healthmate-tes
     mkdirSync(join(rootfs, 'tmp'), { mode: 0o1777 });
     copyFileSync(busybox, join(rootfs, 'bin', 'busybox'));
     for (const applet of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', applet));
+    // Like the official nginx image: a default config that a bind mount of /etc/nginx hides.
+    mkdirSync(join(rootfs, 'etc', 'nginx', 'conf.d'), { recursive: true });
+    writeFileSync(join(rootfs, 'etc', 'nginx', 'conf.d', 'default.conf'), 'server { listen 80; }\n');
     const tar = spawnSync('tar', ['-C', rootfs, '-cf', '-', '.'], { maxBuffer: 64 * 1024 * 1024 });
     if (tar.status !== 0) throw new Error(`tar of the busybox rootfs failed: ${tar.stderr}`);
     const result = spawnSync('docker', ['import', '-', tag], { env, input: tar.stdout, encoding: 'utf8' });

@@ -80,6 +80,8 @@ describe('in-image checks (real engine)', () => {
     const before = leftovers();
     const script = [
       'test -f /etc/nginx/nginx.conf',
+      // The image's own default config is hidden, as the bind mount of /etc/nginx hides it.
+      'test ! -e /etc/nginx/conf.d/default.conf',
       'test -d /etc/nginx/certs',
       'test -f /run/secrets/smtp_password',
       'test ! -s /run/secrets/smtp_password',
@@ -92,6 +94,7 @@ describe('in-image checks (real engine)', () => {
     const outcome = await runImageCheck(shellCheck(script, { files: () => ({ '/extra/file.txt': 'x' }), dirs: ['/var/cache/nginx'] }), bundle());
     expect(outcome).toEqual({ status: 'ok' });
     expect(containers()).toEqual([]);
+    expect(docker(daemon, ['volume', 'ls', '-q'])).toBe('');
     expect(leftovers()).toEqual(before);
   });
 

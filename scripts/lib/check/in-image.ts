@@ -25,16 +25,23 @@ export function imageVariable(service: string): string {
   return `${service.toUpperCase().replaceAll('-', '_')}_IMAGE`;
 }
 
-/** `docker create` for one check: no network, every compose service name resolving to loopback (nginx -t resolves upstreams). */
-export function createArgv(check: ImageCheck, image: string, args: string[], model: Pick<ComposeModel, 'services'>, user?: string): string[] {
+/**
+ * `docker create` for one check: no network, every compose service name
+ * resolving to loopback (nginx -t resolves upstreams), and an empty anonymous
+ * volume at each mount point of the service, so the image's own files there
+ * are hidden as the real bind mount hides them (docker cp then fills it).
+ */
+export function createArgv(check: ImageCheck, image: string, args: string[], model: Pick<ComposeModel, 'services'>, service: ComposeService): string[] {
   const hosts = model.services.flatMap((s) => ['--add-host', `${s.name}:127.0.0.1`]);
+  const mounts = service.volumes.flatMap((v) => ['--mount', `type=volume,dst=${v.target},volume-nocopy`]);
   return [
     'docker',
     'create',
     '--network',
     'none',
     ...hosts,
-    ...(user ? ['--user', user] : []),
+    ...mounts,
+    ...(service.user ? ['--user', service.user] : []),
     ...(check.entrypoint ? ['--entrypoint', check.entrypoint] : []),
     ...(check.workdir ? ['--workdir', check.workdir] : []),
     image,
@@ -44,7 +51,7 @@ export function createArgv(check: ImageCheck, image: string, args: string[], mod
 
 /** How every in-image check runs, for the plan. */
 export const IMAGE_CHECK_PROCEDURE =
-  'docker create --network none --add-host <each service>:127.0.0.1 <image> <tool>; docker cp <the service mounts of the bundle, secrets as empty placeholders> <id>:/; docker start -a <id>; docker rm <id>';
+  'docker create --network none --add-host <each service>:127.0.0.1 --mount type=volume,dst=<each mount point>,volume-nocopy <image> <tool>; docker cp <the service mounts of the bundle, secrets as empty placeholders> <id>:/; docker start -a <id>; docker rm -v <id>';
 
 /** One plan line for a check: its name, image and tool command (bundle and image come from the env). */
 export function imageCheckLine(check: ImageCheck, image: string): string {
@@ -132,11 +139,12 @@ export async function runImageCheck(check: ImageCheck, ctx: CheckContext): Promi
   const args = typeof check.args === 'function' ? check.args(ctx) : check.args;
   const tree = await stageContainerTree(check, ctx, service);
   let id: string | undefined;
+  // -v: the anonymous volumes go with the container.
   const removeContainer = addCleanup(async () => {
-    if (id) await quiet`docker rm -f ${id}`;
+    if (id) await quiet`docker rm -f -v ${id}`;
   });
   try {
-    const [command, ...rest] = createArgv(check, service.image, args, model, service.user);
+    const [command, ...rest] = createArgv(check, service.image, args, model, service);
     const created = await quiet`${command} ${rest}`;
     if (created.exitCode !== 0) return { status: 'cannot-run', reason: `docker create failed: ${lastLine(created.stderr)}` };
     id = created.stdout.trim();
@@ -147,7 +155,7 @@ export async function runImageCheck(check: ImageCheck, ctx: CheckContext): Promi
     if (started.exitCode === 0) return { status: 'ok' };
     return { status: 'failed', output: `${started.stdout}${started.stderr}`.trim() || `exit code ${started.exitCode}` };
   } finally {
-    if (id) await quiet`docker rm -f ${id}`;
+    if (id) await quiet`docker rm -f -v ${id}`;
     removeContainer();
     tree.remove();
   }
