@@ -75,23 +75,21 @@ export default function setup(project?: { name?: string }): () => Promise<void> 
     for (;;) {
       const after = snapshot();
       const ours = readdirSync(privateTmp).filter((name) => OUR_FOLDER.test(name));
-      problems = [
-        ...ours.map((name) => `temp folder ${join(privateTmp, name)}`),
-        ...added(before.folders, after.folders).map((name) => `temp folder ${join(SYSTEM_TMP, name)}`),
-        ...added(before.networks, after.networks).map((n) => `Docker network ${n}`),
-      ];
-      // Another suite's e2e run (machine-wide lock held by someone else) has bridges of its own.
+      problems = [...ours.map((name) => `temp folder ${join(privateTmp, name)}`), ...added(before.networks, after.networks).map((n) => `Docker network ${n}`)];
+      // Another suite's e2e run (machine-wide lock held by someone else) has daemon folders and bridges of its own.
       if (e2e || noOtherE2e()) {
+        problems.push(...added(before.folders, after.folders).map((name) => `temp folder ${join(SYSTEM_TMP, name)}`));
         problems.push(...added(before.bridges, after.bridges).map((b) => `bridge ${b}`));
         problems.push(...added(before.addresses, after.addresses).map((a) => `address ${a}`));
       }
-      if (problems.length === 0 || Date.now() > deadline) break;
+      // Only what a stopping daemon takes away (bridges, addresses, networks) is worth waiting for.
+      if (problems.every((p) => p.startsWith('temp folder')) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
     rmSync(privateTmp, { recursive: true, force: true });
     if (problems.length === 0) return;
     // Vitest reports a teardown error but keeps exit code 0: set it, so the run fails.
     process.exitCode = 1;
-    throw new Error(`the test run left behind:\n  ${problems.join('\n  ')}\nremove them and fix the test that made them.`);
+    throw new Error(`the test run left behind:\n  ${problems.join('\n  ')}\nfix the test that made them (what was under the run's TMPDIR is removed now).`);
   };
 }
