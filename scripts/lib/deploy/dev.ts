@@ -11,7 +11,6 @@ import { check, ensureCertificates, render } from './prepare.js';
 import { stageRelease } from './stage.js';
 // Every area's template derivers, registered with render.
 import '../derivers.js';
-
 /** The dev stack's URLs, printed at the end (all on loopback). */
 export function devUrls(ctx: DeployContext): string[] {
   const v = ctx.plan.env.values;

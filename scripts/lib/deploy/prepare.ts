@@ -6,13 +6,12 @@ import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
 import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
+import { runScript } from './commands.js';
+import type { DeployContext } from './context.js';
 import { engineVersion, inspectContainers, serviceContainers } from './docker.js';
 import { storeRelease } from './releases.js';
 // Every area's template derivers, registered with render.
 import '../derivers.js';
-
-import { runScript } from './commands.js';
-import type { DeployContext } from './context.js';
 
 /**
  * Renders into dist/<env> (what backup-db.ts --compose and the docs use) and

@@ -9,7 +9,6 @@ import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
 import { deployK8s, resolveContext } from './deploy.js';
 // Every area's template derivers, registered with render.
 import '../derivers.js';
-
 /** Options deploy-k8s.ts adds (deploy-prod.ts --target k8s can merge them into its own). */
 export const K8S_CLI_OPTIONS: Record<string, OptionSpec> = {
   context: { type: 'string', value: '<name>', description: 'kubeconfig context to deploy to (default K8S_CONTEXT; never the current context)' },
