@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatReport, runValidators } from './lib/check/runner.js';
+import { addCleanup } from './lib/cleanup.js';
 import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log, registeredSecrets } from './lib/log.js';
 import { listBundle, planBundle, writeBundle } from './lib/render/bundle.js';
 import { checkBundleFolder } from './lib/render/bundle-env.js';
+// Every area's template derivers, registered with render.
+import './lib/derivers.js';
 
 await runCli(
   {
@@ -32,8 +35,11 @@ await runCli(
         throw new BadInputError(`bundle folder ${args.values.bundle} cannot be read.`, 'render one with scripts/render.ts first');
       }
     } else {
-      scratch = mkdtempSync(join(tmpdir(), 'healthmate-check-'));
-      bundleDir = writeBundle(planBundle(env), scratch);
+      const dir = mkdtempSync(join(tmpdir(), 'healthmate-check-'));
+      // The temp bundle holds secrets: the registry removes it on Ctrl-C and SIGTERM too.
+      addCleanup(() => rmSync(dir, { recursive: true, force: true }));
+      scratch = dir;
+      bundleDir = writeBundle(planBundle(env), dir);
     }
     try {
       const report = await runValidators({ bundleDir, env, files: listBundle(bundleDir), secretValues: registeredSecrets() });

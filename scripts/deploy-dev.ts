@@ -13,6 +13,7 @@ await runCli(
     envs: { allowed: ['dev'], otherwise: 'production is deployed by deploy-prod.ts.' },
     options: {
       build: { type: 'boolean', description: 'rebuild the backend dev image from HEALTHMATE_SRC (compose/backend/Dockerfile.dev)' },
+      'skip-check': { type: 'string', multiple: true, value: '<name>', description: 'start without this check (nginx, promtool, amtool…; repeatable)' },
     },
     examples: ['npx tsx scripts/deploy-dev.ts', 'npx tsx scripts/deploy-dev.ts --build', 'npx tsx scripts/deploy-dev.ts --dry-run'],
   },

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { runCli } from './lib/cli.js';
 import { deployContext, scratchDir } from './lib/deploy/context.js';
 import { formatPlan } from './lib/deploy/plan.js';
-import { executeDeploy, executeRollback, rollbackTarget } from './lib/deploy/run.js';
+import { executeRollback, rollbackTarget } from './lib/deploy/rollback.js';
+import { executeDeploy } from './lib/deploy/run.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
-import { K8S_CLI_OPTIONS } from './lib/k8s/cli.js';
+import { K8S_CLI_OPTIONS } from './lib/k8s/options.js';
 import { log } from './lib/log.js';
 
 const TARGETS = ['compose', 'k8s'] as const;
@@ -22,6 +23,13 @@ await runCli(
     envs: { allowed: ['prod'], otherwise: 'the dev stack is brought up by deploy-dev.ts.' },
     options: {
       'skip-backup': { type: 'boolean', description: 'do not back up the database before migrations' },
+      'skip-check': {
+        type: 'string',
+        multiple: true,
+        value: '<name>',
+        description:
+          'deploy without this check (nginx, promtool, amtool, blackbox-exporter, docker-compose, systemd-analyze…; repeatable; recorded in the audit log)',
+      },
       rollback: { type: 'boolean', description: 'roll back to the previous release (state.json) with the same rolling procedure' },
       target: { type: 'string', value: '<compose|k8s>', description: 'where to deploy (default compose); k8s runs scripts/deploy-k8s.ts' },
       // Accepted here so `--target k8s` can pass them on to deploy-k8s.ts.

@@ -4,6 +4,8 @@ import { envFromCli } from './lib/env/from-cli.js';
 import { OperationError } from './lib/errors.js';
 import { log } from './lib/log.js';
 import { bundleDrift, planBundle, relativeToCwd, writeBundle } from './lib/render/bundle.js';
+// Every area's template derivers, registered with render.
+import './lib/derivers.js';
 
 await runCli(
   {

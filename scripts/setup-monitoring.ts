@@ -1,17 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { addCleanup } from './lib/cleanup.js';
 import { type CliArgs, runCli, urlOption } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import type { EnvName } from './lib/env/spec.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
 import { defaultTargets, type InstallTargets } from './lib/monitoring/install.js';
-import { describePlan, installAndReload, type SetupOptions, setupPlan, validateBundle } from './lib/monitoring/setup.js';
+import { describePlan, installAndReload, monitoringOnly, type SetupOptions, setupPlan, validateBundle } from './lib/monitoring/setup.js';
 import { MONITORING_DIR } from './lib/monitoring/validate.js';
 import { statePaths } from './lib/paths.js';
 import { planBundle, repoRoot, writeBundle } from './lib/render/bundle.js';
 import { checkBundleFolder } from './lib/render/bundle-env.js';
+// Every area's template derivers, registered with render.
+import './lib/derivers.js';
 
 const ENVIRONMENTS: Record<string, EnvName> = { production: 'prod', development: 'dev' };
 
@@ -67,13 +70,19 @@ await runCli(
     const alertmanagerUrl = urlOption(args, 'alertmanager-url', 'http://127.0.0.1:9093');
     const env = envFromCli({ ...args, env: envName(args) }, 'apply');
     let bundleDir: string;
-    let scratch: string | undefined;
+    let removeScratch = (): void => undefined;
     if (typeof args.values.bundle === 'string') {
       bundleDir = resolve(args.values.bundle);
       checkBundleFolder(bundleDir, args.values.bundle, env.name);
     } else {
-      scratch = mkdtempSync(join(tmpdir(), 'healthmate-monitoring-'));
-      bundleDir = writeBundle(planBundle(env), scratch);
+      // Only monitoring/ is rendered (no secrets at all); the registry removes it on every exit, Ctrl-C and SIGTERM included.
+      const scratch = mkdtempSync(join(tmpdir(), 'healthmate-monitoring-'));
+      const unregister = addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
+      removeScratch = () => {
+        rmSync(scratch, { recursive: true, force: true });
+        unregister();
+      };
+      bundleDir = writeBundle(monitoringOnly(planBundle(env)), scratch);
     }
     try {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -97,7 +106,7 @@ await runCli(
         `monitoring installed: ${record.changed.length} files changed, ${record.unchanged} unchanged${record.changed.some((c) => c.backup) ? `; previous files in ${options.backupDir}` : ''}`,
       );
     } finally {
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      removeScratch();
     }
   },
 );

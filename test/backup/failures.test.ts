@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
+import { tempDir } from '../helpers/tmp.js';
 import { type Cluster, clusterFlags, startCluster } from './cluster.js';
 
 let root: string;
@@ -40,10 +41,10 @@ function status(stateDir: string): string | undefined {
 }
 
 /** The script as a background process (tsx runs it in a child node process). */
-function startBackup(flags: string[]): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+function startBackup(flags: string[], tmp?: string): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'backup-db.ts'), ...flags], {
     cwd: REPO,
-    env: { ...process.env, ...cluster.scriptEnv },
+    env: { ...process.env, ...cluster.scriptEnv, ...(tmp ? { TMPDIR: tmp } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -118,10 +119,13 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
   it('kill -9 of the script: no artifact or manifest; the next run recovers the lock and removes the partial', async () => {
     const s = state();
     const before = previousBackup(s);
-    const backup = startBackup(s.flags);
+    // kill -9 runs no cleanup: the script's 0600 PGPASSFILE folder stays in its TMPDIR, a test folder removed afterwards.
+    const tmp = tempDir();
+    const backup = startBackup(s.flags, tmp);
     const dump = await pgDumpOf(backup.child);
     process.kill(dump.ppid, 'SIGKILL');
     await backup.exit;
+    expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
     const left = files(s.backups);
     expect(left.filter((n) => !before.includes(n)).sort()).toEqual(['.healthmate.lock', expect.stringMatching(/\.dump\.partial$/)].sort());
     expect(status(s.dir)).toBe('0');

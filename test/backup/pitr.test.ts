@@ -10,6 +10,8 @@ import { freePort, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, clusterFlags, PG_BIN, startCluster } from './cluster.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 
 let root: string;
 let cluster: Cluster;

@@ -8,6 +8,8 @@ import { renderTemplate } from '../../scripts/lib/render/template.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 
 const UNITS = ['healthmate-backup-db.service', 'healthmate-backup-db.timer'];
 

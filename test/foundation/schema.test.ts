@@ -9,6 +9,8 @@ import { buildContext, secretFileName } from '../../scripts/lib/render/context.j
 import { bundleLayout, TEMPLATE_ROOTS } from '../../scripts/lib/render/layout.js';
 import { placeholdersIn } from '../../scripts/lib/render/template.js';
 import { REPO } from '../helpers/run.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 
 function filesUnder(dir: string): string[] {
   let names: string[];

@@ -6,7 +6,8 @@ import type { EnvName } from '../../scripts/lib/env/spec.js';
 import { type LoadedObject, loadManifests } from '../../scripts/lib/k8s/manifests.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { REPO } from '../helpers/run.js';
-
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 export const EXAMPLE = join(REPO, '.env.example');
 export const FAKE_KUBECTL_DIR = join(REPO, 'test', 'k8s', 'fake-kubectl');
 export const CONTEXT = 'test-cluster';

@@ -11,6 +11,8 @@ import { runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 import { exampleEnvFile, testEnv } from './env.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 
 function renderStack(name: 'prod' | 'dev', overrides: Record<string, string> = {}) {
   const { env } = testEnv(name, overrides);

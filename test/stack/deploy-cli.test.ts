@@ -112,6 +112,19 @@ describe('deploy-prod.ts', () => {
     expect(tree(join(dir, 'state'))).toEqual([]);
   });
 
+  it('--skip-check with an unknown name: exit 2, one sentence listing the names, nothing created', () => {
+    const dir = tempDir();
+    const state = join(dir, 'state');
+    const result = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--dry-run', '--set', `STATE_DIR=${state}`, '--skip-check', 'nginx-t'], {
+      cwd: dir,
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /error: --skip-check nginx-t names no check; use one of: amtool, blackbox-exporter, docker-compose, nginx, .*systemd-analyze\./,
+    );
+    expect(tree(state)).toEqual([]);
+  });
+
   it('a connection budget PostgreSQL cannot hold: exit 2, says by how much', () => {
     const dir = tempDir();
     const result = runScript(

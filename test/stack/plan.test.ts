@@ -14,6 +14,7 @@ function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, 
     host: { kind: 'local' },
     releaseId: '20260101T000000Z-1.0.0',
     skipBackup: false,
+    skipChecks: [],
     asRoot: false,
     ...overrides,
   };
@@ -138,5 +139,17 @@ describe('deploy plan', () => {
     expect(shellQuote('plain-arg_1.2')).toBe('plain-arg_1.2');
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
     expect(shellQuote('a b')).toBe("'a b'");
+  });
+
+  it('checks with the tools of the pinned images through the engine; --skip-check leaves a check out and says it is recorded', () => {
+    const env = { NGINX_IMAGE: 'nginx:1.99.1', PROMETHEUS_IMAGE: 'prom/prometheus:v9.9.9', ALERTMANAGER_IMAGE: 'prom/alertmanager:v8.8.8' };
+    const lines = buildPlan(input({}, env)).steps.find((s) => s.id === 'check')?.lines ?? [];
+    expect(lines).toContain('# nginx: nginx:1.99.1 nginx -t -p /var/cache/nginx/ -c /etc/nginx/nginx.conf -e stderr');
+    expect(lines).toContain('# promtool: prom/prometheus:v9.9.9 /bin/promtool check config /etc/prometheus/prometheus.yml');
+    expect(lines).toContain('# amtool: prom/alertmanager:v8.8.8 /bin/amtool check-config /etc/alertmanager/alertmanager.yml');
+    expect(lines.some((l) => l.includes('docker cp') && l.includes('secrets as empty placeholders'))).toBe(true);
+    const skipped = buildPlan(input({ skipChecks: ['amtool', 'nginx'] }, env)).steps.find((s) => s.id === 'check')?.lines ?? [];
+    expect(skipped.filter((l) => l.startsWith('# amtool:') || l.startsWith('# nginx:'))).toEqual([]);
+    expect(skipped).toContain('# skipped by --skip-check (recorded in the audit log): amtool, nginx');
   });
 });

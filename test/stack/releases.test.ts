@@ -7,6 +7,8 @@ import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { nestedMountpoints } from '../../scripts/lib/render/host-setup.js';
 import { tempDir } from '../helpers/tmp.js';
 import { testEnv } from './env.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 
 function write(dir: string, file: string, content: string, mode = 0o644): void {
   mkdirSync(join(dir, file, '..'), { recursive: true });

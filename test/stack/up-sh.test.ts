@@ -6,9 +6,11 @@ import { parse } from 'yaml';
 import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { buildPlan } from '../../scripts/lib/deploy/plan.js';
-import { stageRelease } from '../../scripts/lib/deploy/run.js';
+import { stageRelease } from '../../scripts/lib/deploy/stage.js';
 import { statePaths } from '../../scripts/lib/paths.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 import { hostSetup } from '../../scripts/lib/render/host-setup.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
 import { REPO, runScript } from '../helpers/run.js';
@@ -121,6 +123,7 @@ describe('deploy-prod.ts applies the same owner list', () => {
       host: { kind: 'local' as const },
       releaseId: '20260101T000000Z-1.0.0',
       skipBackup: true,
+      skipChecks: [],
       asRoot: true,
     };
     const plan = buildPlan(input);

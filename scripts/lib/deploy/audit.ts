@@ -18,6 +18,8 @@ export interface AuditEntry {
   durationSeconds: number;
   release?: string;
   previousTag?: string;
+  /** Checks left out with --skip-check: the deploy went ahead without them. */
+  skippedChecks?: string[];
   error?: string;
 }
 

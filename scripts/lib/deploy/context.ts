@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkNames } from '../check/runner.js';
 import { addCleanup } from '../cleanup.js';
 import type { CliArgs } from '../cli.js';
 import { COMPOSE_V2, detectCompose } from '../compose/engine.js';
@@ -8,12 +9,20 @@ import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { log } from '../log.js';
-import { statePaths } from '../paths.js';
-import { engineHost } from './host.js';
-import { buildPlan, type PlanInput } from './plan.js';
+import { type StatePaths, statePaths } from '../paths.js';
+import { type EngineHost, engineHost } from './host.js';
+import { buildPlan, type DeployPlan, type PlanInput } from './plan.js';
 import { releaseId } from './releases.js';
-import type { DeployContext } from './run.js';
 import { readState } from './state.js';
+
+/** What every deploy step gets: the plan, its input, the state folders and the engine host. */
+export interface DeployContext {
+  plan: DeployPlan;
+  input: PlanInput;
+  paths: StatePaths;
+  host: EngineHost;
+  dryRun: boolean;
+}
 
 /** Builds the plan and everything the executor needs from the parsed CLI and env. */
 export async function deployContext(args: CliArgs, env: LoadedEnv, options: { skipBackup: boolean; now?: Date }): Promise<DeployContext> {
@@ -37,9 +46,20 @@ export async function deployContext(args: CliArgs, env: LoadedEnv, options: { sk
     releaseId: releaseId(env.values.BACKEND_TAG, options.now),
     ...(state.current ? { previous: state.current } : {}),
     skipBackup: options.skipBackup,
+    skipChecks: skipChecks(args),
     asRoot: process.getuid?.() === 0,
   };
   return { plan: buildPlan(input), input, paths, host, dryRun: args.dryRun };
+}
+
+/** --skip-check values, each a name the check step knows; anything else is refused. */
+export function skipChecks(args: CliArgs): string[] {
+  const given = (args.values['skip-check'] as string[] | undefined) ?? [];
+  const known = checkNames();
+  for (const name of given) {
+    if (!known.includes(name)) throw new BadInputError(`--skip-check ${name} names no check; use one of: ${known.join(', ')}.`);
+  }
+  return [...new Set(given)];
 }
 
 /** A temp folder for the dry run's render, removed on every exit path. */

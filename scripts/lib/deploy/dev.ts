@@ -4,10 +4,13 @@ import { $ } from 'zx';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { planBundle, repoRoot, writeBundle } from '../render/bundle.js';
-import { engineVersion, serviceContainers, waitHealthy } from './docker.js';
+import type { DeployContext } from './context.js';
+import { engineVersion, waitServicesHealthy } from './docker.js';
 import { formatCommand } from './plan.js';
-import { check, type DeployContext, ensureCertificates, render, stageRelease } from './run.js';
-
+import { check, ensureCertificates, render } from './prepare.js';
+import { stageRelease } from './stage.js';
+// Every area's template derivers, registered with render.
+import '../derivers.js';
 /** The dev stack's URLs, printed at the end (all on loopback). */
 export function devUrls(ctx: DeployContext): string[] {
   const v = ctx.plan.env.values;
@@ -96,6 +99,5 @@ export async function deployDev(ctx: DeployContext, options: { build: boolean; s
     throw new OperationError(`${formatCommand([...ctx.plan.compose, 'up', '-d'])} failed: ${up.stderr.trim().split('\n').slice(-3).join(' ')}`);
   log.step(6, 6, 'wait for health');
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
-  const ids = (await Promise.all(['postgres', 'redis', 'backend'].map((s) => serviceContainers(project, s)))).flat();
-  await waitHealthy(ids, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the dev stack');
+  await waitServicesHealthy(project, ['postgres', 'redis', 'backend'], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the dev stack');
 }

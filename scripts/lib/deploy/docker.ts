@@ -11,54 +11,120 @@ export async function engineVersion(): Promise<string | undefined> {
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 
-/** IDs of the running containers of one compose service. */
+/**
+ * IDs of every container of one compose service, in any state (`docker ps -a`):
+ * a container that exited at once must be seen, not mistaken for "none yet".
+ */
 export async function serviceContainers(project: string, service: string): Promise<string[]> {
   const result = await $({
     quiet: true,
-  })`docker ps -q --no-trunc --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`;
+  })`docker ps -a -q --no-trunc --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`;
   return result.stdout.split('\n').filter(Boolean).sort();
 }
 
 export interface ContainerState {
   id: string;
+  /** Container name without the leading slash. */
+  name: string;
   image: string;
+  /** created | running | restarting | exited | dead | paused | removing */
   status: string;
+  exitCode: number;
   /** healthy | unhealthy | starting | none */
   health: string;
 }
 
+interface InspectJson {
+  Id: string;
+  Name: string;
+  Config: { Image: string };
+  State: { Status: string; ExitCode: number; Health?: { Status: string } };
+}
+
+/**
+ * States of the given containers; one that no longer exists is simply absent
+ * from the result. Parsed from docker inspect's JSON: a Go template would fail
+ * on a container without a healthcheck (newer engines omit State.Health).
+ */
 export async function inspectContainers(ids: string[]): Promise<ContainerState[]> {
   if (ids.length === 0) return [];
-  const format = '{{.Id}} {{.Config.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}';
-  const result = await $({ quiet: true })`docker inspect --format ${format} ${ids}`;
-  return result.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [id = '', image = '', status = '', health = ''] = line.split(' ');
-      return { id, image, status, health };
-    });
+  const result = await quiet`docker inspect ${ids}`;
+  if (result.exitCode !== 0 && !/no such (object|container)/i.test(result.stderr)) {
+    throw new OperationError(`docker inspect failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  }
+  const found = JSON.parse(result.stdout.trim() || '[]') as InspectJson[];
+  return found.map((c) => ({
+    id: c.Id,
+    name: c.Name.replace(/^\//, ''),
+    image: c.Config.Image,
+    status: c.State.Status,
+    exitCode: c.State.ExitCode,
+    health: c.State.Health?.Status ?? 'none',
+  }));
+}
+
+/** A container that will not become healthy by waiting: the reason, or undefined. */
+export function hopeless(state: ContainerState): string | undefined {
+  if (state.health === 'unhealthy') return 'unhealthy';
+  if (state.status === 'exited' || state.status === 'dead') return `${state.status} (exit code ${state.exitCode})`;
+  if (state.status === 'restarting') return `restarting (last exit code ${state.exitCode})`;
+  return undefined;
+}
+
+/** Healthy, or running when the image has no healthcheck. */
+export function ready(state: ContainerState): boolean {
+  return state.health === 'healthy' || (state.health === 'none' && state.status === 'running');
+}
+
+/** The containers to wait for, each with the compose service it belongs to (for messages). */
+export interface Awaited {
+  service: string;
+  id: string;
 }
 
 /**
  * Waits until every container is healthy (or running, for one without a
- * healthcheck). Fails fast on unhealthy or exited containers.
+ * healthcheck). An empty list is an error, never a success. Fails at once on a
+ * container that is unhealthy, exited, dead, restarting or gone, naming it.
  */
-export async function waitHealthy(ids: string[], timeoutSeconds: number, what: string): Promise<void> {
+export async function waitHealthy(containers: Awaited[], timeoutSeconds: number, what: string): Promise<void> {
+  if (containers.length === 0) throw new OperationError(`${what}: there is no container to wait for.`, 'see docker ps -a and the compose labels');
+  const label = (c: Awaited, state?: ContainerState): string => `${c.service} container ${state?.name ?? c.id.slice(0, 12)}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
-    const states = await inspectContainers(ids);
-    const bad = states.find((s) => s.health === 'unhealthy' || s.status === 'exited' || s.status === 'dead');
-    if (bad)
-      throw new OperationError(
-        `${what}: container ${bad.id.slice(0, 12)} is ${bad.health === 'unhealthy' ? 'unhealthy' : bad.status}.`,
-        'see its log with docker logs',
-      );
-    if (states.length === ids.length && states.every((s) => s.health === 'healthy' || (s.health === 'none' && s.status === 'running'))) return;
+    const states = await inspectContainers(containers.map((c) => c.id));
+    const byId = new Map(states.map((s) => [s.id, s]));
+    for (const container of containers) {
+      const state = byId.get(container.id);
+      const reason = state ? hopeless(state) : 'gone (removed while waiting)';
+      if (reason) throw new OperationError(`${what}: ${label(container, state)} is ${reason}.`, 'see its log with docker logs');
+    }
+    if (states.every(ready)) return;
     if (Date.now() > deadline) {
-      const pending = states.filter((s) => s.health !== 'healthy').map((s) => `${s.id.slice(0, 12)} ${s.health}`);
-      throw new OperationError(`${what}: not healthy after ${timeoutSeconds}s (${pending.join(', ')}).`, 'raise BACKEND_HEALTH_TIMEOUT or see docker logs');
+      const pending = containers.filter((c) => !ready(byId.get(c.id) as ContainerState));
+      const detail = pending.map((c) => `${label(c, byId.get(c.id))} ${byId.get(c.id)?.health} ${byId.get(c.id)?.status}`).join(', ');
+      throw new OperationError(`${what}: not healthy after ${timeoutSeconds}s (${detail}).`, 'raise BACKEND_HEALTH_TIMEOUT or see docker logs');
     }
     await sleep(1000);
   }
+}
+
+/**
+ * Waits for every named service of a compose project: each must have at least
+ * one container (a missing one fails at once, naming the service), and all of
+ * them must become healthy.
+ */
+export async function waitServicesHealthy(project: string, services: readonly string[], timeoutSeconds: number, what: string): Promise<void> {
+  const found = await Promise.all(services.map(async (service) => ({ service, ids: await serviceContainers(project, service) })));
+  const missing = found.filter((f) => f.ids.length === 0).map((f) => f.service);
+  if (missing.length > 0)
+    throw new OperationError(
+      `${what}: no container of service ${missing.join(', ')} in compose project ${project}.`,
+      'see docker ps -a; compose did not create it or its labels do not match',
+    );
+  await waitHealthy(
+    found.flatMap((f) => f.ids.map((id) => ({ service: f.service, id }))),
+    timeoutSeconds,
+    what,
+  );
 }

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { IMAGE_CHECK_PROCEDURE, imageCheckLine, imageVariable } from '../check/in-image.js';
+import { VALIDATORS } from '../check/registry.js';
 import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
@@ -75,6 +77,8 @@ export interface PlanInput {
   releaseId: string;
   previous?: ReleaseRef;
   skipBackup: boolean;
+  /** --skip-check names: checks the deploy leaves out (recorded in the audit log). */
+  skipChecks: string[];
   /** Whether the deploying user is root (chown directly) or not (chown through a container). */
   asRoot: boolean;
 }
@@ -113,6 +117,29 @@ export function migrationArgv(env: LoadedEnv): string[] {
   return env.values.MIGRATION_COMMAND.trim().split(/\s+/);
 }
 
+/**
+ * The check step: check.ts's validators, with each tool (nginx -t, promtool,
+ * amtool, blackbox) run from the pinned image through the deploy's engine, so
+ * the operator machine needs only Docker. A check that cannot run stops the
+ * deploy unless --skip-check names it.
+ */
+function checkLines(input: PlanInput, releaseDir: string): string[] {
+  const skip = new Set(input.skipChecks);
+  const inImage = VALIDATORS.flatMap((v) => v.inImage ?? []);
+  const lines = [
+    `# every validator of ${formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))}; the tools run in the stack's images through the engine (DOCKER_HOST):`,
+    `# each: ${IMAGE_CHECK_PROCEDURE}`,
+  ];
+  for (const check of inImage) {
+    if (skip.has(check.name)) continue;
+    const variable = imageVariable(check.service) as VarName;
+    lines.push(imageCheckLine(check, String(input.env.values[variable] ?? `<${variable}>`)));
+  }
+  lines.push('# a check that cannot run (image not pullable, tool missing here) stops the deploy unless --skip-check <name> is given');
+  if (skip.size > 0) lines.push(`# skipped by --skip-check (recorded in the audit log): ${[...skip].sort().join(', ')}`);
+  return lines;
+}
+
 export function buildPlan(input: PlanInput): DeployPlan {
   const { env, flavor, host } = input;
   const paths = statePaths(env);
@@ -130,7 +157,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
   const hostNote = host.kind === 'ssh' ? `# engine host ${host.target}: host commands run through ssh` : '# engine: local';
 
   const rolling = (service: string, replicas: number): string[] => [
-    `# old = ${formatCommand(['docker', 'ps', '-q', '--filter', `label=com.docker.compose.project=${env.values.COMPOSE_PROJECT_NAME}`, '--filter', `label=com.docker.compose.service=${service}`])}`,
+    `# old = ${formatCommand(['docker', 'ps', '-a', '-q', '--filter', `label=com.docker.compose.project=${env.values.COMPOSE_PROJECT_NAME}`, '--filter', `label=com.docker.compose.service=${service}`])}`,
     c('up', '-d', '--no-deps', '--no-recreate', '--scale', `${service}=<old+${replicas}>`, service),
     `# wait until the ${replicas} new ${service} containers report healthy (docker inspect, at most ${timeout}s); if not: docker rm -f <new>, fail`,
   ];
@@ -174,8 +201,8 @@ export function buildPlan(input: PlanInput): DeployPlan {
     },
     {
       id: 'check',
-      title: 'check the bundle with every validator',
-      lines: [formatCommand(scriptArgv('check.ts', input, ['--bundle', releaseDir]))],
+      title: 'check the bundle with every validator, the tools in the images the stack runs',
+      lines: checkLines(input, releaseDir),
       onFailure: 'abort',
       inDryRun: true,
     },

@@ -7,6 +7,8 @@ import { envFromCli } from '../env/from-cli.js';
 import { BadInputError } from '../errors.js';
 import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
 import { deployK8s, resolveContext } from './deploy.js';
+// Every area's template derivers, registered with render.
+import '../derivers.js';
 
 export { K8S_CLI_OPTIONS } from './options.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { SECRETS_DIR } from '../render/bundle.js';
 import { secretFileName } from '../render/context.js';
-import { K8S_READ_URL_FILE, K8S_WRITE_URL_FILE } from '../render/derivers/k8s.js';
+import { K8S_READ_URL_FILE, K8S_WRITE_URL_FILE } from './deriver.js';
 
 /** The Secret the HealthMate pods and the backup ObjectStore read; deploy-k8s.ts creates it, no manifest does. */
 export const SECRET_NAME = 'healthmate-secrets';

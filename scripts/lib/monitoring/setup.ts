@@ -2,6 +2,7 @@ import { join, relative } from 'node:path';
 import { addCleanup } from '../cleanup.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { log } from '../log.js';
+import type { Bundle } from '../render/bundle.js';
 import { applyInstall, type InstallPlan, type InstallRecord, type InstallTargets, planInstall, rollbackInstall } from './install.js';
 import { alertmanagerTarget, prometheusTarget, type ReloadTarget, reloadAndVerify } from './reload.js';
 import { lintMonitoring, MONITORING_DIR, runToolCheck, stageUnitTests, type ToolCheck, toolChecks } from './validate.js';
@@ -16,6 +17,15 @@ export interface SetupOptions {
   backupDir: string;
   prometheusUrl: string;
   alertmanagerUrl: string;
+}
+
+/**
+ * The part of a bundle setup-monitoring installs: monitoring/ only. No secret
+ * file (database, Redis, SMTP passwords) and no MANIFEST naming them is ever
+ * written to its temp folder.
+ */
+export function monitoringOnly(bundle: Bundle): Bundle {
+  return { ...bundle, files: bundle.files.filter((f) => !f.secret && f.path.startsWith(`${MONITORING_DIR}/`)) };
 }
 
 export interface SetupPlan {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { $ } from 'zx';
+import { addCleanup } from '../cleanup.js';
 import { requireTool } from '../tools.js';
 import { type LintProblem, lintRuleFile } from './alert-lint.js';
 import { metricCatalog } from './catalog.js';
@@ -110,11 +111,22 @@ export function withoutKubernetesSd(text: string): string {
  */
 export function stageUnitTests(monitoringDir: string, repoMonitoringDir: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-promtool-'));
-  cpSync(join(monitoringDir, 'rules'), join(dir, 'rules'), { recursive: true });
-  cpSync(join(repoMonitoringDir, 'tests'), join(dir, 'tests'), { recursive: true });
-  const kubernetes = join(monitoringDir, KUBERNETES_CONFIG);
-  if (existsSync(kubernetes)) writeFileSync(join(dir, KUBERNETES_CONFIG), withoutKubernetesSd(readFileSync(kubernetes, 'utf8')));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  // Registered too, so Ctrl-C or SIGTERM during a long promtool run leaves no folder behind.
+  const unregister = addCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const cleanup = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    unregister();
+  };
+  try {
+    cpSync(join(monitoringDir, 'rules'), join(dir, 'rules'), { recursive: true });
+    cpSync(join(repoMonitoringDir, 'tests'), join(dir, 'tests'), { recursive: true });
+    const kubernetes = join(monitoringDir, KUBERNETES_CONFIG);
+    if (existsSync(kubernetes)) writeFileSync(join(dir, KUBERNETES_CONFIG), withoutKubernetesSd(readFileSync(kubernetes, 'utf8')));
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  return { dir, cleanup };
 }
 
 /** The two static lints: rules (names, annotations, runbooks, metrics) and dashboards. */

@@ -34,13 +34,22 @@ function pointUpstreamsAtLoopback(dir: string): void {
   }
 }
 
-/** A throwaway self-signed certificate where the config expects the real one. */
-async function writeStandInCertificate(certsDir: string): Promise<void> {
+/**
+ * A throwaway self-signed certificate (file name → PEM) where the config
+ * expects the real one: its key protects nothing, so it may go anywhere.
+ */
+export async function standInCertificateFiles(): Promise<Record<string, string>> {
   const keys = await generateRsaKey(2048);
   const cert = buildServerCertificate({ keys, commonName: 'nginx-config-test', sans: [{ type: 'DNS', value: 'nginx-config-test' }], days: 1 });
+  return {
+    [SERVER_FILES.privkey]: keys.privateKeyPem,
+    ...Object.fromEntries([SERVER_FILES.fullchain, SERVER_FILES.chain, SERVER_FILES.ca].map((name) => [name, cert])),
+  };
+}
+
+async function writeStandInCertificate(certsDir: string): Promise<void> {
   mkdirSync(certsDir, { recursive: true });
-  writeFileSync(join(certsDir, SERVER_FILES.privkey), keys.privateKeyPem, { mode: 0o600 });
-  for (const name of [SERVER_FILES.fullchain, SERVER_FILES.chain, SERVER_FILES.ca]) writeFileSync(join(certsDir, name), cert);
+  for (const [name, content] of Object.entries(await standInCertificateFiles())) writeFileSync(join(certsDir, name), content, { mode: 0o600 });
 }
 
 /**

@@ -116,15 +116,29 @@ export function writeBundle(bundle: Bundle, outRoot: string): string {
       chmodSync(path, file.mode);
     }
     if (bundle.files.some((f) => f.secret)) chmodSync(join(staging, SECRETS_DIR), 0o700);
-    const previous = existsSync(finalDir) ? `${staging}.previous` : undefined;
-    if (previous) renameSync(finalDir, previous);
-    renameSync(staging, finalDir);
-    if (previous) rmSync(previous, { recursive: true, force: true });
+    swapDirectory(staging, finalDir);
     return finalDir;
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Puts `staging` in place of `finalDir` with two renames. When the second
+ * fails, the first is undone, so the previous bundle is back and never lost.
+ * `rename` is injectable so a test can make the second rename fail.
+ */
+export function swapDirectory(staging: string, finalDir: string, rename: (from: string, to: string) => void = renameSync): void {
+  const previous = existsSync(finalDir) ? `${staging}.previous` : undefined;
+  if (previous) rename(finalDir, previous);
+  try {
+    rename(staging, finalDir);
+  } catch (error) {
+    if (previous) rename(previous, finalDir);
+    throw error;
+  }
+  if (previous) rmSync(previous, { recursive: true, force: true });
 }
 
 /** Lists every file in a bundle folder, posix paths, sorted. */

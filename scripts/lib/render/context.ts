@@ -2,7 +2,7 @@ import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
-import { DERIVERS } from './derived.js';
+import { derivers } from './derived.js';
 import type { RenderValue } from './template.js';
 
 export interface RenderContext {
@@ -30,7 +30,7 @@ export function buildContext(env: LoadedEnv): RenderContext {
       values[name] = env.values[name] as RenderValue;
     }
   }
-  for (const derive of DERIVERS) {
+  for (const derive of derivers()) {
     const derived = derive(env);
     for (const [name, value] of Object.entries(derived.values ?? {})) {
       if (name in values || secretNames.has(name)) throw new BadInputError(`derived value ${name} clashes with an env variable of the same name.`);

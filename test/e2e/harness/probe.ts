@@ -65,6 +65,7 @@ export interface AuditLine {
   action: string;
   result: string;
   previousTag?: string;
+  skippedChecks?: string[];
   error?: string;
 }
 

@@ -104,6 +104,7 @@ export const backupValidators: Validator[] = [
   },
   {
     name: 'backup systemd units (systemd-analyze verify)',
+    tools: ['systemd-analyze'],
     run(ctx) {
       const units = ctx.files.filter((f) => /^backups\/systemd\/.*\.(service|timer)$/.test(f));
       if (units.length === 0) return [];

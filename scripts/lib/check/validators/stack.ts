@@ -12,6 +12,7 @@ export const COMPOSE_FILE = 'docker-compose.yml';
 /** `docker compose config` (v2 when present, else docker-compose 1.29) on the rendered file. */
 export const composeConfigValidator: Validator = {
   name: 'compose config (real tool)',
+  tools: ['docker-compose'],
   async run({ bundleDir, env, files }) {
     if (!files.includes(COMPOSE_FILE)) return [error(`the bundle has no ${COMPOSE_FILE}.`)];
     const flavor = await detectCompose();

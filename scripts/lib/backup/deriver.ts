@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { statePaths } from '../../paths.js';
-import { repoRoot } from '../bundle.js';
-import type { Deriver } from '../derived.js';
+import { statePaths } from '../paths.js';
+import { repoRoot } from '../render/bundle.js';
+import type { Deriver } from '../render/derived.js';
 
 /** Template values the backup area computes from the env (cron and systemd units, the WAL archive mount). */
 export const deriveBackup: Deriver = (env) => {

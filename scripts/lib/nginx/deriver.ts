@@ -1,4 +1,4 @@
-import type { Deriver } from '../derived.js';
+import type { Deriver } from '../render/derived.js';
 
 // Passive health check: after 3 failures in 10 s a replica rests for 10 s.
 const SERVER_PARAMS = 'max_fails=3 fail_timeout=10s';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from '../../compose/capacity.js';
-import { BadInputError } from '../../errors.js';
-import type { Deriver } from '../derived.js';
+import { BadInputError } from '../errors.js';
+import type { Deriver } from '../render/derived.js';
+import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from './capacity.js';
 
 function portOf(listen: string): string {
   return listen.split(':').pop() as string;

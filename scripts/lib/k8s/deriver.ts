@@ -1,4 +1,4 @@
-import type { Deriver } from '../derived.js';
+import type { Deriver } from '../render/derived.js';
 
 /**
  * CloudNativePG names a Cluster's Services <cluster>-rw (the primary) and

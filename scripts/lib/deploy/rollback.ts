@@ -1,0 +1,113 @@
+/** Rollback: what a failure leads to (the plan's onFailure), and `--rollback` on demand. */
+import { existsSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { readCompose } from '../compose/model.js';
+import { BadInputError, errorMessage, OperationError } from '../errors.js';
+import { log } from '../log.js';
+import { gitCommit, repoRoot } from '../render/bundle.js';
+import { type AuditEntry, appendAudit } from './audit.js';
+import { compose } from './commands.js';
+import type { DeployContext } from './context.js';
+import { inspectContainers, serviceContainers } from './docker.js';
+import { acquireLock, currentUser } from './lock.js';
+import type { PlanStep } from './plan.js';
+import { releasePath } from './releases.js';
+import { reloadNginx, rollingUpdate } from './rollout.js';
+import { smoke } from './smoke.js';
+import { stageRelease } from './stage.js';
+import { type ReleaseRef, readState, writeState } from './state.js';
+
+/** Rolls backend, workers and beat back to a release, with the same rolling procedure. */
+export async function rollBackTo(ctx: DeployContext, target: ReleaseRef): Promise<void> {
+  const dir = releasePath(ctx.paths.deploy, target.release);
+  if (!existsSync(dir)) throw new OperationError(`the previous release ${dir} is gone; cannot roll back.`);
+  log.info(`rolling back to ${target.tag} (release ${target.release})`);
+  await stageRelease(ctx, dir);
+  const image = readCompose(join(dir, 'docker-compose.yml')).services.find((s) => s.name === 'backend')?.image ?? '';
+  const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
+  for (const [service, replicas] of [
+    ['backend', ctx.plan.env.values.BACKEND_REPLICAS],
+    ['worker', ctx.plan.env.values.WORKER_REPLICAS],
+  ] as const) {
+    const states = await inspectContainers(await serviceContainers(project, service));
+    if (states.length > 0 && states.every((s) => s.image === image)) {
+      log.info(`  ${service}: already on ${image}`);
+      continue;
+    }
+    await rollingUpdate(ctx, service, replicas);
+  }
+  await compose(ctx, ['up', '-d', '--no-deps', 'beat']);
+  await reloadNginx(ctx);
+}
+
+/** What a failure at `reached` leads to (the plan's onFailure), carried out. */
+export async function recover(ctx: DeployContext, reached: PlanStep | undefined, error: unknown): Promise<AuditEntry['result']> {
+  if (ctx.dryRun || !reached) return 'failed';
+  if (reached.onFailure !== 'abort') log.warn(`step ${reached.index} (${reached.id}) failed: ${errorMessage(error)}; recovering (${reached.onFailure}).`);
+  const policy = reached.onFailure;
+  if (policy === 'abort') {
+    rmSync(ctx.plan.releaseDir, { recursive: true, force: true });
+    return 'failed';
+  }
+  const previous = ctx.plan.previous;
+  if (policy === 'restore') {
+    if (previous && existsSync(releasePath(ctx.paths.deploy, previous.release))) {
+      log.info(`restoring the files of release ${previous.release} in ${ctx.plan.currentDir}`);
+      await stageRelease(ctx, releasePath(ctx.paths.deploy, previous.release)).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
+    }
+    return 'failed';
+  }
+  if (policy === 'rollback') {
+    if (!previous) {
+      log.warn('no previous release is recorded, so there is nothing to roll back to.');
+      return 'failed';
+    }
+    try {
+      await rollBackTo(ctx, previous);
+      return 'rolled-back';
+    } catch (rollbackError) {
+      log.error(`rollback to ${previous.tag} failed too: ${errorMessage(rollbackError)}`);
+      return 'failed';
+    }
+  }
+  return 'failed';
+}
+
+/** The release `--rollback` goes back to; bad input when none is recorded. */
+export function rollbackTarget(deployDir: string): ReleaseRef {
+  const previous = readState(deployDir).previous;
+  if (!previous) throw new BadInputError(`no previous release is recorded in ${join(deployDir, 'state.json')}; nothing to roll back to.`);
+  return previous;
+}
+
+/** `--rollback`: back to the previous release on demand, same rolling procedure. */
+export async function executeRollback(ctx: DeployContext): Promise<void> {
+  const started = Date.now();
+  const lock = acquireLock(ctx.paths.deploy, { version: 'rollback', env: ctx.plan.env.name });
+  let result: AuditEntry['result'] = 'failed';
+  const state = readState(ctx.paths.deploy);
+  try {
+    const target = rollbackTarget(ctx.paths.deploy);
+    await rollBackTo(ctx, target);
+    await smoke(ctx);
+    writeState(ctx.paths.deploy, { current: target, ...(state.current ? { previous: state.current } : {}) });
+    result = 'success';
+    log.info(`rolled back to ${target.tag}`);
+  } finally {
+    appendAudit(ctx.paths.deploy, {
+      time: new Date().toISOString(),
+      user: currentUser(),
+      host: hostname(),
+      env: ctx.plan.env.name,
+      commit: gitCommit(repoRoot()),
+      image: ctx.plan.env.values.BACKEND_IMAGE,
+      tag: state.previous?.tag ?? '(none)',
+      action: 'rollback',
+      result,
+      durationSeconds: Math.round((Date.now() - started) / 100) / 10,
+      ...(state.current ? { previousTag: state.current.tag } : {}),
+    });
+    lock.release();
+  }
+}

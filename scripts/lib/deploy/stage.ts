@@ -1,0 +1,90 @@
+/** Step 7: pull the images and stage the release into `current` (copy, sync, mountpoints, secret owners). */
+import { chownSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { $ } from 'zx';
+import { readCompose } from '../compose/model.js';
+import { OperationError } from '../errors.js';
+import { log } from '../log.js';
+import { hostSetup } from '../render/host-setup.js';
+import type { DeployContext } from './context.js';
+import { hostRun } from './host.js';
+import { createMountpoints, syncRelease } from './releases.js';
+
+/** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */
+export async function pullImages(ctx: DeployContext): Promise<void> {
+  const releaseCompose = [...ctx.plan.compose.slice(0, -1), join(ctx.plan.releaseDir, 'docker-compose.yml')];
+  const [command, ...rest] = [...releaseCompose, 'pull', '--quiet'];
+  const pulled = await $({ quiet: true, nothrow: true })`${command} ${rest}`;
+  if (pulled.exitCode === 0) return;
+  const model = readCompose(join(ctx.plan.releaseDir, 'docker-compose.yml'));
+  const images = [...new Set(model.services.filter((s) => !s.profiles?.length).map((s) => s.image ?? ''))].filter(Boolean);
+  const missing: string[] = [];
+  for (const image of images) {
+    if ((await $({ quiet: true, nothrow: true })`docker image inspect ${image}`).exitCode !== 0) missing.push(image);
+  }
+  if (missing.length > 0)
+    throw new OperationError(
+      `images cannot be pulled and are not on the engine: ${missing.join(', ')}.`,
+      'check the *_IMAGE and BACKEND_TAG values and the registry login',
+    );
+  log.warn('pull failed, but every image is already on the engine: using those.');
+}
+
+/** Makes `current` the given release: copy (remote), sync, mountpoints, state folders, secret owners. */
+export async function stageRelease(ctx: DeployContext, releaseDir: string): Promise<void> {
+  const { paths, host } = ctx;
+  const model = readCompose(join(releaseDir, 'docker-compose.yml'));
+  // The same derivation render writes into the bundle for up.sh (host-setup.txt, secret-owners.txt).
+  const setup = hostSetup(model, ctx.plan.env);
+  const synced = syncRelease(releaseDir, ctx.plan.currentDir);
+  createMountpoints(ctx.plan.currentDir, setup.mountpoints);
+  log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
+  for (const dir of setup.stateDirs) mkdirSync(dir.path, { recursive: true });
+  if (host.kind === 'ssh') await copyToEngineHost(ctx, [ctx.plan.currentDir, paths.certs, paths.acme]);
+  const chowns = [
+    ...setup.secrets.map((s) => ({ path: join(ctx.plan.currentDir, s.path), uid: s.uid })),
+    ...setup.stateDirs.flatMap((d) => (d.uid === undefined ? [] : [{ path: d.path, uid: d.uid }])),
+  ];
+  const isRoot = process.getuid?.() === 0;
+  if (isRoot && host.kind === 'local') {
+    for (const { path, uid } of chowns) chownSync(path, uid, -1);
+    return;
+  }
+  // Not root, or a remote host: chown inside a throwaway container (root there, no network).
+  const byUid = new Map<number, string[]>();
+  for (const { path, uid } of chowns) {
+    if (uid === process.getuid?.() && host.kind === 'local') continue;
+    byUid.set(uid, [...(byUid.get(uid) ?? []), path]);
+  }
+  for (const [uid, files] of byUid) {
+    const mounts = [...new Set(files.map((f) => resolve(f, '..')))].flatMap((dir, i) => ['-v', `${dir}:/m${i}`]);
+    const dirs = [...new Set(files.map((f) => resolve(f, '..')))];
+    const targets = files.map((f) => `/m${dirs.indexOf(resolve(f, '..'))}/${f.split('/').pop()}`);
+    const argv = [
+      'docker',
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--user',
+      '0',
+      '--entrypoint',
+      'chown',
+      ...mounts,
+      ctx.plan.env.values.POSTGRES_IMAGE,
+      String(uid),
+      ...targets,
+    ];
+    const result = await $({ quiet: true, nothrow: true })`${argv[0]} ${argv.slice(1)}`;
+    if (result.exitCode !== 0)
+      throw new OperationError(`cannot chown secret files to uid ${uid}: ${result.stderr.trim().split('\n').pop()}`, 'run the deploy as root');
+  }
+}
+
+export async function copyToEngineHost(ctx: DeployContext, dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    await hostRun(ctx.host, ['mkdir', '-p', dir]);
+    const tar = await $({ quiet: true })`tar -C ${dir} -cf - .`;
+    await hostRun(ctx.host, ['tar', '-C', dir, '-xf', '-'], { input: tar.stdout });
+  }
+}

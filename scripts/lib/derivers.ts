@@ -1,0 +1,16 @@
+import { deriveBackup } from './backup/deriver.js';
+import { deriveStack } from './compose/deriver.js';
+import { deriveK8s } from './k8s/deriver.js';
+import { deriveEdge } from './nginx/deriver.js';
+import { deriveStatePaths } from './paths.js';
+import { registerDeriver } from './render/derived.js';
+
+/**
+ * Every area's template deriver, registered with render (which knows no
+ * area). Imported for this effect by everything that renders a bundle.
+ */
+registerDeriver('state paths', deriveStatePaths);
+registerDeriver('edge', deriveEdge);
+registerDeriver('backup', deriveBackup);
+registerDeriver('stack', deriveStack);
+registerDeriver('k8s', deriveK8s);
