@@ -14,6 +14,7 @@ import { buildPlan, type PlanInput } from './plan.js';
 import { releaseId } from './releases.js';
 import type { DeployContext } from './run.js';
 import { readState } from './state.js';
+import { deployStore } from './store.js';
 
 /** Builds the plan and everything the executor needs from the parsed CLI and env. */
 export async function deployContext(args: CliArgs, env: LoadedEnv, options: { skipBackup: boolean; now?: Date }): Promise<DeployContext> {
@@ -26,7 +27,8 @@ export async function deployContext(args: CliArgs, env: LoadedEnv, options: { sk
     flavor = COMPOSE_V2;
   }
   const paths = statePaths(env);
-  const state = readState(paths.deploy);
+  const store = deployStore(host, paths.deploy);
+  const state = readState(store);
   const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([name]) => name in SCHEMA)) as Record<VarName, string>;
   const input: PlanInput = {
     env,
@@ -39,7 +41,7 @@ export async function deployContext(args: CliArgs, env: LoadedEnv, options: { sk
     skipBackup: options.skipBackup,
     asRoot: process.getuid?.() === 0,
   };
-  return { plan: buildPlan(input), input, paths, host, dryRun: args.dryRun };
+  return { plan: buildPlan(input), input, paths, host, store, dryRun: args.dryRun };
 }
 
 /** A temp folder for the dry run's render, removed on every exit path. */

@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +15,7 @@ import { type AuditEntry, appendAudit } from './audit.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { engineVersion, inspectContainers, serviceContainers, waitHealthy } from './docker.js';
 import { type EngineHost, hostRun } from './host.js';
-import { acquireLock, currentUser, type HeldLock } from './lock.js';
+import { currentUser, deployLockHolder, describeOwner, forceUnlock, type HeldLock, takeDeployLock } from './lock.js';
 import {
   DATASTORES,
   type DeployPlan,
@@ -28,13 +28,16 @@ import {
   scriptArgv,
 } from './plan.js';
 import { createMountpoints, nestedMountpoints, pruneReleases, releasePath, storeRelease, syncRelease } from './releases.js';
-import { promote, type ReleaseRef, readState, writeState } from './state.js';
+import { type DeployState, promote, type ReleaseRef, readState, STATE_FILE, writeState } from './state.js';
+import type { DeployStore } from './store.js';
 
 export interface DeployContext {
   plan: DeployPlan;
   input: PlanInput;
   paths: StatePaths;
   host: EngineHost;
+  /** Lock, state.json and audit log: on the engine's host. */
+  store: DeployStore;
   dryRun: boolean;
 }
 
@@ -158,7 +161,8 @@ export async function stageRelease(ctx: DeployContext, releaseDir: string): Prom
   log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
   const walDir = join(paths.backups, 'wal');
   for (const dir of [paths.certs, paths.acme, paths.textfile, paths.backups, walDir, join(paths.root, 'letsencrypt')]) mkdirSync(dir, { recursive: true });
-  if (host.kind === 'ssh') await copyToEngineHost(ctx, [ctx.plan.currentDir, paths.certs, paths.acme]);
+  // The release itself goes along, so any operator's --rollback finds it on the host.
+  if (host.kind === 'ssh') await copyToEngineHost(ctx, [releaseDir, ctx.plan.currentDir, paths.certs, paths.acme]);
   const postgres = model.services.find((s) => s.name === 'postgres');
   const postgresUid = postgres ? secretReaderUid(postgres) : 0;
   const chowns = secretOwners(model).owners.map((o) => ({ path: join(ctx.plan.currentDir, o.file), uid: o.uid }));
@@ -200,10 +204,37 @@ export async function stageRelease(ctx: DeployContext, releaseDir: string): Prom
 }
 
 async function copyToEngineHost(ctx: DeployContext, dirs: string[]): Promise<void> {
+  if (ctx.host.kind !== 'ssh') return;
   for (const dir of dirs) {
-    await hostRun(ctx.host, ['mkdir', '-p', dir]);
-    const tar = await $({ quiet: true })`tar -C ${dir} -cf - .`;
-    await hostRun(ctx.host, ['tar', '-C', dir, '-xf', '-'], { input: tar.stdout });
+    // Streamed byte for byte (a tar is binary; a string would mangle it).
+    const remote = formatCommand(['sh', '-c', 'mkdir -p -- "$1" && tar -C "$1" -xf -', 'sh', dir]);
+    await $({ quiet: true })`tar -C ${dir} -cf - .`.pipe($({ quiet: true })`ssh ${ctx.host.sshArgs} ${ctx.host.target} -- ${remote}`);
+  }
+}
+
+/**
+ * A release folder on this machine: with a remote engine another operator may
+ * have deployed it, so it is fetched from the engine's host when missing here.
+ */
+async function localRelease(ctx: DeployContext, release: string): Promise<string | undefined> {
+  const dir = releasePath(ctx.paths.deploy, release);
+  if (existsSync(dir) || ctx.host.kind !== 'ssh') return existsSync(dir) ? dir : undefined;
+  const remote = formatCommand(['sh', '-c', '[ -d "$1" ] || exit 3; tar -C "$1" -cf - .', 'sh', dir]);
+  const partial = `${dir}.fetching`;
+  mkdirSync(partial, { recursive: true, mode: 0o700 });
+  const removePartial = addCleanup(() => rmSync(partial, { recursive: true, force: true }));
+  try {
+    try {
+      await $({ quiet: true })`ssh ${ctx.host.sshArgs} ${ctx.host.target} -- ${remote}`.pipe($({ quiet: true })`tar -C ${partial} -xf -`);
+    } catch {
+      return undefined;
+    }
+    renameSync(partial, dir);
+    log.info(`  fetched release ${release} from ${ctx.host.target}`);
+    return dir;
+  } finally {
+    removePartial();
+    rmSync(partial, { recursive: true, force: true });
   }
 }
 
@@ -329,8 +360,8 @@ async function smoke(ctx: DeployContext): Promise<void> {
 
 /** Rolls backend, workers and beat back to a release, with the same rolling procedure. */
 export async function rollBackTo(ctx: DeployContext, target: ReleaseRef): Promise<void> {
-  const dir = releasePath(ctx.paths.deploy, target.release);
-  if (!existsSync(dir)) throw new OperationError(`the previous release ${dir} is gone; cannot roll back.`);
+  const dir = await localRelease(ctx, target.release);
+  if (!dir) throw new OperationError(`the release ${target.release} is gone from ${releasePath(ctx.paths.deploy, target.release)}; cannot roll back.`);
   log.info(`rolling back to ${target.tag} (release ${target.release})`);
   await stageRelease(ctx, dir);
   const image = readCompose(join(dir, 'docker-compose.yml')).services.find((s) => s.name === 'backend')?.image ?? '';
@@ -388,11 +419,11 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   announce(step('lock'));
   let lock: HeldLock | undefined;
   if (ctx.dryRun) {
-    const { readLockOwner, isStale, describeOwner } = await import('./lock.js');
-    const owner = readLockOwner(paths.deploy);
-    if (owner && !isStale(owner)) log.warn(`a deploy holds the lock now: ${describeOwner(owner)}.`);
+    const holder = deployLockHolder(ctx.store);
+    if (holder && holder.verdict !== 'dead')
+      log.warn(`a deploy holds the lock on ${ctx.store.shell.where} now: ${holder.owner ? describeOwner(holder.owner) : 'unreadable owner'}.`);
   } else {
-    lock = acquireLock(paths.deploy, { version: plan.tag, env: plan.env.name });
+    lock = takeDeployLock(ctx.store, { purpose: 'deploy', version: plan.tag, env: plan.env.name });
   }
 
   let reached: PlanStep | undefined;
@@ -416,7 +447,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   // Ctrl-C still leaves a line in the audit log (cleanups run newest first: before the lock's release).
   const stopAuditOnInterrupt = ctx.dryRun
     ? () => undefined
-    : addCleanup(() => appendAudit(paths.deploy, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
+    : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
   try {
     // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
     if (!ctx.dryRun) {
@@ -456,8 +487,8 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     }
     reached = step('audit');
     announce(reached);
-    const state = readState(paths.deploy);
-    writeState(paths.deploy, promote(state, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() }));
+    const state = readState(ctx.store);
+    writeState(ctx.store, promote(state, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() }));
     const keep = [plan.releaseId, state.current?.release].filter((x): x is string => Boolean(x));
     pruneReleases(paths.deploy, keep);
     result = 'success';
@@ -467,7 +498,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   } finally {
     stopAuditOnInterrupt();
     if (!ctx.dryRun && reached && reached.index >= step('render').index) {
-      appendAudit(paths.deploy, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
+      appendAudit(ctx.store, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
     }
     if (!ctx.dryRun) log.step(step('unlock').index, total, step('unlock').title);
     lock?.release();
@@ -495,9 +526,10 @@ async function recover(ctx: DeployContext, reached: PlanStep | undefined, error:
   }
   const previous = ctx.plan.previous;
   if (policy === 'restore') {
-    if (previous && existsSync(releasePath(ctx.paths.deploy, previous.release))) {
+    const previousDir = previous ? await localRelease(ctx, previous.release).catch(() => undefined) : undefined;
+    if (previous && previousDir) {
       log.info(`restoring the files of release ${previous.release} in ${ctx.plan.currentDir}`);
-      await stageRelease(ctx, releasePath(ctx.paths.deploy, previous.release)).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
+      await stageRelease(ctx, previousDir).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
     }
     return 'failed';
   }
@@ -520,18 +552,21 @@ async function recover(ctx: DeployContext, reached: PlanStep | undefined, error:
 /** `--rollback`: back to the previous release on demand, same rolling procedure. */
 export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
-  const lock = acquireLock(ctx.paths.deploy, { version: 'rollback', env: ctx.plan.env.name });
+  const target = readState(ctx.store).previous;
+  const lock = takeDeployLock(ctx.store, { purpose: 'rollback', version: target?.tag ?? '(none)', env: ctx.plan.env.name });
   let result: AuditEntry['result'] = 'failed';
-  const state = readState(ctx.paths.deploy);
+  let state: DeployState = {};
   try {
-    if (!state.previous) throw new BadInputError(`no previous release is recorded in ${join(ctx.paths.deploy, 'state.json')}; nothing to roll back to.`);
+    // Read under the lock: another operator may have deployed since the plan was made.
+    state = readState(ctx.store);
+    if (!state.previous) throw new BadInputError(`no previous release is recorded in ${ctx.store.where}/${STATE_FILE}; nothing to roll back to.`);
     await rollBackTo(ctx, state.previous);
     await smoke(ctx);
-    writeState(ctx.paths.deploy, { current: state.previous, ...(state.current ? { previous: state.current } : {}) });
+    writeState(ctx.store, { current: state.previous, ...(state.current ? { previous: state.current } : {}) });
     result = 'success';
     log.info(`rolled back to ${state.previous.tag}`);
   } finally {
-    appendAudit(ctx.paths.deploy, {
+    appendAudit(ctx.store, {
       time: new Date().toISOString(),
       user: currentUser(),
       host: hostname(),
@@ -546,4 +581,39 @@ export async function executeRollback(ctx: DeployContext): Promise<void> {
     });
     lock.release();
   }
+}
+
+/**
+ * `--force-unlock --reason`: removes a deploy lock whose holder is gone (another
+ * machine's lock is never judged by a local pid, so a human decides), and
+ * records who removed whose lock and why in the audit log.
+ */
+export function executeForceUnlock(store: DeployStore, info: { reason: string; env: string; image: string; dryRun: boolean }): void {
+  const holder = deployLockHolder(store);
+  if (!holder) {
+    log.info(`the deploy lock on ${store.shell.where} is free: nothing to unlock.`);
+    return;
+  }
+  const who = holder.owner ? describeOwner(holder.owner) : 'an unreadable owner';
+  if (info.dryRun) {
+    log.info(`dry run: would remove the deploy lock of ${who} from ${store.where}.`);
+    return;
+  }
+  const removed = forceUnlock(store);
+  if (!removed) return;
+  appendAudit(store, {
+    time: new Date().toISOString(),
+    user: currentUser(),
+    host: hostname(),
+    env: info.env,
+    commit: gitCommit(repoRoot()),
+    image: info.image,
+    tag: holder.owner?.version ?? '(unknown)',
+    action: 'force-unlock',
+    result: 'success',
+    durationSeconds: 0,
+    reason: info.reason,
+    lockHolder: who,
+  });
+  log.warn(`removed the deploy lock of ${who} on ${store.shell.where} (reason recorded in the audit log).`);
 }
