@@ -28,7 +28,7 @@ import {
   scriptArgv,
 } from './plan.js';
 import { createMountpoints, nestedMountpoints, pruneReleases, releasePath, storeRelease, syncRelease } from './releases.js';
-import { type DeployState, promote, type ReleaseRef, readState, STATE_FILE, writeState } from './state.js';
+import { type DeployState, type ReleaseRef, readState, recordRelease, STATE_FILE, writeState } from './state.js';
 import type { DeployStore } from './store.js';
 
 export interface DeployContext {
@@ -487,8 +487,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     }
     reached = step('audit');
     announce(reached);
-    const state = readState(ctx.store);
-    writeState(ctx.store, promote(state, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() }));
+    const state = recordRelease(ctx.store, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() });
     const keep = [plan.releaseId, state.current?.release].filter((x): x is string => Boolean(x));
     pruneReleases(paths.deploy, keep);
     result = 'success';

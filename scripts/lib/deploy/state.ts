@@ -35,3 +35,10 @@ export function writeState(store: DeployStore, state: DeployState): void {
 export function promote(state: DeployState, next: ReleaseRef): DeployState {
   return state.current && state.current.release !== next.release ? { current: next, previous: state.current } : { ...state, current: next };
 }
+
+/** Records that `release` went live (the deploy's last step); returns the state before. */
+export function recordRelease(store: DeployStore, release: ReleaseRef): DeployState {
+  const before = readState(store);
+  writeState(store, promote(before, release));
+  return before;
+}
