@@ -8,6 +8,7 @@ import { addCleanup } from '../cleanup.js';
 import { readCompose, secretOwners, secretReaderUid } from '../compose/model.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
+import { localShell } from '../host-shell.js';
 import { log, registeredSecrets } from '../log.js';
 import type { StatePaths } from '../paths.js';
 import { gitCommit, listBundle, planBundle, repoRoot, writeBundle } from '../render/bundle.js';
@@ -489,7 +490,8 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     announce(reached);
     const state = recordRelease(ctx.store, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() });
     const keep = [plan.releaseId, state.current?.release].filter((x): x is string => Boolean(x));
-    pruneReleases(paths.deploy, keep);
+    pruneReleases(localShell(), paths.deploy, keep);
+    if (ctx.host.kind === 'ssh') pruneReleases(ctx.store.shell, paths.deploy, keep);
     result = 'success';
   } catch (error) {
     failure = error;
