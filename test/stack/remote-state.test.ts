@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../scripts/lib/deploy/audit.js';
@@ -201,6 +201,19 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       const plan = deployCli(w, 'b', ['--rollback', '--dry-run']);
       expect(plan.code, plan.stderr).toBe(0);
       expect(plan.stdout).toContain(`rollback plan: back to 1.1.0 (release r-1.1.0) (state on root@127.0.0.1:${join(w.stateDir, 'deploy')})`);
+
+      // The real rollback: laptop B fetches release r-1.1.0 from the host (only the host has it), stages it there over ssh,
+      // and stops where the engine is needed (chown through a container); the attempt is in the host's audit log.
+      const render = runScript('render.ts', ['--env-file', w.envFile, '--set', `STATE_DIR=${w.stateDir}`, '--set', 'BACKEND_TAG=1.1.0'], { cwd: w.dir });
+      expect(render.code, render.stderr).toBe(0);
+      cpSync(join(w.dir, 'dist', 'prod'), hostFile(w, 'releases/r-1.1.0'), { recursive: true });
+      const rollback = deployCli(w, 'b', ['--rollback']);
+      expect(rollback.code, rollback.stderr).toBe(1);
+      expect(rollback.stderr).toMatch(/fetched release r-1\.1\.0 from root@127\.0\.0\.1/);
+      expect(rollback.stderr).toMatch(/error: cannot chown secret files/);
+      expect(existsSync(join(w.laptops.b, 'deploy', 'releases', 'r-1.1.0', 'docker-compose.yml'))).toBe(true);
+      expect(readFileSync(hostFile(w, 'current/docker-compose.yml'), 'utf8')).toBe(readFileSync(hostFile(w, 'releases/r-1.1.0/docker-compose.yml'), 'utf8'));
+      expect(existsSync(hostFile(w, 'lock.json'))).toBe(false);
     } finally {
       a.child.kill('SIGKILL');
     }
@@ -229,12 +242,15 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       'laptop-a deploy 1.0.0',
       'laptop-a deploy 1.1.0',
       'laptop-a deploy 1.2.0',
+      'laptop-b rollback 1.1.0',
       'laptop-b force-unlock 1.3.0',
     ]);
-    expect(entries[3]).toMatchObject({ reason: 'laptop-a crashed during 1.3.0', lockHolder: expect.stringMatching(/^root@laptop-a \(pid \d+/) });
-    // Nothing of it was kept on either laptop.
+    expect(entries[3]).toMatchObject({ result: 'failed', previousTag: '1.2.0' });
+    expect(entries[4]).toMatchObject({ reason: 'laptop-a crashed during 1.3.0', lockHolder: expect.stringMatching(/^root@laptop-a \(pid \d+/) });
+    // Lock, state and audit log were never kept on either laptop (laptop B holds only the release it staged).
     expect(readdirSync(w.laptops.a)).toEqual([]);
-    expect(readdirSync(w.laptops.b)).toEqual([]);
+    expect(readdirSync(join(w.laptops.b, 'deploy')).sort()).toEqual(['current', 'releases']);
+    expect(readFileSync(hostFile(w, 'state.json'), 'utf8')).toMatch(/"tag": "1\.2\.0"/);
   });
 
   it('Ctrl-C during a remote deploy releases the lock on the host', { timeout: 120_000 }, async () => {
