@@ -152,6 +152,9 @@ function startLaptopA(w: World): { child: ChildProcessWithoutNullStreams; next()
   return { child, next, send: (line) => child.stdin.write(`${line}\n`) };
 }
 
+/** The ssh target of DOCKER_HOST; inside a laptop's namespace the local user is root (mapped when the tests do not run as root). */
+const target = () => `${sshd.user}@127.0.0.1`;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const hostFile = (w: World, name: string) => join(w.stateDir, 'deploy', name);
 const audit = (w: World): AuditEntry[] =>
   readFileSync(hostFile(w, 'audit.log'), 'utf8')
@@ -180,13 +183,15 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       const refused = deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0']);
       expect(refused.code, refused.stderr).toBe(2);
       expect(refused.stderr).toMatch(
-        /error: the deploy lock on root@127\.0\.0\.1 is held from another machine by root@laptop-a \(pid \d+, deploy prod 1\.2\.0, since \S+\)\./,
+        new RegExp(
+          `error: the deploy lock on ${escapeRegExp(target())} is held from another machine by root@laptop-a \\(pid \\d+, deploy prod 1\\.2\\.0, since \\S+\\)\\.`,
+        ),
       );
       expect(refused.stderr).toMatch(/--force-unlock --reason/);
 
       const status = deployCli(w, 'b', ['--status']);
       expect(status.code, status.stderr).toBe(0);
-      expect(status.stdout).toContain(`deploy state: root@127.0.0.1:${join(w.stateDir, 'deploy')}`);
+      expect(status.stdout).toContain(`deploy state: ${target()}:${join(w.stateDir, 'deploy')}`);
       expect(status.stdout).toMatch(/current: +1\.1\.0 \(release r-1\.1\.0/);
       expect(status.stdout).toMatch(/previous: +1\.0\.0 \(release r-1\.0\.0/);
       expect(status.stdout).toMatch(/lock: +held by root@laptop-a \(pid \d+, deploy prod 1\.2\.0/);
@@ -200,7 +205,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       // Laptop B never deployed, yet its rollback target is what the host ran before.
       const plan = deployCli(w, 'b', ['--rollback', '--dry-run']);
       expect(plan.code, plan.stderr).toBe(0);
-      expect(plan.stdout).toContain(`rollback plan: back to 1.1.0 (release r-1.1.0) (state on root@127.0.0.1:${join(w.stateDir, 'deploy')})`);
+      expect(plan.stdout).toContain(`rollback plan: back to 1.1.0 (release r-1.1.0) (state on ${target()}:${join(w.stateDir, 'deploy')})`);
 
       // The real rollback: laptop B fetches release r-1.1.0 from the host (only the host has it), stages it there over ssh,
       // and stops where the engine is needed (chown through a container); the attempt is in the host's audit log.
@@ -209,7 +214,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       cpSync(join(w.dir, 'dist', 'prod'), hostFile(w, 'releases/r-1.1.0'), { recursive: true });
       const rollback = deployCli(w, 'b', ['--rollback']);
       expect(rollback.code, rollback.stderr).toBe(1);
-      expect(rollback.stderr).toMatch(/fetched release r-1\.1\.0 from root@127\.0\.0\.1/);
+      expect(rollback.stderr).toContain(`fetched release r-1.1.0 from ${target()}`);
       expect(rollback.stderr).toMatch(/error: cannot chown secret files/);
       expect(existsSync(join(w.laptops.b, 'deploy', 'releases', 'r-1.1.0', 'docker-compose.yml'))).toBe(true);
       expect(readFileSync(hostFile(w, 'current/docker-compose.yml'), 'utf8')).toBe(readFileSync(hostFile(w, 'releases/r-1.1.0/docker-compose.yml'), 'utf8'));
