@@ -152,7 +152,11 @@ export function tryTakeLock(shell: Shell, path: string, owner: LockOwner): TakeR
   for (let attempt = 0; attempt < 200; attempt++) {
     const take = shell.run(TAKE, [path], `${content}\n`);
     if (take.status === 0) return { held: holdLock(shell, path, owner, content), ...(recovered ? { recovered } : {}) };
-    if (take.status === 4) continue;
+    if (take.status === 4) {
+      // Released between our link and our read: try again.
+      pause(5);
+      continue;
+    }
     if (take.status !== 3) throw failure(shell, `taking the lock ${path}`, take);
     const raw = take.stdout.replace(/\n+$/, '');
     const holder = parseOwner(raw);
