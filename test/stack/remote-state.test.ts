@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../scripts/lib/deploy/audit.js';
@@ -7,6 +8,7 @@ import { REPO, runScript } from '../helpers/run.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
+import { type Racer, race, startRacer } from './lock-racer.js';
 
 /**
  * "Two laptops and one host" on one machine. The host is a real OpenSSH
@@ -164,7 +166,7 @@ const audit = (w: World): AuditEntry[] =>
 
 describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit log live on the host', () => {
   it("two laptops: the second sees the first's lock, rolls back to the host's previous release, and both runs are in the host's audit log", {
-    timeout: 300_000,
+    timeout: 600_000,
   }, async () => {
     const w = world();
     const a = startLaptopA(w);
@@ -256,6 +258,26 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
     expect(readdirSync(w.laptops.a)).toEqual([]);
     expect(readdirSync(join(w.laptops.b, 'deploy')).sort()).toEqual(['current', 'releases']);
     expect(readFileSync(hostFile(w, 'state.json'), 'utf8')).toMatch(/"tag": "1\.2\.0"/);
+  });
+
+  it("two processes racing over ssh for the host's lock 12 rounds (every fourth from a dead owner): exactly one winner each round", {
+    timeout: 300_000,
+  }, async () => {
+    const w = world();
+    const lock = hostFile(w, 'lock.json');
+    mkdirSync(join(w.stateDir, 'deploy'));
+    const ssh = { target: target(), sshArgs: ['-p', String(sshd.port)] };
+    const racers: Racer[] = [startRacer(lock, ssh, w.env), startRacer(lock, ssh, w.env)];
+    try {
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+      const stale = () => JSON.stringify({ pid: Number(dead), host: hostname(), user: 'x', startedAt: 'then', purpose: 'race' });
+      const result = await race(racers, lock, 12, 4, stale);
+      expect(result.winners).toEqual(Array(12).fill(1));
+      expect(result.recovered).toBe(result.staleRounds);
+      expect(readdirSync(join(w.stateDir, 'deploy'))).toEqual([]);
+    } finally {
+      for (const r of racers) r.child.kill('SIGKILL');
+    }
   });
 
   it('Ctrl-C during a remote deploy releases the lock on the host', { timeout: 120_000 }, async () => {
