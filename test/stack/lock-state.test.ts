@@ -3,14 +3,18 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { CliArgs } from '../../scripts/lib/cli.js';
 import { appendAudit, lastAudit } from '../../scripts/lib/deploy/audit.js';
+import { deployContext } from '../../scripts/lib/deploy/context.js';
 import { deployLockHolder, forceUnlock, LOCK_FILE, takeDeployLock } from '../../scripts/lib/deploy/lock.js';
+import { executeDeploy } from '../../scripts/lib/deploy/run.js';
 import { promote, readState, writeState } from '../../scripts/lib/deploy/state.js';
 import { deployStore } from '../../scripts/lib/deploy/store.js';
 import { BadInputError } from '../../scripts/lib/errors.js';
 import { waitFor } from '../helpers/net.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
+import { testEnv } from './env.js';
 
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -132,5 +136,22 @@ describe('state file and audit log', () => {
     expect(lines.map((l) => JSON.parse(l).result)).toEqual(['success', 'rolled-back']);
     for (let i = 0; i < 6; i++) appendAudit(local(dir), { ...entry, tag: `2.0.${i}` });
     expect(lastAudit(local(dir), 5).map((e) => e.tag)).toEqual(['2.0.1', '2.0.2', '2.0.3', '2.0.4', '2.0.5']);
+  });
+});
+
+describe('a deploy under the lock', () => {
+  it('refuses when the release state changed between the plan and the lock (another operator deployed): exit 2, lock released, nothing recorded', async () => {
+    const { env, stateDir } = testEnv('prod');
+    const args: CliArgs = { env: 'prod', overrides: {}, dryRun: false, verbose: false, values: {}, positionals: [] };
+    const ctx = await deployContext(args, env, { skipBackup: true });
+    expect(ctx.plan.previous).toBeUndefined();
+    const store = local(join(stateDir, 'deploy'));
+    writeState(store, { current: { release: 'r9', tag: '9.0.0', at: 't' } });
+    await expect(executeDeploy(ctx, '')).rejects.toThrow(
+      /release state on .* changed since the plan was made: 9\.0\.0 \(release r9\) runs now; nothing was started or stopped/,
+    );
+    expect(deployLockHolder(store)).toBeUndefined();
+    expect(existsSync(join(stateDir, 'deploy', 'audit.log'))).toBe(false);
+    expect(existsSync(join(stateDir, 'deploy', 'releases'))).toBe(false);
   });
 });

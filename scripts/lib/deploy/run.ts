@@ -221,7 +221,8 @@ async function localRelease(ctx: DeployContext, release: string): Promise<string
   const dir = releasePath(ctx.paths.deploy, release);
   if (existsSync(dir) || ctx.host.kind !== 'ssh') return existsSync(dir) ? dir : undefined;
   const remote = formatCommand(['sh', '-c', '[ -d "$1" ] || exit 3; tar -C "$1" -cf - .', 'sh', dir]);
-  const partial = `${dir}.fetching`;
+  // Hidden while incomplete, so nothing takes a half-fetched release for a whole one.
+  const partial = join(dir, '..', `.${release}.fetching`);
   mkdirSync(partial, { recursive: true, mode: 0o700 });
   const removePartial = addCleanup(() => rmSync(partial, { recursive: true, force: true }));
   try {
@@ -450,6 +451,15 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     ? () => undefined
     : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
   try {
+    if (!ctx.dryRun) {
+      // Another operator may have deployed between the plan and the lock: its rollback target would be wrong.
+      const current = readState(ctx.store).current;
+      if (current?.release !== plan.previous?.release)
+        throw new BadInputError(
+          `the release state on ${ctx.store.where} changed since the plan was made: ${current ? `${current.tag} (release ${current.release})` : 'nothing'} runs now; nothing was started or stopped.`,
+          'run the deploy again to plan against it',
+        );
+    }
     // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
     if (!ctx.dryRun) {
       const version = await engineVersion();
