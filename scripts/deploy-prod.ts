@@ -3,13 +3,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './lib/cli.js';
 import { deployContext, scratchDir } from './lib/deploy/context.js';
+import { engineHost } from './lib/deploy/host.js';
 import { formatPlan } from './lib/deploy/plan.js';
 import { executeRollback, rollbackTarget } from './lib/deploy/rollback.js';
 import { executeDeploy } from './lib/deploy/run.js';
+import { deployStatus } from './lib/deploy/status.js';
+import { deployStore } from './lib/deploy/store.js';
+import { executeForceUnlock } from './lib/deploy/unlock.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { K8S_CLI_OPTIONS } from './lib/k8s/options.js';
 import { log } from './lib/log.js';
+import { statePaths } from './lib/paths.js';
 
 const TARGETS = ['compose', 'k8s'] as const;
 
@@ -30,7 +35,10 @@ await runCli(
         description:
           'deploy without this check (nginx, promtool, amtool, blackbox-exporter, docker-compose, systemd-analyze…; repeatable; recorded in the audit log)',
       },
-      rollback: { type: 'boolean', description: 'roll back to the previous release (state.json) with the same rolling procedure' },
+      rollback: { type: 'boolean', description: 'roll back to the previous release (state.json on the engine host) with the same rolling procedure' },
+      status: { type: 'boolean', description: 'show the current and previous release, the lock holder, the last audit entries and replica health (read only)' },
+      'force-unlock': { type: 'boolean', description: 'remove a deploy lock whose holder is gone (needs --reason, recorded in the audit log)' },
+      reason: { type: 'string', value: '<text>', description: 'why the lock is forced open (with --force-unlock)' },
       target: { type: 'string', value: '<compose|k8s>', description: 'where to deploy (default compose); k8s runs scripts/deploy-k8s.ts' },
       // Accepted here so `--target k8s` can pass them on to deploy-k8s.ts.
       ...K8S_CLI_OPTIONS,
@@ -40,6 +48,8 @@ await runCli(
       'npx tsx scripts/deploy-prod.ts --env-file .env.prod --set BACKEND_TAG=1.4.2',
       'DOCKER_HOST=ssh://deploy@api.healthmate.org npx tsx scripts/deploy-prod.ts --env-file .env.prod',
       'npx tsx scripts/deploy-prod.ts --env-file .env.prod --rollback',
+      'DOCKER_HOST=ssh://deploy@api.healthmate.org npx tsx scripts/deploy-prod.ts --env-file .env.prod --status',
+      'npx tsx scripts/deploy-prod.ts --env-file .env.prod --force-unlock --reason "laptop crashed mid-deploy"',
     ],
   },
   async (args) => {
@@ -57,13 +67,34 @@ await runCli(
     for (const option of Object.keys(K8S_CLI_OPTIONS)) {
       if (args.values[option] !== undefined) throw new BadInputError(`--${option} applies only with --target k8s.`);
     }
+    const reason = args.values.reason as string | undefined;
+    const actions = ['status', 'force-unlock', 'rollback'].filter((name) => args.values[name] === true);
+    if (actions.length > 1) throw new BadInputError(`--${actions.join(' and --')} cannot be combined: give one of them.`);
+    if (reason !== undefined && !args.values['force-unlock']) throw new BadInputError('--reason applies only with --force-unlock.');
+    if (args.values.status) {
+      if (args.dryRun) throw new BadInputError('--status only reads: drop --dry-run.');
+      const env = envFromCli(args, 'plan');
+      log.out(await deployStatus(deployStore(engineHost(), statePaths(env).deploy), env.values.COMPOSE_PROJECT_NAME).then((text) => text.trimEnd()));
+      return;
+    }
+    if (args.values['force-unlock']) {
+      if (!reason?.trim()) throw new BadInputError('--force-unlock needs --reason "…": say why the lock\'s holder is gone (it goes into the audit log).');
+      const env = envFromCli(args, 'plan');
+      executeForceUnlock(deployStore(engineHost(), statePaths(env).deploy), {
+        reason: reason.trim(),
+        env: env.name,
+        image: env.values.BACKEND_IMAGE,
+        dryRun: args.dryRun,
+      });
+      return;
+    }
     const env = envFromCli(args, 'apply');
     const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'] === true });
     if (args.values.rollback) {
       if (args.dryRun) {
         // The same target, and the same refusal, as the real rollback.
-        const target = rollbackTarget(ctx.paths.deploy);
-        log.out(`rollback plan: back to ${target.tag} (release ${target.release})`);
+        const target = rollbackTarget(ctx.store);
+        log.out(`rollback plan: back to ${target.tag} (release ${target.release}) (state on ${ctx.store.where})`);
         return;
       }
       await executeRollback(ctx);

@@ -18,7 +18,7 @@ export interface StatePaths {
   /** node_exporter textfile collector folder (backup and certificate metrics). */
   textfile: string;
   backups: string;
-  /** Deploy lock, audit log and the previous-release state file. */
+  /** Deploy lock, audit log and the previous-release state file (on the engine's host: deploy/store.ts). */
   deploy: string;
 }
 

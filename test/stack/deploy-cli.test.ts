@@ -84,14 +84,24 @@ describe('deploy-prod.ts', () => {
   it('a lock held by a live deploy: exit 2 naming the holder, the lock untouched', () => {
     const dir = tempDir();
     const deploy = join(dir, 'state', 'deploy');
-    mkdirSync(join(deploy, 'lock'), { recursive: true });
-    const owner = JSON.stringify({ pid: process.pid, host: hostname(), user: 'alice', startedAt: '2026-01-01T00:00:00Z', version: '0.9.0', env: 'prod' });
-    writeFileSync(join(deploy, 'lock', 'owner.json'), owner);
+    mkdirSync(deploy, { recursive: true });
+    const owner = JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      user: 'alice',
+      startedAt: '2026-01-01T00:00:00Z',
+      purpose: 'deploy',
+      version: '0.9.0',
+      env: 'prod',
+    });
+    writeFileSync(join(deploy, 'lock.json'), owner);
     const result = runScript('deploy-prod.ts', ['--env-file', strongEnvFile(dir), '--set', `STATE_DIR=${dir}/state`], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/error: another deploy holds the lock: alice@.* \(pid \d+, prod 0\.9\.0, since 2026-01-01T00:00:00Z\)\./);
-    expect(readFileSync(join(deploy, 'lock', 'owner.json'), 'utf8')).toBe(owner);
-    expect(tree(deploy)).toEqual(['lock', 'lock/owner.json']);
+    expect(result.stderr).toMatch(
+      /error: another deploy holds the lock on this machine: alice@.* \(pid \d+, deploy prod 0\.9\.0, since 2026-01-01T00:00:00Z\)\./,
+    );
+    expect(readFileSync(join(deploy, 'lock.json'), 'utf8')).toBe(owner);
+    expect(tree(deploy)).toEqual(['lock.json']);
   });
 
   it('a render that fails check: exit 2 with the problem, nothing started', { timeout: FULL_CHECK_MS }, () => {
@@ -147,6 +157,43 @@ describe('deploy-prod.ts', () => {
     expect(bad.stderr).toMatch(/--target must be compose or k8s, not "swarm"/);
   });
 
+  it('--rollback --dry-run names the previous release (state.json previous), not the one running now', () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 's', 'deploy'), { recursive: true });
+    const state = { current: { release: 'r2', tag: '1.1.0', at: 't2' }, previous: { release: 'r1', tag: '1.0.0', at: 't1' } };
+    writeFileSync(join(dir, 's', 'deploy', 'state.json'), JSON.stringify(state));
+    const dry = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--dry-run', '--rollback', '--set', `STATE_DIR=${dir}/s`], { cwd: dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('rollback plan: back to 1.0.0 (release r1)');
+  });
+
+  it('--status with a local engine: state, lock and audit of STATE_DIR/deploy, read only', () => {
+    const dir = tempDir();
+    const result = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--status', '--set', `STATE_DIR=${dir}/s`], {
+      cwd: dir,
+      env: { DOCKER_HOST: `unix://${dir}/no-such-docker.sock` },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`deploy state: ${dir}/s/deploy`);
+    expect(result.stdout).toMatch(/current: +\(none\)\nprevious: +\(none\)\nlock: +free\n/);
+    expect(result.stdout).toMatch(/the Docker engine at unix:\/\/.*no-such-docker\.sock cannot be reached/);
+    expect(tree(join(dir, 's'))).toEqual([]);
+  });
+
+  it.each([
+    [['--status', '--rollback'], /--status and --rollback cannot be combined/],
+    [['--status', '--dry-run'], /--status only reads: drop --dry-run/],
+    [['--reason', 'x'], /--reason applies only with --force-unlock/],
+    [['--force-unlock'], /--force-unlock needs --reason/],
+    [['--force-unlock', '--reason', '  '], /--force-unlock needs --reason/],
+  ])('bad lock/status options %j: one sentence, exit 2, nothing created', (args, message) => {
+    const dir = tempDir();
+    const result = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--set', `STATE_DIR=${dir}/s`, ...args], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(tree(join(dir, 's'))).toEqual([]);
+  });
+
   it('--target k8s hands over to deploy-k8s.ts with the other arguments', () => {
     const dir = tempDir();
     const result = runScript('deploy-prod.ts', ['--target', 'k8s', '--env-file', exampleEnvFile(dir), '--dry-run', '--set', `STATE_DIR=${dir}/s`], {
@@ -160,7 +207,8 @@ describe('deploy-prod.ts', () => {
   it('--help documents every option', () => {
     const result = runScript('deploy-prod.ts', ['--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--dry-run', '--skip-backup', '--rollback', '--target', '--env-file', '--set']) expect(result.stdout).toContain(option);
+    for (const option of ['--dry-run', '--skip-backup', '--rollback', '--status', '--force-unlock', '--reason', '--target', '--env-file', '--set'])
+      expect(result.stdout).toContain(option);
   });
 });
 

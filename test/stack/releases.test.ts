@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { pruneReleases, releaseId, storeRelease, syncRelease } from '../../scripts/lib/deploy/releases.js';
+import { localShell } from '../../scripts/lib/host-shell.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { nestedMountpoints } from '../../scripts/lib/render/host-setup.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -46,7 +47,7 @@ describe('release folders', () => {
     write(bundle, 'docker-compose.yml', 'services: {}\n');
     const ids = ['20260101T000000Z-a', '20260102T000000Z-b', '20260103T000000Z-c', '20260104T000000Z-d'];
     for (const id of ids) storeRelease(bundle, deploy, id);
-    const removed = pruneReleases(deploy, ['20260101T000000Z-a'], 2);
+    const removed = pruneReleases(localShell(), deploy, ['20260101T000000Z-a'], 2);
     expect(removed).toEqual(['20260102T000000Z-b']);
     expect(readdirSync(join(deploy, 'releases')).sort()).toEqual(['20260101T000000Z-a', '20260103T000000Z-c', '20260104T000000Z-d']);
   });

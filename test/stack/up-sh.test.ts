@@ -7,6 +7,7 @@ import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { buildPlan } from '../../scripts/lib/deploy/plan.js';
 import { stageRelease } from '../../scripts/lib/deploy/stage.js';
+import { deployStore } from '../../scripts/lib/deploy/store.js';
 import { statePaths } from '../../scripts/lib/paths.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 // Every area's template derivers, registered with render.
@@ -128,7 +129,8 @@ describe('deploy-prod.ts applies the same owner list', () => {
     };
     const plan = buildPlan(input);
     const releaseDir = writeBundle(planBundle(env), tempDir('healthmate-upsh-'));
-    await stageRelease({ plan, input, paths: statePaths(env), host: input.host, dryRun: false }, releaseDir);
+    const paths = statePaths(env);
+    await stageRelease({ plan, input, paths, host: input.host, store: deployStore(input.host, paths.deploy), dryRun: false }, releaseDir);
     const owners = readFileSync(join(releaseDir, 'secret-owners.txt'), 'utf8')
       .split('\n')
       .filter((line) => line && !line.startsWith('#'));

@@ -1,9 +1,8 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendStoreFile, type DeployStore, tailStoreFile } from './store.js';
 
 export const AUDIT_FILE = 'audit.log';
 
-/** One line of the JSON-lines audit log. */
+/** One line of the JSON-lines audit log (kept on the engine's host, see store.ts). */
 export interface AuditEntry {
   time: string;
   user: string;
@@ -12,7 +11,7 @@ export interface AuditEntry {
   commit: string;
   image: string;
   tag: string;
-  action: 'deploy' | 'rollback';
+  action: 'deploy' | 'rollback' | 'force-unlock';
   /** interrupted: stopped by a signal (Ctrl-C); containers it had started are removed, the lock released. */
   result: 'success' | 'failed' | 'rolled-back' | 'interrupted';
   durationSeconds: number;
@@ -21,10 +20,26 @@ export interface AuditEntry {
   /** Checks left out with --skip-check: the deploy went ahead without them. */
   skippedChecks?: string[];
   error?: string;
+  /** force-unlock: why, and whose lock was removed. */
+  reason?: string;
+  lockHolder?: string;
 }
 
-/** Appends one line (O_APPEND: concurrent writers never interleave a line). */
-export function appendAudit(deployDir: string, entry: AuditEntry): void {
-  mkdirSync(deployDir, { recursive: true });
-  appendFileSync(join(deployDir, AUDIT_FILE), `${JSON.stringify(entry)}\n`, { mode: 0o640 });
+export function appendAudit(store: DeployStore, entry: AuditEntry): void {
+  appendStoreFile(store, AUDIT_FILE, `${JSON.stringify(entry)}\n`);
+}
+
+/** The newest `count` entries, oldest first; lines that are not JSON are skipped. */
+export function lastAudit(store: DeployStore, count: number): AuditEntry[] {
+  const text = tailStoreFile(store, AUDIT_FILE, count) ?? '';
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as AuditEntry];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -14,6 +14,7 @@ import { type EngineHost, engineHost } from './host.js';
 import { buildPlan, type DeployPlan, type PlanInput } from './plan.js';
 import { releaseId } from './releases.js';
 import { readState } from './state.js';
+import { type DeployStore, deployStore } from './store.js';
 
 /** What every deploy step gets: the plan, its input, the state folders and the engine host. */
 export interface DeployContext {
@@ -21,6 +22,8 @@ export interface DeployContext {
   input: PlanInput;
   paths: StatePaths;
   host: EngineHost;
+  /** Lock, state.json and audit log: on the engine's host. */
+  store: DeployStore;
   dryRun: boolean;
 }
 
@@ -35,7 +38,8 @@ export async function deployContext(args: CliArgs, env: LoadedEnv, options: { sk
     flavor = COMPOSE_V2;
   }
   const paths = statePaths(env);
-  const state = readState(paths.deploy);
+  const store = deployStore(host, paths.deploy);
+  const state = readState(store);
   const overrides = Object.fromEntries(Object.entries(args.overrides).filter(([name]) => name in SCHEMA)) as Record<VarName, string>;
   const input: PlanInput = {
     env,
@@ -49,7 +53,7 @@ export async function deployContext(args: CliArgs, env: LoadedEnv, options: { sk
     skipChecks: skipChecks(args),
     asRoot: process.getuid?.() === 0,
   };
-  return { plan: buildPlan(input), input, paths, host, dryRun: args.dryRun };
+  return { plan: buildPlan(input), input, paths, host, store, dryRun: args.dryRun };
 }
 
 /** --skip-check values, each a name the check step knows; anything else is refused. */

@@ -1,105 +1,63 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
-import { join } from 'node:path';
-import { addCleanup } from '../cleanup.js';
 import { BadInputError } from '../errors.js';
+import { type HeldLock, type LockOwner, newOwner, readLock, removeLockIf, tryTakeLock, type Verdict } from '../lock.js';
 import { log } from '../log.js';
+import { type DeployStore, storePath } from './store.js';
 
-/** Who holds the deploy lock: written inside the lock folder. */
-export interface LockOwner {
-  pid: number;
-  host: string;
-  user: string;
-  startedAt: string;
-  version: string;
-  env: string;
-}
+export { currentUser } from '../lock.js';
+export type { HeldLock, LockOwner };
 
-export const LOCK_DIR = 'lock';
-const OWNER_FILE = 'owner.json';
-
-export function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? 'unknown');
-  }
-}
-
-export function readLockOwner(deployDir: string): LockOwner | undefined {
-  try {
-    return JSON.parse(readFileSync(join(deployDir, LOCK_DIR, OWNER_FILE), 'utf8')) as LockOwner;
-  } catch {
-    return undefined;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** A lock is stale when its owner ran on this host and that process is gone. */
-export function isStale(owner: LockOwner | undefined): boolean {
-  if (!owner) return true;
-  return owner.host === hostname() && !processAlive(owner.pid);
-}
+/** The deploy lock: a file in STATE_DIR/deploy on the engine's host (see store.ts and lib/lock.ts). */
+export const LOCK_FILE = 'lock.json';
 
 export function describeOwner(owner: LockOwner): string {
-  return `${owner.user}@${owner.host} (pid ${owner.pid}, ${owner.env} ${owner.version}, since ${owner.startedAt})`;
+  return `${owner.user}@${owner.host} (pid ${owner.pid}, ${owner.purpose}${owner.env ? ` ${owner.env}` : ''}${owner.version ? ` ${owner.version}` : ''}, since ${owner.startedAt})`;
 }
 
-export interface HeldLock {
-  owner: LockOwner;
-  release(): void;
+const FORCE_HINT = 'if that run is gone, release the lock with --force-unlock --reason "…" (the reason goes into the audit log)';
+
+function refusal(store: DeployStore, owner: LockOwner | undefined, verdict: Verdict): BadInputError {
+  const path = storePath(store, LOCK_FILE);
+  if (!owner || verdict === 'unreadable') return new BadInputError(`the deploy lock ${store.shell.where}:${path} has no readable owner.`, FORCE_HINT);
+  if (verdict === 'foreign')
+    return new BadInputError(
+      `the deploy lock on ${store.shell.where} is held from another machine by ${describeOwner(owner)}.`,
+      `wait for it to finish; ${FORCE_HINT}`,
+    );
+  return new BadInputError(`another deploy holds the lock on ${store.shell.where}: ${describeOwner(owner)}.`, 'wait for it to finish');
 }
 
 /**
- * Takes the deploy lock: an atomic mkdir (as Kamal does), with the owner
- * recorded inside. A stale lock of a dead process on this host is recovered;
- * a live one refuses. The lock is released on every exit path, Ctrl-C included.
+ * Takes the deploy lock where the store lives (the engine's host), owner
+ * (who, host, pid, when, version) recorded in the same step. A held lock
+ * refuses with exit 2 naming the holder; a dead process of this machine is
+ * taken over.
  */
-export function acquireLock(deployDir: string, info: { version: string; env: string }): HeldLock {
-  mkdirSync(deployDir, { recursive: true });
-  const dir = join(deployDir, LOCK_DIR);
-  const owner: LockOwner = { pid: process.pid, host: hostname(), user: currentUser(), startedAt: new Date().toISOString(), ...info };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      mkdirSync(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = readLockOwner(deployDir);
-      if (!isStale(holder)) {
-        throw new BadInputError(
-          `another deploy holds the lock: ${holder ? describeOwner(holder) : 'unknown owner'}.`,
-          `wait for it to finish; if that process is gone on another host, remove ${dir}`,
-        );
-      }
-      log.warn(`recovering a stale deploy lock${holder ? ` of ${describeOwner(holder)}` : ''}.`);
-      rmSync(dir, { recursive: true, force: true });
-      continue;
-    }
-    writeFileSync(join(dir, OWNER_FILE), `${JSON.stringify(owner)}\n`);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      // Only remove a lock that is still ours.
-      if (readLockOwner(deployDir)?.pid === owner.pid) rmSync(dir, { recursive: true, force: true });
-    };
-    const removeCleanup = addCleanup(release);
-    return {
-      owner,
-      release() {
-        removeCleanup();
-        release();
-      },
-    };
-  }
-  throw new BadInputError(`the deploy lock ${dir} cannot be taken.`, 'check the folder permissions');
+export function takeDeployLock(store: DeployStore, info: { purpose: 'deploy' | 'rollback'; version: string; env: string }): HeldLock {
+  const result = tryTakeLock(store.shell, storePath(store, LOCK_FILE), newOwner(info.purpose, { version: info.version, env: info.env }));
+  if ('refused' in result) throw refusal(store, result.refused.owner, result.refused.verdict);
+  if (result.recovered) log.warn(`took over the deploy lock of a dead process: ${describeOwner(result.recovered)}.`);
+  return result.held;
+}
+
+/** The holder of the deploy lock, or undefined when it is free. */
+export function deployLockHolder(store: DeployStore): { owner?: LockOwner; verdict: Verdict; raw: string } | undefined {
+  return readLock(store.shell, storePath(store, LOCK_FILE));
+}
+
+/**
+ * `--force-unlock`: removes a lock that another machine (or an unreadable
+ * owner) holds. A live process of this machine is not forced: stop it first.
+ * Returns the holder removed, or undefined when the lock was free.
+ */
+export function forceUnlock(store: DeployStore): LockOwner | 'unreadable' | undefined {
+  const holder = deployLockHolder(store);
+  if (!holder) return undefined;
+  if (holder.verdict === 'alive' && holder.owner)
+    throw new BadInputError(
+      `the deploy lock is held by a running process of this machine: ${describeOwner(holder.owner)}.`,
+      `stop pid ${holder.owner.pid} (Ctrl-C releases the lock) instead of forcing it`,
+    );
+  if (!removeLockIf(store.shell, storePath(store, LOCK_FILE), holder.raw))
+    throw new BadInputError('the deploy lock changed while it was being removed.', 'run --status and try again');
+  return holder.owner ?? 'unreadable';
 }

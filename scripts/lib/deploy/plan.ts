@@ -4,11 +4,14 @@ import { VALIDATORS } from '../check/registry.js';
 import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
+import { formatCommand } from '../host-shell.js';
 import { statePaths } from '../paths.js';
 import { DATASTORES } from '../render/host-setup.js';
 import type { EngineHost } from './host.js';
 import { CURRENT_DIR, releasePath } from './releases.js';
 import type { ReleaseRef } from './state.js';
+
+export { formatCommand, shellQuote } from '../host-shell.js';
 
 /**
  * The deploy as data: numbered steps with the commands each runs and what a
@@ -96,15 +99,6 @@ export const MONITORING_SERVICES = [
   'blackbox-exporter',
 ] as const;
 
-/** POSIX shell quoting, for display only (commands run as argv arrays). */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-export function formatCommand(argv: string[]): string {
-  return argv.map(shellQuote).join(' ');
-}
-
 /** How the deploy calls another repo script: same env file, same non-secret overrides. */
 export function scriptArgv(script: string, input: Pick<PlanInput, 'env' | 'envFile' | 'overrides'>, extra: string[] = []): string[] {
   const sets = Object.entries(input.overrides)
@@ -154,6 +148,8 @@ export function buildPlan(input: PlanInput): DeployPlan {
   const w = env.values.WORKER_REPLICAS;
   const grace = env.values.BACKEND_STOP_GRACE;
   const timeout = env.values.BACKEND_HEALTH_TIMEOUT;
+  // Lock, state.json and audit.log live on the engine's host (store.ts).
+  const onHost = host.kind === 'ssh' ? `on ${host.target}: ` : '';
   const hostNote = host.kind === 'ssh' ? `# engine host ${host.target}: host commands run through ssh` : '# engine: local';
 
   const rolling = (service: string, replicas: number): string[] => [
@@ -188,7 +184,10 @@ export function buildPlan(input: PlanInput): DeployPlan {
     {
       id: 'lock',
       title: 'take the deploy lock',
-      lines: [`# mkdir ${join(paths.deploy, 'lock')} (owner: user, host, pid, version); a stale lock of a dead process is recovered`],
+      lines: [
+        `# ${onHost}ln <owner> ${join(paths.deploy, 'lock.json')} (owner: user, host, pid, when, version; written in the same atomic step)`,
+        "# held: exit 2 naming the holder; a dead process of this machine is taken over; another machine's lock needs --force-unlock --reason",
+      ],
       onFailure: 'abort',
       inDryRun: true,
     },
@@ -296,12 +295,18 @@ export function buildPlan(input: PlanInput): DeployPlan {
       id: 'audit',
       title: 'record the deploy',
       lines: [
-        `# append a JSON line to ${join(paths.deploy, 'audit.log')}; state.json: current ${input.releaseId}, previous ${input.previous?.release ?? '(none)'}`,
+        `# ${onHost}append a JSON line to ${join(paths.deploy, 'audit.log')}; state.json: current ${input.releaseId}, previous ${input.previous?.release ?? '(none)'}`,
       ],
       onFailure: 'report',
       inDryRun: false,
     },
-    { id: 'unlock', title: 'release the deploy lock', lines: [`# rmdir ${join(paths.deploy, 'lock')}`], onFailure: 'report', inDryRun: true },
+    {
+      id: 'unlock',
+      title: 'release the deploy lock',
+      lines: [`# ${onHost}rm ${join(paths.deploy, 'lock.json')} (only while it is still ours)`],
+      onFailure: 'report',
+      inDryRun: true,
+    },
   ];
   return {
     env,

@@ -1,6 +1,8 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
+import type { Shell } from '../host-shell.js';
 import { listBundle, SECRETS_DIR } from '../render/bundle.js';
 
 /**
@@ -84,17 +86,28 @@ export function createMountpoints(currentDir: string, paths: string[]): void {
   for (const path of paths) mkdirSync(join(currentDir, path), { recursive: true });
 }
 
-/** Removes all but the newest releases; `keep` names releases that must stay (current, previous). */
-export function pruneReleases(deployDir: string, keep: string[], count = KEEP_RELEASES): string[] {
+const LIST = `[ -d "$1" ] || exit 0
+ls -1 -- "$1"`;
+// Rename first so a half-deleted release is never mistaken for a whole one.
+const REMOVE = `root=$1
+shift
+for id in "$@"; do
+  mv -- "$root/$id" "$root/.$id.deleting" && rm -rf -- "$root/.$id.deleting" || exit 1
+done`;
+
+/**
+ * Removes all but the newest releases; `keep` names releases that must stay
+ * (current, previous). Through a Shell, so the engine host's copies are
+ * pruned the same way as this machine's.
+ */
+export function pruneReleases(shell: Shell, deployDir: string, keep: string[], count = KEEP_RELEASES): string[] {
   const root = join(deployDir, RELEASES_DIR);
-  if (!existsSync(root)) return [];
-  const all = readdirSync(root).sort();
+  const listed = shell.run(LIST, [root]);
+  if (listed.status !== 0) throw new OperationError(`listing ${root} on ${shell.where} failed: ${listed.stderr.trim()}`);
+  const all = listed.stdout.split('\n').filter(Boolean).sort();
   const removable = all.slice(0, Math.max(0, all.length - count)).filter((id) => !keep.includes(id));
-  for (const id of removable) {
-    // Rename first so a half-deleted release is never mistaken for a whole one.
-    const doomed = join(root, `.${id}.deleting`);
-    renameSync(join(root, id), doomed);
-    rmSync(doomed, { recursive: true, force: true });
-  }
+  if (removable.length === 0) return [];
+  const removed = shell.run(REMOVE, [root, ...removable]);
+  if (removed.status !== 0) throw new OperationError(`pruning ${root} on ${shell.where} failed: ${removed.stderr.trim()}`);
   return removable;
 }

@@ -10,18 +10,19 @@ import { type AuditEntry, appendAudit } from './audit.js';
 import { compose } from './commands.js';
 import type { DeployContext } from './context.js';
 import { inspectContainers, serviceContainers } from './docker.js';
-import { acquireLock, currentUser } from './lock.js';
+import { currentUser, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';
 import { releasePath } from './releases.js';
 import { reloadNginx, rollingUpdate } from './rollout.js';
 import { smoke } from './smoke.js';
-import { stageRelease } from './stage.js';
-import { type ReleaseRef, readState, writeState } from './state.js';
+import { localRelease, stageRelease } from './stage.js';
+import { type DeployState, type ReleaseRef, readState, STATE_FILE, writeState } from './state.js';
+import type { DeployStore } from './store.js';
 
 /** Rolls backend, workers and beat back to a release, with the same rolling procedure. */
 export async function rollBackTo(ctx: DeployContext, target: ReleaseRef): Promise<void> {
-  const dir = releasePath(ctx.paths.deploy, target.release);
-  if (!existsSync(dir)) throw new OperationError(`the previous release ${dir} is gone; cannot roll back.`);
+  const dir = await localRelease(ctx, target.release);
+  if (!dir) throw new OperationError(`the release ${target.release} is gone from ${releasePath(ctx.paths.deploy, target.release)}; cannot roll back.`);
   log.info(`rolling back to ${target.tag} (release ${target.release})`);
   await stageRelease(ctx, dir);
   const image = readCompose(join(dir, 'docker-compose.yml')).services.find((s) => s.name === 'backend')?.image ?? '';
@@ -52,9 +53,10 @@ export async function recover(ctx: DeployContext, reached: PlanStep | undefined,
   }
   const previous = ctx.plan.previous;
   if (policy === 'restore') {
-    if (previous && existsSync(releasePath(ctx.paths.deploy, previous.release))) {
+    const previousDir = previous ? await localRelease(ctx, previous.release).catch(() => undefined) : undefined;
+    if (previous && previousDir) {
       log.info(`restoring the files of release ${previous.release} in ${ctx.plan.currentDir}`);
-      await stageRelease(ctx, releasePath(ctx.paths.deploy, previous.release)).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
+      await stageRelease(ctx, previousDir).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
     }
     return 'failed';
   }
@@ -74,28 +76,31 @@ export async function recover(ctx: DeployContext, reached: PlanStep | undefined,
   return 'failed';
 }
 
-/** The release `--rollback` goes back to; bad input when none is recorded. */
-export function rollbackTarget(deployDir: string): ReleaseRef {
-  const previous = readState(deployDir).previous;
-  if (!previous) throw new BadInputError(`no previous release is recorded in ${join(deployDir, 'state.json')}; nothing to roll back to.`);
+/** The release `--rollback` goes back to (state.json on the engine's host); bad input when none is recorded. */
+export function rollbackTarget(store: DeployStore): ReleaseRef {
+  const previous = readState(store).previous;
+  if (!previous) throw new BadInputError(`no previous release is recorded in ${store.where}/${STATE_FILE}; nothing to roll back to.`);
   return previous;
 }
 
 /** `--rollback`: back to the previous release on demand, same rolling procedure. */
 export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
-  const lock = acquireLock(ctx.paths.deploy, { version: 'rollback', env: ctx.plan.env.name });
+  const planned = readState(ctx.store).previous;
+  const lock = takeDeployLock(ctx.store, { purpose: 'rollback', version: planned?.tag ?? '(none)', env: ctx.plan.env.name });
   let result: AuditEntry['result'] = 'failed';
-  const state = readState(ctx.paths.deploy);
+  let state: DeployState = {};
   try {
-    const target = rollbackTarget(ctx.paths.deploy);
+    // Read under the lock: another operator may have deployed since the plan was made.
+    state = readState(ctx.store);
+    const target = rollbackTarget(ctx.store);
     await rollBackTo(ctx, target);
     await smoke(ctx);
-    writeState(ctx.paths.deploy, { current: target, ...(state.current ? { previous: state.current } : {}) });
+    writeState(ctx.store, { current: target, ...(state.current ? { previous: state.current } : {}) });
     result = 'success';
     log.info(`rolled back to ${target.tag}`);
   } finally {
-    appendAudit(ctx.paths.deploy, {
+    appendAudit(ctx.store, {
       time: new Date().toISOString(),
       user: currentUser(),
       host: hostname(),

@@ -2,13 +2,14 @@
 import { hostname } from 'node:os';
 import { addCleanup } from '../cleanup.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
+import { localShell } from '../host-shell.js';
 import { log } from '../log.js';
 import { gitCommit, repoRoot } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
 import { compose } from './commands.js';
 import type { DeployContext } from './context.js';
 import { engineVersion } from './docker.js';
-import { acquireLock, currentUser, type HeldLock } from './lock.js';
+import { currentUser, deployLockHolder, describeOwner, type HeldLock, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';
 import { backup, check, ensureCertificates, render } from './prepare.js';
 import { pruneReleases } from './releases.js';
@@ -16,7 +17,7 @@ import { recover } from './rollback.js';
 import { datastores, migrate, monitoring, rollingUpdate } from './rollout.js';
 import { smoke } from './smoke.js';
 import { pullImages, stageRelease } from './stage.js';
-import { promote, readState, writeState } from './state.js';
+import { readState, recordRelease } from './state.js';
 
 const APPLY_STEPS: Partial<Record<PlanStep['id'], (ctx: DeployContext) => Promise<void>>> = {
   backup,
@@ -49,11 +50,11 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   announce(step('lock'));
   let lock: HeldLock | undefined;
   if (ctx.dryRun) {
-    const { readLockOwner, isStale, describeOwner } = await import('./lock.js');
-    const owner = readLockOwner(paths.deploy);
-    if (owner && !isStale(owner)) log.warn(`a deploy holds the lock now: ${describeOwner(owner)}.`);
+    const holder = deployLockHolder(ctx.store);
+    if (holder && holder.verdict !== 'dead')
+      log.warn(`a deploy holds the lock on ${ctx.store.shell.where} now: ${holder.owner ? describeOwner(holder.owner) : 'unreadable owner'}.`);
   } else {
-    lock = acquireLock(paths.deploy, { version: plan.tag, env: plan.env.name });
+    lock = takeDeployLock(ctx.store, { purpose: 'deploy', version: plan.tag, env: plan.env.name });
   }
 
   let reached: PlanStep | undefined;
@@ -78,8 +79,17 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   // Ctrl-C still leaves a line in the audit log (cleanups run newest first: before the lock's release).
   const stopAuditOnInterrupt = ctx.dryRun
     ? () => undefined
-    : addCleanup(() => appendAudit(paths.deploy, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
+    : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
   try {
+    if (!ctx.dryRun) {
+      // Another operator may have deployed between the plan and the lock: its rollback target would be wrong.
+      const current = readState(ctx.store).current;
+      if (current?.release !== plan.previous?.release)
+        throw new BadInputError(
+          `the release state on ${ctx.store.where} changed since the plan was made: ${current ? `${current.tag} (release ${current.release})` : 'nothing'} runs now; nothing was started or stopped.`,
+          'run the deploy again to plan against it',
+        );
+    }
     // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
     if (!ctx.dryRun) {
       const version = await engineVersion();
@@ -118,10 +128,10 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     }
     reached = step('audit');
     announce(reached);
-    const state = readState(paths.deploy);
-    writeState(paths.deploy, promote(state, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() }));
+    const state = recordRelease(ctx.store, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() });
     const keep = [plan.releaseId, state.current?.release].filter((x): x is string => Boolean(x));
-    pruneReleases(paths.deploy, keep);
+    pruneReleases(localShell(), paths.deploy, keep);
+    if (ctx.host.kind === 'ssh') pruneReleases(ctx.store.shell, paths.deploy, keep);
     result = 'success';
   } catch (error) {
     failure = error;
@@ -129,7 +139,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   } finally {
     stopAuditOnInterrupt();
     if (!ctx.dryRun && reached && reached.index >= step('render').index) {
-      appendAudit(paths.deploy, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
+      appendAudit(ctx.store, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
     }
     if (!ctx.dryRun) log.step(step('unlock').index, total, step('unlock').title);
     lock?.release();

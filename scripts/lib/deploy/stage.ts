@@ -1,14 +1,16 @@
 /** Step 7: pull the images and stage the release into `current` (copy, sync, mountpoints, secret owners). */
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { $ } from 'zx';
+import { addCleanup } from '../cleanup.js';
 import { readCompose } from '../compose/model.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { hostSetup } from '../render/host-setup.js';
 import type { DeployContext } from './context.js';
 import { hostRun } from './host.js';
-import { createMountpoints, syncRelease } from './releases.js';
+import { formatCommand } from './plan.js';
+import { createMountpoints, releasePath, syncRelease } from './releases.js';
 
 /** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */
 export async function pullImages(ctx: DeployContext): Promise<void> {
@@ -40,7 +42,8 @@ export async function stageRelease(ctx: DeployContext, releaseDir: string): Prom
   createMountpoints(ctx.plan.currentDir, setup.mountpoints);
   log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
   for (const dir of setup.stateDirs) mkdirSync(dir.path, { recursive: true });
-  if (host.kind === 'ssh') await copyToEngineHost(ctx, [ctx.plan.currentDir, paths.certs, paths.acme]);
+  // The release itself goes along, so any operator's --rollback finds it on the host.
+  if (host.kind === 'ssh') await copyToEngineHost(ctx, [releaseDir, ctx.plan.currentDir, paths.certs, paths.acme]);
   const chowns = [
     ...setup.secrets.map((s) => ({ path: join(ctx.plan.currentDir, s.path), uid: s.uid })),
     ...setup.stateDirs.flatMap((d) => (d.uid === undefined ? [] : [{ path: d.path, uid: d.uid }])),
@@ -82,9 +85,37 @@ export async function stageRelease(ctx: DeployContext, releaseDir: string): Prom
 }
 
 export async function copyToEngineHost(ctx: DeployContext, dirs: string[]): Promise<void> {
+  if (ctx.host.kind !== 'ssh') return;
   for (const dir of dirs) {
-    await hostRun(ctx.host, ['mkdir', '-p', dir]);
-    const tar = await $({ quiet: true })`tar -C ${dir} -cf - .`;
-    await hostRun(ctx.host, ['tar', '-C', dir, '-xf', '-'], { input: tar.stdout });
+    // Streamed byte for byte (a tar is binary; a string would mangle it).
+    const remote = formatCommand(['sh', '-c', 'mkdir -p -- "$1" && tar -C "$1" -xf -', 'sh', dir]);
+    await $({ quiet: true })`tar -C ${dir} -cf - .`.pipe($({ quiet: true })`ssh ${ctx.host.sshArgs} ${ctx.host.target} -- ${remote}`);
+  }
+}
+
+/**
+ * A release folder on this machine: with a remote engine another operator may
+ * have deployed it, so it is fetched from the engine's host when missing here.
+ */
+export async function localRelease(ctx: DeployContext, release: string): Promise<string | undefined> {
+  const dir = releasePath(ctx.paths.deploy, release);
+  if (existsSync(dir) || ctx.host.kind !== 'ssh') return existsSync(dir) ? dir : undefined;
+  const remote = formatCommand(['sh', '-c', '[ -d "$1" ] || exit 3; tar -C "$1" -cf - .', 'sh', dir]);
+  // Hidden while incomplete, so nothing takes a half-fetched release for a whole one.
+  const partial = join(dir, '..', `.${release}.fetching`);
+  mkdirSync(partial, { recursive: true, mode: 0o700 });
+  const removePartial = addCleanup(() => rmSync(partial, { recursive: true, force: true }));
+  try {
+    try {
+      await $({ quiet: true })`ssh ${ctx.host.sshArgs} ${ctx.host.target} -- ${remote}`.pipe($({ quiet: true })`tar -C ${partial} -xf -`);
+    } catch {
+      return undefined;
+    }
+    renameSync(partial, dir);
+    log.info(`  fetched release ${release} from ${ctx.host.target}`);
+    return dir;
+  } finally {
+    removePartial();
+    rmSync(partial, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { OperationError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { type DeployStore, readStoreFile, replaceStoreFile } from './store.js';
 
 export const STATE_FILE = 'state.json';
 
@@ -18,25 +16,29 @@ export interface DeployState {
   previous?: ReleaseRef;
 }
 
-export function readState(deployDir: string): DeployState {
-  let text: string;
-  try {
-    text = readFileSync(join(deployDir, STATE_FILE), 'utf8');
-  } catch {
-    return {};
-  }
+/** The state kept on the engine's host (see store.ts). */
+export function readState(store: DeployStore): DeployState {
+  const text = readStoreFile(store, STATE_FILE);
+  if (text === undefined) return {};
   try {
     return JSON.parse(text) as DeployState;
   } catch {
-    throw new OperationError(`${join(deployDir, STATE_FILE)} is not valid JSON.`, 'restore it from the audit log or remove it (rollback then has no target)');
+    throw new OperationError(`${store.where}/${STATE_FILE} is not valid JSON.`, 'restore it from the audit log or remove it (rollback then has no target)');
   }
 }
 
-export function writeState(deployDir: string, state: DeployState): void {
-  writeFileAtomic(join(deployDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, 0o644);
+export function writeState(store: DeployStore, state: DeployState): void {
+  replaceStoreFile(store, STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /** The state after `release` went live. */
 export function promote(state: DeployState, next: ReleaseRef): DeployState {
   return state.current && state.current.release !== next.release ? { current: next, previous: state.current } : { ...state, current: next };
+}
+
+/** Records that `release` went live (the deploy's last step); returns the state before. */
+export function recordRelease(store: DeployStore, release: ReleaseRef): DeployState {
+  const before = readState(store);
+  writeState(store, promote(before, release));
+  return before;
 }

@@ -1,0 +1,62 @@
+import { $ } from 'zx';
+import { lastAudit } from './audit.js';
+import { engineVersion } from './docker.js';
+import { deployLockHolder, describeOwner } from './lock.js';
+import type { ReleaseRef } from './state.js';
+import { readState } from './state.js';
+import type { DeployStore } from './store.js';
+
+export const AUDIT_LINES = 5;
+
+function describeRelease(ref: ReleaseRef | undefined): string {
+  return ref ? `${ref.tag} (release ${ref.release}, since ${ref.at})` : '(none)';
+}
+
+/** Containers of the stack per service: "2 running (2 healthy)", "1 exited". */
+async function replicaHealth(project: string): Promise<string[]> {
+  const format = '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}';
+  const result = await $({ quiet: true, nothrow: true })`docker ps -a --filter ${`label=com.docker.compose.project=${project}`} --format ${format}`;
+  if (result.exitCode !== 0) return [`  cannot list containers: ${result.stderr.trim().split('\n').pop()}`];
+  const byService = new Map<string, string[]>();
+  for (const line of result.stdout.split('\n').filter(Boolean)) {
+    const [service = '?', state = '', status = ''] = line.split('\t');
+    const health = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1];
+    byService.set(service, [...(byService.get(service) ?? []), health && state === 'running' ? `running ${health}` : state]);
+  }
+  if (byService.size === 0) return [`  no containers of project ${project}`];
+  return [...byService.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([service, states]) => {
+      const counts = new Map<string, number>();
+      for (const s of states) counts.set(s, (counts.get(s) ?? 0) + 1);
+      return `  ${service}: ${[...counts.entries()].map(([s, n]) => `${n} ${s}`).join(', ')}`;
+    });
+}
+
+/**
+ * What an operator asks first: what runs, what ran before (the rollback
+ * target), who holds the lock, the last audit entries, how the replicas are.
+ * Read only; the same for a local and a remote engine.
+ */
+export async function deployStatus(store: DeployStore, project: string): Promise<string> {
+  const state = readState(store);
+  const holder = deployLockHolder(store);
+  const lock = !holder
+    ? 'free'
+    : `held by ${holder.owner ? describeOwner(holder.owner) : 'an unreadable owner'}${holder.verdict === 'dead' ? ' (that process is gone: the next deploy takes it over)' : ''}`;
+  const audit = lastAudit(store, AUDIT_LINES).map(
+    (e) => `  ${e.time} ${e.user}@${e.host} ${e.action} ${e.tag} ${e.result}${e.reason ? ` reason: ${e.reason}` : ''}${e.error ? ` (${e.error})` : ''}`,
+  );
+  const version = await engineVersion();
+  const lines = [
+    `deploy state: ${store.where}`,
+    `current:  ${describeRelease(state.current)}`,
+    `previous: ${describeRelease(state.previous)}`,
+    `lock:     ${lock}`,
+    `last ${AUDIT_LINES} audit entries (oldest first):`,
+    ...(audit.length > 0 ? audit : ['  (none)']),
+    `replicas (project ${project}):`,
+    ...(version ? await replicaHealth(project) : [`  the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached`]),
+  ];
+  return `${lines.join('\n')}\n`;
+}
