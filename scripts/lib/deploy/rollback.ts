@@ -1,5 +1,5 @@
 /** Rollback: what a failure leads to (the plan's onFailure), and `--rollback` on demand. */
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readCompose } from '../compose/model.js';

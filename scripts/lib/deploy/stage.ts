@@ -8,7 +8,6 @@ import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { hostSetup } from '../render/host-setup.js';
 import type { DeployContext } from './context.js';
-import { hostRun } from './host.js';
 import { formatCommand } from './plan.js';
 import { createMountpoints, releasePath, syncRelease } from './releases.js';
 
