@@ -140,9 +140,20 @@ describe('the expected backend count (rules/expected_counts.yml)', () => {
           name: 'two of three',
           interval: '1m',
           input_series: up(2),
-          alert_rule_test: [{ eval_time: '6m', alertname: 'BackendReplicasMissing', exp_alerts: [{ exp_labels: { severity: 'warning', job: 'backend' }, exp_annotations: annotations }] }],
+          alert_rule_test: [
+            {
+              eval_time: '6m',
+              alertname: 'BackendReplicasMissing',
+              exp_alerts: [{ exp_labels: { severity: 'warning', job: 'backend' }, exp_annotations: annotations }],
+            },
+          ],
         },
-        { name: 'three of three', interval: '1m', input_series: up(3), alert_rule_test: [{ eval_time: '6m', alertname: 'BackendReplicasMissing', exp_alerts: [] }] },
+        {
+          name: 'three of three',
+          interval: '1m',
+          input_series: up(3),
+          alert_rule_test: [{ eval_time: '6m', alertname: 'BackendReplicasMissing', exp_alerts: [] }],
+        },
       ],
     };
     const file = join(dir, 'expected_test.yml');

@@ -11,11 +11,11 @@ export async function engineVersion(): Promise<string | undefined> {
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 
-/** IDs of the running containers of one compose service. */
-export async function serviceContainers(project: string, service: string): Promise<string[]> {
+/** IDs of the running containers of one compose service (with `all`, stopped ones too). */
+export async function serviceContainers(project: string, service: string, all = false): Promise<string[]> {
   const result = await $({
     quiet: true,
-  })`docker ps -q --no-trunc --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`;
+  })`docker ps ${all ? ['-a'] : []} -q --no-trunc --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`;
   return result.stdout.split('\n').filter(Boolean).sort();
 }
 
@@ -25,18 +25,20 @@ export interface ContainerState {
   status: string;
   /** healthy | unhealthy | starting | none */
   health: string;
+  /** Exit code of the last run (meaningful once exited). */
+  exitCode?: number;
 }
 
 export async function inspectContainers(ids: string[]): Promise<ContainerState[]> {
   if (ids.length === 0) return [];
-  const format = '{{.Id}} {{.Config.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}';
+  const format = '{{.Id}} {{.Config.Image}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}';
   const result = await $({ quiet: true })`docker inspect --format ${format} ${ids}`;
   return result.stdout
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [id = '', image = '', status = '', health = ''] = line.split(' ');
-      return { id, image, status, health };
+      const [id = '', image = '', status = '', health = '', exitCode = ''] = line.split(' ');
+      return { id, image, status, health, ...(exitCode ? { exitCode: Number(exitCode) } : {}) };
     });
 }
 
@@ -61,4 +63,20 @@ export async function waitHealthy(ids: string[], timeoutSeconds: number, what: s
     }
     await sleep(1000);
   }
+}
+
+/**
+ * Why a datastore cannot serve, in one sentence, or undefined when it can. A
+ * failed deploy names this cause: new replicas that wait for a dead database
+ * are not a bad release, and the old ones cannot serve either until it is back.
+ */
+export function datastoreProblem(service: string, states: ContainerState[]): string | undefined {
+  if (states.length === 0) return `${service} has no container.`;
+  if (states.some((s) => s.status === 'running' && (s.health === 'healthy' || s.health === 'none'))) return undefined;
+  const state = states[0] as ContainerState;
+  if (state.status === 'running') return `${service} is running but ${state.health}.`;
+  if (state.status === 'restarting')
+    return `${service} is restarting after exiting with code ${state.exitCode ?? '?'} (Docker's restart policy brings it back).`;
+  // Docker does not restart a container stopped by `docker stop`/`docker kill`: nothing will bring it back by itself.
+  return `${service} is ${state.status} (exit code ${state.exitCode ?? '?'}) and nothing restarts it; start it with \`docker-compose start ${service}\` (or run the deploy again).`;
 }
