@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
 
@@ -37,6 +38,9 @@ function isAlive(holder: LockHolder): boolean {
   return processStartTime(holder.pid) === holder.pidStart;
 }
 
+/** The lock could not be written because its disk is full: the run failed (unlike a lock held by another run). */
+export class DiskFullError extends OperationError {}
+
 /**
  * Takes the lock file `path` (O_EXCL) or throws with who holds it. A lock
  * left by a dead process (kill -9, power cut) is taken over. Released on
@@ -66,7 +70,19 @@ export function acquireLock(path: string, purpose: string): () => void {
       rmSync(path, { force: true });
       continue;
     }
-    writeSync(fd, `${JSON.stringify(holder)}\n`);
+    try {
+      writeSync(fd, `${JSON.stringify(holder)}\n`);
+    } catch (error) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT')
+        throw new DiskFullError(
+          `the disk holding ${dirname(path)} is full (not even the lock file fits); no backup was started.`,
+          'free space or lower BACKUP_KEEP_*',
+        );
+      throw error;
+    }
     closeSync(fd);
     const release = () => {
       if (readHolder(path)?.pid === holder.pid) rmSync(path, { force: true });
