@@ -294,7 +294,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
         seen = replicaHealth(victim as string);
         return seen.status === 503 && seen.body.checks?.database !== 'ok';
       },
-      60_000,
+      120_000,
       1_000,
     );
     const reportMs = Date.now() - cutAt;
@@ -308,8 +308,8 @@ describe('chaos: the faults operators meet, on one production stack under load',
     // Reattach it as compose had it (the service name as alias); nothing else.
     docker(daemon, ['network', 'connect', '--alias', 'backend', network, victim as string]);
     const reconnectedAt = Date.now();
-    await waitFor('the replica healthy again', () => replicaHealth(victim as string).status === 200, 60_000, 1_000);
-    await waitFor('Docker reports it healthy', () => inspect(victim as string, '{{.State.Health.Status}}') === 'healthy', 60_000, 1_000);
+    await waitFor('the replica healthy again', () => replicaHealth(victim as string).status === 200, 120_000, 1_000);
+    await waitFor('Docker reports it healthy', () => inspect(victim as string, '{{.State.Health.Status}}') === 'healthy', 120_000, 1_000);
     const recoverMs = Date.now() - reconnectedAt;
     await alertGone('BackendDependencyDown');
     const duringReport = await during.stop();
