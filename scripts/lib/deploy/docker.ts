@@ -78,5 +78,5 @@ export function datastoreProblem(service: string, states: ContainerState[]): str
   if (state.status === 'restarting')
     return `${service} is restarting after exiting with code ${state.exitCode ?? '?'} (Docker's restart policy brings it back).`;
   // Docker does not restart a container stopped by `docker stop`/`docker kill`: nothing will bring it back by itself.
-  return `${service} is ${state.status} (exit code ${state.exitCode ?? '?'}) and nothing restarts it; start it with \`docker-compose start ${service}\` (or run the deploy again).`;
+  return `${service} is ${state.status} (exit code ${state.exitCode ?? '?'}) and nothing restarts it; start it with \`docker start ${state.id.slice(0, 12)}\` (or run the deploy again).`;
 }
