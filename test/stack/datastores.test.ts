@@ -18,7 +18,7 @@ describe('datastoreProblem: why a datastore cannot serve, in one sentence', () =
     [
       'killed (docker kill): nothing restarts it',
       [state('exited', 'unhealthy', 137)],
-      /^postgres is exited \(exit code 137\) and nothing restarts it; start it with `docker-compose start postgres`/,
+      /^postgres is exited \(exit code 137\) and nothing restarts it; start it with `docker start c0ffee`/,
     ],
     [
       'crashed, restart policy at work',
