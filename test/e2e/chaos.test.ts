@@ -156,6 +156,16 @@ describe('chaos: the faults operators meet, on one production stack under load',
   };
   const alertGone = (name: string, labels: Record<string, string> = {}, timeoutMs = 180_000): Promise<void> =>
     waitFor(`${name} resolved at Alertmanager`, async () => (await activeAlerts(name, labels)).length === 0, timeoutMs, 1_000);
+  /**
+   * Every scenario starts from a healthy stack, also after an earlier one failed half-way
+   * (a killed PostgreSQL stays down until started): otherwise one failure hides the others.
+   */
+  const healthyBaseline = async (): Promise<void> => {
+    for (const id of containers('postgres', true)) if (inspect(id, '{{.State.Status}}') !== 'running') docker(daemon, ['start', id]);
+    await waitFor('every container running and healthy before the scenario', allHealthy, 180_000, 2_000).catch((error) => {
+      throw new Error(`${error}:\n${projectStates().join('\n')}`);
+    });
+  };
   /** Load for a while on a recovered stack: every request must succeed. */
   const loadAfterRecovery = async (ms = 15_000): Promise<LoadReport> => {
     const after = load();
@@ -225,6 +235,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
   });
 
   it('1. PostgreSQL killed in the middle of a rolling deploy: the deploy rolls back (exit 1, names PostgreSQL), lock released, audit line, PostgresDown reaches Alertmanager, 0 failed requests once PostgreSQL is back', async () => {
+    await healthyBaseline();
     const during = load();
     await sleep(2_000);
     const deploy = runAsync('deploy-prod.ts', deployArgs(TAG_2));
@@ -278,6 +289,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
   });
 
   it('3. one replica loses its network to PostgreSQL: its /health names the dependency, nginx keeps answering 200, BackendDependencyDown fires; reconnected, all green without a redeploy', async () => {
+    await healthyBaseline();
     await alertGone('BackendDependencyDown');
     const [victim] = containers('backend');
     expect(victim).toBeTruthy();
@@ -328,6 +340,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
   });
 
   it('5. a backend replica removed (not paused): BackendReplicasMissing reaches Alertmanager; a redeploy of the running tag restores the count with 0 failed requests', async () => {
+    await healthyBaseline();
     await alertGone('BackendReplicasMissing');
     const expected = await promQuery('healthmate:backend_replicas:expected');
     expect(expected.map((r) => r.value[1])).toEqual([String(REPLICAS)]);
@@ -361,6 +374,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
   });
 
   it('2. the backup filesystem full: backup-db.ts fails with one sentence, earlier backups intact, BackupFailed reaches Alertmanager; space freed, the next backup succeeds', async () => {
+    await healthyBaseline();
     const backups = join(backupFs, 'backups');
     const backup = (): ScriptResult => stack.run('backup-db.ts', ['--env', 'prod', '--env-file', stack.envFile, '--compose'], 300_000);
     const earlier = backup();
@@ -422,6 +436,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
   });
 
   it('4. the Docker daemon restarted: restart policies bring every container back without a manual step; Prometheus shows the gap; 0 failed requests afterwards', async () => {
+    await healthyBaseline();
     const during = load();
     await sleep(2_000);
     const restartAt = Date.now();
