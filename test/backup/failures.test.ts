@@ -178,4 +178,31 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     expect(files(small).filter((n) => !n.startsWith('.'))).toEqual([]);
     expect(status(s.dir)).toBe('0');
   });
+
+  // e2e chaos scenario 2 met this: with not one byte left, even the lock file cannot be written.
+  it('a disk with not one byte left (a filled tmpfs): one sentence, earlier backups intact, status 0', { timeout: 240_000 }, () => {
+    const s = state();
+    const before = previousBackup(s);
+    const small = join(root, `tmpfs-full-${run}`);
+    mkdirSync(small);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0700', 'tmpfs', small], { encoding: 'utf8' });
+    expect(mount.status, `mounting a tmpfs needs root: ${mount.stderr}`).toBe(0);
+    onTestFinished(() => {
+      spawnSync('umount', [small]);
+    });
+    // Earlier backups live on the full disk: copy the previous one there, then fill every byte left.
+    const backups = join(small, 'backups');
+    mkdirSync(backups);
+    for (const name of before) copyFileSync(join(s.backups, name), join(backups, name));
+    const fill = spawnSync('dd', ['if=/dev/zero', `of=${join(small, 'filler')}`, 'bs=4k'], { encoding: 'utf8' });
+    expect(fill.stderr).toMatch(/No space left on device/);
+    const result = runScript('backup-db.ts', [...s.flags, '--set', `BACKUP_DIR=${backups}`, '--set', 'BACKUP_SPACE_FACTOR=0'], { env: cluster.scriptEnv });
+    expect(result.code).toBe(1);
+    const errors = result.stderr.split('\n').filter((line) => line.startsWith('error:'));
+    expect(errors, result.stderr).toEqual([expect.stringMatching(/^error: the disk holding .* is full/)]);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(files(backups)).toEqual(before);
+    for (const name of before) expect(readFileSync(join(backups, name))).toEqual(readFileSync(join(s.backups, name)));
+    expect(status(s.dir)).toBe('0');
+  });
 });

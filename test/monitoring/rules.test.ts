@@ -1,19 +1,34 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { lintRuleFile } from '../../scripts/lib/monitoring/alert-lint.js';
 import { metricCatalog } from '../../scripts/lib/monitoring/catalog.js';
 import { RUNBOOK_URL_PREFIX, runbookAnchors } from '../../scripts/lib/monitoring/runbooks.js';
-import { ruleFilesIn } from '../../scripts/lib/monitoring/validate.js';
-import { REPO } from '../helpers/run.js';
+import { ruleFilesIn, stageUnitTests } from '../../scripts/lib/monitoring/validate.js';
+import { REPO, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 
 const MONITORING = join(REPO, 'monitoring');
 const RUNBOOKS = join(REPO, 'docs', 'runbooks.md');
 const TESTS = join(MONITORING, 'tests');
+
+// Rule files are templates (expected_counts.yml holds @@BACKEND_REPLICAS@@): promtool and the
+// lint see them as rendered, like check.ts and setup-monitoring.ts do.
+const rendered = mkdtempSync(join(tmpdir(), 'healthmate-rules-'));
+const renderProd = (out: string, extra: string[] = []): string => {
+  const result = runScript('render.ts', ['--env', 'prod', '--env-file', '.env.example', '--set', `STATE_DIR=${join(out, 'state')}`, ...extra, '--out', out]);
+  expect(result.code, result.stderr).toBe(0);
+  return join(out, 'prod', 'monitoring');
+};
+let renderedMonitoring = '';
+beforeAll(() => {
+  renderedMonitoring = renderProd(rendered);
+}, 120_000);
+afterAll(() => rmSync(rendered, { recursive: true, force: true }));
 
 interface Rule {
   alert?: string;
@@ -36,13 +51,18 @@ const unitTestCases = () =>
 describe('alert rules', () => {
   it('pass promtool check rules and every promtool unit test', () => {
     const promtool = needTool('promtool');
-    const check = spawnSync(promtool, ['check', 'rules', ...ruleFilesIn(MONITORING)], { encoding: 'utf8' });
+    const check = spawnSync(promtool, ['check', 'rules', ...ruleFilesIn(renderedMonitoring)], { encoding: 'utf8' });
     expect(check.stdout + check.stderr).toMatch(/SUCCESS: \d+ rules found/);
     expect(check.status).toBe(0);
-    const files = readdirSync(TESTS).filter((f) => f.endsWith('.yml'));
-    const unit = spawnSync(promtool, ['test', 'rules', ...files], { cwd: TESTS, encoding: 'utf8' });
-    expect(unit.stdout + unit.stderr).not.toContain('FAILED');
-    expect(unit.status).toBe(0);
+    const staged = stageUnitTests(renderedMonitoring, MONITORING);
+    try {
+      const files = readdirSync(TESTS).filter((f) => f.endsWith('.yml'));
+      const unit = spawnSync(promtool, ['test', 'rules', ...files], { cwd: join(staged.dir, 'tests'), encoding: 'utf8' });
+      expect(unit.stdout + unit.stderr).not.toContain('FAILED');
+      expect(unit.status).toBe(0);
+    } finally {
+      staged.cleanup();
+    }
   }, 120_000);
 
   it('every alert (at every severity) has a unit test where it fires and one where it stays quiet', () => {
@@ -60,7 +80,7 @@ describe('alert rules', () => {
   });
 
   it('pass the lint: names, severity, summary, templated description, runbook links and known metrics', () => {
-    const rules = ruleFilesIn(MONITORING);
+    const rules = ruleFilesIn(renderedMonitoring);
     const catalog = metricCatalog(MONITORING, rules);
     const anchors = runbookAnchors(RUNBOOKS);
     expect(rules.flatMap((f) => lintRuleFile(f, catalog, anchors))).toEqual([]);
@@ -92,6 +112,56 @@ describe('alert rules', () => {
     ])
       expect(names).toContain(name);
   });
+});
+
+describe('the expected backend count (rules/expected_counts.yml)', () => {
+  // The rendered file itself, not a fed series: BACKEND_REPLICAS=3 through the renderer.
+  it('is rendered from BACKEND_REPLICAS; BackendReplicasMissing fires below it and stays quiet at it', () => {
+    const dir = tempDir();
+    const monitoring = renderProd(dir, ['--set', 'BACKEND_REPLICAS=3']);
+    const expected = readFileSync(join(monitoring, 'rules', 'expected_counts.yml'), 'utf8');
+    expect(expected).toContain('expr: vector(3)');
+    expect(expected).not.toContain('@@');
+    const up = (instances: number) =>
+      Array.from({ length: 3 }, (_, i) => ({
+        series: `up{job="backend", instance="10.0.0.${i + 2}:8000"}`,
+        values: i < instances ? '1x6' : '1 1 stale',
+      }));
+    const annotations = {
+      summary: 'Fewer backend replicas answer than BACKEND_REPLICAS promises.',
+      description: 'Only 2 backend replicas have answered scrapes for more than 1 minute, fewer than BACKEND_REPLICAS; the rest carry more traffic.',
+      runbook_url: `${RUNBOOK_URL_PREFIX}backendreplicasmissing`,
+    };
+    const testFile = {
+      rule_files: [join(monitoring, 'rules', 'expected_counts.yml'), join(monitoring, 'rules', 'healthmate_rules.yml')],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          name: 'two of three',
+          interval: '1m',
+          input_series: up(2),
+          alert_rule_test: [
+            {
+              eval_time: '6m',
+              alertname: 'BackendReplicasMissing',
+              exp_alerts: [{ exp_labels: { severity: 'warning', job: 'backend' }, exp_annotations: annotations }],
+            },
+          ],
+        },
+        {
+          name: 'three of three',
+          interval: '1m',
+          input_series: up(3),
+          alert_rule_test: [{ eval_time: '6m', alertname: 'BackendReplicasMissing', exp_alerts: [] }],
+        },
+      ],
+    };
+    const file = join(dir, 'expected_test.yml');
+    writeFileSync(file, JSON.stringify(testFile));
+    const result = spawnSync(needTool('promtool'), ['test', 'rules', file], { encoding: 'utf8' });
+    expect(result.stdout + result.stderr).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+  }, 120_000);
 });
 
 describe('the rule lint refuses bad rules', () => {

@@ -4,7 +4,7 @@ import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { readRecipients } from './age.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, DiskFullError } from './lock.js';
 import { type ArtifactEntry, isVerified, listArtifacts, type Manifest, manifestPath, writeManifest } from './manifest.js';
 import { writeBackupMetrics } from './metrics.js';
 import { dumpName, PARTIAL_SUFFIX, utcStamp } from './naming.js';
@@ -97,9 +97,16 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
   const recipients = settings.recipientsFile ? readRecipients(settings.recipientsFile) : [];
   mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
   mkdirSync(settings.textfileDir, { recursive: true });
-  const release = acquireLock(join(settings.dir, `.${db}.lock`), `backup of ${db}`);
   const started = now();
   const metrics = (status: 0 | 1) => writeBackupMetrics(settings.textfileDir, { database: db, attemptedAt: started, status }, listArtifacts(settings.dir, db));
+  let release: () => void;
+  try {
+    release = acquireLock(join(settings.dir, `.${db}.lock`), `backup of ${db}`);
+  } catch (error) {
+    // A full disk is a failed backup (BackupFailed must fire); a lock held by another run is not.
+    if (error instanceof DiskFullError) metrics(0);
+    throw error;
+  }
   try {
     removeStalePartials(settings.dir, db);
     metrics(0);

@@ -128,3 +128,18 @@ export async function waitServicesHealthy(project: string, services: readonly st
     what,
   );
 }
+
+/**
+ * Why a datastore cannot serve, in one sentence, or undefined when it can. A
+ * failed deploy names this cause: new replicas that wait for a dead database
+ * are not a bad release, and the old ones cannot serve either until it is back.
+ */
+export function datastoreProblem(service: string, states: ContainerState[]): string | undefined {
+  if (states.length === 0) return `${service} has no container.`;
+  if (states.some((s) => s.status === 'running' && (s.health === 'healthy' || s.health === 'none'))) return undefined;
+  const state = states[0] as ContainerState;
+  if (state.status === 'running') return `${service} is running but ${state.health}.`;
+  if (state.status === 'restarting') return `${service} is restarting after exiting with code ${state.exitCode} (Docker's restart policy brings it back).`;
+  // Docker does not restart a container stopped by `docker stop`/`docker kill`: nothing will bring it back by itself.
+  return `${service} is ${state.status} (exit code ${state.exitCode}) and nothing restarts it; start it with \`docker start ${state.id.slice(0, 12)}\` (or run the deploy again).`;
+}

@@ -8,9 +8,9 @@ import { gitCommit, repoRoot } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
 import { compose } from './commands.js';
 import type { DeployContext } from './context.js';
-import { engineVersion } from './docker.js';
+import { datastoreProblem, engineVersion, inspectContainers, serviceContainers } from './docker.js';
 import { currentUser, deployLockHolder, describeOwner, type HeldLock, takeDeployLock } from './lock.js';
-import type { PlanStep } from './plan.js';
+import { DATASTORES, type PlanStep } from './plan.js';
 import { backup, check, ensureCertificates, render } from './prepare.js';
 import { pruneReleases } from './releases.js';
 import { recover } from './rollback.js';
@@ -60,6 +60,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   let reached: PlanStep | undefined;
   let result: AuditEntry['result'] = 'failed';
   let failure: unknown;
+  let datastores: string[] = [];
   const auditEntry = (outcome: AuditEntry['result'], error?: string): AuditEntry => ({
     time: new Date().toISOString(),
     user: currentUser(),
@@ -136,10 +137,13 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   } catch (error) {
     failure = error;
     result = await recover(ctx, reached, error);
+    datastores = await datastoreProblems(ctx, reached);
+    for (const problem of datastores) log.error(problem);
   } finally {
     stopAuditOnInterrupt();
     if (!ctx.dryRun && reached && reached.index >= step('render').index) {
-      appendAudit(ctx.store, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}` : undefined));
+      const cause = datastores.length > 0 ? ` (${datastores.join(' ')})` : '';
+      appendAudit(ctx.store, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}${cause}` : undefined));
     }
     if (!ctx.dryRun) log.step(step('unlock').index, total, step('unlock').title);
     lock?.release();
@@ -148,10 +152,32 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     const where = reached ? `step ${reached.index} (${reached.title})` : 'start';
     const outcome = result === 'rolled-back' ? `; rolled back to ${plan.previous?.tag}` : '';
     if (failure instanceof BadInputError) throw failure;
+    // A datastore that went away explains the failure better than the container that noticed it.
+    const cause =
+      datastores.length > 0
+        ? `. The cause is not the release: ${datastores.join(' ')} The ${result === 'rolled-back' ? 'old' : 'running'} backend cannot serve until it is back.`
+        : '';
     throw new OperationError(
-      `deploy of ${plan.tag} failed at ${where}: ${errorMessage(failure)}${outcome}`,
-      failure instanceof OperationError ? failure.hint : undefined,
+      `deploy of ${plan.tag} failed at ${where}: ${errorMessage(failure)}${outcome}${cause}`,
+      failure instanceof OperationError && !cause ? failure.hint : undefined,
     );
   }
   log.info(`deployed ${plan.image} (release ${plan.releaseId}) in ${Math.round((Date.now() - started) / 1000)}s`);
+}
+
+/** After a failure from the datastores step on: the datastores that cannot serve, one sentence each. */
+async function datastoreProblems(ctx: DeployContext, reached: PlanStep | undefined): Promise<string[]> {
+  const datastoresStep = ctx.plan.steps.find((s) => s.id === 'datastores');
+  if (ctx.dryRun || !reached || !datastoresStep || reached.index < datastoresStep.index) return [];
+  const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
+  const problems: string[] = [];
+  for (const service of DATASTORES) {
+    try {
+      const problem = datastoreProblem(service, await inspectContainers(await serviceContainers(project, service)));
+      if (problem) problems.push(problem);
+    } catch {
+      // The engine itself may be gone; the failure above says so already.
+    }
+  }
+  return problems;
 }

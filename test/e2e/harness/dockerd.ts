@@ -19,6 +19,11 @@ export interface Dockerd {
   pool: string;
   logFile: string;
   stop(): Promise<void>;
+  /**
+   * Stops the daemon (SIGTERM: it stops every container, as a host's `systemctl restart docker`
+   * without live-restore does) and starts it again with the same roots and options.
+   */
+  restart(): Promise<void>;
 }
 
 /** Refuses a run aimed at a daemon the harness did not start. */
@@ -53,42 +58,56 @@ export async function startDockerd(): Promise<Dockerd> {
   mkdirSync(dataRoot);
   mkdirSync(execRoot);
   const pool = addressPool();
-  const out = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(
-    dockerdPath,
-    [
-      `--data-root=${dataRoot}`,
-      `--exec-root=${execRoot}`,
-      `--pidfile=${join(root, 'dockerd.pid')}`,
-      `-H=${host}`,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-forward=false',
-      '--ip-masq=false',
-      // No default bridge: docker0 would clash with another daemon on this host.
-      '--bridge=none',
-      // Published ports bind to loopback unless a compose file names an address: nothing is reachable from outside.
-      '--ip=127.0.0.1',
-      `--default-address-pool=base=${pool},size=24`,
-      '--storage-driver=overlay2',
-      // Containers get this long to stop when the daemon shuts down (cleanup, Ctrl-C).
-      '--shutdown-timeout=10',
-      '--log-driver=json-file',
-    ],
-    { stdio: ['ignore', out, out], detached: true },
-  );
+  const args = [
+    `--data-root=${dataRoot}`,
+    `--exec-root=${execRoot}`,
+    `--pidfile=${join(root, 'dockerd.pid')}`,
+    `-H=${host}`,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--ip-forward=false',
+    '--ip-masq=false',
+    // No default bridge: docker0 would clash with another daemon on this host.
+    '--bridge=none',
+    // Published ports bind to loopback unless a compose file names an address: nothing is reachable from outside.
+    '--ip=127.0.0.1',
+    `--default-address-pool=base=${pool},size=24`,
+    '--storage-driver=overlay2',
+    // Containers get this long to stop when the daemon shuts down (cleanup, Ctrl-C).
+    '--shutdown-timeout=10',
+    '--log-driver=json-file',
+  ];
+  let child: ChildProcess;
+  let exited = false;
+  const spawnDaemon = (): void => {
+    const out = openSync(logFile, 'a');
+    const current = spawn(dockerdPath, args, { stdio: ['ignore', out, out], detached: true });
+    child = current;
+    exited = false;
+    // After a restart the old daemon's exit arrives late: it must not mark the new one as gone.
+    current.on('exit', () => {
+      if (child === current) exited = true;
+    });
+    // The daemon must not keep the test process alive; stopSync ends it.
+    current.unref();
+  };
+  spawnDaemon();
   // The legacy builder builds FROM a local image without any registry.
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
-  let exited = false;
-  child.on('exit', () => {
-    exited = true;
-  });
 
   let stopped = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     stopSync();
     // Die of the same signal, as if the harness had not been there.
     process.kill(process.pid, signal);
+  };
+  /** SIGTERM: dockerd stops every container (--shutdown-timeout) and its containerd. */
+  const terminate = (): void => {
+    if (exited || !child.pid) return;
+    process.kill(child.pid, 'SIGTERM');
+    const deadline = Date.now() + 60_000;
+    while (isAlive(child.pid) && Date.now() < deadline) spawnSync('sleep', ['0.2']);
+    if (isAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
   };
   /** Synchronous, so it also works from a signal handler or at process exit. */
   const stopSync = (): void => {
@@ -97,13 +116,7 @@ export async function startDockerd(): Promise<Dockerd> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', stopSync);
-    if (!exited && child.pid) {
-      // SIGTERM: dockerd stops every container (--shutdown-timeout) and its containerd.
-      process.kill(child.pid, 'SIGTERM');
-      const deadline = Date.now() + 60_000;
-      while (isAlive(child.pid) && Date.now() < deadline) spawnSync('sleep', ['0.2']);
-      if (isAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
-    }
+    terminate();
     // Containers' overlay mounts and netns files can outlive the daemon; unmount before removing.
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
@@ -112,11 +125,8 @@ export async function startDockerd(): Promise<Dockerd> {
   process.once('SIGTERM', onSignal);
   process.once('exit', stopSync);
   const stop = async (): Promise<void> => stopSync();
-  // The daemon must not keep the test process alive; stopSync ends it.
-  child.unref();
-
-  try {
-    await waitFor(
+  const answers = (): Promise<void> =>
+    waitFor(
       'the private dockerd to answer',
       () => {
         if (exited) throw new Error(`dockerd exited at start:\n${tail(logFile)}`);
@@ -125,6 +135,15 @@ export async function startDockerd(): Promise<Dockerd> {
       60_000,
       250,
     );
+  const restart = async (): Promise<void> => {
+    if (stopped) throw new Error('the private dockerd was stopped; it cannot restart.');
+    terminate();
+    spawnDaemon();
+    await answers();
+  };
+
+  try {
+    await answers();
     // The socket must lead to the daemon started here, not to another one listening at that path.
     const info = spawnSync('docker', ['info', '--format', '{{.DockerRootDir}}'], { env, encoding: 'utf8' });
     if (info.stdout.trim() !== dataRoot) throw new Error(`docker at ${host} reports root ${info.stdout.trim()}, not ${dataRoot}: refusing to use it.`);
@@ -132,7 +151,7 @@ export async function startDockerd(): Promise<Dockerd> {
     await stop();
     throw error;
   }
-  return { host, env, root, pool, logFile, stop };
+  return { host, env, root, pool, logFile, stop, restart };
 }
 
 function isAlive(pid: number): boolean {

@@ -4,7 +4,8 @@ Serves the monitoring metrics contract (monitoring/metrics-contract.yml), /healt
 /version (the image tag) and a few /api/v1 routes; `celery worker|beat` idles like a
 worker, `celery inspect ping` answers, `alembic upgrade` succeeds. When
 DATABASE_URL[_FILE] / REDIS_URL[_FILE] are set, /health also proves the
-database and Redis answer with those credentials.
+database and Redis answer with those credentials: 503 naming the failing one under
+"checks", and healthmate_dependency_up{dependency} says the same to Prometheus.
 """
 import json
 import os
@@ -78,6 +79,10 @@ class Metrics:
             out.append("# HELP healthmate_db_pool_connections_in_use Database pool connections in use.")
             out.append("# TYPE healthmate_db_pool_connections_in_use gauge")
             out.append(f"healthmate_db_pool_connections_in_use {self.db_in_use}")
+            out.append("# HELP healthmate_dependency_up 1 when the latest check of a dependency succeeded, else 0.")
+            out.append("# TYPE healthmate_dependency_up gauge")
+            for name, problem in sorted(DEPENDENCIES.problems.items()):
+                out.append(f'healthmate_dependency_up{{dependency="{name}"}} {0 if problem else 1}')
             out.append("# HELP healthmate_redis_errors_total Redis command errors.")
             out.append("# TYPE healthmate_redis_errors_total counter")
             out.append(f"healthmate_redis_errors_total {self.redis_errors}")
@@ -93,12 +98,17 @@ METRICS = Metrics()
 
 class Dependencies:
     """Checks the database and Redis every two seconds in the background, so
-    /health under load costs nothing and never piles up connections."""
+    /health under load costs nothing and never piles up connections. Each check
+    is bounded (connect and TCP user timeouts), so a network that silently drops
+    packets shows within seconds instead of hanging the check."""
+
+    NAMES = ("database", "redis")
 
     def __init__(self):
         self.database_url = setting("DATABASE_URL")
         self.redis_url = setting("REDIS_URL")
-        self.problem = None
+        # dependency -> None when the latest check passed, else the error text.
+        self.problems = {}
         self.db = None
         self.check()
         threading.Thread(target=self.loop, daemon=True).start()
@@ -109,31 +119,54 @@ class Dependencies:
             self.check()
 
     def check(self):
+        problems = {}
+        if self.database_url:
+            problems["database"] = self.check_database()
+        if self.redis_url:
+            problems["redis"] = self.check_redis()
+        for name, problem in problems.items():
+            if problem and problem != self.problems.get(name):
+                print(f"dependency check failed: {name}: {problem}", file=sys.stderr, flush=True)
+            elif not problem and self.problems.get(name):
+                print(f"dependency back: {name}", file=sys.stderr, flush=True)
+        self.problems = problems
+
+    def check_database(self):
         try:
-            if self.database_url:
-                import psycopg2
+            import psycopg2
 
-                if self.db is None or self.db.closed:
-                    url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
-                    self.db = psycopg2.connect(url, connect_timeout=3)
-                    self.db.autocommit = True
-                with self.db.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-                METRICS.db_in_use = 1
-            if self.redis_url:
-                import redis
-
-                redis.Redis.from_url(self.redis_url, socket_timeout=3).ping()
-            self.problem = None
+            if self.db is None or self.db.closed:
+                url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+                # tcp_user_timeout: unacknowledged data (a dropped network) fails the query after 3 s.
+                self.db = psycopg2.connect(url, connect_timeout=3, tcp_user_timeout=3000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
+                self.db.autocommit = True
+            with self.db.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            METRICS.db_in_use = 1
+            return None
         except Exception as error:  # any failure makes the replica unhealthy
             if self.db is not None:
                 self.db.close()
                 self.db = None
             METRICS.db_in_use = 0
-            if "redis" in type(error).__module__:
-                METRICS.redis_errors += 1
-            self.problem = f"{type(error).__name__}: {error}"
-            print(f"dependency check failed: {self.problem}", file=sys.stderr, flush=True)
+            return f"{type(error).__name__}: {str(error).strip()}"
+
+    def check_redis(self):
+        try:
+            import redis
+
+            redis.Redis.from_url(self.redis_url, socket_timeout=3, socket_connect_timeout=3).ping()
+            return None
+        except Exception as error:
+            METRICS.redis_errors += 1
+            return f"{type(error).__name__}: {str(error).strip()}"
+
+    def failing(self):
+        return {name: problem for name, problem in self.problems.items() if problem}
+
+    def report(self):
+        """Per-dependency state for /health: "ok" or the error of the latest check."""
+        return {name: problem or "ok" for name, problem in self.problems.items()}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -156,9 +189,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/health":
             if not HEALTHY:
                 return "/health", self.reply(503, {"status": "unhealthy", "reason": "built to fail", "version": VERSION})
-            if DEPENDENCIES.problem:
-                return "/health", self.reply(503, {"status": "unhealthy", "reason": DEPENDENCIES.problem})
-            return "/health", self.reply(200, {"status": "healthy", "version": VERSION})
+            # The contract (docs/monitoring.md): 503 while a dependency fails, naming it under "checks".
+            failing = DEPENDENCIES.failing()
+            if failing:
+                reason = "cannot reach " + ", ".join(sorted(failing))
+                return "/health", self.reply(503, {"status": "unhealthy", "reason": reason, "version": VERSION, "checks": DEPENDENCIES.report()})
+            return "/health", self.reply(200, {"status": "healthy", "version": VERSION, "checks": DEPENDENCIES.report()})
         if path == "/version":
             return "/version", self.reply(200, {"version": VERSION, "hostname": HOSTNAME})
         if path == "/metrics":
