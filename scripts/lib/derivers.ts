@@ -1,9 +1,10 @@
 import { deriveBackup } from './backup/deriver.js';
 import { deriveStack } from './compose/deriver.js';
+import { hostSetupFiles } from './compose/host-setup.js';
 import { deriveK8s } from './k8s/deriver.js';
 import { deriveEdge } from './nginx/deriver.js';
 import { deriveStatePaths } from './paths.js';
-import { registerDeriver } from './render/derived.js';
+import { registerBundleFiles, registerDeriver } from './render/derived.js';
 
 /**
  * Every area's template deriver, registered with render (which knows no
@@ -14,3 +15,5 @@ registerDeriver('edge', deriveEdge);
 registerDeriver('backup', deriveBackup);
 registerDeriver('stack', deriveStack);
 registerDeriver('k8s', deriveK8s);
+// up.sh's owner list and host setup, from the same compose labels the deploy reads.
+registerBundleFiles('host setup', hostSetupFiles);

@@ -1,11 +1,11 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { nestedMountpoints } from '../../scripts/lib/compose/host-setup.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { pruneReleases, releaseId, storeRelease, syncRelease } from '../../scripts/lib/deploy/releases.js';
 import { localShell } from '../../scripts/lib/host-shell.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
-import { nestedMountpoints } from '../../scripts/lib/render/host-setup.js';
 import { tempDir } from '../helpers/tmp.js';
 import { testEnv } from './env.js';
 // Every area's template derivers, registered with render.

@@ -12,7 +12,7 @@ import { statePaths } from '../../scripts/lib/paths.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 // Every area's template derivers, registered with render.
 import '../../scripts/lib/derivers.js';
-import { hostSetup } from '../../scripts/lib/render/host-setup.js';
+import { hostSetup } from '../../scripts/lib/compose/host-setup.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
 import { REPO, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';

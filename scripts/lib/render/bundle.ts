@@ -5,7 +5,7 @@ import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { checksumsFile, sha256 } from './checksums.js';
 import { buildContext } from './context.js';
-import { hostSetupFiles } from './host-setup.js';
+import { bundleExtras } from './derived.js';
 import { bundleLayout } from './layout.js';
 import { prometheusRuleFile } from './prometheus-rule.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
@@ -57,7 +57,7 @@ export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
     files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });
   }
-  files.push(...hostSetupFiles(env, files));
+  for (const extra of bundleExtras()) files.push(...extra(env, files));
   files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
   files.push(checksumsFile(files));
   return { env, files };

@@ -1,4 +1,5 @@
 import type { LoadedEnv } from '../env/load.js';
+import type { BundleFile } from './bundle.js';
 
 /**
  * Values computed from the env for templates, and secret files built from
@@ -31,4 +32,18 @@ export function registerDeriver(area: string, derive: Deriver): void {
 export function derivers(): Deriver[] {
   if (registry.length === 0) throw new Error('no area has registered its template derivers: import scripts/lib/derivers.ts before rendering.');
   return [general, ...registry.map((r) => r.derive)];
+}
+
+/** Files an area adds to every bundle, made from the rendered ones (e.g. up.sh's host-setup lists). */
+export type BundleExtra = (env: LoadedEnv, files: BundleFile[]) => BundleFile[];
+
+const extras: { area: string; make: BundleExtra }[] = [];
+
+export function registerBundleFiles(area: string, make: BundleExtra): void {
+  if (!extras.some((e) => e.area === area)) extras.push({ area, make });
+}
+
+/** Every registered area's extra files, in registration order. */
+export function bundleExtras(): BundleExtra[] {
+  return extras.map((e) => e.make);
 }

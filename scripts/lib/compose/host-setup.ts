@@ -1,9 +1,9 @@
 import { join, posix } from 'node:path';
 import { SERVER_FILES } from '../certs/plan.js';
-import { type ComposeModel, parseCompose, secretOwners, secretReaderUid } from '../compose/model.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
-import type { BundleFile } from './bundle.js';
+import type { BundleFile } from '../render/bundle.js';
+import { type ComposeModel, parseCompose, secretOwners, secretReaderUid } from './model.js';
 
 /**
  * What a host must hold before `compose up`, derived from the rendered compose
