@@ -23,6 +23,7 @@ import {
   formatCommand,
   MONITORING_SERVICES,
   migrationArgv,
+  NGINX_RELOAD,
   type PlanInput,
   type PlanStep,
   scriptArgv,
@@ -219,7 +220,7 @@ async function migrate(ctx: DeployContext): Promise<void> {
 }
 
 async function reloadNginx(ctx: DeployContext): Promise<void> {
-  await compose(ctx, ['kill', '-s', 'SIGHUP', 'nginx']);
+  await compose(ctx, NGINX_RELOAD);
   // Give the new workers a moment to start before old replicas go away.
   await sleep(1000);
 }
