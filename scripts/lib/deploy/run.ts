@@ -220,7 +220,16 @@ async function migrate(ctx: DeployContext): Promise<void> {
 }
 
 async function reloadNginx(ctx: DeployContext): Promise<void> {
-  await compose(ctx, NGINX_RELOAD);
+  // Right after `up -d nginx` (first deploy) the master may not have written its pid file yet.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await compose(ctx, NGINX_RELOAD);
+      break;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await sleep(500);
+    }
+  }
   // Give the new workers a moment to start before old replicas go away.
   await sleep(1000);
 }
