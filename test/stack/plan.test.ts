@@ -76,9 +76,12 @@ describe('deploy plan', () => {
     const plan = buildPlan(input({}, { BACKEND_REPLICAS: '4', BACKEND_STOP_GRACE: '45s' }));
     const lines = plan.steps.find((s) => s.id === 'backend')?.lines ?? [];
     const scaleUp = lines.findIndex((l) => l.includes('--no-recreate') && l.includes("'backend=<old+4>'"));
-    const firstReload = lines.findIndex((l) => l.includes('kill -s SIGHUP nginx'));
+    // exec nginx -s reload, never docker kill -s HUP: Docker 20.10 then treats nginx as stopped by hand
+    // and its restart policy no longer brings it back after a daemon restart (e2e chaos scenario 4).
+    expect(lines.some((l) => l.includes(' kill '))).toBe(false);
+    const firstReload = lines.findIndex((l) => l.includes('exec -T nginx nginx -p /var/cache/nginx/ -c /etc/nginx/nginx.conf -e stderr -s reload'));
     const stop = lines.findIndex((l) => l.startsWith('docker stop --time 45'));
-    const lastReload = lines.map((l) => l.includes('kill -s SIGHUP nginx')).lastIndexOf(true);
+    const lastReload = lines.map((l) => l.includes('nginx -s reload') || l.includes('-s reload')).lastIndexOf(true);
     expect(scaleUp).toBeGreaterThanOrEqual(0);
     expect(scaleUp).toBeLessThan(firstReload);
     expect(firstReload).toBeLessThan(stop);

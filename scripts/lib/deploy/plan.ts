@@ -88,6 +88,14 @@ export interface PlanInput {
 
 /** Rolling-updated services and the rest of the long-running stack (DATASTORES: shared with up.sh's host setup). */
 export { DATASTORES };
+
+/**
+ * Graceful nginx reload from inside the container (the master reads its pid file under the -p
+ * prefix of the compose command). Never `docker kill -s HUP`: Docker 20.10 counts any
+ * `docker kill` as a manual stop, and nginx then stays down after a daemon restart or a reboot
+ * (e2e chaos scenario 4).
+ */
+export const NGINX_RELOAD = ['exec', '-T', 'nginx', 'nginx', '-p', '/var/cache/nginx/', '-c', '/etc/nginx/nginx.conf', '-e', 'stderr', '-s', 'reload'];
 export const MONITORING_SERVICES = [
   'prometheus',
   'alertmanager',
@@ -157,7 +165,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
     c('up', '-d', '--no-deps', '--no-recreate', '--scale', `${service}=<old+${replicas}>`, service),
     `# wait until the ${replicas} new ${service} containers report healthy (docker inspect, at most ${timeout}s); if not: docker rm -f <new>, fail`,
   ];
-  const reloadNginx = c('kill', '-s', 'SIGHUP', 'nginx');
+  const reloadNginx = c(...NGINX_RELOAD);
   const stopOld = (service: string): string[] => [
     formatCommand(['docker', 'stop', '--time', String(durationSeconds(grace)), `<old ${service}>`]),
     formatCommand(['docker', 'rm', `<old ${service}>`]),
@@ -330,7 +338,7 @@ export function rollbackLines(plan: DeployPlan): string[] {
     `# sync ${join(plan.currentDir, '..', 'releases', plan.previous.release)} → ${plan.currentDir}`,
     `# rolling update of backend and workers back to ${plan.previous.tag} (only where a container runs another image), same procedure as above`,
     c('up', '-d', '--no-deps', 'beat'),
-    c('kill', '-s', 'SIGHUP', 'nginx'),
+    c(...NGINX_RELOAD),
     '# exit 1 with the reason; the audit log records result "rolled-back"',
   ];
 }

@@ -11,7 +11,7 @@ import { compose, runScript } from './commands.js';
 import type { DeployContext } from './context.js';
 import { serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js';
 import { hostRun } from './host.js';
-import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv } from './plan.js';
+import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD } from './plan.js';
 
 export async function datastores(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...DATASTORES]);
@@ -24,7 +24,16 @@ export async function migrate(ctx: DeployContext): Promise<void> {
 }
 
 export async function reloadNginx(ctx: DeployContext): Promise<void> {
-  await compose(ctx, ['kill', '-s', 'SIGHUP', 'nginx']);
+  // Right after `up -d nginx` (first deploy) the master may not have written its pid file yet.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await compose(ctx, NGINX_RELOAD);
+      break;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      await sleep(500);
+    }
+  }
   // Give the new workers a moment to start before old replicas go away.
   await sleep(1000);
 }
