@@ -259,9 +259,13 @@ printf >&3 '4. start the stack and wait for health\n'
   act compose run --rm --no-deps -T backend $migration
   act compose up -d
   wait_healthy "$services"
-  # Configs copied over a running stack: their containers were not recreated, so reload them.
-  # (never without names: `compose kill` with none signals every service)
-  [ -z "$reload" ] || act compose kill -s SIGHUP $reload
+  # Configs copied over a running stack: their containers were not recreated, so reload them,
+  # with SIGHUP to each main process from inside its container. Not `compose kill -s SIGHUP`:
+  # Docker records any `docker kill` as a manual stop, and the container would then stay down
+  # after a daemon restart or a reboot (e2e chaos scenario 4).
+  for service in $reload; do
+    act compose exec -T "$service" sh -c 'kill -HUP 1'
+  done
 }
 
 if [ "$dry_run" = 1 ]; then

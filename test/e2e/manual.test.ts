@@ -143,7 +143,7 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     const again = await timings.time('up.sh (second run)', () => upOverSsh(bundle));
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
     // Its reload (SIGHUP) reached nginx, Prometheus and Alertmanager, and they still serve.
-    expect(again.stderr).toContain('kill -s SIGHUP nginx prometheus alertmanager blackbox-exporter');
+    for (const service of ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter']) expect(again.stderr).toContain(`exec -T ${service} sh -c kill -HUP 1`);
     expect((await httpsGet(stack.domain, stack.httpsPort, '/health', stack.caFile)).status).toBe(200);
     expect((await fetch('http://127.0.0.1:9090/-/ready')).status).toBe(200);
     expect((await fetch('http://127.0.0.1:9093/-/ready')).status).toBe(200);

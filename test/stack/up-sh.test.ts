@@ -197,7 +197,7 @@ describe('up.sh (dash)', () => {
     expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps postgres redis/);
     expect(out).toMatch(/run --rm --no-deps -T backend alembic upgrade head/);
     expect(out).toMatch(/wait until every container of postgres redis backend .* is running and healthy \(at most 300s\)/);
-    expect(out).toMatch(/kill -s SIGHUP nginx prometheus alertmanager blackbox-exporter/);
+    for (const service of ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter']) expect(out).toContain(`exec -T ${service} sh -c kill -HUP 1`);
     expect(out).toContain('dry run: nothing was changed.');
     // Without an engine the dry run warns; the real run refuses (below).
     expect(result.stderr).toContain('cannot be reached (a real run stops here)');
