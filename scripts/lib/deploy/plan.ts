@@ -194,7 +194,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
         formatCommand([...composeBase(flavor, env.values.COMPOSE_PROJECT_NAME, join(releaseDir, 'docker-compose.yml')), 'pull', '--quiet']),
         ...(host.kind === 'ssh' ? [`# copy ${releaseDir} and ${paths.certs} to ${host.target} (tar over ssh)`] : []),
         `# sync ${releaseDir} → ${currentDir} (changed files replaced atomically)`,
-        `# mkdir ${paths.certs} ${paths.acme} ${paths.textfile} ${join(paths.backups, 'wal')} (wal owned by the postgres uid)`,
+        `# mkdir ${paths.certs} ${paths.acme} ${paths.textfile} ${paths.backups}`,
         chown,
       ],
       onFailure: 'restore',

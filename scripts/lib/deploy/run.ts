@@ -156,13 +156,9 @@ export async function stageRelease(ctx: DeployContext, releaseDir: string): Prom
   const synced = syncRelease(releaseDir, ctx.plan.currentDir);
   createMountpoints(ctx.plan.currentDir, nestedMountpoints(model));
   log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
-  const walDir = join(paths.backups, 'wal');
-  for (const dir of [paths.certs, paths.acme, paths.textfile, paths.backups, walDir, join(paths.root, 'letsencrypt')]) mkdirSync(dir, { recursive: true });
+  for (const dir of [paths.certs, paths.acme, paths.textfile, paths.backups, join(paths.root, 'letsencrypt')]) mkdirSync(dir, { recursive: true });
   if (host.kind === 'ssh') await copyToEngineHost(ctx, [ctx.plan.currentDir, paths.certs, paths.acme]);
-  const postgres = model.services.find((s) => s.name === 'postgres');
-  const postgresUid = postgres ? secretReaderUid(postgres) : 0;
   const chowns = secretOwners(model).owners.map((o) => ({ path: join(ctx.plan.currentDir, o.file), uid: o.uid }));
-  chowns.push({ path: walDir, uid: postgresUid });
   const isRoot = process.getuid?.() === 0;
   if (isRoot && host.kind === 'local') {
     for (const { path, uid } of chowns) chownSync(path, uid, -1);
