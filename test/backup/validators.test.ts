@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backupValidators, checkCrontab, checkWalArchiving } from '../../scripts/lib/check/validators/backup.js';
+import { backupValidators, checkCrontab } from '../../scripts/lib/check/validators/backup.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';

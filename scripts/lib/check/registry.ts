@@ -1,5 +1,6 @@
 import type { Validator } from './types.js';
 import { backupValidators } from './validators/backup.js';
+import { pgbackrestValidators } from './validators/pgbackrest.js';
 import { edgeValidators } from './validators/edge.js';
 import { foundationValidators } from './validators/foundation.js';
 import { k8sValidators } from './validators/k8s.js';
@@ -12,6 +13,7 @@ export const VALIDATORS: Validator[] = [
   ...edgeValidators,
   ...monitoringValidators,
   ...backupValidators,
+  ...pgbackrestValidators,
   ...stackValidators,
   ...k8sValidators,
 ];

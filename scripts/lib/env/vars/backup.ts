@@ -66,6 +66,12 @@ export const backupVars = {
     default: 'pgbackrest-repo',
   }),
   PGBACKREST_REPO_PORT: v.port({ description: "TLS port of the repository host's pgBackRest server.", default: '8432' }),
+  PGBACKREST_REPO_PUBLISH_ADDRESS: v.str({
+    description: 'Host address the repository host publishes its pgBackRest port on for the database host (its private-network address; 127.0.0.1 for a single host).',
+    pattern: /^[0-9a-f.:]+$/,
+    patternHint: 'must be an IP address',
+    default: '127.0.0.1',
+  }),
   PGBACKREST_REPO_DIR: v.str({
     description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest).',
     pattern: /^[^\s@]*$/,
