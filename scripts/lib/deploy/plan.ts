@@ -3,6 +3,7 @@ import { type ComposeFlavor, composeBase } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { statePaths } from '../paths.js';
+import { pgbackrestImages } from '../render/pgbackrest-layout.js';
 import type { EngineHost } from './host.js';
 import { CURRENT_DIR, releasePath } from './releases.js';
 import type { ReleaseRef } from './state.js';
@@ -147,6 +148,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
   const certLines = [
     formatCommand(scriptArgv('check-certs.ts', input, ['--warn-days', '21'])),
     `# missing or expiring and no ACME certificate: ${formatCommand(scriptArgv('generate-certs.ts', input, ['--mode', 'ca']))} (warns: local CA)`,
+    `${formatCommand(scriptArgv('generate-certs.ts', input, ['--profile', 'pgbackrest']))}   # pgBackRest mutual TLS; valid ones are kept`,
   ];
 
   const steps: Omit<PlanStep, 'index'>[] = [
@@ -191,6 +193,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
       id: 'pull',
       title: 'pull images and stage the release',
       lines: [
+        `# ${formatCommand([...composeBase(flavor, env.values.COMPOSE_PROJECT_NAME, join(releaseDir, 'docker-compose.yml')), 'build', 'postgres'])}   # only when ${pgbackrestImages(env.values).db} is not on the engine`,
         formatCommand([...composeBase(flavor, env.values.COMPOSE_PROJECT_NAME, join(releaseDir, 'docker-compose.yml')), 'pull', '--quiet']),
         ...(host.kind === 'ssh' ? [`# copy ${releaseDir} and ${paths.certs} to ${host.target} (tar over ssh)`] : []),
         `# sync ${releaseDir} → ${currentDir} (changed files replaced atomically)`,

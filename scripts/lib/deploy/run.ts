@@ -12,6 +12,7 @@ import { log, registeredSecrets } from '../log.js';
 import type { StatePaths } from '../paths.js';
 import { gitCommit, listBundle, planBundle, repoRoot, writeBundle } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
+import { pgbackrestImages } from '../render/pgbackrest-layout.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { engineVersion, inspectContainers, serviceContainers, waitHealthy } from './docker.js';
 import { type EngineHost, hostRun } from './host.js';
@@ -90,7 +91,19 @@ export async function check(ctx: DeployContext, bundleDir: string): Promise<void
     throw new BadInputError(`the rendered bundle fails check with ${report.errors} errors (listed above); nothing was started or stopped.`);
 }
 
+/** pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls): issued by the local CA when missing or expiring, else kept. */
+async function ensurePgbackrestCertificates(ctx: DeployContext): Promise<void> {
+  if (ctx.dryRun) return;
+  if (!existsSync(join(ctx.paths.ca, 'ca.pem'))) await runScript(ctx, 'generate-certs.ts', ['--mode', 'ca']);
+  await runScript(ctx, 'generate-certs.ts', ['--profile', 'pgbackrest']);
+}
+
 export async function ensureCertificates(ctx: DeployContext): Promise<void> {
+  await ensureNginxCertificate(ctx);
+  await ensurePgbackrestCertificates(ctx);
+}
+
+async function ensureNginxCertificate(ctx: DeployContext): Promise<void> {
   const status = certificateStatus(ctx.paths);
   const describe =
     status.state === 'ok' || status.state === 'expiring'
@@ -132,6 +145,14 @@ async function backup(ctx: DeployContext): Promise<void> {
 /** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */
 async function pullImages(ctx: DeployContext): Promise<void> {
   const releaseCompose = [...ctx.plan.compose.slice(0, -1), join(ctx.plan.releaseDir, 'docker-compose.yml')];
+  // The postgres image (pinned PostgreSQL + Debian's pgbackrest) is built here, once per version pair.
+  const postgresImage = pgbackrestImages(ctx.plan.env.values).db;
+  if ((await $({ quiet: true, nothrow: true })`docker image inspect ${postgresImage}`).exitCode !== 0) {
+    log.info(`  building ${postgresImage}`);
+    const [bcommand, ...brest] = [...releaseCompose, 'build', 'postgres'];
+    const built = await $({ quiet: true, nothrow: true })`${bcommand} ${brest}`;
+    if (built.exitCode !== 0) throw new OperationError(`building ${postgresImage} failed: ${built.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
   const [command, ...rest] = [...releaseCompose, 'pull', '--quiet'];
   const pulled = await $({ quiet: true, nothrow: true })`${command} ${rest}`;
   if (pulled.exitCode === 0) return;
