@@ -20,7 +20,7 @@ export function pgbackrestTlsDir(paths: StatePaths, role: 'db' | 'repo'): string
 }
 
 /** Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest, and the repository host image; both carry the same package version. */
-export function pgbackrestImages(values: LoadedEnv['values']): { db: string; repo: string } {
+export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION'>): { db: string; repo: string } {
   const postgresTag = values.POSTGRES_IMAGE.split(':').pop() as string;
   const version = values.PGBACKREST_DEB_VERSION;
   return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}`, repo: `healthmate-pgbackrest:${version}` };
