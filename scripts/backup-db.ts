@@ -32,7 +32,8 @@ await runCli(
       'verify-restore': { type: 'boolean', description: 'also restore into a scratch database and compare row counts with the dump snapshot' },
       base: {
         type: 'boolean',
-        description: 'take a pgBackRest physical backup for point-in-time recovery instead of a dump (runs on the repository host: its compose service, or --local)',
+        description:
+          'take a pgBackRest physical backup for point-in-time recovery instead of a dump (runs on the repository host: its compose service, or --local)',
       },
       type: { type: 'string', value: '<full|diff|incr>', description: 'with --base: the pgBackRest backup type (default full)' },
       local: { type: 'boolean', description: 'with --base: run the pgbackrest binary of this host (a repository host with the Debian package)' },
@@ -46,8 +47,12 @@ await runCli(
   },
   async (args) => {
     const base = args.values.base === true;
-    if (base && args.values['verify-restore']) throw new BadInputError('--base and --verify-restore exclude each other: pgBackRest backups are checked by `verify-pitr.ts`.');
-    if (base && args.values.compose) throw new BadInputError('--base and --compose exclude each other: --base always runs pgBackRest on the repository host (its compose service, or --local).');
+    if (base && args.values['verify-restore'])
+      throw new BadInputError('--base and --verify-restore exclude each other: pgBackRest backups are checked by `verify-pitr.ts`.');
+    if (base && args.values.compose)
+      throw new BadInputError(
+        '--base and --compose exclude each other: --base always runs pgBackRest on the repository host (its compose service, or --local).',
+      );
     if (!base && (args.values.type !== undefined || args.values.local)) throw new BadInputError('--type and --local go with --base only.');
     const env = envFromCli(args, 'apply');
     if (base) {
@@ -59,7 +64,9 @@ await runCli(
         return;
       }
       const result = await runPhysicalBackup(settings, repo, type);
-      log.out(`pgBackRest ${result.type} backup ${result.label} of stanza ${settings.stanza} in ${result.seconds.toFixed(1)} s; ${result.backups} backups in the repository`);
+      log.out(
+        `pgBackRest ${result.type} backup ${result.label} of stanza ${settings.stanza} in ${result.seconds.toFixed(1)} s; ${result.backups} backups in the repository`,
+      );
       return;
     }
     const settings = backupSettings(env);

@@ -93,7 +93,8 @@ await runCli(
     const profile = args.values.profile ?? 'server';
     if (profile !== 'server' && profile !== 'pgbackrest') throw new BadInputError(`--profile must be server or pgbackrest, not "${String(profile)}".`);
     if (profile === 'pgbackrest') {
-      if (args.values.mode !== undefined || args.values.from !== undefined) throw new BadInputError('--profile pgbackrest always signs with the local CA; drop --mode and --from.');
+      if (args.values.mode !== undefined || args.values.from !== undefined)
+        throw new BadInputError('--profile pgbackrest always signs with the local CA; drop --mode and --from.');
       await pgbackrestCertificates(args);
       return;
     }

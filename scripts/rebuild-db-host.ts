@@ -2,9 +2,9 @@ import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
+import { localRunner } from './lib/pgbackrest/command.js';
 import { rebuildDbHost, rebuildPlan, repoComposeRunner } from './lib/pgbackrest/rebuild.js';
 import { pgbackrestSettings } from './lib/pgbackrest/settings.js';
-import { localRunner } from './lib/pgbackrest/command.js';
 import { restoreTarget } from './lib/pgbackrest/target.js';
 
 await runCli(
@@ -24,9 +24,14 @@ await runCli(
   },
   async (args) => {
     const to = typeof args.values.to === 'string' ? args.values.to : undefined;
-    const target = restoreTarget({ to, latest: args.values.latest === true || (to === undefined && args.values.immediate !== true), immediate: args.values.immediate === true });
+    const target = restoreTarget({
+      to,
+      latest: args.values.latest === true || (to === undefined && args.values.immediate !== true),
+      immediate: args.values.immediate === true,
+    });
     const timeoutRaw = args.values.timeout ?? '600';
-    if (!/^\d+$/.test(String(timeoutRaw)) || Number(timeoutRaw) < 10) throw new BadInputError(`--timeout must be whole seconds, at least 10, not "${String(timeoutRaw)}".`);
+    if (!/^\d+$/.test(String(timeoutRaw)) || Number(timeoutRaw) < 10)
+      throw new BadInputError(`--timeout must be whole seconds, at least 10, not "${String(timeoutRaw)}".`);
     const env = envFromCli(args, 'apply');
     const settings = pgbackrestSettings(env);
     const options = { target, timeoutSeconds: Number(timeoutRaw), database: env.values.POSTGRES_DB, user: env.values.POSTGRES_USER };

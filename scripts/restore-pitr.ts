@@ -4,8 +4,8 @@ import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { checkLocalDataDir, restorePlan, runRestore } from './lib/pgbackrest/restore.js';
 import { restoreVolume, volumeRestorePlan } from './lib/pgbackrest/rebuild.js';
+import { checkLocalDataDir, restorePlan, runRestore } from './lib/pgbackrest/restore.js';
 import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
 import { describeTarget, restoreTarget } from './lib/pgbackrest/target.js';
 
@@ -42,7 +42,8 @@ await runCli(
     if (!local && targetDir !== undefined) throw new BadInputError('--target-dir goes with --local; through the engine, restore into --volume.');
     if (local && targetDir === undefined) throw new BadInputError('--local needs --target-dir <dir>, the data folder to restore into.');
     if (!local && volume === undefined) throw new BadInputError('say where to restore: --volume <name> (through the engine) or --local --target-dir <dir>.');
-    if (volume !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(volume)) throw new BadInputError(`--volume "${volume}" is not a docker volume name (letters, digits, _ . -).`);
+    if (volume !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(volume))
+      throw new BadInputError(`--volume "${volume}" is not a docker volume name (letters, digits, _ . -).`);
     const delta = args.values.delta === true;
     const env = envFromCli(args, 'apply');
     const settings = pgbackrestSettings(env);
@@ -68,6 +69,8 @@ await runCli(
     chmodSync(dataDir, 0o700);
     const started = Date.now();
     await runRestore(settings, db, options);
-    log.out(`restored ${describeTarget(target)} into ${dataDir} in ${((Date.now() - started) / 1000).toFixed(1)} s; start PostgreSQL on it to replay WAL and promote`);
+    log.out(
+      `restored ${describeTarget(target)} into ${dataDir} in ${((Date.now() - started) / 1000).toFixed(1)} s; start PostgreSQL on it to replay WAL and promote`,
+    );
   },
 );

@@ -2,9 +2,9 @@ import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { OperationError } from './lib/errors.js';
 import { log } from './lib/log.js';
+import { refreshMetrics, runVerify } from './lib/pgbackrest/backup.js';
 import { classifyPgbackrestError } from './lib/pgbackrest/command.js';
 import { stanzaProblem } from './lib/pgbackrest/metrics.js';
-import { refreshMetrics, runVerify } from './lib/pgbackrest/backup.js';
 import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
 
 await runCli(

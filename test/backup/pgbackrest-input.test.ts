@@ -61,21 +61,41 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
     ['backup --local without --base', 'backup-db.ts', () => ['--local'], /--type and --local go with --base only/],
     ['backup --base --type weekly', 'backup-db.ts', () => ['--base', '--type', 'weekly', '--local'], /--type must be full, diff or incr/],
     ['restore without a target', 'restore-pitr.ts', () => ['--volume', 'v1'], /say where recovery stops/],
-    ['restore --to and --latest', 'restore-pitr.ts', () => ['--to', '2026-01-01T00:00:00Z', '--latest', '--volume', 'v1'], /--to and --latest exclude each other/],
+    [
+      'restore --to and --latest',
+      'restore-pitr.ts',
+      () => ['--to', '2026-01-01T00:00:00Z', '--latest', '--volume', 'v1'],
+      /--to and --latest exclude each other/,
+    ],
     ['restore --to 2026-02-30', 'restore-pitr.ts', () => ['--to', '2026-02-30T00:00:00Z', '--volume', 'v1'], /names a day that does not exist/],
     ['restore --to in the future', 'restore-pitr.ts', () => ['--to', '2999-01-01T00:00:00Z', '--volume', 'v1'], /is in the future/],
     ['restore --to without a zone', 'restore-pitr.ts', () => ['--to', '2026-01-01 10:00', '--volume', 'v1'], /not an RFC 3339 timestamp/],
     ['restore --local without --target-dir', 'restore-pitr.ts', () => ['--latest', '--local'], /--local needs --target-dir/],
-    ['restore --local --volume', 'restore-pitr.ts', (d) => ['--latest', '--local', '--volume', 'v1', '--target-dir', d], /--volume and --local exclude each other/],
+    [
+      'restore --local --volume',
+      'restore-pitr.ts',
+      (d) => ['--latest', '--local', '--volume', 'v1', '--target-dir', d],
+      /--volume and --local exclude each other/,
+    ],
     ['restore --target-dir without --local', 'restore-pitr.ts', (d) => ['--latest', '--target-dir', d], /--target-dir goes with --local/],
     ['restore without a destination', 'restore-pitr.ts', () => ['--latest'], /say where to restore/],
     ['restore --volume with a bad name', 'restore-pitr.ts', () => ['--latest', '--volume', '../etc'], /is not a docker volume name/],
     ['restore into a non-empty folder', 'restore-pitr.ts', (d) => ['--latest', '--local', '--target-dir', notEmpty(join(d, 'full'))], /is not empty/],
-    ['restore --delta into a non-cluster', 'restore-pitr.ts', (d) => ['--latest', '--local', '--delta', '--target-dir', notEmpty(join(d, 'other'))], /--delta needs an existing PostgreSQL data folder/],
+    [
+      'restore --delta into a non-cluster',
+      'restore-pitr.ts',
+      (d) => ['--latest', '--local', '--delta', '--target-dir', notEmpty(join(d, 'other'))],
+      /--delta needs an existing PostgreSQL data folder/,
+    ],
     ['rebuild --to and --immediate', 'rebuild-db-host.ts', () => ['--to', '2026-01-01T00:00:00Z', '--immediate'], /--to and --immediate exclude each other/],
     ['rebuild --timeout abc', 'rebuild-db-host.ts', () => ['--timeout', 'abc'], /--timeout must be whole seconds/],
     ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server or pgbackrest/],
-    ['certs --profile pgbackrest without a CA', 'generate-certs.ts', () => ['--profile', 'pgbackrest'], /no local CA in .*run generate-certs.ts --mode ca first/],
+    [
+      'certs --profile pgbackrest without a CA',
+      'generate-certs.ts',
+      () => ['--profile', 'pgbackrest'],
+      /no local CA in .*run generate-certs.ts --mode ca first/,
+    ],
   ];
   it.each(cases)('%s', (_name, script, args, message) => {
     const dir = tempDir();
@@ -83,7 +103,12 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
     const result = runScript(script, ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, ...args(dir)]);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(message);
-    expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toHaveLength(1);
     // Nothing created besides what the case itself prepared.
     expect(readdirSync(dir).filter((f) => !before.includes(f) && !['full', 'other'].includes(f))).toEqual([]);
   });
@@ -99,13 +124,20 @@ function renderedBundle(): { dir: string; env: ReturnType<typeof loadEnv> } {
 describe('pgBackRest validators', () => {
   const db = readFileSync(join(REPO, 'compose', 'postgres', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
   const repo = readFileSync(join(REPO, 'compose', 'repo-host', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
-  const fill = (text: string) => text.replace(/@@PGBACKREST_(DB|REPO)_HOST@@/g, (_m, side: string) => (side === 'DB' ? 'db.internal' : 'backup.internal')).replace(/@@[A-Z_]+_PORT@@/g, '8432').replace(/@@[A-Z_]+@@/g, '/x');
+  const fill = (text: string) =>
+    text
+      .replace(/@@PGBACKREST_(DB|REPO)_HOST@@/g, (_m, side: string) => (side === 'DB' ? 'db.internal' : 'backup.internal'))
+      .replace(/@@[A-Z_]+_PORT@@/g, '8432')
+      .replace(/@@[A-Z_]+@@/g, '/x');
 
   it('accepts the shipped configs and names each broken setting', () => {
     expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo) }, 'healthmate')).toEqual([]);
     const broken = checkPgbackrestConfigs(
       {
-        db: fill(db).replace('repo1-host=backup.internal', 'repo1-host=10.0.0.7').replace(/^spool-path=.*$/m, '').replace('repo1-host-type=tls', 'repo1-host-type=ssh'),
+        db: fill(db)
+          .replace('repo1-host=backup.internal', 'repo1-host=10.0.0.7')
+          .replace(/^spool-path=.*$/m, '')
+          .replace('repo1-host-type=tls', 'repo1-host-type=ssh'),
         repo: `${fill(repo).replace('repo1-cipher-type=aes-256-cbc', 'repo1-cipher-type=none')}\n[global]\nrepo1-cipher-pass=oops\n`,
       },
       'healthmate',
@@ -163,7 +195,12 @@ describe('pgBackRest info → metrics, verify output', () => {
       archive: [{ id: '15-1', min: '000000010000000000000001', max: '00000001000000020000000A' }],
       backup: [
         { label: '20261129-031500F', type: 'full', timestamp: { start: 1796000000, stop: 1796000100 }, info: { repository: { delta: 3000, size: 3000 } } },
-        { label: '20261129-031500F_20261130-031500D', type: 'diff', timestamp: { start: 1796086400, stop: 1796086460 }, info: { repository: { delta: 500, size: 3500 } } },
+        {
+          label: '20261129-031500F_20261130-031500D',
+          type: 'diff',
+          timestamp: { start: 1796086400, stop: 1796086460 },
+          info: { repository: { delta: 500, size: 3500 } },
+        },
       ],
     },
   ]);
@@ -181,7 +218,8 @@ describe('pgBackRest info → metrics, verify output', () => {
   });
 
   it('reads pgBackRest JSON with raw newlines in an error message', () => {
-    const raw = '[{"name":"[invalid]","status":{"code":99,"message":"other"},"backup":[],"archive":[],"repo":[{"key":1,"status":{"code":99,"message":"[FormatError] line one\nline two"}}]}]\n';
+    const raw =
+      '[{"name":"[invalid]","status":{"code":99,"message":"other"},"backup":[],"archive":[],"repo":[{"key":1,"status":{"code":99,"message":"[FormatError] line one\nline two"}}]}]\n';
     expect(parseInfo(raw)[0]?.repo?.[0]?.status.message).toBe('[FormatError] line one\nline two');
   });
 

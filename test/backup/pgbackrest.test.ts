@@ -1,9 +1,23 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { applyPgbackrestCerts, PGBACKREST_TLS_FILES, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
@@ -59,11 +73,15 @@ function scriptFlags(): string[] {
 function runDbScript(script: string, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const vars = Object.entries({ ...sideEnv('db'), ...env }).map(([k, v]) => `${k}=${v}`);
   const flags = ['--env', 'dev', '--set', `STATE_DIR=${dirs.dbState}`];
-  const result = spawnSync('runuser', ['-u', 'postgres', '--', 'env', ...vars, join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'scripts', script), ...flags, ...args], {
-    cwd: REPO,
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
+  const result = spawnSync(
+    'runuser',
+    ['-u', 'postgres', '--', 'env', ...vars, join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'scripts', script), ...flags, ...args],
+    {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 180_000,
+    },
+  );
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -94,7 +112,12 @@ async function stopServer(side: 'db' | 'repo'): Promise<void> {
 
 async function serverUp(side: 'db' | 'repo'): Promise<void> {
   try {
-    await waitFor(`the ${side} pgbackrest server to answer`, () => sh('pgbackrest', ['server-ping', 'localhost', `--tls-server-port=${ports[side]}`]).status === 0, 20_000, 200);
+    await waitFor(
+      `the ${side} pgbackrest server to answer`,
+      () => sh('pgbackrest', ['server-ping', 'localhost', `--tls-server-port=${ports[side]}`]).status === 0,
+      20_000,
+      200,
+    );
   } catch (error) {
     throw new Error(`${(error as Error).message}: ${readFileSync(join(root, `server-${side}.log`), 'utf8')}`);
   }
@@ -163,7 +186,24 @@ async function startRestored(dataDir: string): Promise<(statement: string) => st
   restored.push({ dir: dataDir, stop: () => asPostgres(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']) });
   expect(start.status, `${start.stderr}\n${readFileSync(logFile, 'utf8')}`).toBe(0);
   const psql = (statement: string) => {
-    const r = asPostgres(`${PG_BIN}/psql`, ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-U', cluster.user, '-d', 'healthmate', '-c', statement]);
+    const r = asPostgres(`${PG_BIN}/psql`, [
+      '-X',
+      '-A',
+      '-t',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      socketDir,
+      '-p',
+      String(port),
+      '-U',
+      cluster.user,
+      '-d',
+      'healthmate',
+      '-c',
+      statement,
+    ]);
     if (r.status !== 0) throw new Error(r.stderr);
     return r.stdout.trim();
   };
@@ -241,7 +281,7 @@ afterAll(async () => {
   cluster?.stop('immediate');
   await stopServer('db');
   await stopServer('repo');
-  if (root && !process.env.DEBUG_KEEP) rmSync(root, { recursive: true, force: true });
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 describe('pgBackRest with a repository host over mutual TLS', () => {
@@ -259,7 +299,9 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(readdirSync(join(dirs.db as string, 'log'))).toContain(`${STANZA}-archive-push-async.log`);
 
     // No plaintext on the repository host: every data file carries OpenSSL's "Salted__" header, none zstd's magic.
-    const files = sh('find', [dirs.repoPath as string, '-type', 'f', '(', '-name', '*.zst', '-o', '-name', '*.info', ')']).stdout.split('\n').filter(Boolean);
+    const files = sh('find', [dirs.repoPath as string, '-type', 'f', '(', '-name', '*.zst', '-o', '-name', '*.info', ')'])
+      .stdout.split('\n')
+      .filter(Boolean);
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) {
       const fd = openSync(file, 'r');
@@ -287,7 +329,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(restore.code, restore.stderr).toBe(0);
     expect(statSync(join(dir, 'PG_VERSION')).uid).toBe(pgUid);
     const psql = await startRestored(dir);
-    expect(psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM markers')).toBe('1,2,3');
+    expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3');
   }, 300_000);
 
   it('restores --latest with every archived marker', async () => {
@@ -298,7 +340,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const restore = runDbScript('restore-pitr.ts', ['--local', '--target-dir', dir, '--latest']);
     expect(restore.code, restore.stderr).toBe(0);
     const psql = await startRestored(dir);
-    expect(psql('SELECT string_agg(id::text, \',\' ORDER BY id) FROM markers')).toBe('1,2,3,4,5,6,7');
+    expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3,4,5,6,7');
   }, 300_000);
 
   it('refuses a client certificate with the wrong CN or from another CA', async () => {
@@ -321,7 +363,11 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       const args = [`--repo1-host-cert-file=${join(intruder, `${c.name}.pem`)}`, `--repo1-host-key-file=${join(intruder, `${c.name}.key`)}`, 'repo-ls'];
       const result = sh('pgbackrest', args, sideEnv('db'));
       expect(result.status, c.name).not.toBe(0);
-      const error = pgbackrestError({ code: result.status, signal: null, stdout: result.stdout, stderr: result.stderr }, { file: 'pgbackrest', args }, { side: 'db', where: 'test', command: () => ({ file: 'pgbackrest', args }) });
+      const error = pgbackrestError(
+        { code: result.status, signal: null, stdout: result.stdout, stderr: result.stderr },
+        { file: 'pgbackrest', args },
+        { side: 'db', where: 'test', command: () => ({ file: 'pgbackrest', args }) },
+      );
       expect(error, `${c.name}: ${error.message}`).toBeInstanceOf(BadInputError);
     }
   }, 120_000);
@@ -334,7 +380,9 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const wrongPass = join(root, 'wrong-pass');
     mkdirSync(wrongPass);
     writeFileSync(join(wrongPass, 'pgbackrest_cipher.conf'), '[global]\nrepo1-cipher-pass=not-the-passphrase\n');
-    const wrong = runScript('verify-pitr.ts', [...scriptFlags(), '--metrics-only', '--local'], { env: { ...sideEnv('repo'), PGBACKREST_CONFIG_INCLUDE_PATH: wrongPass } });
+    const wrong = runScript('verify-pitr.ts', [...scriptFlags(), '--metrics-only', '--local'], {
+      env: { ...sideEnv('repo'), PGBACKREST_CONFIG_INCLUDE_PATH: wrongPass },
+    });
     expect(wrong.code, wrong.stderr).toBe(2);
     expect(wrong.stderr).toMatch(/passphrase is missing or wrong/);
     expect(`${wrong.stderr}${wrong.stdout}`).not.toContain('not-the-passphrase');
@@ -392,7 +440,9 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(promtool.status, promtool.stdout + promtool.stderr).toBe(0);
 
     // Flip bytes in the middle of one file of the full backup.
-    const full = sh('find', [join(dirs.repoPath as string, 'backup', STANZA), '-path', '*F/pg_data/*', '-name', '*.zst', '-size', '+8k']).stdout.split('\n').filter(Boolean);
+    const full = sh('find', [join(dirs.repoPath as string, 'backup', STANZA), '-path', '*F/pg_data/*', '-name', '*.zst', '-size', '+8k'])
+      .stdout.split('\n')
+      .filter(Boolean);
     const victim = full[0] as string;
     const fd = openSync(victim, 'r+');
     writeSync(fd, Buffer.from('tampered'), 0, 8, 4096);

@@ -33,7 +33,23 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
   const repoCompose = (args: string[]) =>
     composeProbe(daemon, ['-p', repoProjectName(), '-f', join(stack.stateDir, 'deploy', 'current', 'repo-host', 'docker-compose.yml'), ...args]);
   const sql = (statement: string) => {
-    const r = stack.compose(['exec', '-T', 'postgres', 'psql', '-v', 'ON_ERROR_STOP=1', '-X', '-A', '-t', '-U', 'healthmate_user', '-d', 'healthmate', '-c', statement]);
+    const r = stack.compose([
+      'exec',
+      '-T',
+      'postgres',
+      'psql',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-X',
+      '-A',
+      '-t',
+      '-U',
+      'healthmate_user',
+      '-d',
+      'healthmate',
+      '-c',
+      statement,
+    ]);
     if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
     return r.stdout.trim();
   };
@@ -107,8 +123,18 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     expect(metrics.code, metrics.stderr).toBe(0);
 
     // Markers every 200 ms through one psql session; each RETURNING line is a committed row.
-    const pg = dockerProbe(daemon, ['ps', '-q', '--filter', `label=com.docker.compose.project=${stack.project}`, '--filter', 'label=com.docker.compose.service=postgres']).stdout.trim();
-    writer = spawn('docker', ['exec', '-i', pg, 'psql', '-X', '-A', '-t', '-q', '-U', 'healthmate_user', '-d', 'healthmate'], { env: daemon.env, stdio: ['pipe', 'pipe', 'ignore'] });
+    const pg = dockerProbe(daemon, [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${stack.project}`,
+      '--filter',
+      'label=com.docker.compose.service=postgres',
+    ]).stdout.trim();
+    writer = spawn('docker', ['exec', '-i', pg, 'psql', '-X', '-A', '-t', '-q', '-U', 'healthmate_user', '-d', 'healthmate'], {
+      env: daemon.env,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     let lastCommitted = '';
     writer.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = chunk.split('\n').filter((l) => /^\d+\|/.test(l));

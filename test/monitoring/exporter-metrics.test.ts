@@ -81,7 +81,9 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
   });
 
   it('textfile metrics are the names the certificate, backup and pgBackRest scripts write', () => {
-    const writers = ['scripts/lib/certs/metrics.ts', 'scripts/lib/backup/metrics.ts', 'scripts/lib/pgbackrest/metrics.ts'].map((f) => readFileSync(join(REPO, f), 'utf8')).join('\n');
+    const writers = ['scripts/lib/certs/metrics.ts', 'scripts/lib/backup/metrics.ts', 'scripts/lib/pgbackrest/metrics.ts']
+      .map((f) => readFileSync(join(REPO, f), 'utf8'))
+      .join('\n');
     expect((EXPECTED.textfile ?? []).filter((name) => !writers.includes(name))).toEqual([]);
   });
 

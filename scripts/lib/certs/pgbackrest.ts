@@ -49,8 +49,7 @@ function sansFor(name: string, extra: SubjectAltName[]): SubjectAltName[] {
 function readCa(paths: StatePaths) {
   const cert = readCertificate(join(paths.ca, CA_FILES.cert));
   const key = readPrivateKey(join(paths.ca, CA_FILES.key));
-  if (!cert || !key)
-    throw new BadInputError(`no local CA in ${paths.ca}: pgBackRest certificates are signed by it; run generate-certs.ts --mode ca first.`);
+  if (!cert || !key) throw new BadInputError(`no local CA in ${paths.ca}: pgBackRest certificates are signed by it; run generate-certs.ts --mode ca first.`);
   return cert;
 }
 

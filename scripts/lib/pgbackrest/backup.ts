@@ -1,6 +1,6 @@
+import { describeCommand } from '../backup/process.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
-import { describeCommand } from '../backup/process.js';
 import { type PgbackrestRunner, runPgbackrest, stanzaArgs } from './command.js';
 import { parseInfo, pgbackrestMetricsText, previousVerify, type StanzaInfo, type VerifyResult, writePgbackrestMetrics } from './metrics.js';
 import type { PgbackrestSettings } from './settings.js';
@@ -80,7 +80,10 @@ export async function runVerify(settings: PgbackrestSettings, runner: Pgbackrest
     const result = await runPgbackrest(runner, stanzaArgs(settings.stanza, 'verify', ['--log-level-console=info']));
     const problems = verifyProblems(`${result.stdout}\n${result.stderr}`);
     if (problems.length > 0)
-      throw new OperationError(`pgbackrest verify found a damaged repository (${runner.where}): ${problems.slice(0, 5).join('; ')}.`, 'restore the repository host from its own backup, and take a new full backup now');
+      throw new OperationError(
+        `pgbackrest verify found a damaged repository (${runner.where}): ${problems.slice(0, 5).join('; ')}.`,
+        'restore the repository host from its own backup, and take a new full backup now',
+      );
   } catch (error) {
     await refreshMetrics(settings, runner, { at, ok: false }).catch(() => undefined);
     throw error;

@@ -1,5 +1,5 @@
-import { BadInputError, OperationError } from '../errors.js';
 import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
+import { BadInputError, OperationError } from '../errors.js';
 
 /** The two ends of the mutual-TLS setup: the database host (archive-push, restore) and the repository host (backup, verify, expire). */
 export type PgbackrestSide = 'db' | 'repo';
@@ -54,9 +54,16 @@ function errorLine(output: string): string {
 export function classifyPgbackrestError(text: string, where: string, fallback: string): Error {
   const detail = text.split('\n')[0]?.trim() ?? '';
   const missing = /unable to open (?:missing )?file '([^']+\.(?:pem|key|crt))'/.exec(detail);
-  if (missing) return new BadInputError(`pgBackRest cannot read the TLS file ${missing[1]} (${where}).`, 'run generate-certs.ts --profile pgbackrest and mount the tls folder');
+  if (missing)
+    return new BadInputError(
+      `pgBackRest cannot read the TLS file ${missing[1]} (${where}).`,
+      'run generate-certs.ts --profile pgbackrest and mount the tls folder',
+    );
   if (/key file .* must be owned|key file .* must not have|unable to load (?:cert|key) file|unable to read key file/i.test(detail))
-    return new BadInputError(`pgBackRest cannot use its TLS certificate or key (${where}): ${detail}`, 'key.pem must be owned by root (group 999, mode 0640) or by the user running pgbackrest');
+    return new BadInputError(
+      `pgBackRest cannot use its TLS certificate or key (${where}): ${detail}`,
+      'key.pem must be owned by root (group 999, mode 0640) or by the user running pgbackrest',
+    );
   // A wrong passphrase decrypts the info files into garbage: pgBackRest then reports a format error.
   if (/cipher header invalid|unable to flush|unable to decrypt|bad decrypt|cipher-pass|outside of section|unable to load info file/i.test(text))
     return new BadInputError(
@@ -65,8 +72,15 @@ export function classifyPgbackrestError(text: string, where: string, fallback: s
     );
   if (/expected value '[^']*' for '(?:version|pgBackRest version)'|version mismatch|requires version/i.test(detail))
     return new BadInputError(`the two hosts run different pgBackRest versions: ${detail}`, 'install the same PGBACKREST_DEB_VERSION on both hosts');
-  if (/access denied|not authorized|certificate verify failed|unable to find hostname|tlsv1 alert|alert certificate|unknown ca|bad certificate|is not in tls-server-auth|client certificate/i.test(detail))
-    return new BadInputError(`pgBackRest TLS authentication failed (${where}): ${detail}`, 'check the CA, the certificate CNs and tls-server-auth on both hosts');
+  if (
+    /access denied|not authorized|certificate verify failed|unable to find hostname|tlsv1 alert|alert certificate|unknown ca|bad certificate|is not in tls-server-auth|client certificate/i.test(
+      detail,
+    )
+  )
+    return new BadInputError(
+      `pgBackRest TLS authentication failed (${where}): ${detail}`,
+      'check the CA, the certificate CNs and tls-server-auth on both hosts',
+    );
   if (/unable to (?:connect|get address)|connection refused|timeout|unable to resolve/i.test(detail))
     return new OperationError(`cannot reach the other pgBackRest host (${where}): ${detail}`, 'is `pgbackrest server` running there and the port open?');
   if (/^\[03\d\]|option/i.test(detail)) return new BadInputError(`pgBackRest refuses its configuration (${where}): ${detail}`);
@@ -103,6 +117,9 @@ export async function pgbackrestVersion(runner: PgbackrestRunner): Promise<strin
 export async function requireSameVersion(a: PgbackrestRunner, b: PgbackrestRunner): Promise<string> {
   const [va, vb] = await Promise.all([pgbackrestVersion(a), pgbackrestVersion(b)]);
   if (va !== vb)
-    throw new BadInputError(`pgBackRest ${va} on ${a.where} but ${vb} on ${b.where}: both hosts must run the same version.`, 'set the same PGBACKREST_DEB_VERSION and rebuild');
+    throw new BadInputError(
+      `pgBackRest ${va} on ${a.where} but ${vb} on ${b.where}: both hosts must run the same version.`,
+      'set the same PGBACKREST_DEB_VERSION and rebuild',
+    );
   return va;
 }

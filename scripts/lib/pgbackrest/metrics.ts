@@ -9,7 +9,12 @@ export const PGBACKREST_METRICS_FILE = 'healthmate_pgbackrest.prom';
 export interface StanzaInfo {
   name: string;
   status: { code: number; message: string };
-  backup: { label: string; type: 'full' | 'diff' | 'incr'; timestamp: { start: number; stop: number }; info: { repository: { delta: number; size: number } } }[];
+  backup: {
+    label: string;
+    type: 'full' | 'diff' | 'incr';
+    timestamp: { start: number; stop: number };
+    info: { repository: { delta: number; size: number } };
+  }[];
   archive: { id: string; min: string | null; max: string | null }[];
   /** Per repository: the reason when the stanza status is not ok. */
   repo?: { key: number; status: { code: number; message: string } }[];
@@ -25,7 +30,7 @@ export function stanzaProblem(stanza: StanzaInfo): string | undefined {
 export function parseInfo(json: string): StanzaInfo[] {
   try {
     // pgBackRest 2.45 puts error messages into the JSON with raw newlines; its JSON is one line, so escaping every control character is safe.
-    const escaped = json.trim().replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const escaped = [...json.trim()].map((c) => (c.charCodeAt(0) < 0x20 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('');
     const parsed = JSON.parse(escaped) as StanzaInfo[];
     if (!Array.isArray(parsed)) throw new Error('not an array');
     return parsed;
@@ -85,10 +90,20 @@ export function pgbackrestMetricsText(stanzas: StanzaInfo[], measuredAt: Date, v
   for (const s of stanzas) {
     const stanza = { stanza: s.name };
     gauge('healthmate_pgbackrest_status_ok', '1 when pgbackrest info reports the stanza ok (status code 0), else 0.', stanza, s.status.code === 0 ? 1 : 0);
-    gauge('healthmate_pgbackrest_status_code', 'pgbackrest info status code of the stanza (0 ok, 1 missing stanza path, 2 no valid backups, ...).', stanza, s.status.code);
+    gauge(
+      'healthmate_pgbackrest_status_code',
+      'pgbackrest info status code of the stanza (0 ok, 1 missing stanza path, 2 no valid backups, ...).',
+      stanza,
+      s.status.code,
+    );
     for (const type of ['full', 'diff', 'incr'] as const) {
       const newest = s.backup.filter((b) => b.type === type).at(-1);
-      gauge('healthmate_pgbackrest_last_backup_timestamp_seconds', 'Stop time of the newest backup of each type in the repository.', { ...stanza, type }, newest?.timestamp.stop);
+      gauge(
+        'healthmate_pgbackrest_last_backup_timestamp_seconds',
+        'Stop time of the newest backup of each type in the repository.',
+        { ...stanza, type },
+        newest?.timestamp.stop,
+      );
     }
     gauge('healthmate_pgbackrest_backups', 'Backups in the repository.', stanza, s.backup.length);
     gauge(
@@ -97,8 +112,17 @@ export function pgbackrestMetricsText(stanzas: StanzaInfo[], measuredAt: Date, v
       stanza,
       s.backup.reduce((sum, b) => sum + (b.info.repository.delta ?? 0), 0),
     );
-    const max = s.archive.map((a) => a.max).filter((m): m is string => typeof m === 'string').sort().at(-1);
-    gauge('healthmate_pgbackrest_archive_max_wal_bytes', 'End position (bytes) of the newest WAL segment in the repository archive.', stanza, max ? segmentEndBytes(max) : undefined);
+    const max = s.archive
+      .map((a) => a.max)
+      .filter((m): m is string => typeof m === 'string')
+      .sort()
+      .at(-1);
+    gauge(
+      'healthmate_pgbackrest_archive_max_wal_bytes',
+      'End position (bytes) of the newest WAL segment in the repository archive.',
+      stanza,
+      max ? segmentEndBytes(max) : undefined,
+    );
   }
   gauge('healthmate_pgbackrest_metrics_timestamp_seconds', 'When pgbackrest info was last read successfully.', {}, measuredAt.getTime() / 1000);
   if (verify) {

@@ -1,8 +1,8 @@
 import { composeCommand } from '../backup/pg.js';
 import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
-import { PGBACKREST_CONTAINER_PATHS } from '../render/pgbackrest-layout.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
+import { PGBACKREST_CONTAINER_PATHS } from '../render/pgbackrest-layout.js';
 import { composeExecRunner, type PgbackrestRunner, pgbackrestError, requireSameVersion } from './command.js';
 import { restoreArgs } from './restore.js';
 import { type PgbackrestSettings, repoProject } from './settings.js';
@@ -70,7 +70,8 @@ export async function volumeRestorePlan(settings: PgbackrestSettings, options: V
 export async function restoreVolume(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<number> {
   const e = await engine(settings);
   const exists = await volumeExists(options.volume);
-  if (exists && !options.delta) throw new BadInputError(`docker volume ${options.volume} exists already; restore into a new one, or pass --delta to overwrite it.`);
+  if (exists && !options.delta)
+    throw new BadInputError(`docker volume ${options.volume} exists already; restore into a new one, or pass --delta to overwrite it.`);
   if (!exists && options.delta) throw new BadInputError(`--delta needs the existing volume ${options.volume}, and there is none.`);
   const started = Date.now();
   if (!exists) await run({ file: 'docker', args: ['volume', 'create', options.volume] }, `docker volume create ${options.volume}`);
@@ -117,7 +118,9 @@ export async function rebuildPlan(settings: PgbackrestSettings, options: Rebuild
 }
 
 async function psqlIn(e: Engine, user: string, db: string, sql: string): Promise<string> {
-  const result = await capture(cmd([...e.stack, 'exec', '-T', 'postgres', 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', db, '-c', sql]));
+  const result = await capture(
+    cmd([...e.stack, 'exec', '-T', 'postgres', 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', db, '-c', sql]),
+  );
   if (result.code !== 0) throw new OperationError(`psql in the postgres container failed: ${result.stderr.trim()}`);
   return result.stdout.trim();
 }
@@ -125,7 +128,12 @@ async function psqlIn(e: Engine, user: string, db: string, sql: string): Promise
 /** Exact row counts of the ordinary tables outside the system schemas. */
 export async function tableCounts(e: Engine, user: string, db: string): Promise<Record<string, number>> {
   const tables = (
-    await psqlIn(e, user, db, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1")
+    await psqlIn(
+      e,
+      user,
+      db,
+      "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    )
   )
     .split('\n')
     .filter(Boolean);
@@ -169,9 +177,14 @@ export async function rebuildDbHost(
   const version = await requireSameVersion(dbVersionRunner, options.repo);
   log.info(`pgBackRest ${version} on both hosts`);
   const running = await capture(cmd([...e.stack, 'ps', '-q', 'postgres']));
-  if (running.stdout.trim() !== '') throw new BadInputError('the stack still has a postgres container: this rebuilds a LOST database host; for a restore beside it use restore-pitr.ts --volume.');
+  if (running.stdout.trim() !== '')
+    throw new BadInputError(
+      'the stack still has a postgres container: this rebuilds a LOST database host; for a restore beside it use restore-pitr.ts --volume.',
+    );
   if (await volumeExists(volume))
-    throw new BadInputError(`volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`);
+    throw new BadInputError(
+      `volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`,
+    );
 
   await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
   const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume, delta: false });
@@ -187,7 +200,8 @@ export async function rebuildDbHost(
   log.info('PostgreSQL replays WAL from the repository host');
   await waitRecovered(e, options.user, options.database, options.timeoutSeconds);
   const counts = await tableCounts(e, options.user, options.database);
-  if (Object.keys(counts).length === 0) throw new OperationError(`the restored database ${options.database} has no tables: this is not the data you backed up.`);
+  if (Object.keys(counts).length === 0)
+    throw new OperationError(`the restored database ${options.database} has no tables: this is not the data you backed up.`);
   await run(cmd([...e.stack, 'up', '-d']), 'starting the stack');
   return { counts, seconds: (Date.now() - started) / 1000 };
 }

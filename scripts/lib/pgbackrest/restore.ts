@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BadInputError } from '../errors.js';
 import { describeCommand } from '../backup/process.js';
+import { BadInputError } from '../errors.js';
 import { type PgbackrestRunner, runPgbackrest, stanzaArgs } from './command.js';
 import type { PgbackrestSettings } from './settings.js';
 import { describeTarget, type RestoreTarget, targetArgs } from './target.js';
@@ -15,7 +15,12 @@ export interface RestoreOptions {
 }
 
 export function restoreArgs(settings: PgbackrestSettings, options: RestoreOptions): string[] {
-  return stanzaArgs(settings.stanza, 'restore', [`--pg1-path=${options.dataDir}`, ...targetArgs(options.target), ...(options.delta ? ['--delta'] : []), '--log-level-console=info']);
+  return stanzaArgs(settings.stanza, 'restore', [
+    `--pg1-path=${options.dataDir}`,
+    ...targetArgs(options.target),
+    ...(options.delta ? ['--delta'] : []),
+    '--log-level-console=info',
+  ]);
 }
 
 export function restorePlan(settings: PgbackrestSettings, runner: PgbackrestRunner, options: RestoreOptions): string[] {
@@ -30,8 +35,10 @@ export function restorePlan(settings: PgbackrestSettings, runner: PgbackrestRunn
 export function checkLocalDataDir(dir: string, delta: boolean): void {
   const entries = existsSync(dir) ? readdirSync(dir) : [];
   if (delta) {
-    if (!existsSync(join(dir, 'PG_VERSION'))) throw new BadInputError(`--delta needs an existing PostgreSQL data folder, and ${dir} is not one.`, 'drop --delta to restore into a new folder');
-    if (existsSync(join(dir, 'postmaster.pid'))) throw new BadInputError(`${dir} belongs to a running PostgreSQL (postmaster.pid); stop it before a --delta restore.`);
+    if (!existsSync(join(dir, 'PG_VERSION')))
+      throw new BadInputError(`--delta needs an existing PostgreSQL data folder, and ${dir} is not one.`, 'drop --delta to restore into a new folder');
+    if (existsSync(join(dir, 'postmaster.pid')))
+      throw new BadInputError(`${dir} belongs to a running PostgreSQL (postmaster.pid); stop it before a --delta restore.`);
     return;
   }
   if (entries.length > 0) throw new BadInputError(`${dir} is not empty; restore into a new folder, or pass --delta to overwrite a stopped cluster.`);

@@ -30,7 +30,10 @@ export function parseRecoveryTime(text: string, now = new Date()): { instant: Da
 }
 
 /** Exactly one of --to, --latest, --immediate. */
-export function restoreTarget(flags: { to?: string | undefined; latest?: boolean | undefined; immediate?: boolean | undefined }, now = new Date()): RestoreTarget {
+export function restoreTarget(
+  flags: { to?: string | undefined; latest?: boolean | undefined; immediate?: boolean | undefined },
+  now = new Date(),
+): RestoreTarget {
   const given = [flags.to !== undefined && '--to', flags.latest === true && '--latest', flags.immediate === true && '--immediate'].filter(Boolean);
   if (given.length !== 1)
     throw new BadInputError(

@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defaultFor } from '../../../scripts/lib/env/spec.js';
 import { SCHEMA } from '../../../scripts/lib/env/schema.js';
+import { defaultFor } from '../../../scripts/lib/env/spec.js';
 import { pgbackrestImages } from '../../../scripts/lib/render/pgbackrest-layout.js';
 import { needTool } from '../../helpers/tools.js';
 import { docker } from './docker.js';
@@ -179,7 +179,10 @@ export async function buildStandIns(daemon: Dockerd, log: (line: string) => void
   vars.CERTBOT_IMAGE = base;
   // The deploy builds postgres+pgbackrest and the repository host image from Debian's archive;
   // here the stand-ins already carry pgbackrest, so they get the names the bundle expects.
-  const pgbackrest = pgbackrestImages({ POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string, PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string });
+  const pgbackrest = pgbackrestImages({
+    POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string,
+    PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string,
+  });
   docker(daemon, ['tag', vars.POSTGRES_IMAGE as string, pgbackrest.db]);
   build(daemon, pgbackrest.repo, 'pgbackrest-repo', { BASE: base });
   return { base, vars, backendRepository: `${STANDIN_PREFIX}/backend` };

@@ -89,7 +89,8 @@ export function checkPgbackrestConfigs(texts: Record<'db' | 'repo', string>, sta
       }
     }
     for (const [section, values] of ini) {
-      if (values.has('repo1-cipher-pass')) problems.push(error(`repo1-cipher-pass in [${section}]: the passphrase belongs in secrets/pgbackrest_cipher.conf only.`, file));
+      if (values.has('repo1-cipher-pass'))
+        problems.push(error(`repo1-cipher-pass in [${section}]: the passphrase belongs in secrets/pgbackrest_cipher.conf only.`, file));
       for (const key of ['repo1-host', 'pg1-host'])
         if (values.has(key) && isIP(values.get(key) as string))
           problems.push(error(`${key}=${values.get(key)} is an IP address: pgBackRest matches DNS names against the certificate, so use a host name.`, file));
@@ -104,7 +105,8 @@ export function checkPgbackrestConfigs(texts: Record<'db' | 'repo', string>, sta
   if (dbHost && !repoAuth.startsWith(`${dbHost}=`))
     problems.push(error(`tls-server-auth must admit the database host's CN ${dbHost} (tls-server-auth=${dbHost}=${stanza}).`, PGBACKREST_CONFIGS.repo));
   const cipher = (side: 'db' | 'repo') => parsed[side].get('global')?.get('repo1-cipher-type');
-  if (cipher('db') !== cipher('repo')) problems.push(error('repo1-cipher-type differs between the two hosts: encryption happens on the database host, both must agree.', PGBACKREST_CONFIGS.repo));
+  if (cipher('db') !== cipher('repo'))
+    problems.push(error('repo1-cipher-type differs between the two hosts: encryption happens on the database host, both must agree.', PGBACKREST_CONFIGS.repo));
   return problems;
 }
 
@@ -119,12 +121,21 @@ export function pgbackrestParse(tool: string, configPath: string, file: string, 
     writeFileSync(join(include, 'check.conf'), `[global]\nrepo1-cipher-pass=${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
     const result = spawnSync(
       tool,
-      [`--config=${configPath}`, `--config-include-path=${include}`, `--stanza=${stanza}`, '--io-timeout=1', '--log-level-file=off', `--log-path=${include}`, 'check'],
+      [
+        `--config=${configPath}`,
+        `--config-include-path=${include}`,
+        `--stanza=${stanza}`,
+        '--io-timeout=1',
+        '--log-level-file=off',
+        `--log-path=${include}`,
+        'check',
+      ],
       { encoding: 'utf8', timeout: 30_000 },
     );
     const output = `${result.stdout}${result.stderr}`;
     const problems: Problem[] = [];
-    for (const m of output.matchAll(/WARN: configuration file contains invalid option '([^']+)'/g)) problems.push(error(`pgbackrest does not know the option ${m[1]}.`, file));
+    for (const m of output.matchAll(/WARN: configuration file contains invalid option '([^']+)'/g))
+      problems.push(error(`pgbackrest does not know the option ${m[1]}.`, file));
     const optionError = /ERROR: \[03[0-7]\]: ([^\n]+)/.exec(output);
     if (optionError) problems.push(error(`pgbackrest refuses the config: ${optionError[1]}`, file));
     return problems;
@@ -144,7 +155,10 @@ interface ComposeService {
 }
 
 function services(ctx: CheckContext, file: string): Record<string, ComposeService> {
-  return ((parseYaml(readFileSync(join(ctx.bundleDir, file), 'utf8')) as { services?: Record<string, ComposeService> }).services ?? {}) as Record<string, ComposeService>;
+  return ((parseYaml(readFileSync(join(ctx.bundleDir, file), 'utf8')) as { services?: Record<string, ComposeService> }).services ?? {}) as Record<
+    string,
+    ComposeService
+  >;
 }
 
 function secretNames(service: ComposeService): string[] {
@@ -162,9 +176,12 @@ export function checkPgbackrestCompose(ctx: CheckContext, stanza: string): Probl
   const setting = (name: string) => command.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
   if (setting('archive_mode') !== 'on') problems.push(error('postgres must run with archive_mode=on.', 'docker-compose.yml'));
   if (setting('archive_command') !== `pgbackrest --stanza=${stanza} archive-push %p`)
-    problems.push(error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, 'docker-compose.yml'));
+    problems.push(
+      error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, 'docker-compose.yml'),
+    );
   const timeout = Number(setting('archive_timeout'));
-  if (!(timeout > 0 && timeout <= 60)) problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', 'docker-compose.yml'));
+  if (!(timeout > 0 && timeout <= 60))
+    problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', 'docker-compose.yml'));
 
   const sides: [string, string, ComposeService | undefined][] = [
     ['docker-compose.yml', 'postgres', postgres],
@@ -179,18 +196,33 @@ export function checkPgbackrestCompose(ctx: CheckContext, stanza: string): Probl
     const volumes = service.volumes ?? [];
     const tls = volumes.find((v) => /:\/etc\/pgbackrest\/tls(:|$)/.test(v));
     if (!tls?.endsWith(':ro')) problems.push(error(`${name}: the TLS folder must be mounted read-only at /etc/pgbackrest/tls.`, file));
-    if (!volumes.some((v) => /:\/etc\/pgbackrest\/conf:ro$/.test(v))) problems.push(error(`${name}: the pgBackRest config must be mounted read-only at /etc/pgbackrest/conf.`, file));
+    if (!volumes.some((v) => /:\/etc\/pgbackrest\/conf:ro$/.test(v)))
+      problems.push(error(`${name}: the pgBackRest config must be mounted read-only at /etc/pgbackrest/conf.`, file));
     const confSecrets = secretNames(service).filter((s) => s.endsWith('.conf'));
     if (confSecrets.join() !== 'pgbackrest_cipher.conf')
-      problems.push(error(`${name}: pgBackRest reads every *.conf in /run/secrets; it must get exactly pgbackrest_cipher.conf (has ${confSecrets.join(', ') || 'none'}).`, file));
-    if (service.environment?.PGBACKREST_CONFIG_INCLUDE_PATH !== '/run/secrets') problems.push(error(`${name}: PGBACKREST_CONFIG_INCLUDE_PATH must be /run/secrets.`, file));
-    if (Object.keys(service.environment ?? {}).some((k) => /CIPHER_PASS/.test(k))) problems.push(error(`${name}: the passphrase must not be an environment variable.`, file));
-    if (name !== 'postgres' && service.user !== '999:999') problems.push(error(`${name}: must run as 999:999, the uid its TLS key and the repository belong to.`, file));
+      problems.push(
+        error(
+          `${name}: pgBackRest reads every *.conf in /run/secrets; it must get exactly pgbackrest_cipher.conf (has ${confSecrets.join(', ') || 'none'}).`,
+          file,
+        ),
+      );
+    if (service.environment?.PGBACKREST_CONFIG_INCLUDE_PATH !== '/run/secrets')
+      problems.push(error(`${name}: PGBACKREST_CONFIG_INCLUDE_PATH must be /run/secrets.`, file));
+    if (Object.keys(service.environment ?? {}).some((k) => /CIPHER_PASS/.test(k)))
+      problems.push(error(`${name}: the passphrase must not be an environment variable.`, file));
+    if (name !== 'postgres' && service.user !== '999:999')
+      problems.push(error(`${name}: must run as 999:999, the uid its TLS key and the repository belong to.`, file));
   }
-  if (!(postgres.volumes ?? []).some((v) => v.endsWith(':/var/spool/pgbackrest'))) problems.push(error('postgres: the archive-async spool needs its own volume at /var/spool/pgbackrest.', 'docker-compose.yml'));
+  if (!(postgres.volumes ?? []).some((v) => v.endsWith(':/var/spool/pgbackrest')))
+    problems.push(error('postgres: the archive-async spool needs its own volume at /var/spool/pgbackrest.', 'docker-compose.yml'));
   const version = (s?: ComposeService) => s?.build?.args?.PGBACKREST_DEB_VERSION;
   if (version(postgres) !== version(repo['pgbackrest-repo']))
-    problems.push(error(`pgbackrest ${version(postgres)} on the database host but ${version(repo['pgbackrest-repo'])} on the repository host: both must run the same version.`, REPO_COMPOSE));
+    problems.push(
+      error(
+        `pgbackrest ${version(postgres)} on the database host but ${version(repo['pgbackrest-repo'])} on the repository host: both must run the same version.`,
+        REPO_COMPOSE,
+      ),
+    );
   return problems;
 }
 

@@ -51,12 +51,14 @@ export const backupVars = {
     default: { dev: 'single-host', prod: 'repository-host' },
   }),
   PGBACKREST_DB_HOST: v.domain({
-    description: "DNS name of the database host's pgBackRest server: the repository host dials it and its certificate's CN. Not an IP (pgBackRest matches DNS names only).",
+    description:
+      "DNS name of the database host's pgBackRest server: the repository host dials it and its certificate's CN. Not an IP (pgBackRest matches DNS names only).",
     default: 'pgbackrest-db',
   }),
   PGBACKREST_DB_PORT: v.port({ description: "TLS port of the database host's pgBackRest server.", default: '8432' }),
   PGBACKREST_DB_PUBLISH_ADDRESS: v.str({
-    description: "Host address the database host publishes its pgBackRest port on for the repository host (its private-network address; 127.0.0.1 for a single host).",
+    description:
+      'Host address the database host publishes its pgBackRest port on for the repository host (its private-network address; 127.0.0.1 for a single host).',
     pattern: /^[0-9a-f.:]+$/,
     patternHint: 'must be an IP address',
     default: '127.0.0.1',
@@ -67,7 +69,8 @@ export const backupVars = {
   }),
   PGBACKREST_REPO_PORT: v.port({ description: "TLS port of the repository host's pgBackRest server.", default: '8432' }),
   PGBACKREST_REPO_PUBLISH_ADDRESS: v.str({
-    description: 'Host address the repository host publishes its pgBackRest port on for the database host (its private-network address; 127.0.0.1 for a single host).',
+    description:
+      'Host address the repository host publishes its pgBackRest port on for the database host (its private-network address; 127.0.0.1 for a single host).',
     pattern: /^[0-9a-f.:]+$/,
     patternHint: 'must be an IP address',
     default: '127.0.0.1',
@@ -79,13 +82,19 @@ export const backupVars = {
     default: '',
   }),
   PGBACKREST_CIPHER_PASS: v.secret({
-    description: 'Passphrase of the aes-256-cbc encrypted repository; both hosts read it from secrets/pgbackrest_cipher.conf, never from a config or a command line.',
+    description:
+      'Passphrase of the aes-256-cbc encrypted repository; both hosts read it from secrets/pgbackrest_cipher.conf, never from a config or a command line.',
     default: { dev: 'dev-pgbackrest-cipher-passphrase' },
   }),
-  PGBACKREST_RETENTION_FULL: v.int({ description: 'Full backups kept (weekly fulls: 4 is about a month of point-in-time recovery).', min: 1, max: 100, default: '4' }),
+  PGBACKREST_RETENTION_FULL: v.int({
+    description: 'Full backups kept (weekly fulls: 4 is about a month of point-in-time recovery).',
+    min: 1,
+    max: 100,
+    default: '4',
+  }),
   PGBACKREST_RETENTION_DIFF: v.int({ description: 'Differential backups kept (daily diffs).', min: 1, max: 100, default: '7' }),
   PGBACKREST_DEB_VERSION: v.str({
-    description: "Debian package version of pgbackrest installed on both hosts (the two must run the same pgBackRest).",
+    description: 'Debian package version of pgbackrest installed on both hosts (the two must run the same pgBackRest).',
     pattern: /^\d+\.\d+-[\w.+~]+$/,
     patternHint: 'must be a Debian version such as 2.45-1',
     default: '2.45-1',

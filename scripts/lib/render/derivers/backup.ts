@@ -22,8 +22,6 @@ export const deriveBackup: Deriver = (env) => {
       PGBACKREST_REPO_HOST_DIR: env.values.PGBACKREST_REPO_DIR || join(paths.backups, 'pgbackrest'),
       POSTGRES_PGBACKREST_IMAGE: images.db,
       PGBACKREST_REPO_IMAGE: images.repo,
-      // On a single host the repository container joins the stack's pgbackrest network instead of creating its own.
-      PGBACKREST_REPO_NETWORK_EXTERNAL: env.values.PGBACKREST_TOPOLOGY === 'single-host',
       ...PGBACKREST_CONTAINER_PATHS,
     },
     secretFiles,
