@@ -249,7 +249,8 @@ export const pgbackrestValidators: Validator[] = [
         ...checkPassphraseConfined(ctx),
         ...(ctx.files.includes('docker-compose.yml') && ctx.env.name === 'prod' ? checkPgbackrestCompose(ctx, stanza) : []),
       ];
-      if (ctx.env.values.PGBACKREST_TOPOLOGY === 'single-host')
+      // dev is single-host by design; production says it plainly.
+      if (ctx.env.name === 'prod' && ctx.env.values.PGBACKREST_TOPOLOGY === 'single-host')
         problems.push(
           warning(
             'PGBACKREST_TOPOLOGY=single-host: the pgBackRest repository is on the database host, NOT offsite; losing the host loses the backups too. Use a repository host for production.',
