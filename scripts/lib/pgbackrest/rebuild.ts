@@ -32,12 +32,20 @@ function cmd(argv: string[]): Command {
   return { file: argv[0] as string, args: argv.slice(1) };
 }
 
-/** `compose run` of the stack's pgbackrest service (its TLS files, config and passphrase) with `volume` as the data folder. */
-function runWithVolume(e: Engine, volume: string, entrypoint: string, args: string[]): Command {
-  return cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', '-v', `${volume}:${DATA_MOUNT}`, '--entrypoint', entrypoint, 'pgbackrest', ...args]);
+/**
+ * `compose run` of the stack's pgbackrest service (its TLS files, config and passphrase)
+ * with `volume` as the data folder; without a volume, the service's own postgres-data.
+ */
+function runWithVolume(e: Engine, volume: string | undefined, entrypoint: string, args: string[]): Command {
+  const mount = volume ? ['-v', `${volume}:${DATA_MOUNT}`] : [];
+  return cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', ...mount, '--entrypoint', entrypoint, 'pgbackrest', ...args]);
 }
 
-function volumeCommands(settings: PgbackrestSettings, e: Engine, options: VolumeRestoreOptions): { prepare: Command; restore: Command } {
+function volumeCommands(
+  settings: PgbackrestSettings,
+  e: Engine,
+  options: Omit<VolumeRestoreOptions, 'volume'> & { volume: string | undefined },
+): { prepare: Command; restore: Command } {
   const dataDir = PGBACKREST_CONTAINER_PATHS.PGBACKREST_PG_PATH;
   return {
     // pgBackRest restores only into a folder that exists and belongs to it (uid 999).
@@ -104,7 +112,7 @@ export async function rebuildPlan(settings: PgbackrestSettings, options: Rebuild
   const e = await engine(settings);
   const c = (...args: string[]) => describeCommand(cmd([...e.stack, ...args]));
   const volume = dataVolume(settings);
-  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume, delta: false });
+  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
   return [
     `1. pgBackRest versions equal: ${c('run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', 'version')} and the repository host's`,
     `2. refuse when volume ${volume} holds data or postgres runs (this is for a lost host; use restore-pitr.ts otherwise)`,
@@ -187,7 +195,8 @@ export async function rebuildDbHost(
     );
 
   await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
-  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume, delta: false });
+  // The stack's own postgres-data, just created empty by `up --no-start`.
+  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
   await run(prepare, 'preparing the data folder');
   log.info(`pgbackrest restore to ${describeTarget(options.target)} into the new volume ${volume}`);
   const restored = await capture(restore);
