@@ -1,7 +1,14 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPgbackrestCompose, checkPgbackrestConfigs, PGBACKREST_CONFIGS, pgbackrestParse } from '../../scripts/lib/check/validators/pgbackrest.js';
+import type { Validator } from '../../scripts/lib/check/types.js';
+import {
+  checkPgbackrestCompose,
+  checkPgbackrestConfigs,
+  PGBACKREST_CONFIGS,
+  pgbackrestParse,
+  pgbackrestValidators,
+} from '../../scripts/lib/check/validators/pgbackrest.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { BadInputError } from '../../scripts/lib/errors.js';
 import { verifyProblems } from '../../scripts/lib/pgbackrest/backup.js';
@@ -163,6 +170,19 @@ describe('pgBackRest validators', () => {
       'pgbackrest does not know the option proces-max.',
       "pgbackrest refuses the config: 'abc' is not valid for 'pg1-port' option",
     ]);
+  });
+
+  it('says plainly that a single-host production setup is not offsite', async () => {
+    const { dir } = renderedBundle();
+    const files = ['postgres/pgbackrest/pgbackrest.conf', 'repo-host/pgbackrest/pgbackrest.conf', 'repo-host/docker-compose.yml', 'docker-compose.yml'];
+    const env = (topology: string) =>
+      loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan', processEnv: {}, overrides: { PGBACKREST_TOPOLOGY: topology } });
+    const run = async (topology: string) =>
+      (await (pgbackrestValidators[0] as Validator).run({ bundleDir: dir, env: env(topology), files, secretValues: [] })).map(
+        (p) => `${p.severity}: ${p.message}`,
+      );
+    expect(await run('repository-host')).toEqual([]);
+    expect(await run('single-host')).toEqual([expect.stringMatching(/^warning: PGBACKREST_TOPOLOGY=single-host: .*NOT offsite/)]);
   });
 
   it('checks the rendered compose wiring on both hosts', () => {
