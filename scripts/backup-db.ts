@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readRecipients } from './lib/backup/age.js';
 import { backupPlan, runBackup } from './lib/backup/backup.js';
-import { baseBackupPlan, runBaseBackup } from './lib/backup/base.js';
 import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
 import { dumpSet } from './lib/backup/offsite-sets.js';
 import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
@@ -14,6 +13,8 @@ import type { LoadedEnv } from './lib/env/load.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
 import { statePaths } from './lib/paths.js';
+import { parseBackupType, physicalBackupPlan, runPhysicalBackup } from './lib/pgbackrest/backup.js';
+import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
 
 async function runner(args: CliArgs, env: LoadedEnv, settings: ReturnType<typeof backupSettings>): Promise<PgRunner> {
   if (!args.values.compose) return directRunner(settings.connection);
@@ -27,22 +28,51 @@ await runCli(
   {
     name: 'backup-db.ts',
     summary:
-      'Dump the env database with pg_dump -Fc in one stream (sha256, optional age encryption, fsync, rename), verify it by a full read, write a manifest, apply retention and write node_exporter metrics.',
+      'Dump the env database with pg_dump -Fc in one stream (sha256, optional age encryption, fsync, rename), verify it by a full read, write a manifest, apply retention and write node_exporter metrics. With --base: a pgBackRest physical backup (full, diff or incr) into the encrypted repository for point-in-time recovery.',
     dryRun: true,
     options: {
       compose: { type: 'boolean', description: 'run pg_dump inside the running stack (docker compose exec -T postgres) of dist/<env>' },
       'verify-restore': { type: 'boolean', description: 'also restore into a scratch database and compare row counts with the dump snapshot' },
-      base: { type: 'boolean', description: 'take a pg_basebackup for point-in-time recovery instead of a dump' },
+      base: {
+        type: 'boolean',
+        description:
+          'take a pgBackRest physical backup for point-in-time recovery instead of a dump (runs on the repository host: its compose service, or --local)',
+      },
+      type: { type: 'string', value: '<full|diff|incr>', description: 'with --base: the pgBackRest backup type (default full)' },
+      local: { type: 'boolean', description: 'with --base: run the pgbackrest binary of this host (a repository host with the Debian package)' },
       'no-offsite': { type: 'boolean', description: 'skip the copy to BACKUP_OFFSITE_REMOTE (the next run without it copies this backup too)' },
     },
     examples: [
       'npx tsx scripts/backup-db.ts --env prod',
       'npx tsx scripts/backup-db.ts --env prod --compose --verify-restore',
       'npx tsx scripts/backup-db.ts --env prod --dry-run',
+      'npx tsx scripts/backup-db.ts --env prod --base --type diff',
     ],
   },
   async (args) => {
+    const base = args.values.base === true;
+    if (base && args.values['verify-restore'])
+      throw new BadInputError('--base and --verify-restore exclude each other: pgBackRest backups are checked by `verify-pitr.ts`.');
+    if (base && args.values.compose)
+      throw new BadInputError(
+        '--base and --compose exclude each other: --base always runs pgBackRest on the repository host (its compose service, or --local).',
+      );
+    if (!base && (args.values.type !== undefined || args.values.local)) throw new BadInputError('--type and --local go with --base only.');
     const env = envFromCli(args, 'apply');
+    if (base) {
+      const type = parseBackupType(args.values.type);
+      const settings = pgbackrestSettings(env);
+      const repo = await pgbackrestRunner(settings, 'repo', args.values.local === true);
+      if (args.dryRun) {
+        for (const step of physicalBackupPlan(settings, repo, type)) log.out(step);
+        return;
+      }
+      const result = await runPhysicalBackup(settings, repo, type);
+      log.out(
+        `pgBackRest ${result.type} backup ${result.label} of stanza ${settings.stanza} in ${result.seconds.toFixed(1)} s; ${result.backups} backups in the repository`,
+      );
+      return;
+    }
     const settings = backupSettings(env);
     // A dry run refuses what the real run refuses: no encryption in prod, an unreadable recipients file.
     if (env.name === 'prod' && !settings.recipientsFile)
@@ -52,15 +82,6 @@ await runCli(
       );
     if (settings.recipientsFile) readRecipients(settings.recipientsFile);
     const pg = await runner(args, env, settings);
-    if (args.values.base) {
-      if (args.dryRun) {
-        for (const step of baseBackupPlan(settings, pg)) log.out(step);
-        return;
-      }
-      const result = await runBaseBackup(settings, pg);
-      log.out(`base backup ${result.path} ${result.size} bytes; verified`);
-      return;
-    }
     const options = { verifyRestore: args.values['verify-restore'] === true };
     const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
     if (args.dryRun) {

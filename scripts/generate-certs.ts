@@ -1,6 +1,7 @@
 import { applyCertPlan } from './lib/certs/apply.js';
 import { applyImport, describeImport, planImport } from './lib/certs/import.js';
-import { type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, planCertificates, wantedSans } from './lib/certs/plan.js';
+import { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } from './lib/certs/pgbackrest.js';
+import { type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, parseSan, planCertificates, wantedSans } from './lib/certs/plan.js';
 import { type CliArgs, runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
@@ -19,6 +20,28 @@ async function importCertificate(args: CliArgs, from: string): Promise<void> {
   }
   log.info(step);
   const written = applyImport(plan, paths);
+  for (const file of written) log.out(`wrote ${file}`);
+  if (written.length === 0) log.out('certificates unchanged');
+}
+
+/** Mutual-TLS certificates for the two pgBackRest hosts, signed by the local CA. */
+async function pgbackrestCertificates(args: CliArgs): Promise<void> {
+  const env = envFromCli(args, 'apply');
+  const plan = planPgbackrestCerts({
+    paths: statePaths(env),
+    hosts: { db: env.values.PGBACKREST_DB_HOST, repo: env.values.PGBACKREST_REPO_HOST },
+    extraSans: ((args.values.san as string[] | undefined) ?? []).map(parseSan),
+    bits: wholeNumber(args.values.bits, '--bits', 2048, 8192, DEFAULT_BITS),
+    days: wholeNumber(args.values.days, '--days', 1, 825, DEFAULT_DAYS),
+    force: args.values.force === true,
+  });
+  const steps = describePgbackrestPlan(plan);
+  if (args.dryRun) {
+    for (const step of steps) log.out(`would ${step}`);
+    return;
+  }
+  for (const step of steps) log.info(step);
+  const written = await applyPgbackrestCerts(plan);
   for (const file of written) log.out(`wrote ${file}`);
   if (written.length === 0) log.out('certificates unchanged');
 }
@@ -52,14 +75,29 @@ await runCli(
       bits: { type: 'string', value: '<n>', description: `RSA key size (default ${DEFAULT_BITS})` },
       days: { type: 'string', value: '<n>', description: `server certificate validity in days (default ${DEFAULT_DAYS})` },
       force: { type: 'boolean', description: 'issue a new server certificate even if the current one is fine (the CA is kept)' },
+      profile: {
+        type: 'string',
+        value: '<server|pgbackrest>',
+        description:
+          'server (default): the nginx certificate; pgbackrest: one server+client certificate per pgBackRest host (CN PGBACKREST_DB_HOST / PGBACKREST_REPO_HOST) in STATE_DIR/pgbackrest/tls/{db,repo}, signed by the local CA',
+      },
     },
     examples: [
       'npx tsx scripts/generate-certs.ts --env dev --mode self-signed',
       'npx tsx scripts/generate-certs.ts --env prod --mode ca --san api.internal.example.org --dry-run',
       'npx tsx scripts/generate-certs.ts --env prod --mode import --from /var/lib/healthmate/letsencrypt/live/api.example.org',
+      'npx tsx scripts/generate-certs.ts --env prod --profile pgbackrest',
     ],
   },
   async (args) => {
+    const profile = args.values.profile ?? 'server';
+    if (profile !== 'server' && profile !== 'pgbackrest') throw new BadInputError(`--profile must be server or pgbackrest, not "${String(profile)}".`);
+    if (profile === 'pgbackrest') {
+      if (args.values.mode !== undefined || args.values.from !== undefined)
+        throw new BadInputError('--profile pgbackrest always signs with the local CA; drop --mode and --from.');
+      await pgbackrestCertificates(args);
+      return;
+    }
     const mode = args.values.mode ?? 'ca';
     if (!['ca', 'self-signed', 'import'].includes(String(mode))) throw new BadInputError(`--mode must be ca, self-signed or import, not "${String(mode)}".`);
     if ((mode === 'import') !== (typeof args.values.from === 'string')) throw new BadInputError('--from <dir> goes with --mode import, and only with it.');

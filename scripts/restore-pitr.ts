@@ -1,51 +1,76 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readIdentities } from './lib/backup/age.js';
-import { chooseBase, listBaseBackups, parseTargetTime, pitrPlan, preparePitr } from './lib/backup/pitr.js';
-import { backupSettings } from './lib/backup/settings.js';
 import { runCli } from './lib/cli.js';
 import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
+import { restoreVolume, volumeRestorePlan } from './lib/pgbackrest/rebuild.js';
+import { checkLocalDataDir, restorePlan, runRestore } from './lib/pgbackrest/restore.js';
+import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
+import { describeTarget, restoreTarget } from './lib/pgbackrest/target.js';
 
 await runCli(
   {
     name: 'restore-pitr.ts',
     summary:
-      'Prepare a PostgreSQL data directory that recovers to a point in time: the newest base backup that ended before --to, extracted after its sha256 check, with restore_command reading the WAL archive and recovery_target_time. Start PostgreSQL on it to replay and promote.',
+      'Point-in-time recovery with pgBackRest: restore the encrypted repository into a NEW data folder (--local --target-dir) or a new docker volume (--volume), stopping at --to <time>, at the end of the archive (--latest) or at the end of the backup (--immediate). Start PostgreSQL on it: it replays WAL from the repository host and promotes.',
     dryRun: true,
     options: {
-      to: { type: 'string', value: '<timestamp>', description: 'recovery target, ISO 8601 with zone (e.g. 2026-12-31T14:05:00Z)' },
-      'target-dir': { type: 'string', value: '<dir>', description: 'new (or empty) data directory to prepare' },
-      'wal-archive': { type: 'string', value: '<dir>', description: 'WAL archive as the recovering server sees it (default <BACKUP_DIR>/wal)' },
-      identity: { type: 'string', value: '<file>', description: 'age identity file for encrypted base backups' },
-      owner: { type: 'string', value: '<uid:gid>', description: 'chown the prepared directory (e.g. 999:999 for the postgres image)' },
+      to: { type: 'string', value: '<time>', description: 'recovery target: an RFC 3339 time with a zone, e.g. 2026-12-31T14:05:00Z (not in the future)' },
+      latest: { type: 'boolean', description: 'replay all archived WAL (a lost host: recover everything)' },
+      immediate: { type: 'boolean', description: 'stop as soon as the backup is consistent' },
+      delta: { type: 'boolean', description: 'restore over an existing, stopped data folder or volume, keeping files that match' },
+      local: { type: 'boolean', description: 'run the pgbackrest binary of this host (database host with the Debian package)' },
+      'target-dir': { type: 'string', value: '<dir>', description: 'with --local: the data folder to restore into (new or empty; existing with --delta)' },
+      volume: { type: 'string', value: '<name>', description: 'without --local: the docker volume to restore into (created; existing with --delta)' },
     },
-    examples: ['npx tsx scripts/restore-pitr.ts --env prod --to 2026-12-31T14:05:00Z --target-dir /var/lib/healthmate/pitr --identity id.txt --owner 999:999'],
+    examples: [
+      'npx tsx scripts/restore-pitr.ts --env prod --to 2026-12-31T14:05:00Z --volume healthmate_pitr_20261231',
+      'npx tsx scripts/restore-pitr.ts --env prod --latest --local --target-dir /var/lib/postgresql/15/pitr',
+    ],
   },
   async (args) => {
+    const target = restoreTarget({
+      to: typeof args.values.to === 'string' ? args.values.to : undefined,
+      latest: args.values.latest === true,
+      immediate: args.values.immediate === true,
+    });
+    const local = args.values.local === true;
+    const targetDir = typeof args.values['target-dir'] === 'string' ? resolve(args.values['target-dir']) : undefined;
+    const volume = typeof args.values.volume === 'string' ? args.values.volume : undefined;
+    if (local && volume !== undefined) throw new BadInputError('--volume and --local exclude each other: --local restores into --target-dir on this host.');
+    if (!local && targetDir !== undefined) throw new BadInputError('--target-dir goes with --local; through the engine, restore into --volume.');
+    if (local && targetDir === undefined) throw new BadInputError('--local needs --target-dir <dir>, the data folder to restore into.');
+    if (!local && volume === undefined) throw new BadInputError('say where to restore: --volume <name> (through the engine) or --local --target-dir <dir>.');
+    if (volume !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(volume))
+      throw new BadInputError(`--volume "${volume}" is not a docker volume name (letters, digits, _ . -).`);
+    const delta = args.values.delta === true;
     const env = envFromCli(args, 'apply');
-    const settings = backupSettings(env);
-    if (typeof args.values.to !== 'string') throw new BadInputError('--to <timestamp> is required (the point in time to recover to).');
-    if (typeof args.values['target-dir'] !== 'string') throw new BadInputError('--target-dir <dir> is required (a new data directory).');
-    const to = parseTargetTime(args.values.to);
-    const owner = typeof args.values.owner === 'string' ? args.values.owner : undefined;
-    if (owner !== undefined && !/^[\w.-]+(:[\w.-]+)?$/.test(owner))
-      throw new BadInputError(`--owner must look like 999:999 or postgres:postgres, not "${owner}".`);
-    const identities = typeof args.values.identity === 'string' ? readIdentities(args.values.identity) : [];
-    const base = chooseBase(listBaseBackups(settings.baseDir), to.date, settings.baseDir);
-    const options = {
-      base,
-      to,
-      targetDir: resolve(args.values['target-dir']),
-      walArchive: typeof args.values['wal-archive'] === 'string' ? resolve(args.values['wal-archive']) : settings.walDir,
-      identities,
-      ...(owner ? { owner } : {}),
-    };
-    if (args.dryRun) {
-      for (const step of pitrPlan(options)) log.out(step);
+    const settings = pgbackrestSettings(env);
+
+    if (volume !== undefined) {
+      if (args.dryRun) {
+        for (const step of await volumeRestorePlan(settings, { target, volume, delta })) log.out(step);
+        return;
+      }
+      const seconds = await restoreVolume(settings, { target, volume, delta });
+      log.out(`restored ${describeTarget(target)} into volume ${volume} in ${seconds.toFixed(1)} s; start PostgreSQL on it to replay WAL and promote`);
       return;
     }
-    await preparePitr(options);
-    log.out(`prepared ${options.targetDir} from ${base.path}: start PostgreSQL on it to replay WAL up to ${to.postgres}; it promotes when it gets there`);
+    const dataDir = targetDir as string;
+    const db = await pgbackrestRunner(settings, 'db', true);
+    const options = { target, dataDir, delta };
+    checkLocalDataDir(dataDir, delta);
+    if (args.dryRun) {
+      for (const step of restorePlan(settings, db, options)) log.out(step);
+      return;
+    }
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
+    const started = Date.now();
+    await runRestore(settings, db, options);
+    log.out(
+      `restored ${describeTarget(target)} into ${dataDir} in ${((Date.now() - started) / 1000).toFixed(1)} s; start PostgreSQL on it to replay WAL and promote`,
+    );
   },
 );

@@ -30,7 +30,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: 
  * A throwaway PostgreSQL 15 cluster: initdb in `dir`, own port on 127.0.0.1,
  * socket in `dir`, scram passwords for TCP. No system service is touched.
  */
-export async function startCluster(dir: string, extraConf = ''): Promise<Cluster> {
+export async function startCluster(dir: string, extraConf = '', serverEnv: Record<string, string> = {}): Promise<Cluster> {
   const dataDir = join(dir, 'data');
   const socketDir = join(dir, 'sock');
   mkdirSync(socketDir, { recursive: true });
@@ -43,6 +43,9 @@ export async function startCluster(dir: string, extraConf = ''): Promise<Cluster
   const asPostgres = process.getuid?.() === 0;
   if (asPostgres) run('chown', ['-R', 'postgres:postgres', dir]);
   const wrap = (file: string, args: string[]): [string, string[]] => (asPostgres ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args]);
+  // The server's environment (e.g. PGBACKREST_CONFIG for archive_command), set explicitly: runuser may reset some of it.
+  const withEnv = (file: string, args: string[]): [string, string[]] =>
+    Object.keys(serverEnv).length === 0 ? wrap(file, args) : wrap('env', [...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`), file, ...args]);
   const [initdb, initArgs] = wrap(`${PG_BIN}/initdb`, [
     '-D',
     dataDir,
@@ -77,7 +80,7 @@ export async function startCluster(dir: string, extraConf = ''): Promise<Cluster
       ).trim();
     },
     start() {
-      const [file, args] = wrap(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+      const [file, args] = withEnv(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
       run(file, args);
     },
     stop(mode = 'fast') {

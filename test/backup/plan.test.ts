@@ -31,12 +31,14 @@ describe('backup-db.ts --dry-run', () => {
     expect(existsSync(join(state, 'backups'))).toBe(false);
   });
 
-  it('prints the base backup plan with pg_basebackup streaming one tar', () => {
+  it('prints the pgBackRest backup plan: run on the repository host, through its compose service or --local', () => {
     const state = tempDir();
-    const result = runScript('backup-db.ts', ['--env', 'dev', '--set', `STATE_DIR=${state}`, '--base', '--dry-run']);
+    const result = runScript('backup-db.ts', ['--env', 'dev', '--set', `STATE_DIR=${state}`, '--base', '--type', 'diff', '--dry-run']);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^base backup: \S*pg_basebackup -D - -F tar -z -X fetch -c fast/m);
-    expect(result.stdout).toContain('verify: tar -tzf -');
+    expect(result.stdout).toMatch(/exec -T pgbackrest-repo pgbackrest --stanza=healthmate backup --type=diff/);
+    const local = runScript('backup-db.ts', ['--env', 'dev', '--set', `STATE_DIR=${state}`, '--base', '--local', '--dry-run']);
+    expect(local.stdout).toMatch(/^pgbackrest --stanza=healthmate backup --type=full/m);
     expect(existsSync(join(state, 'backups'))).toBe(false);
+    expect(existsSync(join(state, 'textfile'))).toBe(false);
   });
 });

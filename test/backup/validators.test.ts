@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backupValidators, checkCrontab, checkWalArchiving } from '../../scripts/lib/check/validators/backup.js';
+import { backupValidators, checkCrontab } from '../../scripts/lib/check/validators/backup.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
@@ -22,7 +22,7 @@ function bundleWithUnits(service: string): { dir: string; files: string[] } {
 }
 
 describe('backup validators', () => {
-  it('accepts the repo crontab and WAL settings and names each broken line', () => {
+  it('accepts the repo crontab and names each broken line', () => {
     const crontab = readFileSync(join(REPO, 'backups', 'crontab'), 'utf8');
     expect(checkCrontab(crontab, 'backups/crontab')).toEqual([]);
     const problems = checkCrontab('SHELL=/bin/sh\n61 2 * * * root run >> log 2>&1\n15 2 * * root run\n0 1 * * 8 root run\n', 'backups/crontab');
@@ -31,14 +31,6 @@ describe('backup validators', () => {
       [3, 'a cron.d line needs 5 time fields, a user and a command.'],
       [4, 'invalid day of week field "8".'],
       [4, 'cron output must be appended to a log file (>> file 2>&1).'],
-    ]);
-    const wal = readFileSync(join(REPO, 'backups', 'postgresql', 'wal-archiving.conf'), 'utf8');
-    expect(checkWalArchiving(wal, 'w')).toEqual([]);
-    expect(
-      checkWalArchiving(wal.replace('archive_timeout = 60s', 'archive_timeout = 300s').replace('test ! -f', 'true ||'), 'w').map((p) => p.message),
-    ).toEqual([
-      'archive_command must refuse to overwrite an archived segment (test ! -f).',
-      'archive_timeout must be at most 60s so at most a minute of data is at risk.',
     ]);
   });
 

@@ -84,6 +84,9 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     // Operator machine: the certificate (local CA) and the bundle.
     const certs = stack.run('generate-certs.ts', ['--env', 'prod', '--env-file', stack.envFile, '--mode', 'ca']);
     expect(certs.code, certs.stderr).toBe(0);
+    // pgBackRest's mutual-TLS pair for the database host, which postgres and its pgbackrest server mount.
+    const pgbackrestCerts = stack.run('generate-certs.ts', ['--env', 'prod', '--env-file', stack.envFile, '--profile', 'pgbackrest']);
+    expect(pgbackrestCerts.code, pgbackrestCerts.stderr).toBe(0);
     const render = stack.run('render.ts', ['--env', 'prod', '--env-file', stack.envFile]);
     expect(render.code, render.stderr).toBe(0);
 
@@ -132,7 +135,6 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     expect(statSync(join(bundle, 'secrets', 'database_url')).uid).toBe(10001);
     expect(statSync(join(bundle, 'secrets', 'grafana_admin_password')).uid).toBe(472);
     expect(statSync(join(bundle, 'secrets', 'postgres_password')).uid).toBe(999);
-    expect(statSync(join(stack.stateDir, 'backups', 'wal')).uid).toBe(999);
 
     const health = await httpsGet(stack.domain, stack.httpsPort, '/health', stack.caFile);
     expect(health.status).toBe(200);

@@ -80,8 +80,13 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     expect(unchecked).toEqual([]);
   });
 
-  it('textfile metrics are the names the certificate and backup scripts write', () => {
-    const writers = ['scripts/lib/certs/metrics.ts', 'scripts/lib/backup/metrics.ts', 'scripts/lib/backup/offsite-metrics.ts']
+  it('textfile metrics are the names the certificate, backup, offsite and pgBackRest scripts write', () => {
+    const writers = [
+      'scripts/lib/certs/metrics.ts',
+      'scripts/lib/backup/metrics.ts',
+      'scripts/lib/backup/offsite-metrics.ts',
+      'scripts/lib/pgbackrest/metrics.ts',
+    ]
       .map((f) => readFileSync(join(REPO, f), 'utf8'))
       .join('\n');
     expect((EXPECTED.textfile ?? []).filter((name) => !writers.includes(name))).toEqual([]);

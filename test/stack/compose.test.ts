@@ -71,6 +71,7 @@ describe('rendered compose files', () => {
         'nginx',
         'nginx-exporter',
         'node-exporter',
+        'pgbackrest',
         'postgres',
         'postgres-exporter',
         'prometheus',

@@ -105,7 +105,6 @@ describe('secret-owners.txt: the owner list up.sh applies', () => {
     const setup = hostSetup(readCompose(join(bundle, 'docker-compose.yml')), env);
     const fileLines = readFileSync(join(bundle, 'host-setup.txt'), 'utf8').split('\n');
     for (const dir of setup.stateDirs) expect(fileLines).toContain(`state-dir ${dir.uid ?? '-'} ${dir.path}`);
-    expect(fileLines).toContain(`state-dir 999 ${join(env.values.STATE_DIR, 'backups', 'wal')}`);
     expect(fileLines).toContain('mountpoint nginx/certs');
     const owners = readFileSync(join(bundle, 'secret-owners.txt'), 'utf8');
     for (const secret of setup.secrets) expect(owners).toContain(`${secret.uid} 0600 ${secret.path}\n`);
@@ -192,7 +191,6 @@ describe('up.sh (dash)', () => {
     expect(out).toContain('chmod 0600 secrets/database_url');
     expect(out).toContain('chown 472 secrets/grafana_admin_password');
     expect(out).toContain(`mkdir -p ${join(rendered.stateDir, 'acme')}`);
-    expect(out).toContain(`chown 999 ${join(rendered.stateDir, 'backups', 'wal')}`);
     expect(out).toContain('mkdir -p nginx/certs');
     expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps postgres redis/);
     expect(out).toMatch(/run --rm --no-deps -T backend alembic upgrade head/);

@@ -9,10 +9,6 @@ export interface BackupSettings {
   envName: string;
   /** Database dumps and their manifests. */
   dir: string;
-  /** pg_basebackup runs, one folder each. */
-  baseDir: string;
-  /** WAL segments archived by the server (the host side of POSTGRES_WAL_ARCHIVE_DIR). */
-  walDir: string;
   configDir: string;
   textfileDir: string;
   connection: PgConnection;
@@ -30,8 +26,6 @@ export function backupSettings(env: LoadedEnv): BackupSettings {
   return {
     envName: env.name,
     dir: paths.backups,
-    baseDir: join(paths.backups, 'base'),
-    walDir: join(paths.backups, 'wal'),
     configDir: join(paths.backups, 'config'),
     textfileDir: paths.textfile,
     connection: {

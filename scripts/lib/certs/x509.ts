@@ -102,9 +102,14 @@ export interface ServerCertOptions {
   /** The signing CA; absent for a self-signed certificate. */
   ca?: { certPem: string; privateKeyPem: string };
   now?: Date;
+  /** What the key may authenticate: a TLS server (default), and also a TLS client (mutual TLS peers such as pgBackRest). */
+  profile?: CertProfile;
 }
 
-/** A TLS server certificate: serverAuth only, SANs as the names that count. */
+/** `server`: serverAuth only (nginx). `peer`: serverAuth and clientAuth, for hosts that both serve and dial with one certificate. */
+export type CertProfile = 'server' | 'peer';
+
+/** A TLS server (or peer) certificate: SANs as the names that count. */
 export function buildServerCertificate(options: ServerCertOptions): string {
   const { keys, commonName, sans, days, ca } = options;
   const subject = subjectFields(commonName);
@@ -114,7 +119,7 @@ export function buildServerCertificate(options: ServerCertOptions): string {
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'extKeyUsage', serverAuth: true, ...(options.profile === 'peer' ? { clientAuth: true } : {}) },
     { name: 'subjectAltName', altNames: sans.map((san) => (san.type === 'IP' ? { type: 7, ip: san.value } : { type: 2, value: san.value })) },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: keyIdentifier(issuerKeyPem) },

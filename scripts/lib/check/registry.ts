@@ -4,6 +4,7 @@ import { edgeValidators } from './validators/edge.js';
 import { foundationValidators } from './validators/foundation.js';
 import { k8sValidators } from './validators/k8s.js';
 import { monitoringValidators } from './validators/monitoring.js';
+import { pgbackrestValidators } from './validators/pgbackrest.js';
 import { stackValidators } from './validators/stack.js';
 
 /** Every validator check.ts runs, in order. Each area owns its own list. */
@@ -12,6 +13,7 @@ export const VALIDATORS: Validator[] = [
   ...edgeValidators,
   ...monitoringValidators,
   ...backupValidators,
+  ...pgbackrestValidators,
   ...stackValidators,
   ...k8sValidators,
 ];

@@ -1,9 +1,11 @@
 import { join, posix } from 'node:path';
+import { PGBACKREST_TLS_FILES } from '../certs/pgbackrest.js';
 import { SERVER_FILES } from '../certs/plan.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
+import { pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import type { BundleFile } from '../render/bundle.js';
-import { type ComposeModel, parseCompose, secretOwners, secretReaderUid } from './model.js';
+import { type ComposeModel, parseCompose, secretOwners } from './model.js';
 
 /**
  * What a host must hold before `compose up`, derived from the rendered compose
@@ -41,21 +43,17 @@ export const DATASTORES = ['postgres', 'redis'] as const;
 export function hostSetup(model: ComposeModel, env: LoadedEnv): HostSetup {
   const paths = statePaths(env);
   const postgres = model.services.find((s) => s.name === 'postgres');
-  const walDir = join(paths.backups, 'wal');
   return {
     project: env.values.COMPOSE_PROJECT_NAME,
     secrets: secretOwners(model).owners.map((o) => ({ path: posix.normalize(o.file), uid: o.uid, mode: SECRET_MODE })),
-    stateDirs: [
-      { path: paths.certs },
-      { path: paths.acme },
-      { path: paths.textfile },
-      { path: paths.backups },
-      // PostgreSQL's archive_command writes WAL segments here as the postgres user.
-      { path: walDir, ...(postgres ? { uid: secretReaderUid(postgres) } : {}) },
-      { path: join(paths.root, 'letsencrypt') },
-    ],
+    stateDirs: [{ path: paths.certs }, { path: paths.acme }, { path: paths.textfile }, { path: paths.backups }, { path: join(paths.root, 'letsencrypt') }],
     mountpoints: nestedMountpoints(model),
-    required: [join(paths.certs, SERVER_FILES.fullchain), join(paths.certs, SERVER_FILES.privkey)],
+    required: [
+      join(paths.certs, SERVER_FILES.fullchain),
+      join(paths.certs, SERVER_FILES.privkey),
+      // pgBackRest's mutual-TLS files, mounted into postgres and its pgbackrest server (generate-certs.ts --profile pgbackrest).
+      ...(postgres ? Object.values(PGBACKREST_TLS_FILES).map((file) => join(pgbackrestTlsDir(paths, 'db'), file)) : []),
+    ],
     services: model.services.filter((s) => !s.profiles?.length).map((s) => s.name),
     datastores: DATASTORES.filter((name) => model.services.some((s) => s.name === name)),
     migration: env.values.MIGRATION_COMMAND.trim().split(/\s+/),

@@ -7,6 +7,7 @@ import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { formatCommand } from '../host-shell.js';
 import { statePaths } from '../paths.js';
+import { pgbackrestImages } from '../pgbackrest/layout.js';
 import type { EngineHost } from './host.js';
 import { CURRENT_DIR, releasePath } from './releases.js';
 import type { ReleaseRef } from './state.js';
@@ -179,6 +180,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
   const certLines = [
     formatCommand(scriptArgv('check-certs.ts', input, ['--warn-days', '21'])),
     `# missing or expiring and no ACME certificate: ${formatCommand(scriptArgv('generate-certs.ts', input, ['--mode', 'ca']))} (warns: local CA)`,
+    `${formatCommand(scriptArgv('generate-certs.ts', input, ['--profile', 'pgbackrest']))}   # pgBackRest mutual TLS; valid ones are kept`,
   ];
 
   const steps: Omit<PlanStep, 'index'>[] = [
@@ -226,10 +228,11 @@ export function buildPlan(input: PlanInput): DeployPlan {
       id: 'pull',
       title: 'pull images and stage the release',
       lines: [
+        `# ${formatCommand([...composeBase(flavor, env.values.COMPOSE_PROJECT_NAME, join(releaseDir, 'docker-compose.yml')), 'build', 'postgres'])}   # only when ${pgbackrestImages(env.values).db} is not on the engine`,
         formatCommand([...composeBase(flavor, env.values.COMPOSE_PROJECT_NAME, join(releaseDir, 'docker-compose.yml')), 'pull', '--quiet']),
         ...(host.kind === 'ssh' ? [`# copy ${releaseDir} and ${paths.certs} to ${host.target} (tar over ssh)`] : []),
         `# sync ${releaseDir} → ${currentDir} (changed files replaced atomically)`,
-        `# mkdir ${paths.certs} ${paths.acme} ${paths.textfile} ${join(paths.backups, 'wal')} (wal owned by the postgres uid)`,
+        `# mkdir ${paths.certs} ${paths.acme} ${paths.textfile} ${paths.backups}`,
         chown,
       ],
       onFailure: 'restore',

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /** Steps 3-6: render, check, certificates (also in a dry run) and the pre-migration backup. */
 import { join, resolve } from 'node:path';
 import { VALIDATORS } from '../check/registry.js';
@@ -47,7 +48,19 @@ export async function check(ctx: DeployContext, bundleDir: string): Promise<void
     );
 }
 
+/** pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls): issued by the local CA when missing or expiring, else kept. */
+async function ensurePgbackrestCertificates(ctx: DeployContext): Promise<void> {
+  if (ctx.dryRun) return;
+  if (!existsSync(join(ctx.paths.ca, 'ca.pem'))) await runScript(ctx, 'generate-certs.ts', ['--mode', 'ca']);
+  await runScript(ctx, 'generate-certs.ts', ['--profile', 'pgbackrest']);
+}
+
 export async function ensureCertificates(ctx: DeployContext): Promise<void> {
+  await ensureNginxCertificate(ctx);
+  await ensurePgbackrestCertificates(ctx);
+}
+
+async function ensureNginxCertificate(ctx: DeployContext): Promise<void> {
   const status = certificateStatus(ctx.paths);
   const describe =
     status.state === 'ok' || status.state === 'expiring'

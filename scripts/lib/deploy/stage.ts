@@ -7,6 +7,7 @@ import { hostSetup } from '../compose/host-setup.js';
 import { readCompose } from '../compose/model.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
+import { pgbackrestImages } from '../pgbackrest/layout.js';
 import type { DeployContext } from './context.js';
 import { formatCommand } from './plan.js';
 import { createMountpoints, releasePath, syncRelease } from './releases.js';
@@ -14,6 +15,14 @@ import { createMountpoints, releasePath, syncRelease } from './releases.js';
 /** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */
 export async function pullImages(ctx: DeployContext): Promise<void> {
   const releaseCompose = [...ctx.plan.compose.slice(0, -1), join(ctx.plan.releaseDir, 'docker-compose.yml')];
+  // The postgres image (pinned PostgreSQL + Debian's pgbackrest) is built here, once per version pair.
+  const postgresImage = pgbackrestImages(ctx.plan.env.values).db;
+  if ((await $({ quiet: true, nothrow: true })`docker image inspect ${postgresImage}`).exitCode !== 0) {
+    log.info(`  building ${postgresImage}`);
+    const [bcommand, ...brest] = [...releaseCompose, 'build', 'postgres'];
+    const built = await $({ quiet: true, nothrow: true })`${bcommand} ${brest}`;
+    if (built.exitCode !== 0) throw new OperationError(`building ${postgresImage} failed: ${built.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
   const [command, ...rest] = [...releaseCompose, 'pull', '--quiet'];
   const pulled = await $({ quiet: true, nothrow: true })`${command} ${rest}`;
   if (pulled.exitCode === 0) return;

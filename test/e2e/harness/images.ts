@@ -2,6 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SCHEMA } from '../../../scripts/lib/env/schema.js';
+import { defaultFor } from '../../../scripts/lib/env/spec.js';
+import { pgbackrestImages } from '../../../scripts/lib/pgbackrest/layout.js';
 import { needTool } from '../../helpers/tools.js';
 import { docker } from './docker.js';
 import type { Dockerd } from './dockerd.js';
@@ -174,6 +177,14 @@ export async function buildStandIns(daemon: Dockerd, log: (line: string) => void
   }
   // Only started with the "certbot" profile, which no scenario uses; the base makes the name resolvable.
   vars.CERTBOT_IMAGE = base;
+  // The deploy builds postgres+pgbackrest and the repository host image from Debian's archive;
+  // here the stand-ins already carry pgbackrest, so they get the names the bundle expects.
+  const pgbackrest = pgbackrestImages({
+    POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string,
+    PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string,
+  });
+  docker(daemon, ['tag', vars.POSTGRES_IMAGE as string, pgbackrest.db]);
+  build(daemon, pgbackrest.repo, 'pgbackrest-repo', { BASE: base });
   return { base, vars, backendRepository: `${STANDIN_PREFIX}/backend` };
 }
 

@@ -43,22 +43,6 @@ export function checkCrontab(text: string, file: string): Problem[] {
   return problems;
 }
 
-/** The WAL archiving settings PITR depends on. */
-export function checkWalArchiving(text: string, file: string): Problem[] {
-  const settings = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) settings.set(m[1] as string, m[2] as string);
-  }
-  const problems: Problem[] = [];
-  if (settings.get('archive_mode') !== 'on') problems.push(error('archive_mode must be on for point-in-time recovery.', file));
-  if (!/test ! -f/.test(settings.get('archive_command') ?? ''))
-    problems.push(error('archive_command must refuse to overwrite an archived segment (test ! -f).', file));
-  const timeout = /^(\d+)s$/.exec(settings.get('archive_timeout') ?? '');
-  if (!timeout || Number(timeout[1]) > 60) problems.push(error('archive_timeout must be at most 60s so at most a minute of data is at risk.', file));
-  return problems;
-}
-
 /**
  * Offsite copies (3-2-1): prod without a remote, a remote rclone would not
  * know, or an sftp remote that does not verify the server's host key.
@@ -90,12 +74,11 @@ export const backupValidators: Validator[] = [
     run: (ctx) => checkOffsite(ctx.env),
   },
   {
-    name: 'backup schedules and WAL archiving',
+    name: 'backup schedules',
     run(ctx) {
       const problems: Problem[] = [];
       for (const file of ctx.files) {
         if (file === 'backups/crontab') problems.push(...checkCrontab(readFileSync(join(ctx.bundleDir, file), 'utf8'), file));
-        if (file === 'backups/postgresql/wal-archiving.conf') problems.push(...checkWalArchiving(readFileSync(join(ctx.bundleDir, file), 'utf8'), file));
         if (/^backups\/systemd\/.*\.timer$/.test(file) && !/^Persistent=true$/m.test(readFileSync(join(ctx.bundleDir, file), 'utf8')))
           problems.push(error('a backup timer needs Persistent=true so a missed run happens after downtime.', file));
       }

@@ -3,7 +3,7 @@ import { v } from '../spec.js';
 /** Database and configuration backups. */
 export const backupVars = {
   BACKUP_DIR: v.str({
-    description: 'Folder for database dumps, base backups, the WAL archive and config tarballs (empty: <STATE_DIR>/backups).',
+    description: 'Folder for database dumps and config tarballs (empty: <STATE_DIR>/backups); physical backups and WAL live in the pgBackRest repository.',
     pattern: /^[^\s@]*$/,
     patternHint: 'must be a path without spaces',
     default: '',
@@ -52,10 +52,69 @@ export const backupVars = {
     patternHint: 'must be an absolute path without spaces',
     default: '',
   }),
-  POSTGRES_WAL_ARCHIVE_DIR: v.str({
-    description: 'WAL archive folder as the PostgreSQL server sees it (compose mounts <BACKUP_DIR>/wal there).',
-    pattern: /^\/[^\s@']*$/,
-    patternHint: 'must be an absolute path without spaces or quotes',
-    default: '/var/lib/postgresql/wal-archive',
+  // pgBackRest: physical backups and the WAL archive, on a repository host reached over mutual TLS (docs/backup-restore.md).
+  PGBACKREST_STANZA: v.str({
+    description: 'pgBackRest stanza name of the production cluster (both hosts use it).',
+    pattern: /^[a-z][a-z0-9_-]{0,62}$/,
+    patternHint: 'must be lowercase letters, digits, _ or -, starting with a letter',
+    default: 'healthmate',
+  }),
+  PGBACKREST_TOPOLOGY: v.oneOf(['repository-host', 'single-host'] as const, {
+    description:
+      'repository-host: the pgBackRest repository lives on another machine (offsite from the database); single-host: on a second disk of the database host (not offsite).',
+    default: { dev: 'single-host', prod: 'repository-host' },
+  }),
+  PGBACKREST_DB_HOST: v.domain({
+    description:
+      "DNS name of the database host's pgBackRest server: the repository host dials it and its certificate's CN. Not an IP (pgBackRest matches DNS names only).",
+    default: 'pgbackrest-db',
+  }),
+  PGBACKREST_DB_PORT: v.port({ description: "TLS port of the database host's pgBackRest server.", default: '8432' }),
+  PGBACKREST_DB_PUBLISH_ADDRESS: v.str({
+    description:
+      'Host address the database host publishes its pgBackRest port on for the repository host (its private-network address; 127.0.0.1 for a single host).',
+    pattern: /^[0-9a-f.:]+$/,
+    patternHint: 'must be an IP address',
+    default: '127.0.0.1',
+  }),
+  PGBACKREST_REPO_HOST: v.domain({
+    description: "DNS name of the repository host's pgBackRest server: the database host dials it (archive-push, restore) and its certificate's CN.",
+    default: 'pgbackrest-repo',
+  }),
+  PGBACKREST_REPO_PORT: v.port({ description: "TLS port of the repository host's pgBackRest server.", default: '8432' }),
+  PGBACKREST_REPO_PUBLISH_ADDRESS: v.str({
+    description:
+      'Host address the repository host publishes its pgBackRest port on for the database host (its private-network address; 127.0.0.1 for a single host).',
+    pattern: /^[0-9a-f.:]+$/,
+    patternHint: 'must be an IP address',
+    default: '127.0.0.1',
+  }),
+  PGBACKREST_REPO_DIR: v.str({
+    description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest).',
+    pattern: /^[^\s@]*$/,
+    patternHint: 'must be a path without spaces',
+    default: '',
+  }),
+  PGBACKREST_CIPHER_PASS: v.secret({
+    description:
+      'Passphrase of the aes-256-cbc encrypted repository; both hosts read it from secrets/pgbackrest_cipher.conf, never from a config or a command line.',
+    default: { dev: 'dev-pgbackrest-cipher-passphrase' },
+  }),
+  PGBACKREST_RETENTION_FULL: v.int({
+    description: 'Full backups kept (weekly fulls: 4 is about a month of point-in-time recovery).',
+    min: 1,
+    max: 100,
+    default: '4',
+  }),
+  PGBACKREST_RETENTION_DIFF: v.int({ description: 'Differential backups kept (daily diffs).', min: 1, max: 100, default: '7' }),
+  PGBACKREST_DEB_VERSION: v.str({
+    description: 'Debian package version of pgbackrest installed on both hosts (the two must run the same pgBackRest).',
+    pattern: /^\d+\.\d+-[\w.+~]+$/,
+    patternHint: 'must be a Debian version such as 2.45-1',
+    default: '2.45-1',
+  }),
+  PGBACKREST_REPO_BASE_IMAGE: v.image({
+    description: 'Debian bookworm image the repository host container is built from (adds the pgbackrest package), pinned to a version tag.',
+    default: 'debian:bookworm-20241111-slim',
   }),
 };

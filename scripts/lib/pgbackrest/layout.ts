@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import type { LoadedEnv } from '../env/load.js';
+import type { StatePaths } from '../paths.js';
+
+/** Paths inside the pgBackRest containers (both images), as the rendered pgbackrest.conf files name them. */
+export const PGBACKREST_CONTAINER_PATHS = {
+  PGBACKREST_TLS_PATH: '/etc/pgbackrest/tls',
+  PGBACKREST_REPO_PATH: '/var/lib/pgbackrest',
+  PGBACKREST_SPOOL_PATH: '/var/spool/pgbackrest',
+  PGBACKREST_LOG_PATH: '/var/log/pgbackrest',
+  PGBACKREST_LOCK_PATH: '/tmp/pgbackrest',
+  PGBACKREST_PG_PATH: '/var/lib/postgresql/data/pgdata',
+  PGBACKREST_PG_SOCKET_PATH: '/var/run/postgresql',
+  PGBACKREST_PG_PORT: '5432',
+} as const;
+
+/** Host folder of one side's TLS files (ca.pem, cert.pem, key.pem), mounted read-only at PGBACKREST_TLS_PATH. */
+export function pgbackrestTlsDir(paths: StatePaths, role: 'db' | 'repo'): string {
+  return join(paths.root, 'pgbackrest', 'tls', role);
+}
+
+/** Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest, and the repository host image; both carry the same package version. */
+export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION'>): { db: string; repo: string } {
+  const postgresTag = values.POSTGRES_IMAGE.split(':').pop() as string;
+  const version = values.PGBACKREST_DEB_VERSION;
+  return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}`, repo: `healthmate-pgbackrest:${version}` };
+}

@@ -1,0 +1,221 @@
+import { composeCommand } from '../backup/pg.js';
+import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
+import { BadInputError, OperationError } from '../errors.js';
+import { log } from '../log.js';
+import { composeExecRunner, type PgbackrestRunner, pgbackrestError, requireSameVersion } from './command.js';
+import { PGBACKREST_CONTAINER_PATHS } from './layout.js';
+import { restoreArgs } from './restore.js';
+import { type PgbackrestSettings, repoProject } from './settings.js';
+import { describeTarget, type RestoreTarget } from './target.js';
+
+/** The data volume mount of the postgres and pgbackrest services (PGDATA is its pgdata/ subfolder). */
+const DATA_MOUNT = '/var/lib/postgresql/data';
+
+export interface VolumeRestoreOptions {
+  target: RestoreTarget;
+  volume: string;
+  delta: boolean;
+}
+
+interface Engine {
+  compose: string[];
+  /** `compose -p <project> -f <stack file>` */
+  stack: string[];
+}
+
+async function engine(settings: PgbackrestSettings): Promise<Engine> {
+  const compose = await composeCommand();
+  return { compose, stack: [...compose, '-p', settings.project, '-f', settings.composeFiles.db] };
+}
+
+function cmd(argv: string[]): Command {
+  return { file: argv[0] as string, args: argv.slice(1) };
+}
+
+/**
+ * `compose run` of the stack's pgbackrest service (its TLS files, config and passphrase)
+ * with `volume` as the data folder; without a volume, the service's own postgres-data.
+ */
+function runWithVolume(e: Engine, volume: string | undefined, entrypoint: string, args: string[]): Command {
+  const mount = volume ? ['-v', `${volume}:${DATA_MOUNT}`] : [];
+  return cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', ...mount, '--entrypoint', entrypoint, 'pgbackrest', ...args]);
+}
+
+function volumeCommands(
+  settings: PgbackrestSettings,
+  e: Engine,
+  options: Omit<VolumeRestoreOptions, 'volume'> & { volume: string | undefined },
+): { prepare: Command; restore: Command } {
+  const dataDir = PGBACKREST_CONTAINER_PATHS.PGBACKREST_PG_PATH;
+  return {
+    // pgBackRest restores only into a folder that exists and belongs to it (uid 999).
+    prepare: runWithVolume(e, options.volume, 'install', ['-d', '-m', '0700', dataDir]),
+    restore: runWithVolume(e, options.volume, 'pgbackrest', restoreArgs(settings, { target: options.target, dataDir, delta: options.delta })),
+  };
+}
+
+async function run(command: Command, what: string): Promise<Captured> {
+  const result = await capture(command);
+  if (result.code !== 0) throw new OperationError(`${what} failed: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  return result;
+}
+
+async function volumeExists(volume: string): Promise<boolean> {
+  return (await capture({ file: 'docker', args: ['volume', 'inspect', volume] })).code === 0;
+}
+
+export async function volumeRestorePlan(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<string[]> {
+  const e = await engine(settings);
+  const { prepare, restore } = volumeCommands(settings, e, options);
+  return [
+    options.delta ? `volume ${options.volume} must exist (--delta)` : `docker volume create ${options.volume}   # refused when it exists`,
+    describeCommand(prepare),
+    `${describeCommand(restore)}   # ${describeTarget(options.target)}`,
+  ];
+}
+
+/** Restores into a docker volume through the stack's pgbackrest service; returns seconds taken. */
+export async function restoreVolume(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<number> {
+  const e = await engine(settings);
+  const exists = await volumeExists(options.volume);
+  if (exists && !options.delta)
+    throw new BadInputError(`docker volume ${options.volume} exists already; restore into a new one, or pass --delta to overwrite it.`);
+  if (!exists && options.delta) throw new BadInputError(`--delta needs the existing volume ${options.volume}, and there is none.`);
+  const started = Date.now();
+  if (!exists) await run({ file: 'docker', args: ['volume', 'create', options.volume] }, `docker volume create ${options.volume}`);
+  const { prepare, restore } = volumeCommands(settings, e, options);
+  try {
+    await run(prepare, 'preparing the data folder');
+    log.info(`pgbackrest restore to ${describeTarget(options.target)} into volume ${options.volume}`);
+    const result = await capture(restore);
+    if (result.code !== 0) throw pgbackrestError(result, restore, { side: 'db', where: 'compose service pgbackrest', command: () => restore });
+  } catch (error) {
+    // Nothing half-done: a volume this run created goes away again.
+    if (!exists) await capture({ file: 'docker', args: ['volume', 'rm', options.volume] });
+    throw error;
+  }
+  return (Date.now() - started) / 1000;
+}
+
+export interface RebuildOptions {
+  target: RestoreTarget;
+  /** Seconds to wait for PostgreSQL to finish recovery and report healthy. */
+  timeoutSeconds: number;
+}
+
+/** The compose volume name of the stack's PostgreSQL data. */
+export function dataVolume(settings: PgbackrestSettings): string {
+  return `${settings.project}_postgres-data`;
+}
+
+export async function rebuildPlan(settings: PgbackrestSettings, options: RebuildOptions & { database: string }): Promise<string[]> {
+  const e = await engine(settings);
+  const c = (...args: string[]) => describeCommand(cmd([...e.stack, ...args]));
+  const volume = dataVolume(settings);
+  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
+  return [
+    `1. pgBackRest versions equal: ${c('run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', 'version')} and the repository host's`,
+    `2. refuse when volume ${volume} holds data or postgres runs (this is for a lost host; use restore-pitr.ts otherwise)`,
+    `3. ${c('up', '--no-start', 'postgres', 'pgbackrest')}   # a new, empty ${volume}`,
+    `4. ${describeCommand(prepare)}`,
+    `5. ${describeCommand(restore)}   # ${describeTarget(options.target)}`,
+    `6. ${c('up', '-d', 'postgres', 'pgbackrest')}; wait until healthy and out of recovery (at most ${options.timeoutSeconds}s)`,
+    `7. count the rows of every table in ${options.database} and print them`,
+    `8. ${c('up', '-d')}   # the whole stack on the rebuilt database`,
+  ];
+}
+
+async function psqlIn(e: Engine, user: string, db: string, sql: string): Promise<string> {
+  const result = await capture(
+    cmd([...e.stack, 'exec', '-T', 'postgres', 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-U', user, '-d', db, '-c', sql]),
+  );
+  if (result.code !== 0) throw new OperationError(`psql in the postgres container failed: ${result.stderr.trim()}`);
+  return result.stdout.trim();
+}
+
+/** Exact row counts of the ordinary tables outside the system schemas. */
+export async function tableCounts(e: Engine, user: string, db: string): Promise<Record<string, number>> {
+  const tables = (
+    await psqlIn(
+      e,
+      user,
+      db,
+      "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    )
+  )
+    .split('\n')
+    .filter(Boolean);
+  const counts: Record<string, number> = {};
+  for (const table of tables) counts[table] = Number(await psqlIn(e, user, db, `SELECT count(*) FROM ${table}`));
+  return counts;
+}
+
+async function waitRecovered(e: Engine, user: string, db: string, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      if ((await psqlIn(e, user, db, 'SELECT pg_is_in_recovery()')) === 'f') return;
+      last = 'still in recovery';
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new OperationError(`PostgreSQL did not finish recovery within ${timeoutSeconds}s (${last}); see \`docker compose logs postgres\`.`);
+}
+
+/**
+ * Rebuilds a lost database host from the repository alone: a new empty data
+ * volume, pgbackrest restore into it, PostgreSQL replays WAL from the
+ * repository host and promotes, row counts are printed, the stack comes up.
+ */
+export async function rebuildDbHost(
+  settings: PgbackrestSettings,
+  options: RebuildOptions & { user: string; database: string; repo: PgbackrestRunner },
+): Promise<{ counts: Record<string, number>; seconds: number }> {
+  const started = Date.now();
+  const e = await engine(settings);
+  const volume = dataVolume(settings);
+  const dbVersionRunner: PgbackrestRunner = {
+    side: 'db',
+    where: 'the stack image (pgbackrest service)',
+    command: (args) => cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', ...args]),
+  };
+  const version = await requireSameVersion(dbVersionRunner, options.repo);
+  log.info(`pgBackRest ${version} on both hosts`);
+  const running = await capture(cmd([...e.stack, 'ps', '-q', 'postgres']));
+  if (running.stdout.trim() !== '')
+    throw new BadInputError(
+      'the stack still has a postgres container: this rebuilds a LOST database host; for a restore beside it use restore-pitr.ts --volume.',
+    );
+  if (await volumeExists(volume))
+    throw new BadInputError(
+      `volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`,
+    );
+
+  await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
+  // The stack's own postgres-data, just created empty by `up --no-start`.
+  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
+  await run(prepare, 'preparing the data folder');
+  log.info(`pgbackrest restore to ${describeTarget(options.target)} into the new volume ${volume}`);
+  const restored = await capture(restore);
+  if (restored.code !== 0) {
+    await capture(cmd([...e.stack, 'rm', '-f', '-s', 'postgres', 'pgbackrest']));
+    await capture({ file: 'docker', args: ['volume', 'rm', volume] });
+    throw pgbackrestError(restored, restore, dbVersionRunner);
+  }
+  await run(cmd([...e.stack, 'up', '-d', '--no-deps', 'postgres', 'pgbackrest']), 'starting postgres');
+  log.info('PostgreSQL replays WAL from the repository host');
+  await waitRecovered(e, options.user, options.database, options.timeoutSeconds);
+  const counts = await tableCounts(e, options.user, options.database);
+  if (Object.keys(counts).length === 0)
+    throw new OperationError(`the restored database ${options.database} has no tables: this is not the data you backed up.`);
+  await run(cmd([...e.stack, 'up', '-d']), 'starting the stack');
+  return { counts, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The repository side through the engine, for the rebuild's version check. */
+export async function repoComposeRunner(settings: PgbackrestSettings): Promise<PgbackrestRunner> {
+  return composeExecRunner('repo', await composeCommand(), repoProject(settings), settings.composeFiles.repo);
+}

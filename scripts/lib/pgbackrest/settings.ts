@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { composeCommand } from '../backup/pg.js';
+import { CURRENT_DIR } from '../deploy/releases.js';
+import type { LoadedEnv } from '../env/load.js';
+import { statePaths } from '../paths.js';
+import { composeExecRunner, localRunner, type PgbackrestRunner, type PgbackrestSide } from './command.js';
+
+/** What the pgBackRest scripts take from the env, resolved once. */
+export interface PgbackrestSettings {
+  envName: string;
+  stanza: string;
+  topology: 'repository-host' | 'single-host';
+  textfileDir: string;
+  project: string;
+  /** The stack's compose file (its `pgbackrest` service) and the repository host's. */
+  composeFiles: Record<PgbackrestSide, string>;
+}
+
+/** The deployed copy when there is one, else the rendered bundle (a host that only rendered). */
+function bundleFile(env: LoadedEnv, relative: string): string {
+  const deployed = join(statePaths(env).deploy, CURRENT_DIR, relative);
+  return existsSync(deployed) ? deployed : resolve('dist', env.name, relative);
+}
+
+export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
+  return {
+    envName: env.name,
+    stanza: env.values.PGBACKREST_STANZA,
+    topology: env.values.PGBACKREST_TOPOLOGY,
+    textfileDir: statePaths(env).textfile,
+    project: env.values.COMPOSE_PROJECT_NAME,
+    composeFiles: { db: bundleFile(env, 'docker-compose.yml'), repo: bundleFile(env, join('repo-host', 'docker-compose.yml')) },
+  };
+}
+
+/** The repository host's compose project: its own name, so the stack's `down` never touches it on a single host. */
+export function repoProject(settings: PgbackrestSettings): string {
+  return `${settings.project}-pgbackrest`;
+}
+
+/** `--local`: the pgbackrest binary here; otherwise the side's compose service through the engine. */
+export async function pgbackrestRunner(settings: PgbackrestSettings, side: PgbackrestSide, local: boolean): Promise<PgbackrestRunner> {
+  if (local) return localRunner(side);
+  const project = side === 'db' ? settings.project : repoProject(settings);
+  return composeExecRunner(side, await composeCommand(), project, settings.composeFiles[side]);
+}

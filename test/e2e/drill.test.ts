@@ -1,0 +1,179 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, waitFor } from '../helpers/net.js';
+import { needTool } from '../helpers/tools.js';
+import { docker, dockerProbe } from './harness/docker.js';
+import { type Dockerd, startDockerd } from './harness/dockerd.js';
+import { buildBackend, buildStandIns, type StandInImages } from './harness/images.js';
+import { httpsGet } from './harness/probe.js';
+import { composeProbe, prepareStack, removeProject, type Stack } from './harness/stack.js';
+import { Timings } from './harness/timings.js';
+
+/**
+ * Host-loss drill (issue 12): the production stack archives WAL with pgBackRest
+ * to a repository-host container (single-host topology on the private engine),
+ * one full backup, markers written continuously, then the postgres container,
+ * its data volume and the local backup folder are destroyed and
+ * rebuild-db-host.ts restores from the repository alone.
+ * RPO = last committed marker − last recovered marker; RTO = destroy → first
+ * healthy /health through nginx.
+ */
+const TAG = '1.0.0';
+const ARCHIVE_TIMEOUT_SECONDS = 60;
+
+describe('host-loss drill: rebuild the database host from the pgBackRest repository host', () => {
+  const timings = new Timings();
+  let daemon: Dockerd;
+  let images: StandInImages;
+  let stack: Stack;
+  let writer: ChildProcess | undefined;
+  const repoProjectName = () => `${stack.project}-pgbackrest`;
+  const repoCompose = (args: string[]) =>
+    composeProbe(daemon, ['-p', repoProjectName(), '-f', join(stack.stateDir, 'deploy', 'current', 'repo-host', 'docker-compose.yml'), ...args]);
+  const sql = (statement: string) => {
+    const r = stack.compose([
+      'exec',
+      '-T',
+      'postgres',
+      'psql',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-X',
+      '-A',
+      '-t',
+      '-U',
+      'healthmate_user',
+      '-d',
+      'healthmate',
+      '-c',
+      statement,
+    ]);
+    if (r.code !== 0) throw new Error(`psql: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  beforeAll(async () => {
+    needTool('docker-compose');
+    needTool('age-keygen');
+    daemon = await timings.time('dockerd start', startDockerd);
+    images = await timings.time('image build (base + stand-ins)', () => buildStandIns(daemon, (line) => console.log(`e2e: ${line}`)));
+    buildBackend(daemon, images, TAG);
+    const keys = join(daemon.root, 'age');
+    mkdirSync(keys, { mode: 0o700 });
+    const keygen = spawnSync('age-keygen', ['-o', join(keys, 'identity.txt')], { encoding: 'utf8' });
+    const recipient = /Public key: (age1\w+)/.exec(keygen.stderr)?.[1];
+    if (!recipient) throw new Error(`age-keygen failed: ${keygen.stderr}`);
+    writeFileSync(join(keys, 'recipients.txt'), `${recipient}\n`);
+    // The repository's own folder ("its own disk"), owned by the repository host's uid.
+    const repoDir = join(daemon.root, 'pgbackrest-repo');
+    mkdirSync(repoDir, { mode: 0o750 });
+    chownSync(repoDir, 999, 999);
+    stack = await prepareStack(daemon, images, {
+      env: 'prod',
+      vars: {
+        BACKEND_TAG: TAG,
+        BACKEND_REPLICAS: '1',
+        WORKER_REPLICAS: '1',
+        BACKEND_HEALTH_TIMEOUT: '45',
+        BACKUP_AGE_RECIPIENTS_FILE: join(keys, 'recipients.txt'),
+        PGBACKREST_TOPOLOGY: 'single-host',
+        PGBACKREST_REPO_DIR: repoDir,
+        PGBACKREST_DB_PORT: String(await freePort()),
+        PGBACKREST_REPO_PORT: String(await freePort()),
+      },
+    });
+  });
+
+  afterAll(async () => {
+    writer?.kill('SIGKILL');
+    if (daemon) {
+      if (stack) {
+        removeProject(daemon, repoProjectName());
+        removeProject(daemon, stack.project);
+      }
+      await timings.time('teardown', () => daemon.stop());
+    }
+    timings.write('timings-drill.json');
+  });
+
+  it('archives to the repository host, survives the loss of the database host, and serves again with the archived rows', async () => {
+    const deployed = await timings.time('deploy-prod.ts (with pgBackRest certificates and postgres+pgbackrest image)', () =>
+      stack.run('deploy-prod.ts', ['--env', 'prod', '--env-file', stack.envFile, '--skip-backup'], 600_000),
+    );
+    expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
+    const up = repoCompose(['up', '-d']);
+    expect(up.code, up.stderr).toBe(0);
+    await waitFor(
+      'the repository host and the pgbackrest service healthy',
+      () =>
+        dockerProbe(daemon, ['ps', '--filter', 'label=com.docker.compose.service=pgbackrest-repo', '--filter', 'health=healthy', '-q']).stdout.trim() !== '' &&
+        dockerProbe(daemon, ['ps', '--filter', 'label=com.docker.compose.service=pgbackrest', '--filter', 'health=healthy', '-q']).stdout.trim() !== '',
+      120_000,
+      2_000,
+    );
+
+    sql('CREATE TABLE IF NOT EXISTS drill_markers (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+    const backup = await timings.time('pgBackRest full backup (backup-db.ts --base, on the repository host)', () =>
+      stack.run('backup-db.ts', ['--env', 'prod', '--env-file', stack.envFile, '--base', '--type', 'full'], 300_000),
+    );
+    expect(backup.code, `${backup.stdout}\n${backup.stderr}`).toBe(0);
+    const metrics = stack.run('verify-pitr.ts', ['--env', 'prod', '--env-file', stack.envFile, '--metrics-only'], 120_000);
+    expect(metrics.code, metrics.stderr).toBe(0);
+
+    // Markers every 200 ms through one psql session; each RETURNING line is a committed row.
+    const pg = dockerProbe(daemon, [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${stack.project}`,
+      '--filter',
+      'label=com.docker.compose.service=postgres',
+    ]).stdout.trim();
+    writer = spawn('docker', ['exec', '-i', pg, 'psql', '-X', '-A', '-t', '-q', '-U', 'healthmate_user', '-d', 'healthmate'], {
+      env: daemon.env,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    let lastCommitted = '';
+    writer.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const lines = chunk.split('\n').filter((l) => /^\d+\|/.test(l));
+      if (lines.length) lastCommitted = lines.at(-1) as string;
+    });
+    const ticker = setInterval(() => writer?.stdin?.write("INSERT INTO drill_markers DEFAULT VALUES RETURNING id || '|' || extract(epoch FROM at);\n"), 200);
+    // Long enough for archive_timeout to ship at least one segment holding markers.
+    await new Promise((r) => setTimeout(r, (ARCHIVE_TIMEOUT_SECONDS + 15) * 1000));
+    clearInterval(ticker);
+
+    // The host is lost: postgres and its pgbackrest service, the data volume, the local backup folder.
+    const destroyedAt = Date.now();
+    const [lastId, lastAt] = lastCommitted.split('|');
+    writer.kill('SIGKILL');
+    for (const service of ['postgres', 'pgbackrest']) expect(stack.compose(['rm', '-f', '-s', '-v', service]).code).toBe(0);
+    docker(daemon, ['volume', 'rm', `${stack.project}_postgres-data`]);
+    rmSync(join(stack.stateDir, 'backups'), { recursive: true, force: true });
+    expect(lastId, 'markers were committed before the loss').toMatch(/^\d+$/);
+
+    const rebuilt = await timings.time('rebuild-db-host.ts --latest', () =>
+      stack.run('rebuild-db-host.ts', ['--env', 'prod', '--env-file', stack.envFile, '--latest', '--timeout', '300'], 600_000),
+    );
+    expect(rebuilt.code, `${rebuilt.stdout}\n${rebuilt.stderr}`).toBe(0);
+    expect(rebuilt.stdout).toMatch(/public\.drill_markers \d+ rows/);
+
+    await waitFor(
+      'a healthy /health through nginx',
+      async () => (await httpsGet(stack.domain, stack.httpsPort, '/health', stack.caFile)).status === 200,
+      300_000,
+      1_000,
+    );
+    const rtoSeconds = (Date.now() - destroyedAt) / 1000;
+    const [recoveredId, recoveredAt] = sql("SELECT id || '|' || extract(epoch FROM at) FROM drill_markers ORDER BY id DESC LIMIT 1").split('|');
+    const rpoSeconds = Number(lastAt) - Number(recoveredAt);
+    console.log(`e2e drill: RPO ${rpoSeconds.toFixed(1)} s (last committed marker ${lastId}, last recovered ${recoveredId}); RTO ${rtoSeconds.toFixed(1)} s`);
+    timings.note('drill RPO seconds (last committed - last recovered marker)', Math.round(rpoSeconds * 10) / 10);
+    timings.note('drill RTO seconds (destroy -> healthy /health through nginx)', Math.round(rtoSeconds * 10) / 10);
+    expect(Number(recoveredId)).toBeGreaterThan(0);
+    expect(Number(recoveredId)).toBeLessThanOrEqual(Number(lastId));
+    expect(rpoSeconds).toBeLessThanOrEqual(ARCHIVE_TIMEOUT_SECONDS);
+  }, 1_500_000);
+});
