@@ -1,22 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readRecipients } from './lib/backup/age.js';
-import { backupPlan, runBackup } from './lib/backup/backup.js';
-import { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } from './lib/backup/offsite.js';
-import { dumpSet } from './lib/backup/offsite-sets.js';
-import { composeRunner, directRunner, type PgRunner } from './lib/backup/pg.js';
-import { backupSettings } from './lib/backup/settings.js';
+import type { PgRunner } from './lib/backup/pg.js';
+import type { BackupSettings } from './lib/backup/settings.js';
 import { type CliArgs, runCli } from './lib/cli.js';
-import { CURRENT_DIR } from './lib/deploy/releases.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import type { LoadedEnv } from './lib/env/load.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { statePaths } from './lib/paths.js';
-import { parseBackupType, physicalBackupPlan, runPhysicalBackup } from './lib/pgbackrest/backup.js';
-import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
 
-async function runner(args: CliArgs, env: LoadedEnv, settings: ReturnType<typeof backupSettings>): Promise<PgRunner> {
+async function runner(args: CliArgs, env: LoadedEnv, settings: BackupSettings): Promise<PgRunner> {
+  const { composeRunner, directRunner } = await import('./lib/backup/pg.js');
+  const { CURRENT_DIR } = await import('./lib/deploy/releases.js');
+  const { statePaths } = await import('./lib/paths.js');
   if (!args.values.compose) return directRunner(settings.connection);
   // The stack runs from the deploy's stable folder; a bundle only rendered (never deployed) is the fallback.
   const deployed = join(statePaths(env).deploy, CURRENT_DIR, 'docker-compose.yml');
@@ -50,6 +44,14 @@ await runCli(
     ],
   },
   async (args) => {
+    const { readRecipients } = await import('./lib/backup/age.js');
+    const { backupPlan, runBackup } = await import('./lib/backup/backup.js');
+    const { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
+    const { dumpSet } = await import('./lib/backup/offsite-sets.js');
+    const { backupSettings } = await import('./lib/backup/settings.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { parseBackupType, physicalBackupPlan, runPhysicalBackup } = await import('./lib/pgbackrest/backup.js');
+    const { pgbackrestRunner, pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
     const base = args.values.base === true;
     if (base && args.values['verify-restore'])
       throw new BadInputError('--base and --verify-restore exclude each other: pgBackRest backups are checked by `verify-pitr.ts`.');

@@ -1,16 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { formatReport, runValidators } from './lib/check/runner.js';
-import { addCleanup } from './lib/cleanup.js';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log, registeredSecrets } from './lib/log.js';
-import { listBundle, planBundle, writeBundle } from './lib/render/bundle.js';
-import { checkBundleFolder } from './lib/render/bundle-env.js';
-// Every area's template derivers, registered with render.
-import './lib/derivers.js';
 
 await runCli(
   {
@@ -23,6 +16,13 @@ await runCli(
     examples: ['npx tsx scripts/check.ts --env prod --env-file .env.example', 'npx tsx scripts/check.ts --env prod --bundle dist/prod'],
   },
   async (args) => {
+    // Every area's template derivers, registered with render.
+    await import('./lib/derivers.js');
+    const { formatReport, runValidators } = await import('./lib/check/runner.js');
+    const { addCleanup } = await import('./lib/cleanup.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { listBundle, planBundle, writeBundle } = await import('./lib/render/bundle.js');
+    const { checkBundleFolder } = await import('./lib/render/bundle-env.js');
     const env = envFromCli(args, 'plan');
     let bundleDir: string;
     let scratch: string | undefined;

@@ -1,7 +1,4 @@
 import { runCli } from './lib/cli.js';
-import { deployContext, scratchDir } from './lib/deploy/context.js';
-import { checkBuildSource, deployDev, devPlanLines, devUrls } from './lib/deploy/dev.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { log } from './lib/log.js';
 
 await runCli(
@@ -18,6 +15,9 @@ await runCli(
     examples: ['npx tsx scripts/deploy-dev.ts', 'npx tsx scripts/deploy-dev.ts --build', 'npx tsx scripts/deploy-dev.ts --dry-run'],
   },
   async (args) => {
+    const { deployContext, scratchDir } = await import('./lib/deploy/context.js');
+    const { checkBuildSource, deployDev, devPlanLines, devUrls } = await import('./lib/deploy/dev.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
     const env = envFromCli(args, 'apply');
     const ctx = await deployContext(args, env, { skipBackup: true });
     const build = args.values.build === true;

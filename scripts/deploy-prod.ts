@@ -2,19 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './lib/cli.js';
-import { deployContext, scratchDir } from './lib/deploy/context.js';
-import { engineHost } from './lib/deploy/host.js';
-import { formatPlan } from './lib/deploy/plan.js';
-import { executeRollback, rollbackTarget } from './lib/deploy/rollback.js';
-import { executeDeploy } from './lib/deploy/run.js';
-import { deployStatus } from './lib/deploy/status.js';
-import { deployStore } from './lib/deploy/store.js';
-import { executeForceUnlock } from './lib/deploy/unlock.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { K8S_CLI_OPTIONS } from './lib/k8s/options.js';
 import { log } from './lib/log.js';
-import { statePaths } from './lib/paths.js';
 
 const TARGETS = ['compose', 'k8s'] as const;
 
@@ -53,6 +43,16 @@ await runCli(
     ],
   },
   async (args) => {
+    const { deployContext, scratchDir } = await import('./lib/deploy/context.js');
+    const { engineHost } = await import('./lib/deploy/host.js');
+    const { formatPlan } = await import('./lib/deploy/plan.js');
+    const { executeRollback, rollbackTarget } = await import('./lib/deploy/rollback.js');
+    const { executeDeploy } = await import('./lib/deploy/run.js');
+    const { deployStatus } = await import('./lib/deploy/status.js');
+    const { deployStore } = await import('./lib/deploy/store.js');
+    const { executeForceUnlock } = await import('./lib/deploy/unlock.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { statePaths } = await import('./lib/paths.js');
     const target = (args.values.target as string | undefined) ?? 'compose';
     if (!(TARGETS as readonly string[]).includes(target)) throw new BadInputError(`--target must be compose or k8s, not "${target}".`);
     if (target === 'k8s') {

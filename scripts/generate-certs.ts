@@ -1,15 +1,13 @@
-import { applyCertPlan } from './lib/certs/apply.js';
-import { applyImport, describeImport, planImport } from './lib/certs/import.js';
-import { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } from './lib/certs/pgbackrest.js';
 import { type CertMode, DEFAULT_BITS, DEFAULT_DAYS, describePlan, parseSan, planCertificates, wantedSans } from './lib/certs/plan.js';
 import { type CliArgs, runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { statePaths } from './lib/paths.js';
 
 /** Installs a certificate obtained elsewhere (certbot) where nginx reads it. */
 async function importCertificate(args: CliArgs, from: string): Promise<void> {
+  const { applyImport, describeImport, planImport } = await import('./lib/certs/import.js');
+  const { envFromCli } = await import('./lib/env/from-cli.js');
+  const { statePaths } = await import('./lib/paths.js');
   const env = envFromCli(args, 'apply');
   const paths = statePaths(env);
   const plan = planImport(from, env.values.DOMAIN, paths);
@@ -26,6 +24,9 @@ async function importCertificate(args: CliArgs, from: string): Promise<void> {
 
 /** Mutual-TLS certificates for the two pgBackRest hosts, signed by the local CA. */
 async function pgbackrestCertificates(args: CliArgs): Promise<void> {
+  const { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } = await import('./lib/certs/pgbackrest.js');
+  const { envFromCli } = await import('./lib/env/from-cli.js');
+  const { statePaths } = await import('./lib/paths.js');
   const env = envFromCli(args, 'apply');
   const plan = planPgbackrestCerts({
     paths: statePaths(env),
@@ -90,6 +91,9 @@ await runCli(
     ],
   },
   async (args) => {
+    const { applyCertPlan } = await import('./lib/certs/apply.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { statePaths } = await import('./lib/paths.js');
     const profile = args.values.profile ?? 'server';
     if (profile !== 'server' && profile !== 'pgbackrest') throw new BadInputError(`--profile must be server or pgbackrest, not "${String(profile)}".`);
     if (profile === 'pgbackrest') {

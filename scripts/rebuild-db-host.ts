@@ -1,11 +1,6 @@
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { localRunner } from './lib/pgbackrest/command.js';
-import { rebuildDbHost, rebuildPlan, repoComposeRunner } from './lib/pgbackrest/rebuild.js';
-import { pgbackrestSettings } from './lib/pgbackrest/settings.js';
-import { restoreTarget } from './lib/pgbackrest/target.js';
 
 await runCli(
   {
@@ -23,6 +18,11 @@ await runCli(
     examples: ['npx tsx scripts/rebuild-db-host.ts --env prod --dry-run', 'npx tsx scripts/rebuild-db-host.ts --env prod --latest'],
   },
   async (args) => {
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { localRunner } = await import('./lib/pgbackrest/command.js');
+    const { rebuildDbHost, rebuildPlan, repoComposeRunner } = await import('./lib/pgbackrest/rebuild.js');
+    const { pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
+    const { restoreTarget } = await import('./lib/pgbackrest/target.js');
     const to = typeof args.values.to === 'string' ? args.values.to : undefined;
     const target = restoreTarget({
       to,

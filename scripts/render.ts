@@ -1,11 +1,7 @@
 import { resolve } from 'node:path';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { OperationError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { bundleDrift, planBundle, relativeToCwd, writeBundle } from './lib/render/bundle.js';
-// Every area's template derivers, registered with render.
-import './lib/derivers.js';
 
 await runCli(
   {
@@ -20,6 +16,10 @@ await runCli(
     examples: ['npx tsx scripts/render.ts --env prod --env-file .env.example', 'npx tsx scripts/render.ts --env dev --check'],
   },
   async (args) => {
+    // Every area's template derivers, registered with render.
+    await import('./lib/derivers.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { bundleDrift, planBundle, relativeToCwd, writeBundle } = await import('./lib/render/bundle.js');
     const env = envFromCli(args, 'plan');
     const outRoot = resolve(typeof args.values.out === 'string' ? args.values.out : 'dist');
     const bundle = planBundle(env);

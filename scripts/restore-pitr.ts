@@ -1,13 +1,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { restoreVolume, volumeRestorePlan } from './lib/pgbackrest/rebuild.js';
-import { checkLocalDataDir, restorePlan, runRestore } from './lib/pgbackrest/restore.js';
-import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
-import { describeTarget, restoreTarget } from './lib/pgbackrest/target.js';
 
 await runCli(
   {
@@ -30,6 +25,11 @@ await runCli(
     ],
   },
   async (args) => {
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { restoreVolume, volumeRestorePlan } = await import('./lib/pgbackrest/rebuild.js');
+    const { checkLocalDataDir, restorePlan, runRestore } = await import('./lib/pgbackrest/restore.js');
+    const { pgbackrestRunner, pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
+    const { describeTarget, restoreTarget } = await import('./lib/pgbackrest/target.js');
     const target = restoreTarget({
       to: typeof args.values.to === 'string' ? args.values.to : undefined,
       latest: args.values.latest === true,

@@ -1,20 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { addCleanup } from './lib/cleanup.js';
 import { type CliArgs, runCli, urlOption } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import type { EnvName } from './lib/env/spec.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { defaultTargets, type InstallTargets } from './lib/monitoring/install.js';
-import { describePlan, installAndReload, monitoringOnly, type SetupOptions, setupPlan, validateBundle } from './lib/monitoring/setup.js';
-import { MONITORING_DIR } from './lib/monitoring/validate.js';
-import { statePaths } from './lib/paths.js';
-import { planBundle, repoRoot, writeBundle } from './lib/render/bundle.js';
-import { checkBundleFolder } from './lib/render/bundle-env.js';
-// Every area's template derivers, registered with render.
-import './lib/derivers.js';
+import type { InstallTargets } from './lib/monitoring/install.js';
+import type { SetupOptions } from './lib/monitoring/setup.js';
 
 const ENVIRONMENTS: Record<string, EnvName> = { production: 'prod', development: 'dev' };
 
@@ -28,7 +20,8 @@ function envName(args: CliArgs): EnvName {
   return env;
 }
 
-function targetsFrom(args: CliArgs): InstallTargets {
+async function targetsFrom(args: CliArgs): Promise<InstallTargets> {
+  const { defaultTargets } = await import('./lib/monitoring/install.js');
   const defaults = defaultTargets(typeof args.values.prefix === 'string' ? args.values.prefix : '/');
   const pick = (flag: string, fallback: string): string => (typeof args.values[flag] === 'string' ? resolve(args.values[flag] as string) : fallback);
   const prometheusDir = pick('prometheus-dir', defaults.prometheusDir);
@@ -66,6 +59,15 @@ await runCli(
     ],
   },
   async (args) => {
+    // Every area's template derivers, registered with render.
+    await import('./lib/derivers.js');
+    const { addCleanup } = await import('./lib/cleanup.js');
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { describePlan, installAndReload, monitoringOnly, setupPlan, validateBundle } = await import('./lib/monitoring/setup.js');
+    const { MONITORING_DIR } = await import('./lib/monitoring/validate.js');
+    const { statePaths } = await import('./lib/paths.js');
+    const { planBundle, repoRoot, writeBundle } = await import('./lib/render/bundle.js');
+    const { checkBundleFolder } = await import('./lib/render/bundle-env.js');
     const prometheusUrl = urlOption(args, 'prometheus-url');
     const alertmanagerUrl = urlOption(args, 'alertmanager-url', 'http://127.0.0.1:9093');
     const env = envFromCli({ ...args, env: envName(args) }, 'apply');
@@ -90,7 +92,7 @@ await runCli(
         bundleDir,
         repoMonitoringDir: join(repoRoot(), MONITORING_DIR),
         runbookFile: join(repoRoot(), 'docs', 'runbooks.md'),
-        targets: targetsFrom(args),
+        targets: await targetsFrom(args),
         backupDir: typeof args.values['backup-dir'] === 'string' ? resolve(args.values['backup-dir']) : join(statePaths(env).root, 'monitoring-backups', stamp),
         prometheusUrl: prometheusUrl ?? `http://127.0.0.1:${env.name === 'dev' ? 9091 : 9090}`,
         alertmanagerUrl,

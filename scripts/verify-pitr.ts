@@ -1,11 +1,6 @@
 import { runCli } from './lib/cli.js';
-import { envFromCli } from './lib/env/from-cli.js';
 import { OperationError } from './lib/errors.js';
 import { log } from './lib/log.js';
-import { refreshMetrics, runVerify } from './lib/pgbackrest/backup.js';
-import { classifyPgbackrestError } from './lib/pgbackrest/command.js';
-import { stanzaProblem } from './lib/pgbackrest/metrics.js';
-import { pgbackrestRunner, pgbackrestSettings } from './lib/pgbackrest/settings.js';
 
 await runCli(
   {
@@ -19,6 +14,11 @@ await runCli(
     examples: ['npx tsx scripts/verify-pitr.ts --env prod', 'npx tsx scripts/verify-pitr.ts --env prod --metrics-only'],
   },
   async (args) => {
+    const { envFromCli } = await import('./lib/env/from-cli.js');
+    const { refreshMetrics, runVerify } = await import('./lib/pgbackrest/backup.js');
+    const { classifyPgbackrestError } = await import('./lib/pgbackrest/command.js');
+    const { stanzaProblem } = await import('./lib/pgbackrest/metrics.js');
+    const { pgbackrestRunner, pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
     const env = envFromCli(args, 'apply');
     const settings = pgbackrestSettings(env);
     const local = args.values.local === true;
