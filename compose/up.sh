@@ -170,7 +170,7 @@ compose() {
 }
 
 for file in $required; do
-  [ -f "$file" ] || refuse "$file is missing: nginx needs the server certificate and key there; put them in place first (docs/edge.md)."
+  [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md)."
 done
 
 if ! docker version >/dev/null 2>&1; then

@@ -231,7 +231,11 @@ describe('rendered Kubernetes manifests', () => {
     const dir = tempDir();
     const bundle = renderBundle(dir, 'prod');
     const rule = find(loadManifests(bundle).objects, 'PrometheusRule', 'healthmate');
-    const files = ['healthmate_rules.yml', 'recording_rules.yml'].map((f) => parse(readFileSync(join(bundle, 'monitoring', 'rules', f), 'utf8')));
+    const rulesDir = join(bundle, 'monitoring', 'rules');
+    const files = readdirSync(rulesDir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort((a, b) => `monitoring/rules/${a}`.localeCompare(`monitoring/rules/${b}`))
+      .map((f) => parse(readFileSync(join(rulesDir, f), 'utf8')));
     expect(spec(rule).groups).toEqual(files.flatMap((f) => f.groups));
     expect(spec(rule).groups.length).toBeGreaterThan(3);
     // promtool accepts the groups exactly as the operator will load them.

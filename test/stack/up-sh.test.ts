@@ -40,6 +40,9 @@ function readyBundle(): Rendered {
   const rendered = renderBundle('prod');
   mkdirSync(join(rendered.stateDir, 'certs'), { recursive: true });
   for (const file of ['fullchain.pem', 'privkey.pem']) writeFileSync(join(rendered.stateDir, 'certs', file), 'stand-in\n');
+  const pgbackrestTls = join(rendered.stateDir, 'pgbackrest', 'tls', 'db');
+  mkdirSync(pgbackrestTls, { recursive: true });
+  for (const file of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(pgbackrestTls, file), 'stand-in\n');
   return rendered;
 }
 
@@ -194,7 +197,7 @@ describe('up.sh (dash)', () => {
     expect(out).toContain('mkdir -p nginx/certs');
     expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps postgres redis/);
     expect(out).toMatch(/run --rm --no-deps -T backend alembic upgrade head/);
-    expect(out).toMatch(/wait until every container of postgres redis backend .* is running and healthy \(at most 300s\)/);
+    expect(out).toMatch(/wait until every container of postgres (pgbackrest )?redis backend .* is running and healthy \(at most 300s\)/);
     for (const service of ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter']) expect(out).toContain(`exec -T ${service} sh -c kill -HUP 1`);
     expect(out).toContain('dry run: nothing was changed.');
     // Without an engine the dry run warns; the real run refuses (below).
@@ -251,7 +254,7 @@ describe('up.sh (dash)', () => {
       name: 'no certificate where nginx expects it',
       code: 2,
       prepare: (r) => rmSync(join(r.stateDir, 'certs', 'privkey.pem')),
-      message: /certs\/privkey\.pem is missing: nginx needs the server certificate/,
+      message: /certs\/privkey\.pem is missing: put the certificates in place first/,
     },
     { name: 'an unknown option', code: 2, prepare: () => undefined, args: ['--force'], message: /unknown option --force; see up.sh --help/ },
     { name: 'a bad --timeout', code: 2, prepare: () => undefined, args: ['--timeout', '5m'], message: /--timeout 5m is not a whole number of seconds/ },
