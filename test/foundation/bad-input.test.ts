@@ -547,7 +547,7 @@ describe.concurrent('bad input: exit code, one sentence, nothing changed', () =>
       c.prodEnv = writeProdEnv(dir, state);
       row.setup?.(c);
       const before = snapshot(dir);
-      const result = await runScriptAsync(row.script, row.args(c), { cwd: dir, env: { NO_COLOR: '1', ...row.env?.(c) }, timeoutMs: 240_000 });
+      const result = await runScriptAsync(row.script, row.args(c), { cwd: dir, env: { NO_COLOR: '1', ...row.env?.(c) }, timeoutMs: 420_000 });
       const output = result.stderr + result.stdout;
       expect(result.code, output).toBe(row.code);
       if (typeof row.message === 'string') expect(output).toContain(row.message);
@@ -556,7 +556,7 @@ describe.concurrent('bad input: exit code, one sentence, nothing changed', () =>
       if (row.code === 1 || row.code === 2) expect(result.stderr.match(/^error: /gm), 'one error sentence').toHaveLength(1);
       expect(snapshot(dir), 'nothing changed').toEqual(before);
     },
-    250_000,
+    450_000,
   );
 });
 
