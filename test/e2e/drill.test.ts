@@ -112,7 +112,20 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
         dockerProbe(daemon, ['ps', '--filter', 'label=com.docker.compose.service=pgbackrest', '--filter', 'health=healthy', '-q']).stdout.trim() !== '',
       120_000,
       2_000,
-    );
+    ).catch((error) => {
+      const states = dockerProbe(daemon, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']).stdout;
+      const logs = ['pgbackrest-repo', 'pgbackrest']
+        .map((service) => {
+          const id =
+            dockerProbe(daemon, ['ps', '-aq', '--filter', `label=com.docker.compose.service=${service}`])
+              .stdout.trim()
+              .split('\n')[0] ?? '';
+          const health = dockerProbe(daemon, ['inspect', '--format', '{{json .State.Health}}', id]).stdout;
+          return `${service}: ${dockerProbe(daemon, ['logs', '--tail', '20', id]).stderr}${health}`;
+        })
+        .join('\n');
+      throw new Error(`${error}\n${states}\n${logs}`);
+    });
 
     sql('CREATE TABLE IF NOT EXISTS drill_markers (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
     const backup = await timings.time('pgBackRest full backup (backup-db.ts --base, on the repository host)', () =>
