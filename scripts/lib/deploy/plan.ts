@@ -90,6 +90,9 @@ export interface PlanInput {
 /** Rolling-updated services and the rest of the long-running stack (DATASTORES: shared with up.sh's host setup). */
 export { DATASTORES };
 
+/** pgBackRest's TLS server beside PostgreSQL (it waits for postgres to be healthy). */
+export const PGBACKREST_SERVICE = 'pgbackrest';
+
 /**
  * Graceful nginx reload from inside the container (the master reads its pid file under the -p
  * prefix of the compose command). Never `docker kill -s HUP`: Docker 20.10 counts any
@@ -240,8 +243,13 @@ export function buildPlan(input: PlanInput): DeployPlan {
     },
     {
       id: 'datastores',
-      title: 'postgres and redis up and healthy',
-      lines: [c('up', '-d', '--no-deps', ...DATASTORES), `# wait until ${DATASTORES.join(' and ')} report healthy`],
+      title: 'postgres, redis and the pgbackrest server up and healthy',
+      lines: [
+        c('up', '-d', '--no-deps', ...DATASTORES),
+        `# wait until ${DATASTORES.join(' and ')} report healthy`,
+        c('up', '-d', '--no-deps', PGBACKREST_SERVICE),
+        `# wait until ${PGBACKREST_SERVICE} reports healthy (the repository host dials it for backups)`,
+      ],
       onFailure: 'restore',
       inDryRun: false,
     },

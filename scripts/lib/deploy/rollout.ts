@@ -11,12 +11,14 @@ import { compose, runScript } from './commands.js';
 import type { DeployContext } from './context.js';
 import { serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js';
 import { hostRun } from './host.js';
-import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD } from './plan.js';
+import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD, PGBACKREST_SERVICE } from './plan.js';
 
 export async function datastores(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...DATASTORES]);
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
   await waitServicesHealthy(project, DATASTORES, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'postgres and redis');
+  await compose(ctx, ['up', '-d', '--no-deps', PGBACKREST_SERVICE]);
+  await waitServicesHealthy(project, [PGBACKREST_SERVICE], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the pgbackrest server');
 }
 
 export async function migrate(ctx: DeployContext): Promise<void> {
