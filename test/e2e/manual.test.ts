@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCommand } from '../../scripts/lib/deploy/plan.js';
+import { waitFor } from '../helpers/net.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { needTool } from '../helpers/tools.js';
@@ -147,8 +148,9 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     // Its reload (SIGHUP) reached nginx, Prometheus and Alertmanager, and they still serve.
     for (const service of ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter']) expect(again.stderr).toContain(`exec -T ${service} sh -c kill -HUP 1`);
     expect((await httpsGet(stack.domain, stack.httpsPort, '/health', stack.caFile)).status).toBe(200);
-    expect((await fetch('http://127.0.0.1:9090/-/ready')).status).toBe(200);
-    expect((await fetch('http://127.0.0.1:9093/-/ready')).status).toBe(200);
+    // A reload in progress may reset a connection: they must be ready again within seconds.
+    for (const url of ['http://127.0.0.1:9090/-/ready', 'http://127.0.0.1:9093/-/ready'])
+      await waitFor(`${url} after the reload`, async () => (await fetch(url)).status === 200, 30_000, 500);
     expect(
       containers()
         .map((line) => line.split(' ')[0])
