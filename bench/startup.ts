@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { addCleanup } from '../scripts/lib/cleanup.js';
 import { REPO } from '../test/helpers/run.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
@@ -17,6 +18,8 @@ const RUNS = Number(values.runs);
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 const PROBE = join(REPO, 'bench', 'startup', 'first-spawn.mjs');
 const work = mkdtempSync(join(tmpdir(), 'healthmate-bench-startup-'));
+// Removed on Ctrl-C and SIGTERM too (a signal skips `finally`).
+const removeWork = addCleanup(() => rmSync(work, { recursive: true, force: true }));
 
 /** A real command per script that changes nothing: a dry run, a listing or a report. */
 const REAL: Record<string, string[]> = {
@@ -94,5 +97,6 @@ try {
     `${met}/${scripts.length} scripts meet both goals; real command = ${'`'}scripts/<name> <the arguments in bench/startup.ts>${'`'} until its first tool starts`,
   );
 } finally {
+  removeWork();
   rmSync(work, { recursive: true, force: true });
 }
