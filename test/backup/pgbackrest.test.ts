@@ -20,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { applyPgbackrestCerts, PGBACKREST_TLS_FILES, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
+// Every area's template derivers, registered with render.
+import '../../scripts/lib/derivers.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { BadInputError, OperationError } from '../../scripts/lib/errors.js';
 import { statePaths } from '../../scripts/lib/paths.js';

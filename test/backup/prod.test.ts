@@ -53,6 +53,9 @@ function prodRun(args: string[]): { code: number; stdout: string; stderr: string
     'POSTGRES_DB=healthmate',
     '--set',
     `POSTGRES_USER=${cluster.user}`,
+    // No offsite copy here: prod's default remote is defined per host (offsite tests cover it).
+    '--set',
+    'BACKUP_OFFSITE_REMOTE=',
   ];
   const result = runScript('backup-db.ts', [...flags, ...args], { cwd: dir, env: cluster.scriptEnv });
   return { ...result, stateDir };
