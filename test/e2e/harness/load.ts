@@ -35,7 +35,8 @@ export function startLoad(options: LoadOptions): Load {
       '--pause-ms',
       String(options.pauseMs ?? 10),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO },
+    // stdin stays open while this process lives: the generator exits when it closes.
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd: REPO },
   );
   let stdout = '';
   let stderr = '';
@@ -50,11 +51,13 @@ export function startLoad(options: LoadOptions): Load {
     async stop() {
       child.kill('SIGTERM');
       const code = await exited;
+      child.stdin?.destroy();
       if (code !== 0) throw new Error(`load generator exited ${code}: ${stderr}`);
       return JSON.parse(stdout) as LoadReport;
     },
     kill() {
       if (child.exitCode === null) child.kill('SIGKILL');
+      child.stdin?.destroy();
     },
   };
 }

@@ -8,6 +8,8 @@
  * Runs as its own process (the tests block on spawnSync while deploying):
  *   tsx loadgen.ts --url https://host:port/path --ca ca.pem --connect 127.0.0.1 [--concurrency 4] [--pause-ms 10]
  * On SIGTERM it stops, waits for requests in flight and prints a JSON LoadReport on stdout.
+ * Its stdin is a pipe from the test: when the test process dies (a killed run, a timed-out
+ * worker), the pipe closes and the generator exits at once instead of loading a dead stack.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -132,6 +134,9 @@ process.on('SIGTERM', () => {
 process.on('SIGINT', () => {
   running = false;
 });
+const parentGone = (): never => process.exit(3);
+process.stdin.on('close', parentGone);
+process.stdin.resume();
 
 async function worker(): Promise<void> {
   while (running) {
@@ -144,3 +149,4 @@ await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
 report.durationSeconds = (Date.now() - started) / 1000;
 agent.destroy();
 process.stdout.write(`${JSON.stringify(report)}\n`);
+process.stdin.off('close', parentGone).destroy(); // nothing else keeps the process alive
