@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { freePort, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type Cluster, clusterFlags, startCluster } from './cluster.js';
+import { type Cluster, clusterFlags, PG_BIN, startCluster } from './cluster.js';
 
 let root: string;
 let cluster: Cluster;
@@ -86,10 +86,31 @@ function descendants(pid: number): { pid: number; ppid: number; comm: string }[]
 async function pgDumpOf(child: ChildProcess): Promise<{ pid: number; ppid: number }> {
   let dump: { pid: number; ppid: number } | undefined;
   await waitFor('pg_dump to start', () => {
-    dump = descendants(child.pid as number).find((p) => p.comm === 'pg_dump');
+    // The dump itself, not the `pg_dump --version` probe that runs first.
+    dump = descendants(child.pid as number).find((p) => p.comm === 'pg_dump' && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--format=custom'));
     return dump !== undefined;
   });
   return dump as { pid: number; ppid: number };
+}
+
+/**
+ * Holds ACCESS EXCLUSIVE on the table until release(): pg_dump waits for its lock, so it cannot
+ * finish before the test has found it (a fast box would otherwise dump 6 MB before the first look).
+ */
+async function holdTableLock(): Promise<{ release: () => void }> {
+  const psql = spawn(`${PG_BIN}/psql`, ['-X', '-A', '-t', '-q', '-h', cluster.socketDir, '-p', String(cluster.port), '-U', cluster.user, '-d', 'healthmate'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    psql.kill('SIGKILL');
+  });
+  let out = '';
+  psql.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  psql.stdin?.write("BEGIN;\nLOCK TABLE readings IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n");
+  await waitFor('the table lock', () => out.includes('locked'));
+  return { release: () => psql.stdin?.end('COMMIT;\n') };
 }
 
 /** A verified backup made first, which every failure must leave intact. */
@@ -103,10 +124,12 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
   it('kill -9 of pg_dump mid-stream: exit 1, partial removed, status 0', async () => {
     const s = state();
     const before = previousBackup(s);
+    const lock = await holdTableLock();
     const backup = startBackup(s.flags);
     const dump = await pgDumpOf(backup.child);
-    // Freeze the script so pg_dump fills the pipe and blocks in the middle of its output.
+    // Freeze the script, then let pg_dump go: it fills the pipe and blocks in the middle of its output.
     process.kill(dump.ppid, 'SIGSTOP');
+    lock.release();
     await new Promise((r) => setTimeout(r, 300));
     process.kill(dump.pid, 'SIGKILL');
     process.kill(dump.ppid, 'SIGCONT');
@@ -121,10 +144,12 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     const before = previousBackup(s);
     // kill -9 runs no cleanup: the script's 0600 PGPASSFILE folder stays in its TMPDIR, a test folder removed afterwards.
     const tmp = tempDir();
+    const lock = await holdTableLock();
     const backup = startBackup(s.flags, tmp);
     const dump = await pgDumpOf(backup.child);
     process.kill(dump.ppid, 'SIGKILL');
     await backup.exit;
+    lock.release();
     expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
     const left = files(s.backups);
     expect(left.filter((n) => !before.includes(n)).sort()).toEqual(['.healthmate.lock', expect.stringMatching(/\.dump\.partial$/)].sort());
