@@ -466,4 +466,18 @@ describe('error classification', () => {
     );
     expect(error).toBeInstanceOf(OperationError);
   });
+
+  it('carries the cause behind "unable to find primary cluster" (the WARN lines before it)', () => {
+    const stdout = [
+      'P00   WARN: unable to check pg1: [025]: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  role "x" does not exist',
+      'P00  ERROR: [056]: unable to find primary cluster - cannot proceed',
+    ].join('\n');
+    const error = pgbackrestError(
+      { code: 56, signal: null, stdout, stderr: '' },
+      { file: 'pgbackrest', args: ['backup'] },
+      { side: 'repo', where: 'test', command: () => ({ file: 'pgbackrest', args: [] }) },
+    );
+    expect(error).toBeInstanceOf(OperationError);
+    expect(error.message).toMatch(/unable to find primary cluster - cannot proceed \(pg1: \[025\]: connection to server .* role "x" does not exist\)$/);
+  });
 });

@@ -38,11 +38,16 @@ export function stanzaArgs(stanza: string, command: string, options: string[] = 
   return [`--stanza=${stanza}`, command, ...options];
 }
 
-/** pgBackRest prints `ERROR: [code]: message`; the exit code is that code. */
+/**
+ * pgBackRest prints `ERROR: [code]: message`; the exit code is that code. "unable to find
+ * primary cluster" only sums up the `WARN: unable to check pgN: <cause>` lines before it,
+ * so their causes go along.
+ */
 function errorLine(output: string): string {
   const lines = output.split('\n').filter((l) => /ERROR: \[\d+\]/.test(l));
-  const line = lines.at(-1) ?? output.trim().split('\n').at(-1) ?? '';
-  return line.replace(/^.*?ERROR: /, '').trim();
+  const line = (lines.at(-1) ?? output.trim().split('\n').at(-1) ?? '').replace(/^.*?ERROR: /, '').trim();
+  const causes = [...output.matchAll(/WARN: unable to check (pg\d+): (.*)/g)].map((m) => `${m[1]}: ${(m[2] as string).trim()}`);
+  return causes.length > 0 ? `${line} (${causes.join('; ')})` : line;
 }
 
 /**
