@@ -300,6 +300,11 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(check.status, check.stderr + check.stdout).toBe(0);
     expect(readdirSync(join(dirs.db as string, 'log'))).toContain(`${STANZA}-archive-push-async.log`);
 
+    // Metrics from the database side, through the repository host's tls-server-auth (stanza-scoped).
+    const metrics = runDbScript('verify-pitr.ts', ['--metrics-only', '--local']);
+    expect(metrics.code, metrics.stderr).toBe(0);
+    expect(metrics.stdout).toMatch(new RegExp(`metrics for ${STANZA} \\(ok, 1 backups\\)`));
+
     // No plaintext on the repository host: every data file carries OpenSSL's "Salted__" header, none zstd's magic.
     const files = sh('find', [dirs.repoPath as string, '-type', 'f', '(', '-name', '*.zst', '-o', '-name', '*.info', ')'])
       .stdout.split('\n')

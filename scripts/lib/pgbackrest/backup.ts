@@ -20,19 +20,26 @@ export function physicalBackupPlan(settings: PgbackrestSettings, runner: Pgbackr
     `on the repository host (${runner.where}):`,
     `${describeCommand(runner.command(stanzaArgs(settings.stanza, 'stanza-create')))}   # once; a no-op when the stanza exists`,
     `${describeCommand(runner.command(stanzaArgs(settings.stanza, 'backup', [`--type=${type}`])))}   # then expires by repo1-retention-full/-diff`,
-    `${describeCommand(runner.command(['--output=json', 'info']))} → ${settings.textfileDir}/healthmate_pgbackrest.prom`,
+    `${describeCommand(runner.command(infoArgs(settings.stanza)))} → ${settings.textfileDir}/healthmate_pgbackrest.prom`,
   ];
 }
 
-/** `info --output=json` for every stanza in the repository. */
-export async function readInfo(runner: PgbackrestRunner): Promise<StanzaInfo[]> {
-  const result = await runPgbackrest(runner, ['--output=json', 'info']);
+/**
+ * `info --output=json` of our stanza. Named, not all stanzas: a `pgbackrest server` whose
+ * tls-server-auth lists stanzas denies a client any command without one.
+ */
+function infoArgs(stanza: string): string[] {
+  return stanzaArgs(stanza, 'info', ['--output=json']);
+}
+
+export async function readInfo(runner: PgbackrestRunner, stanza: string): Promise<StanzaInfo[]> {
+  const result = await runPgbackrest(runner, infoArgs(stanza));
   return parseInfo(result.stdout);
 }
 
 /** Reads info and writes the textfile metrics, keeping the last verify result unless a new one is given. */
 export async function refreshMetrics(settings: PgbackrestSettings, runner: PgbackrestRunner, verify?: VerifyResult): Promise<StanzaInfo[]> {
-  const stanzas = await readInfo(runner);
+  const stanzas = await readInfo(runner, settings.stanza);
   const path = writePgbackrestMetrics(settings.textfileDir, pgbackrestMetricsText(stanzas, new Date(), verify ?? previousVerify(settings.textfileDir)));
   log.info(`metrics ${path}`);
   return stanzas;
