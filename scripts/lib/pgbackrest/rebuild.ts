@@ -114,9 +114,9 @@ export async function rebuildPlan(settings: PgbackrestSettings, options: Rebuild
   const volume = dataVolume(settings);
   const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
   return [
-    `1. pgBackRest versions equal: ${c('run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', 'version')} and the repository host's`,
-    `2. refuse when volume ${volume} holds data or postgres runs (this is for a lost host; use restore-pitr.ts otherwise)`,
-    `3. ${c('up', '--no-start', 'postgres', 'pgbackrest')}   # a new, empty ${volume}`,
+    `1. refuse when volume ${volume} exists or the stack has a postgres container (this is for a lost host; use restore-pitr.ts otherwise)`,
+    `2. pgBackRest versions equal: ${c('run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', 'version')} and the repository host's`,
+    `3. ${c('up', '--no-start', 'postgres', 'pgbackrest')}   # a new, empty ${volume}; any failure from here removes it and the containers again`,
     `4. ${describeCommand(prepare)}`,
     `5. ${describeCommand(restore)}   # ${describeTarget(options.target)}`,
     `6. ${c('up', '-d', 'postgres', 'pgbackrest')}; wait until healthy and out of recovery (at most ${options.timeoutSeconds}s)`,
@@ -182,8 +182,7 @@ export async function rebuildDbHost(
     where: 'the stack image (pgbackrest service)',
     command: (args) => cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', ...args]),
   };
-  const version = await requireSameVersion(dbVersionRunner, options.repo);
-  log.info(`pgBackRest ${version} on both hosts`);
+  // Refusals first: `compose run` of the pgbackrest service (the version check) creates the volume.
   const running = await capture(cmd([...e.stack, 'ps', '-q', 'postgres']));
   if (running.stdout.trim() !== '')
     throw new BadInputError(
@@ -194,16 +193,21 @@ export async function rebuildDbHost(
       `volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`,
     );
 
-  await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
-  // The stack's own postgres-data, just created empty by `up --no-start`.
-  const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
-  await run(prepare, 'preparing the data folder');
-  log.info(`pgbackrest restore to ${describeTarget(options.target)} into the new volume ${volume}`);
-  const restored = await capture(restore);
-  if (restored.code !== 0) {
+  // Nothing half-done: until the restore is complete, a failure removes the containers and the volume this run created.
+  try {
+    const version = await requireSameVersion(dbVersionRunner, options.repo);
+    log.info(`pgBackRest ${version} on both hosts`);
+    await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
+    // The stack's own postgres-data, just created empty by `up --no-start`.
+    const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
+    await run(prepare, 'preparing the data folder');
+    log.info(`pgbackrest restore to ${describeTarget(options.target)} into the new volume ${volume}`);
+    const restored = await capture(restore);
+    if (restored.code !== 0) throw pgbackrestError(restored, restore, dbVersionRunner);
+  } catch (error) {
     await capture(cmd([...e.stack, 'rm', '-f', '-s', 'postgres', 'pgbackrest']));
     await capture({ file: 'docker', args: ['volume', 'rm', volume] });
-    throw pgbackrestError(restored, restore, dbVersionRunner);
+    throw error;
   }
   await run(cmd([...e.stack, 'up', '-d', '--no-deps', 'postgres', 'pgbackrest']), 'starting postgres');
   log.info('PostgreSQL replays WAL from the repository host');
