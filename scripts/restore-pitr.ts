@@ -26,7 +26,8 @@ await runCli(
   },
   async (args) => {
     const { envFromCli } = await import('./lib/env/from-cli.js');
-    const { restoreVolume, volumeRestorePlan } = await import('./lib/pgbackrest/rebuild.js');
+    const { restoreVolume, spareCommand, volumeRestorePlan } = await import('./lib/pgbackrest/rebuild.js');
+    const { describeCommand } = await import('./lib/backup/process.js');
     const { checkLocalDataDir, restorePlan, runRestore } = await import('./lib/pgbackrest/restore.js');
     const { pgbackrestRunner, pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
     const { describeTarget, restoreTarget } = await import('./lib/pgbackrest/target.js');
@@ -54,7 +55,8 @@ await runCli(
         return;
       }
       const seconds = await restoreVolume(settings, { target, volume, delta });
-      log.out(`restored ${describeTarget(target)} into volume ${volume} in ${seconds.toFixed(1)} s; start PostgreSQL on it to replay WAL and promote`);
+      log.out(`restored ${describeTarget(target)} into volume ${volume} in ${seconds.toFixed(1)} s`);
+      log.out(`start a spare PostgreSQL on it (it replays WAL and promotes; archiving off): ${describeCommand(await spareCommand(settings, volume))}`);
       return;
     }
     const dataDir = targetDir as string;

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Validator } from '../../scripts/lib/check/types.js';
 import {
   checkPgbackrestCompose,
@@ -9,6 +10,7 @@ import {
   pgbackrestParse,
   pgbackrestValidators,
 } from '../../scripts/lib/check/validators/pgbackrest.js';
+import { readCompose } from '../../scripts/lib/compose/model.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { BadInputError } from '../../scripts/lib/errors.js';
 import { verifyProblems } from '../../scripts/lib/pgbackrest/backup.js';
@@ -118,6 +120,37 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
     ).toHaveLength(1);
     // Nothing created besides what the case itself prepared.
     expect(readdirSync(dir).filter((f) => !before.includes(f) && !['full', 'other'].includes(f))).toEqual([]);
+  });
+});
+
+describe('restore-pitr.ts --volume --dry-run', () => {
+  it('restores through postgres-pitr (no live volume mounted), at its own path, and prints the spare PostgreSQL on it', () => {
+    needTool('docker-compose');
+    const dir = tempDir();
+    const result = runScript('restore-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--latest', '--volume', 'pitr1', '--dry-run']);
+    expect(result.code, result.stderr).toBe(0);
+    // prepare, restore, spare: compose run cannot replace a service's own mount at the same path.
+    const mounts = [...result.stdout.matchAll(/-v pitr1:(\S+) (?:--user 999:999 --entrypoint \S+ )?(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(mounts).toEqual(Array(3).fill('/var/lib/postgresql/pitr postgres-pitr'));
+    expect(result.stdout).toContain('--pg1-path=/var/lib/postgresql/pitr/pgdata');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('postgres-pitr mounts none of the live volumes and runs with archiving off', () => {
+    const { dir } = renderedBundle();
+    const service = readCompose(join(dir, 'docker-compose.yml')).services.find((s) => s.name === 'postgres-pitr');
+    const doc = parseYaml(readFileSync(join(dir, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { volumes: string[]; command: string[]; profiles: string[]; environment: Record<string, string> }>;
+    };
+    const pitr = doc.services['postgres-pitr'];
+    expect(service?.profiles).toEqual(['pitr']);
+    expect(pitr?.volumes.filter((v) => /postgres-data|postgres-socket|pgbackrest-spool|\/var\/lib\/postgresql\/pitr/.test(v))).toEqual([]);
+    expect(pitr?.environment.PGDATA).toBe('/var/lib/postgresql/pitr/pgdata');
+    // Recovery refuses to start below the primary's max_connections.
+    const postgres = doc.services.postgres;
+    const setting = (command: string[] | undefined, name: string) => command?.find((c) => c.startsWith(`${name}=`));
+    expect(setting(pitr?.command, 'max_connections')).toBe(setting(postgres?.command, 'max_connections'));
+    expect(setting(pitr?.command, 'archive_mode')).toBe('archive_mode=off');
   });
 });
 

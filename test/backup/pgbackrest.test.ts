@@ -472,6 +472,16 @@ describe('error classification', () => {
     expect(error).toBeInstanceOf(OperationError);
   });
 
+  it('names a running PostgreSQL instead of blaming the configuration', () => {
+    const error = pgbackrestError(
+      { code: 38, signal: null, stdout: 'P00  ERROR: [038]: unable to restore while PostgreSQL is running', stderr: '' },
+      { file: 'pgbackrest', args: ['restore'] },
+      { side: 'db', where: 'test', command: () => ({ file: 'pgbackrest', args: [] }) },
+    );
+    expect(error).toBeInstanceOf(BadInputError);
+    expect(error.message).toBe('PostgreSQL is running on the data folder this restore targets (test).');
+  });
+
   it('carries the cause behind "unable to find primary cluster" (the WARN lines before it)', () => {
     const stdout = [
       'P00   WARN: unable to check pg1: [025]: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  role "x" does not exist',

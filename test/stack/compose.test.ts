@@ -74,6 +74,7 @@ describe('rendered compose files', () => {
         'pgbackrest',
         'postgres',
         'postgres-exporter',
+        'postgres-pitr',
         'prometheus',
         'redis',
         'redis-exporter',

@@ -88,6 +88,11 @@ export function classifyPgbackrestError(text: string, where: string, fallback: s
     );
   if (/unable to (?:connect|get address)|connection refused|timeout|unable to resolve/i.test(detail))
     return new OperationError(`cannot reach the other pgBackRest host (${where}): ${detail}`, 'is `pgbackrest server` running there and the port open?');
+  if (/unable to restore while PostgreSQL is running/i.test(detail))
+    return new BadInputError(
+      `PostgreSQL is running on the data folder this restore targets (${where}).`,
+      'restore into a new volume or folder, or stop it first',
+    );
   if (/^\[03\d\]|option/i.test(detail)) return new BadInputError(`pgBackRest refuses its configuration (${where}): ${detail}`);
   return new OperationError(`${fallback}: ${detail || 'no error message'}`);
 }

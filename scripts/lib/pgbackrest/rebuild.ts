@@ -8,9 +8,6 @@ import { restoreArgs } from './restore.js';
 import { type PgbackrestSettings, repoProject } from './settings.js';
 import { describeTarget, type RestoreTarget } from './target.js';
 
-/** The data volume mount of the postgres and pgbackrest services (PGDATA is its pgdata/ subfolder). */
-const DATA_MOUNT = '/var/lib/postgresql/data';
-
 export interface VolumeRestoreOptions {
   target: RestoreTarget;
   volume: string;
@@ -32,13 +29,27 @@ function cmd(argv: string[]): Command {
   return { file: argv[0] as string, args: argv.slice(1) };
 }
 
+/** The on-demand service (profile pitr) for a restore into a new volume, and the spare PostgreSQL on it. */
+const PITR_SERVICE = 'postgres-pitr';
 /**
- * `compose run` of the stack's pgbackrest service (its TLS files, config and passphrase)
- * with `volume` as the data folder; without a volume, the service's own postgres-data.
+ * Where that volume is mounted: a folder the images own (uid 999), so a new volume mounted there
+ * belongs to the postgres user too. The services that mount live volumes are never used for it:
+ * `compose run -v` does not replace a service's own mount at the same path (docker-compose 1.29
+ * merges both through a Python set, so which one wins changes from run to run).
+ */
+const SIDE_MOUNT = '/var/lib/postgresql/pitr';
+/** PGDATA inside a restore volume, as postgres-pitr sets it. */
+const SIDE_PGDATA = `${SIDE_MOUNT}/pgdata`;
+
+/**
+ * `compose run` with pgBackRest's TLS files, config and passphrase: postgres-pitr with `volume`
+ * mounted at SIDE_MOUNT, or without a volume the pgbackrest service on the stack's own postgres-data.
  */
 function runWithVolume(e: Engine, volume: string | undefined, entrypoint: string, args: string[]): Command {
-  const mount = volume ? ['-v', `${volume}:${DATA_MOUNT}`] : [];
-  return cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', ...mount, '--entrypoint', entrypoint, 'pgbackrest', ...args]);
+  const where = volume
+    ? ['-v', `${volume}:${SIDE_MOUNT}`, '--user', '999:999', '--entrypoint', entrypoint, PITR_SERVICE]
+    : ['--entrypoint', entrypoint, 'pgbackrest'];
+  return cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', ...where, ...args]);
 }
 
 function volumeCommands(
@@ -46,7 +57,7 @@ function volumeCommands(
   e: Engine,
   options: Omit<VolumeRestoreOptions, 'volume'> & { volume: string | undefined },
 ): { prepare: Command; restore: Command } {
-  const dataDir = PGBACKREST_CONTAINER_PATHS.PGBACKREST_PG_PATH;
+  const dataDir = options.volume ? SIDE_PGDATA : PGBACKREST_CONTAINER_PATHS.PGBACKREST_PG_PATH;
   return {
     // pgBackRest restores only into a folder that exists and belongs to it (uid 999).
     prepare: runWithVolume(e, options.volume, 'install', ['-d', '-m', '0700', dataDir]),
@@ -71,10 +82,11 @@ export async function volumeRestorePlan(settings: PgbackrestSettings, options: V
     options.delta ? `volume ${options.volume} must exist (--delta)` : `docker volume create ${options.volume}   # refused when it exists`,
     describeCommand(prepare),
     `${describeCommand(restore)}   # ${describeTarget(options.target)}`,
+    `then a spare PostgreSQL on it: ${describeCommand(await spareCommand(settings, options.volume))}`,
   ];
 }
 
-/** Restores into a docker volume through the stack's pgbackrest service; returns seconds taken. */
+/** Restores into a docker volume through postgres-pitr; returns seconds taken. */
 export async function restoreVolume(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<number> {
   const e = await engine(settings);
   const exists = await volumeExists(options.volume);
@@ -95,6 +107,12 @@ export async function restoreVolume(settings: PgbackrestSettings, options: Volum
     throw error;
   }
   return (Date.now() - started) / 1000;
+}
+
+/** A spare PostgreSQL on a restored volume: postgres-pitr (no live volume, archiving off). */
+export async function spareCommand(settings: PgbackrestSettings, volume: string): Promise<Command> {
+  const e = await engine(settings);
+  return cmd([...e.stack, 'run', '-d', '--no-deps', '--name', `${volume}-pg`, '-v', `${volume}:${SIDE_MOUNT}`, PITR_SERVICE]);
 }
 
 export interface RebuildOptions {
