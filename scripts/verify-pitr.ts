@@ -7,6 +7,7 @@ await runCli(
     name: 'verify-pitr.ts',
     summary:
       'Check the pgBackRest repository: `pgbackrest verify` reads every backup file and WAL segment against its recorded checksum (on the repository host), then `pgbackrest info --output=json` becomes node_exporter textfile metrics (<STATE_DIR>/textfile/healthmate_pgbackrest.prom). --metrics-only refreshes the metrics from the database host.',
+    dryRun: true,
     options: {
       'metrics-only': { type: 'boolean', description: 'skip verify; read info through the database side (run every few minutes where node_exporter runs)' },
       local: { type: 'boolean', description: 'run the pgbackrest binary of this host instead of the compose service' },
@@ -15,14 +16,19 @@ await runCli(
   },
   async (args) => {
     const { envFromCli } = await import('./lib/env/from-cli.js');
-    const { refreshMetrics, runVerify } = await import('./lib/pgbackrest/backup.js');
+    const { refreshMetrics, runVerify, verifyPlan } = await import('./lib/pgbackrest/backup.js');
     const { classifyPgbackrestError } = await import('./lib/pgbackrest/command.js');
     const { stanzaProblem } = await import('./lib/pgbackrest/metrics.js');
     const { pgbackrestRunner, pgbackrestSettings } = await import('./lib/pgbackrest/settings.js');
     const env = envFromCli(args, 'apply');
     const settings = pgbackrestSettings(env);
     const local = args.values.local === true;
-    if (args.values['metrics-only']) {
+    const metricsOnly = args.values['metrics-only'] === true;
+    if (args.dryRun) {
+      for (const step of verifyPlan(settings, await pgbackrestRunner(settings, metricsOnly ? 'db' : 'repo', local), metricsOnly)) log.out(step);
+      return;
+    }
+    if (metricsOnly) {
       const runner = await pgbackrestRunner(settings, 'db', local);
       const stanzas = await refreshMetrics(settings, runner);
       // info exits 0 even when it cannot reach or decrypt the repository; the status says so.

@@ -123,7 +123,7 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
   });
 });
 
-describe('restore-pitr.ts --volume --dry-run', () => {
+describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
   it('restores through postgres-pitr (no live volume mounted), at its own path, and prints the spare PostgreSQL on it', () => {
     needTool('docker-compose');
     const dir = tempDir();
@@ -133,6 +133,19 @@ describe('restore-pitr.ts --volume --dry-run', () => {
     const mounts = [...result.stdout.matchAll(/-v pitr1:(\S+) (?:--user 999:999 --entrypoint \S+ )?(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
     expect(mounts).toEqual(Array(3).fill('/var/lib/postgresql/pitr postgres-pitr'));
     expect(result.stdout).toContain('--pg1-path=/var/lib/postgresql/pitr/pgdata');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('verify-pitr.ts --dry-run prints verify and the metrics it would write, and writes nothing', () => {
+    const dir = tempDir();
+    for (const [flags, expected] of [
+      [[], /exec -T pgbackrest-repo pgbackrest --stanza=healthmate verify /],
+      [['--metrics-only', '--local'], /^pgbackrest --stanza=healthmate info --output=json → .*healthmate_pgbackrest\.prom$/m],
+    ] as const) {
+      const result = runScript('verify-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--dry-run', ...flags]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(expected);
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 

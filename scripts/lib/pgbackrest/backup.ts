@@ -64,6 +64,21 @@ export async function runPhysicalBackup(settings: PgbackrestSettings, runner: Pg
   return { label: newest?.label ?? '?', type: newest?.type ?? type, seconds: (Date.now() - started) / 1000, backups: stanza?.backup.length ?? 0 };
 }
 
+/** What verify-pitr.ts runs, for --dry-run: verify on the repository host, or only the metrics. */
+export function verifyPlan(settings: PgbackrestSettings, runner: PgbackrestRunner, metricsOnly: boolean): string[] {
+  const info = `${describeCommand(runner.command(infoArgs(settings.stanza)))} → ${settings.textfileDir}/healthmate_pgbackrest.prom`;
+  if (metricsOnly) return [`on the database side (${runner.where}):`, info];
+  return [
+    `on the repository host (${runner.where}):`,
+    `${describeCommand(runner.command(verifyArgs(settings.stanza)))}   # reads every backup file and WAL segment`,
+    `${info}   # with the verify result`,
+  ];
+}
+
+function verifyArgs(stanza: string): string[] {
+  return stanzaArgs(stanza, 'verify', ['--log-level-console=info']);
+}
+
 /**
  * pgBackRest 2.45 `verify` exits 0 even when it finds damage: its summary says
  * `status: error` and the log names each `invalid checksum '<file>'`.
@@ -84,7 +99,7 @@ export function verifyProblems(output: string): string[] {
 export async function runVerify(settings: PgbackrestSettings, runner: PgbackrestRunner): Promise<void> {
   const at = new Date();
   try {
-    const result = await runPgbackrest(runner, stanzaArgs(settings.stanza, 'verify', ['--log-level-console=info']));
+    const result = await runPgbackrest(runner, verifyArgs(settings.stanza));
     const problems = verifyProblems(`${result.stdout}\n${result.stderr}`);
     if (problems.length > 0)
       throw new OperationError(
