@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
-import { runScript } from '../helpers/run.js';
+import { REPO, runScript } from '../helpers/run.js';
 import { type Daemon, startPrometheus, writeInitialConfigs } from './helpers.js';
 
 describe('reload-prometheus.ts against a real Prometheus', () => {
@@ -39,6 +41,38 @@ describe('reload-prometheus.ts against a real Prometheus', () => {
     const status = (await (await fetch(`${prometheus.url}/api/v1/status/config`)).json()) as { data: { yaml: string } };
     expect(status.data.yaml).toContain('scrape_interval: 20s');
   }, 30_000);
+
+  it('retries a connection that is accepted and reset (a service still starting), then reloads', async () => {
+    // In front of the real Prometheus: the first three connections are reset, later ones forwarded.
+    let seen = 0;
+    const proxy = createServer((socket) => {
+      if (seen++ < 3) return socket.resetAndDestroy();
+      const upstream = connect(Number(new URL(prometheus.url).port), '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+    try {
+      writeFileSync(config, 'global:\n  scrape_interval: 25s\n');
+      // Asynchronous: the proxy lives in this process.
+      const child = spawn(
+        join(REPO, 'node_modules', '.bin', 'tsx'),
+        [join(REPO, 'scripts', 'reload-prometheus.ts'), '--env', 'dev', '--set', `STATE_DIR=${join(root, 'state')}`, '--url', `http://127.0.0.1:${port}`],
+        { cwd: REPO },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(0);
+      expect(seen).toBeGreaterThan(3);
+    } finally {
+      proxy.close();
+    }
+  }, 60_000);
 
   it('exits 1 when Prometheus is unreachable', async () => {
     const result = reload(`http://127.0.0.1:${await freePort()}`);

@@ -32,12 +32,24 @@ function endpoint(target: ReloadTarget, path: string): string {
   return `${target.url.replace(/\/+$/, '')}${path}`;
 }
 
+/** A listener that accepted and then dropped the connection: a service (or docker-proxy) still starting. */
+const TRANSIENT = new Set(['ECONNRESET', 'UND_ERR_SOCKET']);
+const TRANSIENT_RETRY_MS = 15_000;
+
+/** GET and the reload POST are both safe to repeat; only a reset connection is retried, for a while. */
 async function request(target: ReloadTarget, path: string, method: 'GET' | 'POST'): Promise<Response> {
-  try {
-    return await fetch(endpoint(target, path), { method, signal: AbortSignal.timeout(TIMEOUT_MS) });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-    throw new OperationError(`cannot reach ${target.name} at ${target.url} (${cause}).`, `is ${target.name} running, and is the URL right?`);
+  const deadline = Date.now() + TRANSIENT_RETRY_MS;
+  for (;;) {
+    try {
+      return await fetch(endpoint(target, path), { method, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
+      if (TRANSIENT.has(cause) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      throw new OperationError(`cannot reach ${target.name} at ${target.url} (${cause}).`, `is ${target.name} running, and is the URL right?`);
+    }
   }
 }
 
