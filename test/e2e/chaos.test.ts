@@ -223,9 +223,18 @@ describe('chaos: the faults operators meet, on one production stack under load',
       },
       edit: FAST_MONITORING,
     });
-    const first = await timings.time('bring-up (deploy-prod.ts from nothing)', () =>
-      stack.run('deploy-prod.ts', ['--env', 'prod', '--env-file', stack.envFile, '--set', `BACKEND_TAG=${TAG_1}`], 600_000),
-    );
+    const bringUp = () => stack.run('deploy-prod.ts', ['--env', 'prod', '--env-file', stack.envFile, '--set', `BACKEND_TAG=${TAG_1}`], 600_000);
+    let first = await timings.time('bring-up (deploy-prod.ts from nothing)', bringUp);
+    // The bring-up is these scenarios' precondition, not their subject (prod.test.ts asserts a first deploy):
+    // a first deploy whose Prometheus reload met reset connections (seen in 2 of 4 runs, open in issue 13)
+    // is deployed once more, and the failure is printed and kept in the timings.
+    if (first.code !== 0 && /cannot reach Prometheus .*ECONNRESET/.test(first.stderr)) {
+      console.log(
+        `chaos bring-up: the first deploy failed at the Prometheus reload; deploying again:\n${first.stderr.trim().split('\n').slice(-3).join('\n')}`,
+      );
+      timings.note('bring-up: first deploy failed at the Prometheus reload (ECONNRESET), deployed again', first.stderr.trim().split('\n').slice(-1).join(''));
+      first = await timings.time('bring-up, second deploy', bringUp);
+    }
     if (first.code !== 0) throw new Error(`the first deploy failed:\n${first.stdout}\n${first.stderr}`);
     const repo = composeProbe(daemon, ['-p', repoProject(), '-f', join(stack.stateDir, 'deploy', 'current', 'repo-host', 'docker-compose.yml'), 'up', '-d']);
     if (repo.code !== 0) throw new Error(`the repository host did not start:\n${repo.stderr}`);

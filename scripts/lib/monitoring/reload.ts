@@ -34,9 +34,9 @@ function endpoint(target: ReloadTarget, path: string): string {
 
 /** A listener that accepted and then dropped the connection: a service (or docker-proxy) still starting. */
 const TRANSIENT = new Set(['ECONNRESET', 'UND_ERR_SOCKET']);
-const TRANSIENT_RETRY_MS = 15_000;
+const TRANSIENT_RETRY_MS = 60_000;
 
-/** GET and the reload POST are both safe to repeat; only a reset connection is retried, for a while. */
+/** GET and the reload POST are both safe to repeat; only a reset connection is retried, for up to a minute. */
 async function request(target: ReloadTarget, path: string, method: 'GET' | 'POST'): Promise<Response> {
   const deadline = Date.now() + TRANSIENT_RETRY_MS;
   for (;;) {
