@@ -83,14 +83,22 @@ function descendants(pid: number): { pid: number; ppid: number; comm: string }[]
   return found;
 }
 
-async function pgDumpOf(child: ChildProcess): Promise<{ pid: number; ppid: number }> {
+async function pgDumpOf(backup: { child: ChildProcess; stderr: () => string }): Promise<{ pid: number; ppid: number }> {
   let dump: { pid: number; ppid: number } | undefined;
+  let exitedEarly = false;
+  backup.child.once('exit', () => {
+    exitedEarly = dump === undefined;
+  });
   await waitFor('pg_dump to start', () => {
+    if (exitedEarly) return true;
     // The dump itself, not the `pg_dump --version` probe that runs first.
-    dump = descendants(child.pid as number).find((p) => p.comm === 'pg_dump' && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--format=custom'));
+    dump = descendants(backup.child.pid as number).find(
+      (p) => p.comm === 'pg_dump' && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--format=custom'),
+    );
     return dump !== undefined;
   });
-  return dump as { pid: number; ppid: number };
+  if (!dump) throw new Error(`backup-db.ts exited before its pg_dump started:\n${backup.stderr()}`);
+  return dump;
 }
 
 /**
@@ -126,7 +134,7 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     const before = previousBackup(s);
     const lock = await holdTableLock();
     const backup = startBackup(s.flags);
-    const dump = await pgDumpOf(backup.child);
+    const dump = await pgDumpOf(backup);
     // Freeze the script, then let pg_dump go: it fills the pipe and blocks in the middle of its output.
     process.kill(dump.ppid, 'SIGSTOP');
     lock.release();
@@ -146,7 +154,7 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     const tmp = tempDir();
     const lock = await holdTableLock();
     const backup = startBackup(s.flags, tmp);
-    const dump = await pgDumpOf(backup.child);
+    const dump = await pgDumpOf(backup);
     process.kill(dump.ppid, 'SIGKILL');
     await backup.exit;
     lock.release();

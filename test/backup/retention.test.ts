@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { utcStamp } from '../../scripts/lib/backup/naming.js';
+import { freeSecond, utcStamp } from '../../scripts/lib/backup/naming.js';
 import { planRetention, type RetentionPolicy } from '../../scripts/lib/backup/retention.js';
 
 interface Run {
@@ -84,5 +84,42 @@ describe('retention on a simulated calendar', () => {
     const runs = [at('2024-12-29T02:00:00Z'), at('2024-12-30T02:00:00Z'), at('2025-01-05T02:00:00Z'), at('2025-01-06T02:00:00Z')];
     const plan = planRetention(runs, { days: 0, weeks: 2, months: 0 }, new Date('2025-01-06T03:00:00Z'));
     expect(stamps(plan.keep)).toEqual(['20250105T020000Z', '20250106T020000Z']);
+  });
+});
+
+describe('artifact names of runs that start in the same second', () => {
+  it('keeps a free start time as it is', async () => {
+    const start = new Date('2026-11-30T02:00:00.400Z');
+    expect(
+      await freeSecond(
+        start,
+        () => false,
+        () => new Date(),
+      ),
+    ).toBe(start);
+  });
+
+  it('waits for the next second when the name is taken (a manual run right after cron)', async () => {
+    const start = new Date();
+    const taken = new Set([utcStamp(start)]);
+    const free = await freeSecond(
+      start,
+      (time) => taken.has(utcStamp(time)),
+      () => new Date(),
+    );
+    expect(free).toBeDefined();
+    expect(utcStamp(free as Date)).not.toBe(utcStamp(start));
+    expect((free as Date).getTime()).toBeGreaterThan(start.getTime());
+  });
+
+  it('gives up when the clock does not move on', async () => {
+    const stuck = new Date('2026-11-30T02:00:00Z');
+    expect(
+      await freeSecond(
+        stuck,
+        () => true,
+        () => stuck,
+      ),
+    ).toBeUndefined();
   });
 });

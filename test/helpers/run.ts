@@ -52,6 +52,9 @@ export function runScriptAsync(script: string, args: string[], options: RunOptio
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.on('error', () => {
+      // a script that refuses its arguments exits before reading stdin (EPIPE); its exit code tells
+    });
     child.stdin.end(options.input ?? '');
   });
 }

@@ -7,7 +7,7 @@ import { readRecipients } from './age.js';
 import { acquireLock, DiskFullError } from './lock.js';
 import { type ArtifactEntry, isVerified, listArtifacts, type Manifest, manifestPath, writeManifest } from './manifest.js';
 import { writeBackupMetrics } from './metrics.js';
-import { dumpName, PARTIAL_SUFFIX, utcStamp } from './naming.js';
+import { dumpName, freeSecond, PARTIAL_SUFFIX, utcStamp } from './naming.js';
 import { type PgRunner, pgError, psql, quoteIdent, quoteLiteral } from './pg.js';
 import { checkFreeSpace } from './preflight.js';
 import { capture, describeCommand } from './process.js';
@@ -97,7 +97,7 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
   const recipients = settings.recipientsFile ? readRecipients(settings.recipientsFile) : [];
   mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
   mkdirSync(settings.textfileDir, { recursive: true });
-  const started = now();
+  let started = now();
   const metrics = (status: 0 | 1) => writeBackupMetrics(settings.textfileDir, { database: db, attemptedAt: started, status }, listArtifacts(settings.dir, db));
   let release: () => void;
   try {
@@ -114,9 +114,12 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
     const space = checkFreeSpace(settings.dir, info.size, settings.spaceFactor);
     log.info(`database ${db} is ${info.size} bytes (PostgreSQL ${info.server}); ${space.free} bytes free in ${settings.dir}`);
 
-    const name = dumpName(db, started, recipients.length > 0);
+    const nameAt = (time: Date) => dumpName(db, time, recipients.length > 0);
+    const free = await freeSecond(started, (time) => existsSync(join(settings.dir, nameAt(time))), now);
+    if (!free) throw new OperationError(`${nameAt(started)} already exists in ${settings.dir} and the clock did not move on.`, 'check the system clock');
+    started = free;
+    const name = nameAt(started);
     const finalPath = join(settings.dir, name);
-    if (existsSync(finalPath)) throw new OperationError(`${finalPath} already exists; a backup started in the same second?`, 'run again in a second');
     let snapshotCounts: Record<string, number> | undefined;
     let restoredCounts: Record<string, number> | undefined;
     let dropScratch: (() => Promise<void>) | undefined;

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { log } from '../log.js';
 import { readRecipients } from './age.js';
 import { acquireLock } from './lock.js';
-import { utcStamp } from './naming.js';
+import { freeSecond, utcStamp } from './naming.js';
 import { type Command, describeCommand } from './process.js';
 import type { BackupSettings } from './settings.js';
 import { streamToArtifact } from './stream.js';
@@ -46,10 +47,14 @@ export function planConfigArchive(settings: BackupSettings, repoDir: string, bun
   }
   return {
     tar: { file: 'tar', args },
-    name: `config-${settings.envName}-${utcStamp(now)}.tar.gz${encrypted ? '.age' : ''}`,
+    name: configArchiveName(settings.envName, now, encrypted),
     encrypted,
     sources: [...sources, ...(existsSync(bundleDir) ? [`${bundleName} (rendered bundle${encrypted ? ' with secrets' : ', without secrets/'})`] : [])],
   };
+}
+
+function configArchiveName(envName: string, time: Date, encrypted: boolean): string {
+  return `config-${envName}-${utcStamp(time)}.tar.gz${encrypted ? '.age' : ''}`;
 }
 
 export function describeConfigPlan(settings: BackupSettings, plan: ConfigArchivePlan): string[] {
@@ -77,8 +82,12 @@ export async function runConfigBackup(settings: BackupSettings, plan: ConfigArch
   mkdirSync(settings.configDir, { recursive: true, mode: 0o700 });
   const release = acquireLock(join(settings.configDir, '.config.lock'), 'config backup');
   try {
-    const created = new Date();
-    const path = join(settings.configDir, plan.name);
+    const nameAt = (time: Date) => configArchiveName(settings.envName, time, plan.encrypted);
+    const taken = (time: Date) => existsSync(join(settings.configDir, nameAt(time)));
+    const created = await freeSecond(new Date(), taken, () => new Date());
+    if (!created) throw new OperationError(`${plan.name} already exists in ${settings.configDir} and the clock did not move on.`, 'check the system clock');
+    const name = nameAt(created);
+    const path = join(settings.configDir, name);
     const result = await streamToArtifact({
       dump: plan.tar,
       verify: { file: 'tar', args: ['-tzf', '-'] },
@@ -88,7 +97,7 @@ export async function runConfigBackup(settings: BackupSettings, plan: ConfigArch
       dumpError: (stderr, exit) => new Error(`tar failed (${exit.signal ?? `exit ${exit.code}`}): ${stderr.split('\n').at(-1) ?? ''}`),
     });
     const manifest: ConfigManifest = {
-      name: plan.name,
+      name,
       sha256: result.sha256,
       size: result.size,
       encrypted: plan.encrypted,
@@ -99,10 +108,10 @@ export async function runConfigBackup(settings: BackupSettings, plan: ConfigArch
     writeFileAtomic(`${path}.json`, `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
     const all = configArchives(settings);
     const deleted = all.slice(0, Math.max(0, all.length - settings.configKeep));
-    for (const name of deleted) {
-      rmSync(join(settings.configDir, name), { force: true });
-      rmSync(join(settings.configDir, `${name}.json`), { force: true });
-      log.info(`retention: deleted ${name}`);
+    for (const old of deleted) {
+      rmSync(join(settings.configDir, old), { force: true });
+      rmSync(join(settings.configDir, `${old}.json`), { force: true });
+      log.info(`retention: deleted ${old}`);
     }
     return { manifest, deleted };
   } finally {

@@ -19,6 +19,21 @@ export function parseStamp(stamp: string): Date | undefined {
   return utcStamp(date) === stamp ? date : undefined;
 }
 
+/**
+ * A start time whose artifact name is still free. A run that starts in the same second as the
+ * last one (a manual run right after cron) waits for the next second; undefined if the clock
+ * does not move on.
+ */
+export async function freeSecond(start: Date, taken: (time: Date) => boolean, now: () => Date): Promise<Date | undefined> {
+  let time = start;
+  for (let waits = 0; taken(time); waits++) {
+    if (waits === 2) return undefined;
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    time = now();
+  }
+  return time;
+}
+
 export function dumpName(database: string, started: Date, encrypted: boolean): string {
   return `${database}-${utcStamp(started)}.dump${encrypted ? '.age' : ''}`;
 }

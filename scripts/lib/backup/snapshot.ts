@@ -46,6 +46,9 @@ export class SnapshotSession {
       this.output += d;
     });
     this.stderr = collectStderr(this.child);
+    this.child.stdin?.on('error', () => {
+      // psql died: run() rejects on its close with psql's own reason
+    });
   }
 
   static async open(runner: PgRunner): Promise<{ session: SnapshotSession; snapshot: string }> {
