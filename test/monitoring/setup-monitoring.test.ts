@@ -151,6 +151,8 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     );
     expect(query.data.result[0]?.metric).toMatchObject({ service: 'contract', outcome: 'success' });
 
+    // Prometheus sends firing alerts at each evaluation (15 s) and resends them every minute
+    // (--rules.alert.resend-delay): a first send that finds no Alertmanager yet is retried a minute later.
     await waitFor(
       'the Watchdog to reach the webhook',
       () =>
@@ -159,10 +161,10 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
           const alerts = (JSON.parse(r.body) as { alerts: { labels: Record<string, string> }[] }).alerts;
           return alerts.some((a) => a.labels.alertname === 'Watchdog' && a.labels.environment === 'prod');
         }),
-      60_000,
+      150_000,
       500,
     );
-  }, 150_000);
+  }, 300_000);
 
   it('a second run with nothing changed rewrites nothing and still verifies both reloads', async () => {
     const before = snapshot(installed);
