@@ -154,6 +154,13 @@ services:
     expect(check(withSecret).join()).toMatch(/secret db reads \.\/secrets\/db, which the render did not produce/);
     expect(check(withSecret, ['secrets/db'])).toEqual([]);
   });
+  it('PostgreSQL archiving through pgBackRest without init: true (PostgreSQL as PID 1 would reap the detached archive-push)', () => {
+    const db = `${base}    command: ["postgres", "-c", "archive_mode=on"]\n    environment: { PGBACKREST_CONFIG: /etc/pgbackrest/conf/pgbackrest.conf }\n`;
+    expect(check(db).join()).toMatch(/web: runs PostgreSQL with pgBackRest.*set init: true/);
+    expect(check(`${db}    init: true\n`)).toEqual([]);
+    // `pgbackrest server` is not PostgreSQL; it needs no init.
+    expect(check(db.replace('["postgres", "-c", "archive_mode=on"]', '["pgbackrest", "server"]'))).toEqual([]);
+  });
   it('one secret file read by two uids', () => {
     const text = `${base}    user: "1000"\n    secrets: [db]\n  other:\n    image: x:1\n    user: "2000"\n    restart: always\n    logging: *logging\n    healthcheck: { test: ["CMD", "true"] }\n    secrets: [db]\nsecrets:\n  db: { file: ./secrets/db }\n`;
     expect(check(text, ['secrets/db']).join()).toMatch(/secret db is read by web \(uid 1000\) and other \(uid 2000\)/);

@@ -8,6 +8,10 @@ export interface ComposeService {
   image?: string;
   user?: string;
   restart?: string;
+  /** `init: true`: Docker's tini is PID 1 and reaps orphaned processes. */
+  init?: boolean;
+  /** The command as a list (a string command is split on spaces). */
+  command: string[];
   profiles?: string[];
   healthcheck?: { test?: unknown; disable?: boolean };
   logging?: { driver?: string; options?: Record<string, unknown> };
@@ -108,6 +112,8 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
       ...(typeof s.image === 'string' ? { image: s.image } : {}),
       ...(s.user !== undefined ? { user: String(s.user) } : {}),
       ...(typeof s.restart === 'string' ? { restart: s.restart } : {}),
+      ...(typeof s.init === 'boolean' ? { init: s.init } : {}),
+      command: Array.isArray(s.command) ? s.command.map(String) : typeof s.command === 'string' ? s.command.split(/\s+/).filter(Boolean) : [],
       ...(Array.isArray(s.profiles) ? { profiles: s.profiles.map(String) } : {}),
       ...(healthcheck ? { healthcheck } : {}),
       ...(logging ? { logging } : {}),

@@ -20,6 +20,11 @@ function isLongRunning(service: ComposeService): boolean {
   return !service.profiles?.length;
 }
 
+/** PostgreSQL itself (not `pgbackrest server`) with pgBackRest configured: archive-push or a restore's archive-get. */
+function runsArchivingPostgres(service: ComposeService): boolean {
+  return service.command[0] === 'postgres' && service.environment.PGBACKREST_CONFIG !== undefined;
+}
+
 function imageProblem(image: string | undefined): string | undefined {
   if (!image) return 'has no image (every service runs a pinned image; builds happen in CI, not on the host).';
   if (image.includes('@sha256:')) return undefined;
@@ -62,6 +67,12 @@ export function checkPolicy(model: ComposeModel, options: { bundleFiles: string[
       if (options['max-size'] === undefined || options['max-file'] === undefined) {
         error(name, 'has no log limits; use the x-logging anchor (json-file with max-size and max-file).');
       }
+    }
+    if (runsArchivingPostgres(service) && service.init !== true) {
+      error(
+        name,
+        'runs PostgreSQL with pgBackRest, whose async archive-push/archive-get detaches a process: without init: true PostgreSQL is PID 1, reaps it, and takes its failure for a crashed server process (every connection dropped, crash recovery every few seconds); set init: true.',
+      );
     }
     for (const port of service.ports) {
       if (name === PUBLIC_SERVICE) continue;
