@@ -12,6 +12,8 @@ export const deriveEdge: Deriver = (env) => {
       NGINX_UPSTREAM_SERVERS: BACKEND_UPSTREAM.split(',')
         .map((address) => `    server ${address} ${SERVER_PARAMS};`)
         .join('\n'),
+      // The names nginx-entrypoint/40-reload-on-backend-change.sh watches for addresses that went away.
+      NGINX_BACKEND_HOSTS: [...new Set(BACKEND_UPSTREAM.split(',').map((address) => address.replace(/:\d+$/, '')))].join(' '),
       NGINX_MONITORING_ALLOW: NGINX_MONITORING_CIDRS.split(',')
         .map((cidr) => `allow ${cidr};`)
         .join('\n'),
