@@ -22,8 +22,9 @@ export interface Dockerd {
   /**
    * Stops the daemon (SIGTERM: it stops every container, as a host's `systemctl restart docker`
    * without live-restore does) and starts it again with the same roots and options.
+   * Returns how long the daemon took to stop, and to answer again.
    */
-  restart(): Promise<void>;
+  restart(): Promise<{ stopSeconds: number; startSeconds: number }>;
 }
 
 /** Refuses a run aimed at a daemon the harness did not start. */
@@ -96,18 +97,28 @@ export async function startDockerd(): Promise<Dockerd> {
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
 
   let stopped = false;
+  let lastStopSeconds = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     stopSync();
     // Die of the same signal, as if the harness had not been there.
     process.kill(process.pid, signal);
   };
-  /** SIGTERM: dockerd stops every container (--shutdown-timeout) and its containerd. */
+  /**
+   * SIGTERM: dockerd stops every container and its containerd. Its shutdown takes up to the longest
+   * stop timeout of a container + 5 s (PostgreSQL's 60 s stop_grace_period: 65 s), so it gets 120 s,
+   * as systemd's 90 s would; killing it earlier left shims behind that stalled the next start.
+   */
   const terminate = (): void => {
     if (exited || !child.pid) return;
+    const started = Date.now();
     process.kill(child.pid, 'SIGTERM');
-    const deadline = Date.now() + 60_000;
+    const deadline = started + 120_000;
     while (isAlive(child.pid) && Date.now() < deadline) spawnSync('sleep', ['0.2']);
-    if (isAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+    if (isAlive(child.pid)) {
+      console.warn(`the private dockerd did not stop within 120 s; killing it:\n${tail(logFile)}`);
+      process.kill(-child.pid, 'SIGKILL');
+    }
+    lastStopSeconds = (Date.now() - started) / 1000;
   };
   /** Synchronous, so it also works from a signal handler or at process exit. */
   const stopSync = (): void => {
@@ -125,6 +136,7 @@ export async function startDockerd(): Promise<Dockerd> {
   process.once('SIGTERM', onSignal);
   process.once('exit', stopSync);
   const stop = async (): Promise<void> => stopSync();
+  // dockerd answers only after it has restarted every container with a restart policy.
   const answers = (): Promise<void> =>
     waitFor(
       'the private dockerd to answer',
@@ -132,14 +144,18 @@ export async function startDockerd(): Promise<Dockerd> {
         if (exited) throw new Error(`dockerd exited at start:\n${tail(logFile)}`);
         return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).status === 0;
       },
-      60_000,
+      120_000,
       250,
-    );
-  const restart = async (): Promise<void> => {
+    ).catch((error) => {
+      throw new Error(`${error}:\n${tail(logFile)}`);
+    });
+  const restart = async (): Promise<{ stopSeconds: number; startSeconds: number }> => {
     if (stopped) throw new Error('the private dockerd was stopped; it cannot restart.');
     terminate();
+    const started = Date.now();
     spawnDaemon();
     await answers();
+    return { stopSeconds: lastStopSeconds, startSeconds: (Date.now() - started) / 1000 };
   };
 
   try {
