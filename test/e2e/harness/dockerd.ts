@@ -36,13 +36,20 @@ export function assertNoForeignDaemon(): void {
 }
 
 /**
- * Each run takes a random /20 of 198.18.0.0/16 for its /24 networks, so two
- * private daemons on this host (other suites, a second run) do not route the
- * same subnet through two bridges.
+ * Each daemon takes a /20 of 198.18.0.0/16 for its /24 networks that no route on this host
+ * uses yet, so two private daemons (two vitest workers, another suite) do not route the same
+ * subnet through two bridges. Each vitest worker draws from its own quarter first, so two
+ * daemons starting at the same moment do not pick the same free slice.
  */
 function addressPool(): string {
-  const slice = Math.floor(Math.random() * 16) * 16;
-  return `198.18.${slice}.0/20`;
+  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  const used = new Set([...routes.matchAll(/^198\.18\.(\d+)\./gm)].map((m) => Math.floor(Number(m[1]) / 16)));
+  const free = [...Array(16).keys()].filter((slice) => !used.has(slice));
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0);
+  const preferred = free.filter((slice) => slice % 4 === worker % 4);
+  const choices = preferred.length > 0 ? preferred : free.length > 0 ? free : [...Array(16).keys()];
+  const slice = choices[Math.floor(Math.random() * choices.length)] as number;
+  return `198.18.${slice * 16}.0/20`;
 }
 
 export async function startDockerd(): Promise<Dockerd> {
