@@ -50,7 +50,11 @@ describe('render.ts', () => {
     expect(manifest.commit).toMatch(/^[0-9a-f]{40}(-dirty)?$|^unknown$/);
     const listed = manifest.files.map((f: { path: string }) => f.path).sort();
     // SHA256SUMS covers MANIFEST.json, so the manifest cannot list it.
-    expect(listed).toEqual(Object.keys(before).filter((f) => f !== 'MANIFEST.json' && f !== 'SHA256SUMS'));
+    expect(listed).toEqual(
+      Object.keys(before)
+        .filter((f) => f !== 'MANIFEST.json' && f !== 'SHA256SUMS')
+        .sort(),
+    );
     for (const f of manifest.files) {
       if (f.secret) expect(f.sha256).toBeUndefined();
       else if (f.path !== 'MANIFEST.json') expect(f.sha256).toBe(before[f.path]);
