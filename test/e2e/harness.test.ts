@@ -39,6 +39,14 @@ describe('e2e harness', () => {
       expect(existsSync(daemon.root)).toBe(false);
       expect(existsSync(`/proc/${pid}`) && !/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
       expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain(daemon.root);
+      // The probe network was never removed: its bridge must not outlive the daemon either.
+      const prefix = daemon.pool.split('.').slice(0, 2).join('.');
+      const third = Number(daemon.pool.split('.')[2]);
+      const left = (spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '').split('\n').filter((line) => {
+        const m = new RegExp(`inet ${prefix.replace('.', '\\.')}\\.(\\d+)\\.`).exec(line);
+        return m !== null && Number(m[1]) >= third && Number(m[1]) < third + 16;
+      });
+      expect(left).toEqual([]);
     } finally {
       if (!stopped) await daemon.stop();
     }

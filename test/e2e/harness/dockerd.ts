@@ -138,6 +138,7 @@ export async function startDockerd(): Promise<Dockerd> {
     // Containers' overlay mounts and netns files can outlive the daemon; unmount before removing.
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
+    removeBridgesIn(pool);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -190,6 +191,22 @@ function isAlive(pid: number): boolean {
 
 function tail(file: string, lines = 30): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '';
+}
+
+/**
+ * Bridges the daemon leaves behind: a network whose removal failed (a CI run after a daemon
+ * restart kept one) stays as a Linux bridge once the daemon is gone. Every address in this
+ * daemon's /20 is its own (the slice had no route when it started), so its bridges go too.
+ */
+function removeBridgesIn(pool: string): void {
+  const [a, b, c] = pool.split('.').map(Number) as [number, number, number];
+  const listing = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  for (const [, name, first, second, third] of listing.matchAll(/^\d+: (br-\S+)\s+inet (\d+)\.(\d+)\.(\d+)\.\d+\//gm)) {
+    if (Number(first) === a && Number(second) === b && Number(third) >= c && Number(third) < c + 16) {
+      console.warn(`removing bridge ${name}, left by the private dockerd (a network it did not remove)`);
+      spawnSync('ip', ['link', 'delete', name as string]);
+    }
+  }
 }
 
 function unmountUnder(root: string): void {
