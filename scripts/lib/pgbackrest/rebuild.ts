@@ -82,7 +82,7 @@ export async function volumeRestorePlan(settings: PgbackrestSettings, options: V
     options.delta ? `volume ${options.volume} must exist (--delta)` : `docker volume create ${options.volume}   # refused when it exists`,
     describeCommand(prepare),
     `${describeCommand(restore)}   # ${describeTarget(options.target)}`,
-    `then a spare PostgreSQL on it: ${describeCommand(await spareCommand(settings, options.volume))}`,
+    `then a spare PostgreSQL on it: ${describeCommand(spareOn(e, options.volume))}`,
   ];
 }
 
@@ -111,7 +111,10 @@ export async function restoreVolume(settings: PgbackrestSettings, options: Volum
 
 /** A spare PostgreSQL on a restored volume: postgres-pitr (no live volume, archiving off). */
 export async function spareCommand(settings: PgbackrestSettings, volume: string): Promise<Command> {
-  const e = await engine(settings);
+  return spareOn(await engine(settings), volume);
+}
+
+function spareOn(e: Engine, volume: string): Command {
   return cmd([...e.stack, 'run', '-d', '--no-deps', '--name', `${volume}-pg`, '-v', `${volume}:${SIDE_MOUNT}`, PITR_SERVICE]);
 }
 
