@@ -18,8 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { applyPgbackrestCerts, PGBACKREST_TLS_FILES, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
+import { applyPgbackrestCerts, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
+import { PGBACKREST_TLS_FILES } from '../../scripts/lib/pgbackrest/layout.js';
 // Every area's template derivers, registered with render.
 import '../../scripts/lib/derivers.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';

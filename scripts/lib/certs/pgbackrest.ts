@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { StatePaths } from '../paths.js';
-import { pgbackrestTlsDir } from '../pgbackrest/layout.js';
+import { PGBACKREST_TLS_FILES, pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import { ensureWritableFolder } from './apply.js';
 import { certificateSans, daysLeft, issuedBy, readCertificate, readPrivateKey, sanStrings } from './inspect.js';
 import { CA_FILES, RENEW_DAYS } from './plan.js';
@@ -20,8 +20,6 @@ export { pgbackrestTlsDir };
 export const PGBACKREST_ROLES: readonly PgbackrestRole[] = ['db', 'repo'];
 
 /** Files of one host's folder, mounted read-only at /etc/pgbackrest/tls. */
-export const PGBACKREST_TLS_FILES = { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' } as const;
-
 /** The uid and gid pgBackRest runs as on both sides (the postgres image's postgres user; the repository image creates the same). */
 export const PGBACKREST_UID = 999;
 

@@ -1,11 +1,23 @@
 import { generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 
-const { pki, asn1 } = forge;
 const generateKeyPairAsync = promisify(generateKeyPair);
+
+// node-forge is required on first use: it takes ~40 ms to load, and most
+// commands that reach this module (render, check, deploy) never build a certificate.
+const requireCjs = createRequire(import.meta.url);
+let forgeModule: typeof forge | undefined;
+function nodeForge(): typeof forge {
+  forgeModule ??= requireCjs('node-forge') as typeof forge;
+  return forgeModule;
+}
+const pki = (): typeof forge.pki => nodeForge().pki;
+const asn1 = (): typeof forge.asn1 => nodeForge().asn1;
 // Part of node-forge, missing from @types/node-forge.
-const { getTBSCertificate } = pki as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+const getTBSCertificate = (cert: forge.pki.Certificate): forge.asn1.Asn1 =>
+  (pki() as unknown as { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
 
 export interface KeyPair {
   /** PKCS#8 PEM. */
@@ -38,7 +50,7 @@ function randomSerial(): string {
 
 /** SHA-1 of the public key, the usual subject/authority key identifier. */
 function keyIdentifier(publicKeyPem: string): string {
-  return pki.getPublicKeyFingerprint(pki.publicKeyFromPem(publicKeyPem), { type: 'RSAPublicKey' }).getBytes();
+  return pki().getPublicKeyFingerprint(pki().publicKeyFromPem(publicKeyPem), { type: 'RSAPublicKey' }).getBytes();
 }
 
 const DAY_MS = 86_400_000;
@@ -52,8 +64,8 @@ interface Issuer {
 }
 
 function newCertificate(publicKeyPem: string, subject: forge.pki.CertificateField[], days: number, now: Date): forge.pki.Certificate {
-  const cert = pki.createCertificate();
-  cert.publicKey = pki.publicKeyFromPem(publicKeyPem);
+  const cert = pki().createCertificate();
+  cert.publicKey = pki().publicKeyFromPem(publicKeyPem);
   cert.serialNumber = randomSerial();
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
@@ -64,14 +76,14 @@ function newCertificate(publicKeyPem: string, subject: forge.pki.CertificateFiel
 /** Signs with SHA-256/RSA through native crypto, as forge's cert.sign would, only faster. */
 function signCertificate(cert: forge.pki.Certificate, issuer: Issuer): string {
   cert.setIssuer(issuer.subject);
-  const oid = pki.oids.sha256WithRSAEncryption as string;
+  const oid = pki().oids.sha256WithRSAEncryption as string;
   cert.signatureOid = oid;
   cert.siginfo.algorithmOid = oid;
   const tbs = getTBSCertificate(cert);
   (cert as unknown as { tbsCertificate: forge.asn1.Asn1 }).tbsCertificate = tbs;
-  const data = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
+  const data = Buffer.from(asn1().toDer(tbs).getBytes(), 'binary');
   cert.signature = sign('sha256', data, issuer.privateKeyPem).toString('binary');
-  return pki.certificateToPem(cert);
+  return pki().certificateToPem(cert);
 }
 
 export function subjectFields(commonName: string, organization = 'HealthMate'): forge.pki.CertificateField[] {
@@ -114,8 +126,8 @@ export function buildServerCertificate(options: ServerCertOptions): string {
   const { keys, commonName, sans, days, ca } = options;
   const subject = subjectFields(commonName);
   const cert = newCertificate(keys.publicKeyPem, subject, days, options.now ?? new Date());
-  const caCert = ca ? pki.certificateFromPem(ca.certPem) : undefined;
-  const issuerKeyPem = caCert ? pki.publicKeyToPem(caCert.publicKey as forge.pki.rsa.PublicKey) : keys.publicKeyPem;
+  const caCert = ca ? pki().certificateFromPem(ca.certPem) : undefined;
+  const issuerKeyPem = caCert ? pki().publicKeyToPem(caCert.publicKey as forge.pki.rsa.PublicKey) : keys.publicKeyPem;
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },

@@ -1,9 +1,8 @@
 import { join, posix } from 'node:path';
-import { PGBACKREST_TLS_FILES } from '../certs/pgbackrest.js';
 import { SERVER_FILES } from '../certs/plan.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
-import { pgbackrestTlsDir } from '../pgbackrest/layout.js';
+import { PGBACKREST_TLS_FILES, pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import type { BundleFile } from '../render/bundle.js';
 import { type ComposeModel, parseCompose, secretOwners } from './model.js';
 
