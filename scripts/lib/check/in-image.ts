@@ -1,7 +1,7 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { type ComposeModel, type ComposeService, readCompose } from '../compose/model.js';
 import { SECRETS_DIR } from '../render/bundle.js';

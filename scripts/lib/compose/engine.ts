@@ -1,4 +1,4 @@
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { findTool } from '../tools.js';
 
 /** How Compose is invoked: v2 (`docker compose`) preferred, Debian's docker-compose 1.29 as the fallback. */

@@ -1,7 +1,7 @@
 /** How the deploy runs compose and the repo's own scripts (output redacted, secrets only in the environment). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { planBundle, repoRoot, writeBundle } from '../render/bundle.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { OperationError } from '../errors.js';
 
 /** Read-only questions to the Docker engine (DOCKER_HOST is honoured by the docker CLI). */

@@ -1,4 +1,4 @@
-import { $, type ProcessOutput } from 'zx';
+import { $, type ProcessOutput } from 'zx/core';
 import { BadInputError } from '../errors.js';
 import { formatCommand } from './plan.js';
 

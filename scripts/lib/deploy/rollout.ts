@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';

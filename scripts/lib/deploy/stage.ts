@@ -1,7 +1,7 @@
 /** Step 7: pull the images and stage the release into `current` (copy, sync, mountpoints, secret owners). */
 import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { hostSetup } from '../compose/host-setup.js';
 import { readCompose } from '../compose/model.js';

@@ -1,4 +1,4 @@
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { lastAudit } from './audit.js';
 import { engineVersion } from './docker.js';
 import { deployLockHolder, describeOwner } from './lock.js';

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { $, type ProcessOutput } from 'zx';
+import { $, type ProcessOutput } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError, OperationError } from '../errors.js';
