@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lintMonitoring, ruleFilesIn } from '../scripts/lib/monitoring/validate.js';
+import { lintMonitoring } from '../scripts/lib/monitoring/lint.js';
+import { ruleFilesIn } from '../scripts/lib/monitoring/validate.js';
 import { REPO } from '../test/helpers/run.js';
 import { needTool } from '../test/helpers/tools.js';
 

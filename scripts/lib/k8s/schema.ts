@@ -1,15 +1,9 @@
 import { error, type Problem } from '../check/types.js';
 import { describe, type LoadedObject } from './manifests.js';
 import { CNPG_SCHEMAS, CNPG_VERSIONS } from './schemas/cnpg.js';
+import { KUBERNETES_SCHEMA_VERSION } from './versions.js';
 
-/**
- * kubernetes-models 4.5.1 is generated from the OpenAPI document of
- * Kubernetes 1.27.1; the CRD kinds come from their own packages
- * (@kubernetes-models/autoscaler 3.3.4, prometheus-operator 6.0.0,
- * cert-manager 6.0.0, external-secrets 2.0.0) and, for CloudNativePG, from
- * the hand-written schemas in ./schemas/cnpg.ts.
- */
-export const KUBERNETES_SCHEMA_VERSION = '1.27.1';
+export { KUBERNETES_SCHEMA_VERSION } from './versions.js';
 
 /** Validates one object; returns the schema errors as text, or undefined. */
 type Check = (object: unknown) => string | undefined;

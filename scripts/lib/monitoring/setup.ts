@@ -4,8 +4,9 @@ import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import type { Bundle } from '../render/bundle.js';
 import { applyInstall, type InstallPlan, type InstallRecord, type InstallTargets, planInstall, rollbackInstall } from './install.js';
+import { lintMonitoring } from './lint.js';
 import { alertmanagerTarget, prometheusTarget, type ReloadTarget, reloadAndVerify } from './reload.js';
-import { lintMonitoring, MONITORING_DIR, runToolCheck, stageUnitTests, type ToolCheck, toolChecks } from './validate.js';
+import { MONITORING_DIR, runToolCheck, stageUnitTests, type ToolCheck, toolChecks } from './validate.js';
 
 export interface SetupOptions {
   /** Rendered bundle folder (holds monitoring/). */

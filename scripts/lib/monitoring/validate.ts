@@ -1,14 +1,10 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { requireTool } from '../tools.js';
-import { type LintProblem, lintRuleFile } from './alert-lint.js';
-import { metricCatalog } from './catalog.js';
-import { lintDashboard } from './dashboard-lint.js';
-import { runbookAnchors } from './runbooks.js';
 
 /** One run of a real tool over the rendered monitoring files. */
 export interface ToolCheck {
@@ -127,16 +123,4 @@ export function stageUnitTests(monitoringDir: string, repoMonitoringDir: string)
     throw error;
   }
   return { dir, cleanup };
-}
-
-/** The two static lints: rules (names, annotations, runbooks, metrics) and dashboards. */
-export function lintMonitoring(monitoringDir: string, runbookFile: string, relativeTo = resolve(monitoringDir, '..')): LintProblem[] {
-  const rules = ruleFilesIn(monitoringDir);
-  const catalog = metricCatalog(monitoringDir, rules);
-  const anchors = runbookAnchors(runbookFile);
-  const name = (path: string): string => path.slice(relativeTo.length + 1);
-  return [
-    ...rules.flatMap((file) => lintRuleFile(file, catalog, anchors, name(file))),
-    ...dashboardFilesIn(monitoringDir).flatMap((file) => lintDashboard(file, catalog, name(file))),
-  ];
 }
