@@ -6,7 +6,7 @@ await runCli(
   {
     name: 'restore-db.ts',
     summary:
-      'List, verify or restore database backups made by backup-db.ts. The sha256 is checked before anything else; encrypted backups need the age identity; the target must be empty unless --force.',
+      'List, verify or restore database backups made by backup-db.ts. The sha256 is checked (a new target database is restored meanwhile, and dropped again if it fails); encrypted backups need the age identity; the target must be empty unless --force.',
     dryRun: true,
     options: {
       list: { type: 'boolean', description: 'list backups: name, age, size, verified, encrypted' },

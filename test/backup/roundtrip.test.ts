@@ -174,6 +174,10 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
     const verify = script('restore-db.ts', [...s.flags, '--file', name, '--verify']);
     expect(verify.code).toBe(1);
     expect(verify.stderr).toContain('is not a complete dump');
+    // Restored anyway: pg_restore fails half-way, and the new database it was filling is dropped again.
+    const partial = script('restore-db.ts', [...s.flags, '--file', name, '--target-db', 'restored_half']);
+    expect(partial.code, partial.stderr).toBe(1);
+    expect(databases()).toEqual(before);
   });
 
   it('refuses bad input with exit 2 and one sentence, deleting nothing', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -10,7 +11,7 @@ import { type ArtifactEntry, isVerified, listArtifacts, loadManifest, type Manif
 import { parseDumpName } from './naming.js';
 import { type PgRunner, pgError, psql, quoteIdent, quoteLiteral } from './pg.js';
 import { collectStderr, exited, spawnCommand } from './process.js';
-import { HashCounter, syncFile } from './stream.js';
+import { syncFile } from './stream.js';
 
 export interface ListedBackup {
   name: string;
@@ -61,18 +62,19 @@ export function chooseArtifact(dir: string, database: string, file: string | und
   return { path, manifest };
 }
 
-/** Reads the whole artifact and compares its sha256 with the manifest; nothing is restored before this passes. */
+/** Reads the whole artifact and compares its sha256 with the manifest. */
 export async function checkChecksum(chosen: Chosen): Promise<void> {
-  const hasher = new HashCounter();
-  await pipeline(createReadStream(chosen.path), hasher, async (source: AsyncIterable<Buffer>) => {
-    for await (const _ of source) {
-      // drain: only the hash matters
-    }
-  });
-  const actual = hasher.hash.digest('hex');
-  if (actual !== chosen.manifest.sha256 || hasher.bytes !== chosen.manifest.size)
+  const hash = createHash('sha256');
+  let bytes = 0;
+  // 1 MiB reads: the hash runs at disk speed (64 KiB reads made it a third slower).
+  for await (const chunk of createReadStream(chosen.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  const actual = hash.digest('hex');
+  if (actual !== chosen.manifest.sha256 || bytes !== chosen.manifest.size)
     throw new OperationError(
-      `${chosen.path} fails its checksum (sha256 ${actual.slice(0, 12)}..., ${hasher.bytes} bytes; the manifest says ${chosen.manifest.sha256.slice(0, 12)}..., ${chosen.manifest.size} bytes): it is damaged, refusing to use it.`,
+      `${chosen.path} fails its checksum (sha256 ${actual.slice(0, 12)}..., ${bytes} bytes; the manifest says ${chosen.manifest.sha256.slice(0, 12)}..., ${chosen.manifest.size} bytes): it is damaged, refusing to use it.`,
       'restore an older backup (--list)',
     );
 }
@@ -139,21 +141,60 @@ export async function restoreArtifact(runner: PgRunner, chosen: Chosen, options:
   const started = Date.now();
   if (chosen.manifest.encrypted && options.identities.length === 0)
     throw new BadInputError(`${chosen.path} is encrypted; pass the age identity file with --identity.`);
-  log.info(`checking the sha256 of ${chosen.path}`);
-  await checkChecksum(chosen);
   const state = await targetState(runner, options.targetDb);
   if (state === 'non-empty' && !options.force)
     throw new BadInputError(
       `database "${options.targetDb}" already holds tables; refusing to restore over it.`,
       'pick another --target-db, or pass --force to replace its objects',
     );
+  if (state !== 'missing') {
+    // A database that was there before: nothing touches it before the checksum passes.
+    log.info(`checking the sha256 of ${chosen.path}`);
+    await checkChecksum(chosen);
+    await pgRestore(runner, chosen, options, state === 'non-empty');
+    return { seconds: (Date.now() - started) / 1000, targetDb: options.targetDb };
+  }
+  // A new database of our own: restore it while the checksum is read (the
+  // restore no longer waits for a second full read), and drop it again when
+  // either fails, so a damaged dump or a failed restore leaves no database behind.
+  await psql(runner, `CREATE DATABASE ${quoteIdent(options.targetDb)}`);
+  log.info(`checking the sha256 of ${chosen.path} while pg_restore runs`);
+  const stop = new AbortController();
+  const checksum = checkChecksum(chosen).then(
+    () => undefined,
+    (error: unknown) => {
+      stop.abort();
+      return error;
+    },
+  );
+  const restore = pgRestore(runner, chosen, options, false, stop.signal).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const failure = (await checksum) ?? (await restore);
+  if (failure !== undefined) {
+    await restore;
+    await psql(runner, `DROP DATABASE IF EXISTS ${quoteIdent(options.targetDb)} WITH (FORCE)`).catch((error: unknown) =>
+      log.warn(`database ${options.targetDb} was left behind (${error instanceof Error ? error.message : String(error)}); drop it by hand.`),
+    );
+    throw failure;
+  }
+  return { seconds: (Date.now() - started) / 1000, targetDb: options.targetDb };
+}
+
+/** pg_restore -j of the artifact into the target database; `stop` kills it. */
+async function pgRestore(runner: PgRunner, chosen: Chosen, options: RestoreOptions, clean: boolean, stop?: AbortSignal): Promise<void> {
   const file = await plainFile(chosen, options.identities);
-  if (state === 'missing') await psql(runner, `CREATE DATABASE ${quoteIdent(options.targetDb)}`);
-  const args = ['--exit-on-error', `--jobs=${options.jobs}`, ...(state === 'non-empty' ? ['--clean', '--if-exists'] : []), file];
+  stop?.throwIfAborted();
+  const args = ['--exit-on-error', `--jobs=${options.jobs}`, ...(clean ? ['--clean', '--if-exists'] : []), file];
   log.info(`restoring into database ${options.targetDb} with pg_restore -j ${options.jobs}`);
   const child = spawnCommand(runner.command('pg_restore', args, options.targetDb), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const kill = (): void => {
+    child.kill('SIGTERM');
+  };
+  stop?.addEventListener('abort', kill, { once: true });
   const stderr = collectStderr(child);
-  const exit = await exited(child);
+  const exit = await exited(child).finally(() => stop?.removeEventListener('abort', kill));
+  stop?.throwIfAborted();
   if (exit.code !== 0) throw pgError(stderr() || `pg_restore exited with ${exit.code ?? exit.signal}`, runner.connection, options.targetDb);
-  return { seconds: (Date.now() - started) / 1000, targetDb: options.targetDb };
 }
