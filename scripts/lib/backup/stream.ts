@@ -12,9 +12,15 @@ import { type Encryption, encryptStream } from './age.js';
 import { type Command, collectStderr, exited, spawnCommand } from './process.js';
 
 /** Counts and hashes the bytes flowing through. */
+/** Stream buffers of 1 MiB instead of Node 20's 16 KiB: fewer, larger chunks through each stage of a gigabyte stream. */
+const BIG_CHUNKS = { highWaterMark: 1 << 20 };
+
 export class HashCounter extends Transform {
   readonly hash: Hash = createHash('sha256');
   bytes = 0;
+  constructor() {
+    super(BIG_CHUNKS);
+  }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
@@ -101,8 +107,9 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
   const removeCleanup = addCleanup(abort);
   try {
     const plainHash = new HashCounter();
-    const toFile = new PassThrough();
-    const artifactHash = new HashCounter();
+    const toFile = new PassThrough(BIG_CHUNKS);
+    // Unencrypted, the artifact is the dump: its hash is the dump's, not a second pass over the same bytes.
+    const artifactHash = plan.recipients.length > 0 ? new HashCounter() : undefined;
     // Ready before any process starts: Node discards the output of a child that exits
     // while nobody reads its stdout, and encryption setup awaits.
     encryption = plan.recipients.length > 0 ? await encryptStream(toFile, plan.recipients) : undefined;
@@ -124,12 +131,12 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
       for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       encryption?.abort();
       // Paused streams would otherwise wait forever for a reader that is gone.
-      for (const stream of [plainHash, toVerifier, toFile, body, artifactHash, fileStream]) stream.destroy();
+      for (const stream of [plainHash, toVerifier, toFile, body, artifactHash, fileStream]) stream?.destroy();
     };
     await Promise.all([
       pipeline(dump.stdout as Readable, plainHash).catch(fail),
       finished(toVerifier).catch(fail),
-      pipeline(body, artifactHash, fileStream).catch(fail),
+      (artifactHash ? pipeline(body, artifactHash, fileStream) : pipeline(body, fileStream)).catch(fail),
       encryption?.finished.catch(fail),
       // A dead pg_dump ends its stdout cleanly, so its exit code decides.
       exited(dump).then((exit) => {
@@ -150,10 +157,11 @@ export async function streamToArtifact(plan: StreamPlan): Promise<StreamResult> 
     await rename(partial, plan.finalPath);
     renamed = true;
     await syncFile(dirname(plan.finalPath));
+    const dumpSha256 = plainHash.hash.digest('hex');
     return {
-      sha256: artifactHash.hash.digest('hex'),
-      size: artifactHash.bytes,
-      dumpSha256: plainHash.hash.digest('hex'),
+      sha256: artifactHash ? artifactHash.hash.digest('hex') : dumpSha256,
+      size: artifactHash ? artifactHash.bytes : plainHash.bytes,
+      dumpSha256,
       dumpSize: plainHash.bytes,
     };
   } catch (error) {
