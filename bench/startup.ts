@@ -3,17 +3,17 @@
  * tsx on an empty module, and a real command's fixed cost — from launch until
  * the script starts its first tool (or exits, when it runs none) — measured by
  * a preloaded probe (bench/startup/first-spawn.mjs). Medians of --runs.
- * Usage: npm run bench:startup [-- --runs 5]
+ * Usage: npm run bench:startup [-- --runs 5] [--only render.ts,check.ts]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addCleanup } from '../scripts/lib/cleanup.js';
 import { REPO } from '../test/helpers/run.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } } });
 const RUNS = Number(values.runs);
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 const PROBE = join(REPO, 'bench', 'startup', 'first-spawn.mjs');
@@ -31,13 +31,21 @@ const REAL: Record<string, string[]> = {
   'deploy-k8s.ts': ['--env', 'prod', '--env-file', '.env.example', '--context', 'bench', '--dry-run'],
   'deploy-prod.ts': ['--env-file', '.env.example', '--dry-run'],
   'env-example.ts': ['--dry-run'],
+  'docs-k8s-policy.ts': ['--dry-run'],
   'generate-certs.ts': ['--env', 'dev', '--dry-run'],
+  'init-env.ts': ['--env', 'prod', '--dry-run'],
   'maintenance.ts': ['--env', 'dev', '--for', '30m', '--reason', 'bench', '--dry-run'],
+  'rebuild-db-host.ts': ['--env', 'prod', '--env-file', '.env.example', '--latest', '--dry-run'],
   'reload-prometheus.ts': ['--env', 'dev', '--dry-run'],
   'render.ts': ['--env', 'prod', '--env-file', '.env.example', '--dry-run'],
   'restore-db.ts': ['--env', 'dev', '--list'],
+  'restore-pitr.ts': ['--env', 'prod', '--env-file', '.env.example', '--latest', '--volume', 'bench-pitr', '--dry-run'],
   'setup-monitoring.ts': ['--environment', 'development', '--dry-run'],
+  'verify-pitr.ts': ['--env', 'prod', '--env-file', '.env.example', '--dry-run'],
 };
+
+const unlisted = readdirSync(join(REPO, 'scripts')).filter((name) => name.endsWith('.ts') && !(name in REAL));
+if (unlisted.length > 0) throw new Error(`bench/startup.ts has no real command for ${unlisted.join(', ')}: add one to REAL`);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -66,7 +74,9 @@ function wall(args: string[]): number {
 }
 
 try {
-  const scripts = Object.keys(REAL).sort();
+  const scripts = Object.keys(REAL)
+    .filter((name) => !values.only || values.only.split(',').includes(name))
+    .sort();
   const baselineRuns: number[] = [];
   const help: Record<string, number[]> = {};
   const real: Record<string, number[]> = {};
