@@ -6,7 +6,7 @@ import type { Bundle } from '../render/bundle.js';
 import { applyInstall, type InstallPlan, type InstallRecord, type InstallTargets, planInstall, rollbackInstall } from './install.js';
 import { lintMonitoring } from './lint.js';
 import { alertmanagerTarget, prometheusTarget, type ReloadTarget, reloadAndVerify } from './reload.js';
-import { MONITORING_DIR, runToolCheck, stageUnitTests, type ToolCheck, toolChecks } from './validate.js';
+import { MONITORING_DIR, runToolChecks, stageUnitTests, type ToolCheck, toolChecks, UNIT_TESTS_LABEL } from './validate.js';
 
 export interface SetupOptions {
   /** Rendered bundle folder (holds monitoring/). */
@@ -48,7 +48,7 @@ export function setupPlan(options: SetupOptions, unitTestDir?: string): SetupPla
 export function describePlan(plan: SetupPlan, bundleDir: string, backupDir: string): string[] {
   return [
     ...plan.checks.map((c) => `validate: ${c.label}`),
-    ...(plan.checks.some((c) => c.label === 'promtool test rules') ? [] : ['validate: promtool test rules (monitoring/tests against the rendered rules)']),
+    ...(plan.checks.some((c) => c.label.startsWith(UNIT_TESTS_LABEL)) ? [] : [`validate: ${UNIT_TESTS_LABEL} (monitoring/tests against the rendered rules)`]),
     'validate: alert rule and dashboard lint',
     ...plan.install.copies.map((c) => `copy ${relative(bundleDir, c.source)} -> ${c.target}${c.ifMissing ? ' (only if absent)' : ''}`),
     ...plan.install.removals.map((r) => `remove stale rule file ${r}`),
@@ -63,10 +63,9 @@ export async function validateBundle(options: SetupOptions): Promise<void> {
   const staged = stageUnitTests(monitoringDir, options.repoMonitoringDir);
   const failures: string[] = [];
   try {
-    for (const check of toolChecks(monitoringDir, staged.dir)) {
-      const result = await runToolCheck(check);
-      log.debug(`${check.label}: ${result.ok ? 'ok' : 'failed'}`);
-      if (!result.ok) failures.push(`${check.label} failed:\n${result.output}`);
+    for (const result of await runToolChecks(toolChecks(monitoringDir, staged.dir))) {
+      log.debug(`${result.check.label}: ${result.ok ? 'ok' : 'failed'}`);
+      if (!result.ok) failures.push(`${result.check.label} failed:\n${result.output}`);
     }
   } finally {
     staged.cleanup();

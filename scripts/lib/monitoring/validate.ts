@@ -1,5 +1,5 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { $ } from 'zx/core';
@@ -63,14 +63,34 @@ export function toolChecks(monitoringDir: string, unitTestDir?: string): ToolChe
   }
   checks.push({ label: 'promtool check rules', tool: 'promtool', args: ['check', 'rules', ...ruleFilesIn(monitoringDir)] });
   if (unitTestDir) {
-    const tests = ymlIn(join(unitTestDir, 'tests')).map((f) => join('tests', f.slice(join(unitTestDir, 'tests').length + 1)));
-    checks.push({ label: 'promtool test rules', tool: 'promtool', args: ['test', 'rules', ...tests], cwd: unitTestDir });
+    // One run per test file: promtool runs the files of one call one after the
+    // other on one core, and runToolChecks spreads the runs over every core.
+    for (const test of ymlIn(join(unitTestDir, 'tests')).map((f) => join('tests', f.slice(join(unitTestDir, 'tests').length + 1)))) {
+      checks.push({ label: `${UNIT_TESTS_LABEL} ${test}`, tool: 'promtool', args: ['test', 'rules', test], cwd: unitTestDir });
+    }
   }
   checks.push({ label: 'amtool check-config', tool: 'amtool', args: ['check-config', join(monitoringDir, 'alertmanager', 'alertmanager.yml')] });
   const blackbox = join(monitoringDir, 'blackbox.yml');
   if (existsSync(blackbox))
     checks.push({ label: 'blackbox_exporter --config.check', tool: 'prometheus-blackbox-exporter', args: ['--config.check', `--config.file=${blackbox}`] });
   return checks;
+}
+
+/** The label of every unit-test run, followed by its test file. */
+export const UNIT_TESTS_LABEL = 'promtool test rules';
+
+/** Runs the checks, as many at once as there are cores; results in the checks' order. */
+export async function runToolChecks(checks: ToolCheck[]): Promise<ToolResult[]> {
+  const results: ToolResult[] = new Array(checks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checks.length) {
+      const index = next++;
+      results[index] = await runToolCheck(checks[index] as ToolCheck);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(availableParallelism(), checks.length) }, worker));
+  return results;
 }
 
 export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {

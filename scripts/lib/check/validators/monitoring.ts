@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { KUBERNETES_CONFIG, MONITORING_DIR, runToolCheck, stageUnitTests, toolChecks, withoutKubernetesSd } from '../../monitoring/validate.js';
+import { KUBERNETES_CONFIG, MONITORING_DIR, runToolChecks, stageUnitTests, toolChecks, withoutKubernetesSd } from '../../monitoring/validate.js';
 import { repoRoot } from '../../render/bundle.js';
-import { error, type ImageCheck, type Problem, type Validator } from '../types.js';
+import { error, type ImageCheck, type Validator } from '../types.js';
 
 /** Where compose mounts the bundle's monitoring folder in the prometheus container. */
 const PROMETHEUS_DIR = '/etc/prometheus';
@@ -72,12 +72,8 @@ const monitoringToolsValidator: Validator = {
     const monitoringDir = join(bundleDir, MONITORING_DIR);
     const staged = stageUnitTests(monitoringDir, join(repoRoot(), MONITORING_DIR));
     try {
-      const problems: Problem[] = [];
-      for (const check of toolChecks(monitoringDir, staged.dir)) {
-        const result = await runToolCheck(check);
-        if (!result.ok) problems.push(error(`${check.label} failed:\n${result.output}`, MONITORING_DIR));
-      }
-      return problems;
+      const results = await runToolChecks(toolChecks(monitoringDir, staged.dir));
+      return results.filter((r) => !r.ok).map((r) => error(`${r.check.label} failed:\n${r.output}`, MONITORING_DIR));
     } finally {
       staged.cleanup();
     }
