@@ -1,6 +1,5 @@
 import { runCli } from './lib/cli.js';
 import { writeFileAtomic } from './lib/fs-atomic.js';
-import { POLICY_DOCS, policyDocsText } from './lib/k8s/policy-docs.js';
 import { log } from './lib/log.js';
 
 await runCli(
@@ -11,6 +10,8 @@ await runCli(
     dryRun: true,
   },
   async (args) => {
+    // The rule list loads here, not for --help.
+    const { POLICY_DOCS, policyDocsText } = await import('./lib/k8s/policy-docs.js');
     const text = policyDocsText();
     if (args.dryRun) {
       log.out(text);
