@@ -63,7 +63,7 @@ await runCli(
     await import('./lib/derivers.js');
     const { addCleanup } = await import('./lib/cleanup.js');
     const { envFromCli } = await import('./lib/env/from-cli.js');
-    const { describePlan, installAndReload, monitoringOnly, setupPlan, validateBundle } = await import('./lib/monitoring/setup.js');
+    const { describePlan, installAndReload, isMonitoringFile, monitoringOnly, setupPlan, validateBundle } = await import('./lib/monitoring/setup.js');
     const { MONITORING_DIR } = await import('./lib/monitoring/validate.js');
     const { statePaths } = await import('./lib/paths.js');
     const { planBundle, repoRoot, writeBundle } = await import('./lib/render/bundle.js');
@@ -84,7 +84,7 @@ await runCli(
         rmSync(scratch, { recursive: true, force: true });
         unregister();
       };
-      bundleDir = writeBundle(monitoringOnly(planBundle(env)), scratch);
+      bundleDir = writeBundle(monitoringOnly(planBundle(env, repoRoot(), isMonitoringFile)), scratch);
     }
     try {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');

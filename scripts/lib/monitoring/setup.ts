@@ -25,8 +25,12 @@ export interface SetupOptions {
  * file (database, Redis, SMTP passwords) and no MANIFEST naming them is ever
  * written to its temp folder.
  */
+export function isMonitoringFile(path: string): boolean {
+  return path.startsWith(`${MONITORING_DIR}/`);
+}
+
 export function monitoringOnly(bundle: Bundle): Bundle {
-  return { ...bundle, files: bundle.files.filter((f) => !f.secret && f.path.startsWith(`${MONITORING_DIR}/`)) };
+  return { ...bundle, files: bundle.files.filter((f) => !f.secret && isMonitoringFile(f.path)) };
 }
 
 export interface SetupPlan {

@@ -7,7 +7,7 @@ import { checksumsFile, sha256 } from './checksums.js';
 import { buildContext } from './context.js';
 import { bundleExtras } from './derived.js';
 import { bundleLayout } from './layout.js';
-import { prometheusRuleFile } from './prometheus-rule.js';
+import { PROMETHEUS_RULE_FILE, prometheusRuleFile } from './prometheus-rule.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
@@ -38,13 +38,16 @@ export function repoRoot(): string {
   return resolve(dirname(new URL(import.meta.url).pathname), '..', '..', '..');
 }
 
-/** Renders every template in memory. Throws RenderError listing every problem. */
-export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
+/**
+ * Renders every template in memory, or only the files `only` accepts (what a
+ * command that ships one folder needs). Throws RenderError listing every problem.
+ */
+export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: string) => boolean = () => true): Bundle {
   const context = buildContext(env);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];
   const rendered: RenderedFile[] = [];
-  for (const entry of bundleLayout(root, env.name)) {
+  for (const entry of bundleLayout(root, env.name).filter((e) => only(e.target))) {
     const text = readFileSync(join(root, entry.source), 'utf8');
     const result = renderTemplate(entry.source, text, context.values, context.secretNames);
     problems.push(...result.problems);
@@ -53,11 +56,12 @@ export function planBundle(env: LoadedEnv, root = repoRoot()): Bundle {
   }
   if (problems.length > 0) throw new RenderError(problems);
   assertRenderedParses(rendered, context.values, context.secretNames, env);
-  files.push(prometheusRuleFile(env, files));
+  if (only(PROMETHEUS_RULE_FILE)) files.push(prometheusRuleFile(env, files));
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
-    files.push({ path: posix.join(SECRETS_DIR, name), content, mode: 0o600, secret: true });
+    const path = posix.join(SECRETS_DIR, name);
+    if (only(path)) files.push({ path, content, mode: 0o600, secret: true });
   }
-  for (const extra of bundleExtras()) files.push(...extra(env, files));
+  for (const extra of bundleExtras()) files.push(...extra(env, files).filter((f) => only(f.path)));
   files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
   files.push(checksumsFile(files));
   return { env, files };
