@@ -32,28 +32,7 @@ function toMs(value: string): number {
   return { us: n / 1000, ms: n, s: n * 1000, m: n * 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
 }
 
-/** Async, so the backend in this process keeps serving while wrk runs. */
-async function wrk(url: string): Promise<WrkResult> {
-  const child = spawn(needTool('wrk'), ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', url], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`wrk failed: ${err}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
-  return { rps, p99ms: toMs(p99), errors };
-}
-
-/** Output of a child run to its end, without blocking the backend in this process. */
+/** Output of a child run to its end; async, so the backend in this process keeps serving meanwhile. */
 async function output(file: string, args: string[]): Promise<string> {
   const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -66,6 +45,16 @@ async function output(file: string, args: string[]): Promise<string> {
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`${file} ${args.join(' ')} failed: ${out.slice(-500)}`);
   return out;
+}
+
+async function wrk(url: string): Promise<WrkResult> {
+  const out = await output(needTool('wrk'), ['-t2', `-c${CONNECTIONS}`, `-d${DURATION}`, '--latency', url]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
+  return { rps, p99ms: toMs(p99), errors };
 }
 
 /**
