@@ -11,10 +11,10 @@ import { OperationError } from '../errors.js';
 import { type Encryption, encryptStream } from './age.js';
 import { type Command, collectStderr, exited, spawnCommand } from './process.js';
 
-/** Counts and hashes the bytes flowing through. */
 /** Stream buffers of 1 MiB instead of Node 20's 16 KiB: fewer, larger chunks through each stage of a gigabyte stream. */
 const BIG_CHUNKS = { highWaterMark: 1 << 20 };
 
+/** Counts and hashes the bytes flowing through. */
 export class HashCounter extends Transform {
   readonly hash: Hash = createHash('sha256');
   bytes = 0;

@@ -19,7 +19,6 @@ export type PgbackrestRole = 'db' | 'repo';
 export { pgbackrestTlsDir };
 export const PGBACKREST_ROLES: readonly PgbackrestRole[] = ['db', 'repo'];
 
-/** Files of one host's folder, mounted read-only at /etc/pgbackrest/tls. */
 /** The uid and gid pgBackRest runs as on both sides (the postgres image's postgres user; the repository image creates the same). */
 export const PGBACKREST_UID = 999;
 

@@ -20,15 +20,16 @@ export interface SetupOptions {
   alertmanagerUrl: string;
 }
 
+/** A bundle path under monitoring/. */
+export function isMonitoringFile(path: string): boolean {
+  return path.startsWith(`${MONITORING_DIR}/`);
+}
+
 /**
  * The part of a bundle setup-monitoring installs: monitoring/ only. No secret
  * file (database, Redis, SMTP passwords) and no MANIFEST naming them is ever
  * written to its temp folder.
  */
-export function isMonitoringFile(path: string): boolean {
-  return path.startsWith(`${MONITORING_DIR}/`);
-}
-
 export function monitoringOnly(bundle: Bundle): Bundle {
   return { ...bundle, files: bundle.files.filter((f) => !f.secret && isMonitoringFile(f.path)) };
 }

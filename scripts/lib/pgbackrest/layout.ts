@@ -14,7 +14,7 @@ export const PGBACKREST_CONTAINER_PATHS = {
   PGBACKREST_PG_PORT: '5432',
 } as const;
 
-/** The files of each side's TLS folder. */
+/** Files of one host's TLS folder, mounted read-only at PGBACKREST_TLS_PATH. */
 export const PGBACKREST_TLS_FILES = { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' } as const;
 
 /** Host folder of one side's TLS files (ca.pem, cert.pem, key.pem), mounted read-only at PGBACKREST_TLS_PATH. */
