@@ -7,7 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           // Fails the run when a test leaves temp folders, networks or bridges behind.
-          globalSetup: ['test/leftovers.ts'],
+          globalSetup: ['test/leftovers.ts', 'test/tool-cache.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
           testTimeout: 60_000,
@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          globalSetup: ['test/leftovers.ts'],
+          globalSetup: ['test/leftovers.ts', 'test/tool-cache.ts'],
           include: ['test/e2e/**/*.test.ts'],
           // One stack at a time: the machine has two cores.
           fileParallelism: false,

@@ -1,9 +1,11 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isMap, isSeq, parseDocument } from 'yaml';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { isMap, isSeq, parse, parseDocument } from 'yaml';
 import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
+import { log } from '../log.js';
+import { passedBefore, recordPass, toolCacheDir, toolRunKey } from '../tool-cache.js';
 import { requireTool } from '../tools.js';
 
 /** One run of a real tool over the rendered monitoring files. */
@@ -13,12 +15,16 @@ export interface ToolCheck {
   args: string[];
   /** Working folder (promtool test rules resolves rule_files relative to the test file). */
   cwd?: string;
+  /** Every file the result depends on (below cwd): the run is deterministic, so a pass is remembered (tool-cache.ts). */
+  inputs?: string[];
 }
 
 export interface ToolResult {
   check: ToolCheck;
   ok: boolean;
   output: string;
+  /** Not run: the same tool passed on the same inputs before. */
+  cached: boolean;
 }
 
 export const MONITORING_DIR = 'monitoring';
@@ -62,13 +68,7 @@ export function toolChecks(monitoringDir: string, unitTestDir?: string): ToolChe
     });
   }
   checks.push({ label: 'promtool check rules', tool: 'promtool', args: ['check', 'rules', ...ruleFilesIn(monitoringDir)] });
-  if (unitTestDir) {
-    // One run per test file: promtool runs the files of one call one after the
-    // other on one core, and runToolChecks spreads the runs over every core.
-    for (const test of ymlIn(join(unitTestDir, 'tests')).map((f) => join('tests', f.slice(join(unitTestDir, 'tests').length + 1)))) {
-      checks.push({ label: `${UNIT_TESTS_LABEL} ${test}`, tool: 'promtool', args: ['test', 'rules', test], cwd: unitTestDir });
-    }
-  }
+  if (unitTestDir) checks.push(...unitTestChecks(unitTestDir));
   checks.push({ label: 'amtool check-config', tool: 'amtool', args: ['check-config', join(monitoringDir, 'alertmanager', 'alertmanager.yml')] });
   const blackbox = join(monitoringDir, 'blackbox.yml');
   if (existsSync(blackbox))
@@ -78,6 +78,41 @@ export function toolChecks(monitoringDir: string, unitTestDir?: string): ToolChe
 
 /** The label of every unit-test run, followed by its test file. */
 export const UNIT_TESTS_LABEL = 'promtool test rules';
+
+/**
+ * `promtool test rules` of each file in `<unitTestDir>/tests`. One run per file:
+ * promtool runs the files of one call one after the other on one core, and
+ * runToolChecks spreads the runs over every core.
+ */
+export function unitTestChecks(unitTestDir: string): ToolCheck[] {
+  return ymlIn(join(unitTestDir, 'tests')).map((file) => {
+    const test = relative(unitTestDir, file);
+    const inputs = unitTestInputs(unitTestDir, test);
+    return { label: `${UNIT_TESTS_LABEL} ${test}`, tool: 'promtool', args: ['test', 'rules', test], cwd: unitTestDir, ...(inputs ? { inputs } : {}) };
+  });
+}
+
+/**
+ * The test file and the rule files it names, relative to `dir`; undefined when
+ * a rule file is a glob or lies outside `dir` (then the inputs are not known).
+ */
+function unitTestInputs(dir: string, test: string): string[] | undefined {
+  let ruleFiles: unknown;
+  try {
+    ruleFiles = (parse(readFileSync(join(dir, test), 'utf8')) as { rule_files?: unknown } | null)?.rule_files ?? [];
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(ruleFiles)) return undefined;
+  const inputs = [test];
+  for (const file of ruleFiles) {
+    if (typeof file !== 'string' || /[*?[]/.test(file)) return undefined;
+    const path = relative(dir, isAbsolute(file) ? file : join(dir, dirname(test), file));
+    if (path.startsWith('..') || isAbsolute(path)) return undefined;
+    inputs.push(path);
+  }
+  return inputs;
+}
 
 /** Runs the checks, as many at once as there are cores; results in the checks' order. */
 export async function runToolChecks(checks: ToolCheck[]): Promise<ToolResult[]> {
@@ -90,13 +125,32 @@ export async function runToolChecks(checks: ToolCheck[]): Promise<ToolResult[]> 
     }
   };
   await Promise.all(Array.from({ length: Math.min(availableParallelism(), checks.length) }, worker));
+  const cached = results.filter((r) => r.cached).length;
+  if (cached > 0)
+    log.info(
+      `${cached} of ${checks.length} tool checks passed before on the same tool and files and were not run again (cache ${toolCacheDir()}; HEALTHMATE_CHECK_CACHE=off runs them all)`,
+    );
   return results;
 }
 
 export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {
   const tool = requireTool(check.tool);
+  const cacheDir = toolCacheDir();
+  const key = cacheDir && check.inputs && check.cwd ? runKey(tool, check) : undefined;
+  if (cacheDir && key && passedBefore(cacheDir, key)) return { check, ok: true, output: '', cached: true };
   const result = await $({ quiet: true, nothrow: true, ...(check.cwd ? { cwd: check.cwd } : {}) })`${tool} ${check.args}`;
-  return { check, ok: result.exitCode === 0, output: `${result.stdout}${result.stderr}`.trim() };
+  const ok = result.exitCode === 0;
+  if (ok && cacheDir && key) recordPass(cacheDir, key, check.label);
+  return { check, ok, output: `${result.stdout}${result.stderr}`.trim(), cached: false };
+}
+
+/** The cache key, or undefined when an input cannot be read (the tool then reports it). */
+function runKey(tool: string, check: ToolCheck): string | undefined {
+  try {
+    return toolRunKey({ tool, args: check.args, cwd: check.cwd as string, inputs: check.inputs as string[] });
+  } catch {
+    return undefined;
+  }
 }
 
 export const KUBERNETES_CONFIG = 'prometheus-kubernetes.yml';
