@@ -147,6 +147,7 @@ async function main(): Promise<void> {
     ];
     for (let i = 0; i < RUNS; i++) for (let j = 0; j < variants.length; j++) (variants[(i + j) % variants.length] as () => void)();
     const artifact = newest(join(root, 'state-plain', 'backups'), '.dump');
+    const artifactSha = (JSON.parse(readFileSync(`${artifact}.json`, 'utf8')) as { sha256: string }).sha256;
     const encArtifact = newest(join(root, 'state-enc', 'backups'), '.dump.age');
 
     // Encryption alone, on the same dump: the age binary (what backup-db uses when installed) vs the TypeScript library.
@@ -163,12 +164,31 @@ async function main(): Promise<void> {
     rmSync(join(root, 'lib.age'));
 
     const rawRestore: number[] = [];
+    const checkedRestore: number[] = [];
     const scriptRestore: number[] = [];
     const restoreVariants: ((i: number) => void)[] = [
       (i) => {
         // restore-db.ts creates its target database, so the raw baseline does too.
         rawRestore.push(
           timed('sh', ['-c', '"$0" "$1" && "$2" -j2 -d "$1" "$3"', `${PG_BIN}/createdb`, `raw_restore_${i}`, `${PG_BIN}/pg_restore`, artifact], pgEnv).seconds,
+        );
+      },
+      (i) => {
+        // What an operator would type to get restore-db's guarantee by hand: the manifest's sha256 first, then the restore.
+        checkedRestore.push(
+          timed(
+            'sh',
+            [
+              '-c',
+              'echo "$4  $3" | sha256sum -c --quiet && "$0" "$1" && "$2" -j2 -d "$1" "$3"',
+              `${PG_BIN}/createdb`,
+              `checked_restore_${i}`,
+              `${PG_BIN}/pg_restore`,
+              artifact,
+              artifactSha,
+            ],
+            pgEnv,
+          ).seconds,
         );
       },
       (i) => {
@@ -198,6 +218,7 @@ async function main(): Promise<void> {
         (restoreVariants[(i + j) % restoreVariants.length] as (i: number) => void)(i);
       }
       c.sql(`DROP DATABASE raw_restore_${i}`);
+      c.sql(`DROP DATABASE checked_restore_${i}`);
       c.sql(`DROP DATABASE script_restore_${i}`);
     }
 
@@ -220,8 +241,9 @@ async function main(): Promise<void> {
       `backup-db.ts (age)           ${median(enc).toFixed(1)} s  ${mb(statSync(encArtifact).size)}  ratio ${(median(enc) / median(raw)).toFixed(2)} (goal <= 1.20)`,
     );
     console.log(`createdb + pg_restore -j2    ${median(rawRestore).toFixed(1)} s`);
+    console.log(`sha256sum -c, then the same  ${median(checkedRestore).toFixed(1)} s  (the checked shell baseline)`);
     console.log(
-      `restore-db.ts --jobs 2       ${median(scriptRestore).toFixed(1)} s  ratio ${(median(scriptRestore) / median(rawRestore)).toFixed(2)} (goal <= 1.05)`,
+      `restore-db.ts --jobs 2       ${median(scriptRestore).toFixed(1)} s  ratio ${(median(scriptRestore) / median(rawRestore)).toFixed(2)} (goal <= 1.05), ${(median(scriptRestore) / median(checkedRestore)).toFixed(2)} of the checked baseline`,
     );
     console.log(`script start-up (--help)     ${startup.toFixed(1)} s  (part of every script time above)`);
     console.log(

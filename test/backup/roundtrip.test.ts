@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +178,31 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
     const partial = script('restore-db.ts', [...s.flags, '--file', name, '--target-db', 'restored_half']);
     expect(partial.code, partial.stderr).toBe(1);
     expect(databases()).toEqual(before);
+  });
+
+  it('pg_restore keeps the normal priority; restore-db itself (the overlapping checksum) drops to the lowest once it runs', () => {
+    const s = state();
+    expect(script('backup-db.ts', s.flags).code).toBe(0);
+    // A pg_restore on PATH that notes its own niceness and, when done, its parent's (restore-db's node).
+    const bin = join(root, `bin-${run}`);
+    mkdirSync(bin);
+    const seen = join(bin, 'nice.txt');
+    writeFileSync(
+      join(bin, 'pg_restore'),
+      `#!/bin/sh\nps -o ni= -p $$ >> '${seen}'\n'${PG_BIN}/pg_restore' "$@"\nrc=$?\nps -o ni= -p $PPID >> '${seen}'\nexit $rc\n`,
+    );
+    chmodSync(join(bin, 'pg_restore'), 0o755);
+    const restore = runScript('restore-db.ts', [...s.flags, '--latest', '--target-db', 'restored_niced'], {
+      env: { ...cluster.scriptEnv, PATH: `${bin}:${cluster.scriptEnv.PATH}` },
+    });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(tableChecksums(cluster, 'restored_niced')).toEqual(original);
+    expect(
+      readFileSync(seen, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ).toEqual(['0', '19']);
   });
 
   it('refuses bad input with exit 2 and one sentence, deleting nothing', () => {
