@@ -5,10 +5,11 @@ import { join, relative } from 'node:path';
 import { log } from './log.js';
 
 /**
- * Remembered passes of deterministic tool runs (`promtool test rules`): a run
- * whose tool binary, arguments and input files are byte for byte those of an
- * earlier pass is not repeated. Only passes are kept; a failure always runs
- * again. HEALTHMATE_CHECK_CACHE names the folder, or `off` turns this off.
+ * Remembered passes of deterministic checks (`promtool test rules`, render's
+ * YAML parse): a check whose tool or library, arguments and inputs are byte for
+ * byte those of an earlier pass is not repeated. Only passes are kept; a
+ * failure always runs again. HEALTHMATE_CHECK_CACHE names the folder, or `off`
+ * turns this off.
  */
 
 /** A pass not seen again for this long is forgotten. */
@@ -39,6 +40,14 @@ export function toolRunKey(run: ToolRun): string {
     const path = join(run.cwd, input);
     hash.update(`${relative(run.cwd, path)}\0${createHash('sha256').update(readFileSync(path)).digest('hex')}\0`);
   }
+  return hash.digest('hex');
+}
+
+/** The identity of an in-process check: the library file that does it (path, inode, size, mtime), what it does, and each named text. */
+export function libraryRunKey(library: string, action: string, texts: [name: string, text: string][]): string {
+  const stat = statSync(library);
+  const hash = createHash('sha256').update(`v1\0${library}\0${stat.ino}\0${stat.size}\0${stat.mtimeMs}\0${action}\0`);
+  for (const [name, text] of texts) hash.update(`${name}\0${createHash('sha256').update(text).digest('hex')}\0`);
   return hash.digest('hex');
 }
 

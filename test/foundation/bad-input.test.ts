@@ -13,7 +13,7 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EXAMPLE_SECRET, envExampleText } from '../../scripts/lib/env/example.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
-import { log } from '../../scripts/lib/log.js';
+import { log, setVerbose } from '../../scripts/lib/log.js';
 import { assertRenderedParses } from '../../scripts/lib/render/syntax.js';
 import { freePort } from '../helpers/net.js';
 import { REPO, runScriptAsync } from '../helpers/run.js';
@@ -587,6 +587,41 @@ describe('render refuses a bundle that does not parse, naming the variable', () 
     expect(() => assertRenderedParses(files, values, new Set(), env)).toThrow(/^SMTP_USER \(from --set\) makes alertmanager\.yml invalid \(invalid YAML/);
     const fine = [{ ...files[0], content: template.replace('@@SMTP_USER@@', 'alerts').replace('@@SMTP_HOST@@', 'mailhog') }] as typeof files;
     expect(() => assertRenderedParses(fine, { ...values, SMTP_USER: 'alerts' }, new Set(), env)).not.toThrow();
+  });
+
+  it('remembers a parse that passed, and parses (and refuses) a breaking value every time', () => {
+    const env = loadEnv({ env: 'dev', processEnv: {}, purpose: 'plan' });
+    const template = "smtp:\n  user: '@@SMTP_USER@@'\n";
+    const file = (user: string) => [
+      { source: 'monitoring/alertmanager.yml', target: 'alertmanager.yml', template, content: template.replace('@@SMTP_USER@@', user) },
+    ];
+    const saved = process.env.HEALTHMATE_CHECK_CACHE;
+    const cache = mkdtempSync(join(tmpdir(), 'healthmate-parse-cache-'));
+    process.env.HEALTHMATE_CHECK_CACHE = cache;
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    setVerbose(true);
+    const remembered = () => written.filter((w) => w.includes('parsed before')).length;
+    try {
+      assertRenderedParses(file('alerts'), { SMTP_USER: 'alerts' }, new Set(), env);
+      expect(remembered()).toBe(0);
+      expect(readdirSync(cache)).toHaveLength(1);
+      assertRenderedParses(file('alerts'), { SMTP_USER: 'alerts' }, new Set(), env);
+      expect(remembered()).toBe(1);
+      for (let i = 0; i < 2; i++)
+        expect(() => assertRenderedParses(file("al'erts"), { SMTP_USER: "al'erts" }, new Set(), env)).toThrow(/^SMTP_USER makes alertmanager\.yml invalid/);
+      expect(remembered()).toBe(1);
+      expect(readdirSync(cache)).toHaveLength(1);
+    } finally {
+      setVerbose(false);
+      spy.mockRestore();
+      process.env.HEALTHMATE_CHECK_CACHE = saved;
+      if (saved === undefined) delete process.env.HEALTHMATE_CHECK_CACHE;
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('blames the template when it does not parse whatever the values', () => {

@@ -1,7 +1,10 @@
+import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import type { LoadedEnv } from '../env/load.js';
 import { isVarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
+import { log } from '../log.js';
+import { libraryRunKey, passedBefore, recordPass, toolCacheDir } from '../tool-cache.js';
 import { PLACEHOLDER, type RenderValue, renderTemplate } from './template.js';
 
 /** A rendered template, with its source, as the syntax check needs it. */
@@ -37,12 +40,25 @@ export function syntaxError(target: string, text: string): string | undefined {
  * again with a plain value, and the one whose swap makes the file parse is it.
  */
 export function assertRenderedParses(files: RenderedFile[], values: Record<string, RenderValue>, secretNames: ReadonlySet<string>, env: LoadedEnv): void {
+  // No value entered a file without placeholders: it is the checked-in file as
+  // it is, which `npm run lint` (yamllint) and check.ts's tools validate.
+  const checked = files.filter((f) => /\.(ya?ml|json)$/.test(f.target) && f.template.search(PLACEHOLDER) !== -1);
+  // The same texts parsed before with the same yaml library: parsing them cold
+  // is a quarter of render's start-up, and a deploy renders the same values again.
+  const cacheDir = toolCacheDir();
+  const key = cacheDir
+    ? libraryRunKey(
+        YAML_LIBRARY(),
+        'parse',
+        checked.map((f) => [f.target, f.content]),
+      )
+    : undefined;
+  if (cacheDir && key && passedBefore(cacheDir, key)) {
+    log.debug(`the ${checked.length} rendered YAML and JSON files parsed before as they are now (cache ${cacheDir})`);
+    return;
+  }
   const problems: string[] = [];
-  for (const file of files) {
-    // No value entered this file: it is the checked-in file as it is, which
-    // `npm run lint` (yamllint) and check.ts's tools validate. Parsing every
-    // file was a third of each command's start-up.
-    if (file.template.search(PLACEHOLDER) === -1) continue;
+  for (const file of checked) {
     const error = syntaxError(file.target, file.content);
     if (!error) continue;
     if (syntaxError(file.target, file.template.replace(PLACEHOLDER, 'x'))) {
@@ -59,7 +75,11 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
   }
   if (problems.length > 0)
     throw new BadInputError(problems.join('\n'), 'values go into YAML and JSON as they are: keep them to the characters their variable describes');
+  if (cacheDir && key) recordPass(cacheDir, key, `parse of ${checked.map((f) => f.target).join(', ')}`);
 }
+
+/** The yaml library's entry file: its path, size and mtime stand for its version in the cache key. */
+const YAML_LIBRARY = (): string => createRequire(import.meta.url).resolve('yaml');
 
 function whereSet(env: LoadedEnv, name: string): string {
   if (!isVarName(name)) return ' (derived from other values)';
