@@ -9,7 +9,7 @@ await runCli(
   {
     name: 'check.ts',
     summary:
-      'Render the env (or read an existing bundle) and run every validator: syntax, placeholders, secret leaks, nginx -t, promtool, amtool, compose config, Kubernetes schemas, dashboards.',
+      'Render the env (or read an existing bundle) and run every validator: syntax, placeholders, secret leaks, nginx -t, promtool, amtool, compose config, Kubernetes schemas, dashboards. A promtool rule test that passed before on the same promtool and files is not run again (HEALTHMATE_CHECK_CACHE=off runs all).',
     options: {
       bundle: { type: 'string', value: '<dir>', description: 'check this rendered bundle instead of rendering now' },
     },
