@@ -444,7 +444,7 @@ const ROWS: Row[] = [
     setup: (c) => writeDump(c, '{}'),
     args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP)],
     code: 1,
-    message: 'is damaged (name:',
+    message: 'is damaged (name is missing)',
   },
   {
     name: 'restore-db: a manifest with wrong types',

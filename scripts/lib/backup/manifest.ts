@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as v from 'valibot';
 import { OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { MANIFEST_SUFFIX, type ParsedDumpName, parseDumpName } from './naming.js';
@@ -27,28 +27,31 @@ export interface Manifest {
   rowCounts?: Record<string, number>;
 }
 
-const SHA256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
-const COUNT = z.number().int().nonnegative();
-const TIME = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time');
+const SHA256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits'));
+const COUNT = v.pipe(v.number(), v.integer(), v.minValue(0));
+const TIME = v.pipe(
+  v.string(),
+  v.check((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 time'),
+);
 
 /** What a manifest must hold before anything trusts it (a restore reads size, sha256 and encrypted from it). */
-const MANIFEST_SCHEMA = z.object({
-  name: z.string().min(1),
-  database: z.string().min(1),
+const MANIFEST_SCHEMA = v.object({
+  name: v.pipe(v.string(), v.minLength(1)),
+  database: v.pipe(v.string(), v.minLength(1)),
   sha256: SHA256,
   dumpSha256: SHA256,
   size: COUNT,
   dumpSize: COUNT,
-  encrypted: z.boolean(),
-  compressionLevel: z.number().int().min(0).max(9),
-  pgDumpVersion: z.string(),
-  serverVersion: z.string(),
+  encrypted: v.boolean(),
+  compressionLevel: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9)),
+  pgDumpVersion: v.string(),
+  serverVersion: v.string(),
   start: TIME,
   end: TIME,
-  durationSeconds: z.number().nonnegative(),
-  verified: z.boolean(),
-  rowCounts: z.record(z.string(), COUNT).optional(),
-}) satisfies z.ZodType<Manifest>;
+  durationSeconds: v.pipe(v.number(), v.minValue(0)),
+  verified: v.boolean(),
+  rowCounts: v.optional(v.record(v.string(), COUNT)),
+}) satisfies v.GenericSchema<Manifest>;
 
 export function manifestPath(artifact: string): string {
   return `${artifact}${MANIFEST_SUFFIX}`;
@@ -86,13 +89,13 @@ export function loadManifest(artifact: string): Manifest | undefined {
   } catch {
     throw damaged(path, 'it is not valid JSON');
   }
-  const result = MANIFEST_SCHEMA.safeParse(data);
+  const result = v.safeParse(MANIFEST_SCHEMA, data);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue?.path.join('.') || 'the top level';
-    throw damaged(path, `${field}: ${issue?.message ?? 'invalid'}`);
+    const issue = result.issues[0];
+    const field = v.getDotPath(issue) || 'the top level';
+    throw damaged(path, issue.input === undefined ? `${field} is missing` : `${field}: ${issue.message}`);
   }
-  return result.data;
+  return result.output;
 }
 
 function damaged(path: string, reason: string): OperationError {

@@ -4,7 +4,7 @@ import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
 import { nonProductionDomainReason, weakSecretReason } from './policy.js';
 import { type EnvValues, isVarName, SCHEMA, SECRET_NAMES, type VarName } from './schema.js';
-import { defaultFor, type EnvName, NODE20_ENV_FILE_NOTE } from './spec.js';
+import { defaultFor, type EnvName, NODE20_ENV_FILE_NOTE, parseVar } from './spec.js';
 
 /** Where a value came from. Precedence: flag > process env > file > default. */
 export type Origin = { kind: 'flag' } | { kind: 'process' } | { kind: 'file'; file: string; line: number } | { kind: 'default' };
@@ -263,13 +263,13 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       problems.push({ variable: name, ...where, message: rawProblem });
       continue;
     }
-    const result = spec.schema.safeParse(raw);
-    if (!result.success) {
+    const result = parseVar(spec, raw);
+    if (!result.ok) {
       const got = spec.secret ? '' : ` (got "${shown(raw)}")`;
-      problems.push({ variable: name, ...where, message: `${result.error.issues[0]?.message ?? 'is invalid'}${got}.` });
+      problems.push({ variable: name, ...where, message: `${result.message}${got}.` });
       continue;
     }
-    values[name] = result.data;
+    values[name] = result.value;
     if (spec.secret) {
       secrets[name] = raw;
       registerSecret(raw);

@@ -1,4 +1,4 @@
-// The env names and the Node 20 note, apart from the zod schema: every script's
+// The env names and the Node 20 note, apart from the valibot schema: every script's
 // --help needs them, and should not load a schema library to print text.
 export const ENV_NAMES = ['dev', 'prod'] as const;
 export type EnvName = (typeof ENV_NAMES)[number];

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as vb from 'valibot';
 
 export { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './names.js';
 
@@ -10,7 +10,7 @@ export type Default = string | { dev?: string; prod?: string };
 export interface VarSpec<T = unknown> {
   description: string;
   /** Parses the raw string from an env file or the process environment. */
-  schema: z.ZodType<T>;
+  schema: vb.GenericSchema<string, T>;
   default?: Default;
   /** Secret values never reach a rendered config, a log line or a command line. */
   secret: boolean;
@@ -22,6 +22,12 @@ export interface VarSpec<T = unknown> {
 
 export type VarSpecs = Record<string, VarSpec>;
 export type InferVars<S extends VarSpecs> = { [K in keyof S]: S[K] extends VarSpec<infer T> ? T : never };
+
+/** The raw string parsed by the variable's schema: its value, or the first problem's message. */
+export function parseVar(spec: VarSpec, raw: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  const result = vb.safeParse(spec.schema, raw);
+  return result.success ? { ok: true, value: result.output } : { ok: false, message: result.issues[0].message };
+}
 
 export function defaultFor(spec: VarSpec, env: EnvName): string | undefined {
   if (spec.default === undefined || typeof spec.default === 'string') return spec.default;
@@ -38,57 +44,61 @@ const DOMAIN_RE = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,6
 
 export const v = {
   str(opts: Common & { pattern?: RegExp; patternHint?: string }): VarSpec<string> {
-    let schema = z.string();
-    if (opts.pattern) schema = schema.regex(opts.pattern, opts.patternHint ?? `must match ${opts.pattern}`);
+    const schema = opts.pattern ? vb.pipe(vb.string(), vb.regex(opts.pattern, opts.patternHint ?? `must match ${opts.pattern}`)) : vb.string();
     return { ...opts, schema, secret: false, type: 'string' };
   },
   int(opts: Common & { min?: number; max?: number }): VarSpec<number> {
     const min = opts.min ?? 0;
     const max = opts.max ?? Number.MAX_SAFE_INTEGER;
-    const schema = z
-      .string()
-      .regex(/^-?\d+$/, 'must be a whole number')
-      .transform(Number)
-      .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+    const schema = vb.pipe(
+      vb.string(),
+      vb.regex(/^-?\d+$/, 'must be a whole number'),
+      vb.transform(Number),
+      vb.minValue(min, `must be at least ${min}`),
+      vb.maxValue(max, `must be at most ${max}`),
+    );
     return { ...opts, schema, secret: false, type: `integer ${min}..${opts.max ?? '∞'}` };
   },
   port(opts: Common): VarSpec<number> {
     return { ...v.int({ ...opts, min: 1, max: 65535 }), type: 'port' };
   },
   bool(opts: Common): VarSpec<boolean> {
-    const schema = z
-      .string()
-      .regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false')
-      .transform((s) => /^(true|1|yes)$/i.test(s));
+    const schema = vb.pipe(
+      vb.string(),
+      vb.regex(/^(true|false|1|0|yes|no)$/i, 'must be true or false'),
+      vb.transform((s) => /^(true|1|yes)$/i.test(s)),
+    );
     return { ...opts, schema, secret: false, type: 'boolean' };
   },
   oneOf<const T extends readonly [string, ...string[]]>(values: T, opts: Common): VarSpec<T[number]> {
-    const schema = z.enum(values, { error: () => `must be one of ${values.join(', ')}` });
+    const schema = vb.picklist(values, `must be one of ${values.join(', ')}`);
     return { ...opts, schema, secret: false, type: values.join('|') };
   },
   domain(opts: Common): VarSpec<string> {
-    const schema = z
-      .string()
-      .toLowerCase()
-      .regex(DOMAIN_RE, 'must be a DNS name like api.example.org')
+    const schema = vb.pipe(
+      vb.string(),
+      vb.toLowerCase(),
+      vb.regex(DOMAIN_RE, 'must be a DNS name like api.example.org'),
       // A numeric last label is no host name (RFC 3696): 999.1.1.1 is a mistyped IP address.
-      .refine((s) => !/(^|\.)\d+$/.test(s), 'must be a DNS name like api.example.org, not something that looks like an IP address');
+      vb.check((s) => !/(^|\.)\d+$/.test(s), 'must be a DNS name like api.example.org, not something that looks like an IP address'),
+    );
     return { ...opts, schema, secret: false, type: 'domain' };
   },
   /** Prometheus-style duration: 15s, 5m, 30d. */
   duration(opts: Common): VarSpec<string> {
-    const schema = z.string().regex(/^\d+(ms|s|m|h|d|w|y)$/, 'must be a duration like 30s, 5m or 15d');
+    const schema = vb.pipe(vb.string(), vb.regex(/^\d+(ms|s|m|h|d|w|y)$/, 'must be a duration like 30s, 5m or 15d'));
     return { ...opts, schema, secret: false, type: 'duration' };
   },
   /** Docker image reference pinned to a tag: never `latest`, never untagged. */
   image(opts: Common): VarSpec<string> {
-    const schema = z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._/-]*(:\d+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image with a tag, like postgres:15.8')
-      .refine((s) => !s.endsWith(':latest'), 'must be pinned to a version tag, not latest');
+    const schema = vb.pipe(
+      vb.string(),
+      vb.regex(/^[a-z0-9][a-z0-9._/-]*(:\d+)?[a-z0-9._/-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image with a tag, like postgres:15.8'),
+      vb.check((s) => !s.endsWith(':latest'), 'must be pinned to a version tag, not latest'),
+    );
     return { ...opts, schema, secret: false, type: 'image:tag' };
   },
   secret(opts: Common & { minLength?: number }): VarSpec<string> {
-    return { ...opts, schema: z.string(), secret: true, type: 'secret' };
+    return { ...opts, schema: vb.string(), secret: true, type: 'secret' };
   },
 };
