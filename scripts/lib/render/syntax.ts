@@ -48,7 +48,7 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
   const cacheDir = toolCacheDir();
   const key = cacheDir
     ? libraryRunKey(
-        YAML_LIBRARY(),
+        yamlLibraryFile(),
         'parse',
         checked.map((f) => [f.target, f.content]),
       )
@@ -79,7 +79,7 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
 }
 
 /** The yaml library's entry file: its path, size and mtime stand for its version in the cache key. */
-const YAML_LIBRARY = (): string => createRequire(import.meta.url).resolve('yaml');
+const yamlLibraryFile = (): string => createRequire(import.meta.url).resolve('yaml');
 
 function whereSet(env: LoadedEnv, name: string): string {
   if (!isVarName(name)) return ' (derived from other values)';
