@@ -89,7 +89,7 @@ try {
   const baselineRuns: number[] = [];
   const help: Record<string, number[]> = {};
   const cold: Record<string, number[]> = {};
-  const real: Record<string, number[]> = {};
+  const remembered: Record<string, number[]> = {};
   const cache = join(work, 'passes');
   const command = (script: string) => [join(REPO, 'scripts', script), ...(REAL[script] as string[])];
   for (const script of scripts) fixedCost(command(script), cache);
@@ -99,7 +99,7 @@ try {
       baselineRuns.push(wall([join(REPO, 'bench', 'startup', 'empty.ts')]));
       help[script] = [...(help[script] ?? []), wall([join(REPO, 'scripts', script), '--help'])];
       cold[script] = [...(cold[script] ?? []), fixedCost(command(script), 'off')];
-      real[script] = [...(real[script] ?? []), fixedCost(command(script), cache)];
+      remembered[script] = [...(remembered[script] ?? []), fixedCost(command(script), cache)];
     }
   }
   const baseline = median(baselineRuns);
@@ -113,7 +113,7 @@ try {
   for (const script of scripts) {
     const h = median(help[script] as number[]);
     const c = median(cold[script] as number[]);
-    const r = median(real[script] as number[]);
+    const r = median(remembered[script] as number[]);
     if (h / baseline <= 1.3 && r - baseline <= 0.3) met++;
     if (h / baseline <= 1.3 && c - baseline <= 0.3) metCold++;
     console.log(

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { log } from './log.js';
 
 /**
@@ -23,31 +23,16 @@ export function toolCacheDir(): string | undefined {
   return base ? join(base, 'healthmate-deploy', 'tool-passes') : undefined;
 }
 
-export interface ToolRun {
-  tool: string;
-  args: string[];
-  cwd: string;
-  /** Every file the result depends on, below cwd. */
-  inputs: string[];
-}
-
-/** The run's identity: the tool binary (path, inode, size, mtime), its arguments and each input's sha256. */
-export function toolRunKey(run: ToolRun): string {
-  const binary = realpathSync(run.tool);
-  const stat = statSync(binary);
-  const hash = createHash('sha256').update(`v1\0${binary}\0${stat.ino}\0${stat.size}\0${stat.mtimeMs}\0${run.args.join('\0')}\0`);
-  for (const input of [...run.inputs].sort()) {
-    const path = join(run.cwd, input);
-    hash.update(`${relative(run.cwd, path)}\0${createHash('sha256').update(readFileSync(path)).digest('hex')}\0`);
-  }
-  return hash.digest('hex');
-}
-
-/** The identity of an in-process check: the library file that does it (path, inode, size, mtime), what it does, and each named text. */
-export function libraryRunKey(library: string, action: string, texts: [name: string, text: string][]): string {
-  const stat = statSync(library);
-  const hash = createHash('sha256').update(`v1\0${library}\0${stat.ino}\0${stat.size}\0${stat.mtimeMs}\0${action}\0`);
-  for (const [name, text] of texts) hash.update(`${name}\0${createHash('sha256').update(text).digest('hex')}\0`);
+/**
+ * The identity of a check: the program or library file that does it (real
+ * path, inode, size, mtime), what it is asked to do, and each named input.
+ */
+export function passKey(program: string, action: string, inputs: [name: string, content: string | Buffer][]): string {
+  const file = realpathSync(program);
+  const stat = statSync(file);
+  const hash = createHash('sha256').update(`v1\0${file}\0${stat.ino}\0${stat.size}\0${stat.mtimeMs}\0${action}\0`);
+  for (const [name, content] of [...inputs].sort(([a], [b]) => a.localeCompare(b)))
+    hash.update(`${name}\0${createHash('sha256').update(content).digest('hex')}\0`);
   return hash.digest('hex');
 }
 

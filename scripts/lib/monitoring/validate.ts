@@ -5,7 +5,7 @@ import { isMap, isSeq, parse, parseDocument } from 'yaml';
 import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { log } from '../log.js';
-import { passedBefore, recordPass, toolCacheDir, toolRunKey } from '../tool-cache.js';
+import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
 import { requireTool } from '../tools.js';
 
 /** One run of a real tool over the rendered monitoring files. */
@@ -136,7 +136,7 @@ export async function runToolChecks(checks: ToolCheck[]): Promise<ToolResult[]> 
 export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {
   const tool = requireTool(check.tool);
   const cacheDir = toolCacheDir();
-  const key = cacheDir && check.inputs && check.cwd ? runKey(tool, check) : undefined;
+  const key = cacheDir && check.inputs && check.cwd ? runKey(tool, check.args, check.cwd, check.inputs) : undefined;
   if (cacheDir && key && passedBefore(cacheDir, key)) return { check, ok: true, output: '', cached: true };
   const result = await $({ quiet: true, nothrow: true, ...(check.cwd ? { cwd: check.cwd } : {}) })`${tool} ${check.args}`;
   const ok = result.exitCode === 0;
@@ -145,9 +145,13 @@ export async function runToolCheck(check: ToolCheck): Promise<ToolResult> {
 }
 
 /** The cache key, or undefined when an input cannot be read (the tool then reports it). */
-function runKey(tool: string, check: ToolCheck): string | undefined {
+function runKey(tool: string, args: string[], cwd: string, inputs: string[]): string | undefined {
   try {
-    return toolRunKey({ tool, args: check.args, cwd: check.cwd as string, inputs: check.inputs as string[] });
+    return passKey(
+      tool,
+      args.join('\0'),
+      inputs.map((input) => [input, readFileSync(join(cwd, input))]),
+    );
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@ import type { LoadedEnv } from '../env/load.js';
 import { isVarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { log } from '../log.js';
-import { libraryRunKey, passedBefore, recordPass, toolCacheDir } from '../tool-cache.js';
+import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
 import { PLACEHOLDER, type RenderValue, renderTemplate } from './template.js';
 
 /** A rendered template, with its source, as the syntax check needs it. */
@@ -47,7 +47,7 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
   // is a quarter of render's start-up, and a deploy renders the same values again.
   const cacheDir = toolCacheDir();
   const key = cacheDir
-    ? libraryRunKey(
+    ? passKey(
         yamlLibraryFile(),
         'parse',
         checked.map((f) => [f.target, f.content]),
