@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { BadInputError } from '../errors.js';
+import { readYaml } from '../yaml-data.js';
 
 /** The parts of a compose file the policy checks and the deploy read. */
 export interface ComposeService {
@@ -99,7 +99,7 @@ function parseVolume(entry: unknown): VolumeMount {
 export function parseCompose(text: string, file = 'docker-compose.yml'): ComposeModel {
   let doc: Raw;
   try {
-    doc = asRecord(parse(text, { merge: true }));
+    doc = asRecord(readYaml(text));
   } catch (error) {
     throw new BadInputError(`${file} is not valid YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { parse } from 'yaml';
+import { readYaml } from '../yaml-data.js';
 
 /** kubeconfig files kubectl reads: $KUBECONFIG (a path list) or ~/.kube/config. */
 export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -24,7 +24,7 @@ export function kubeconfigContexts(env: NodeJS.ProcessEnv = process.env): string
     }
     let doc: unknown;
     try {
-      doc = parse(text);
+      doc = readYaml(text);
     } catch {
       continue;
     }

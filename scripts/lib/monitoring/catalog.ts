@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { readYaml } from '../yaml-data.js';
 
 /** Where a metric name may come from: the backend contract, an exporter or a recording rule. */
 export interface MetricCatalog {
@@ -27,15 +27,15 @@ export function exposedNames(name: string, type: string): string[] {
 }
 
 export function readContract(monitoringDir: string): ContractFile['metrics'] {
-  return (parse(readFileSync(join(monitoringDir, 'metrics-contract.yml'), 'utf8')) as ContractFile).metrics;
+  return (readYaml(readFileSync(join(monitoringDir, 'metrics-contract.yml'), 'utf8')) as ContractFile).metrics;
 }
 
 export function readExporterMetrics(monitoringDir: string): Record<string, string[]> {
-  return (parse(readFileSync(join(monitoringDir, 'exporter-metrics.yml'), 'utf8')) as ExporterFile).sources;
+  return (readYaml(readFileSync(join(monitoringDir, 'exporter-metrics.yml'), 'utf8')) as ExporterFile).sources;
 }
 
 export function readRuleFile(path: string): RuleFile {
-  return parse(readFileSync(path, 'utf8')) as RuleFile;
+  return readYaml(readFileSync(path, 'utf8')) as RuleFile;
 }
 
 /** Every metric name alerts and dashboards may use, with where it comes from. */

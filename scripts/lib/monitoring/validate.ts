@@ -1,12 +1,13 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { isMap, isSeq, parse, parseDocument } from 'yaml';
+import { isMap, isSeq, parseDocument } from 'yaml';
 import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { log } from '../log.js';
 import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
 import { requireTool } from '../tools.js';
+import { readYaml } from '../yaml-data.js';
 
 /** One run of a real tool over the rendered monitoring files. */
 export interface ToolCheck {
@@ -99,7 +100,7 @@ export function unitTestChecks(unitTestDir: string): ToolCheck[] {
 function unitTestInputs(dir: string, test: string): string[] | undefined {
   let ruleFiles: unknown;
   try {
-    ruleFiles = (parse(readFileSync(join(dir, test), 'utf8')) as { rule_files?: unknown } | null)?.rule_files ?? [];
+    ruleFiles = (readYaml(readFileSync(join(dir, test), 'utf8')) as { rule_files?: unknown } | null)?.rule_files ?? [];
   } catch {
     return undefined;
   }

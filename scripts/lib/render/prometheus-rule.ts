@@ -1,5 +1,6 @@
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { LoadedEnv } from '../env/load.js';
+import { readYaml } from '../yaml-data.js';
 import type { BundleFile } from './bundle.js';
 
 /** Bundle path of the generated PrometheusRule. */
@@ -16,7 +17,7 @@ export const RULE_FILE_RE = /^monitoring\/rules\/[^/]+\.ya?ml$/;
  */
 export function prometheusRuleFile(env: LoadedEnv, files: BundleFile[]): BundleFile {
   const sources = files.filter((f) => RULE_FILE_RE.test(f.path)).sort((a, b) => a.path.localeCompare(b.path));
-  const groups = sources.flatMap((f) => (parse(f.content) as { groups?: unknown[] } | null)?.groups ?? []);
+  const groups = sources.flatMap((f) => (readYaml(f.content) as { groups?: unknown[] } | null)?.groups ?? []);
   const rule = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',

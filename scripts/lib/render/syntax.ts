@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
-import { parseAllDocuments } from 'yaml';
 import type { LoadedEnv } from '../env/load.js';
 import { isVarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { log } from '../log.js';
 import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
+import { readYamlDocuments } from '../yaml-data.js';
 import { PLACEHOLDER, type RenderValue, renderTemplate } from './template.js';
 
 /** A rendered template, with its source, as the syntax check needs it. */
@@ -18,9 +18,10 @@ export interface RenderedFile {
 /** The first parse error of a YAML or JSON file, or undefined (other formats are not checked here). */
 export function syntaxError(target: string, text: string): string | undefined {
   if (/\.ya?ml$/.test(target)) {
-    for (const doc of parseAllDocuments(text)) {
-      const first = doc.errors[0];
-      if (first) return `invalid YAML: ${first.message.split('\n')[0]}`;
+    try {
+      readYamlDocuments(text);
+    } catch (error) {
+      return `invalid YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
     }
     return undefined;
   }
@@ -43,12 +44,12 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
   // No value entered a file without placeholders: it is the checked-in file as
   // it is, which `npm run lint` (yamllint) and check.ts's tools validate.
   const checked = files.filter((f) => /\.(ya?ml|json)$/.test(f.target) && f.template.search(PLACEHOLDER) !== -1);
-  // The same texts parsed before with the same yaml library: parsing them cold
+  // The same texts parsed before by the same YAML reader: parsing them cold
   // is a quarter of render's start-up, and a deploy renders the same values again.
   const cacheDir = toolCacheDir();
   const key = cacheDir
     ? passKey(
-        yamlLibraryFile(),
+        yamlReaderFile(),
         'parse',
         checked.map((f) => [f.target, f.content]),
       )
@@ -78,8 +79,8 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
   if (cacheDir && key) recordPass(cacheDir, key, `parse of ${checked.map((f) => f.target).join(', ')}`);
 }
 
-/** The yaml library's entry file: its path, size and mtime stand for its version in the cache key. */
-const yamlLibraryFile = (): string => createRequire(import.meta.url).resolve('yaml');
+/** The YAML reader's entry file (js-yaml, see yaml-data.ts): its path, size and mtime stand for its version in the cache key. */
+const yamlReaderFile = (): string => createRequire(import.meta.url).resolve('js-yaml');
 
 function whereSet(env: LoadedEnv, name: string): string {
   if (!isVarName(name)) return ' (derived from other values)';

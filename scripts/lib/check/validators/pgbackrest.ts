@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { requireTool } from '../../tools.js';
+import { readYaml } from '../../yaml-data.js';
 import { type CheckContext, error, type Problem, type Validator, warning } from '../types.js';
 
 export const PGBACKREST_CONFIGS = { db: 'postgres/pgbackrest/pgbackrest.conf', repo: 'repo-host/pgbackrest/pgbackrest.conf' } as const;
@@ -155,7 +155,7 @@ interface ComposeService {
 }
 
 function services(ctx: CheckContext, file: string): Record<string, ComposeService> {
-  return ((parseYaml(readFileSync(join(ctx.bundleDir, file), 'utf8')) as { services?: Record<string, ComposeService> }).services ?? {}) as Record<
+  return ((readYaml(readFileSync(join(ctx.bundleDir, file), 'utf8')) as { services?: Record<string, ComposeService> }).services ?? {}) as Record<
     string,
     ComposeService
   >;
