@@ -1,4 +1,6 @@
+import type { BackupSettings } from './lib/backup/settings.js';
 import { runCli } from './lib/cli.js';
+import type { LoadedEnv } from './lib/env/load.js';
 import { BadInputError } from './lib/errors.js';
 import { log } from './lib/log.js';
 
@@ -31,19 +33,15 @@ await runCli(
   },
   async (args) => {
     const { readIdentities } = await import('./lib/backup/age.js');
-    const { chooseOffsite, describeFetch, fetchOffsite, listOffsiteBackups, offsiteTarget } = await import('./lib/backup/offsite.js');
-    const { dumpSet } = await import('./lib/backup/offsite-sets.js');
     const { directRunner } = await import('./lib/backup/pg.js');
     const { checkChecksum, chooseArtifact, defaultTargetDb, formatAge, listBackups, restoreArtifact, verifyArtifact } = await import('./lib/backup/restore.js');
     const { backupSettings } = await import('./lib/backup/settings.js');
     const { envFromCli } = await import('./lib/env/from-cli.js');
     const env = envFromCli(args, 'apply');
     const settings = backupSettings(env);
-    const offsite = args.values['from-offsite'] ? offsiteTarget(env) : undefined;
-    if (args.values['from-offsite'] && !offsite)
-      throw new BadInputError('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.', 'set it (and the rclone remote) as for backup-db.ts');
+    const offsite = args.values['from-offsite'] ? await offsiteCopies(env, settings) : undefined;
     if (args.values.list) {
-      const rows = offsite ? await listOffsiteBackups(offsite, dumpSet(settings)) : listBackups(settings.dir);
+      const rows = offsite ? await offsite.list() : listBackups(settings.dir);
       log.out(['NAME', 'AGE', 'SIZE', 'VERIFIED', 'ENCRYPTED'].join('\t'));
       for (const r of rows) log.out([r.name, formatAge(r.ageHours), String(r.size), r.verified ? 'yes' : 'no', r.encrypted ? 'yes' : 'no'].join('\t'));
       if (rows.length === 0) log.info(`no backups in ${offsite ? offsite.remote : settings.dir}`);
@@ -58,9 +56,9 @@ await runCli(
     if (targetText !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(targetText))
       throw new BadInputError(`--target-db must be a lowercase SQL identifier, not "${targetText}".`);
     const identities = typeof args.values.identity === 'string' ? readIdentities(args.values.identity) : [];
-    const remote = offsite ? await chooseOffsite(offsite, dumpSet(settings), file) : undefined;
+    const remote = offsite ? await offsite.choose(file) : undefined;
     if (offsite && remote && args.dryRun) {
-      log.out(describeFetch(offsite, dumpSet(settings), remote.name, settings.dir));
+      log.out(offsite.describeFetch(remote.name));
       log.out(
         args.values.verify
           ? 'read the whole dump with pg_restore -f /dev/null'
@@ -68,10 +66,7 @@ await runCli(
       );
       return;
     }
-    const chosen =
-      offsite && remote
-        ? await fetchOffsite(offsite, dumpSet(settings), remote.name, settings.dir)
-        : chooseArtifact(settings.dir, settings.connection.database, file);
+    const chosen = offsite && remote ? await offsite.fetch(remote.name) : chooseArtifact(settings.dir, settings.connection.database, file);
     const targetDb = targetText ?? defaultTargetDb(chosen);
     const runner = directRunner(settings.connection);
     if (args.dryRun) {
@@ -90,3 +85,18 @@ await runCli(
     log.out(`restored ${chosen.path} into database ${result.targetDb} in ${result.seconds.toFixed(1)} s`);
   },
 );
+
+/** The copies on BACKUP_OFFSITE_REMOTE; rclone's modules load only for --from-offsite. */
+async function offsiteCopies(env: LoadedEnv, settings: BackupSettings) {
+  const [offsite, { dumpSet }] = await Promise.all([import('./lib/backup/offsite.js'), import('./lib/backup/offsite-sets.js')]);
+  const target = offsite.offsiteTarget(env);
+  if (!target) throw new BadInputError('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.', 'set it (and the rclone remote) as for backup-db.ts');
+  const set = dumpSet(settings);
+  return {
+    remote: target.remote,
+    list: () => offsite.listOffsiteBackups(target, set),
+    choose: (file: string | undefined) => offsite.chooseOffsite(target, set, file),
+    describeFetch: (name: string) => offsite.describeFetch(target, set, name, settings.dir),
+    fetch: (name: string) => offsite.fetchOffsite(target, set, name, settings.dir),
+  };
+}
