@@ -91,6 +91,16 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     ...extra,
   ];
 
+  /**
+   * The tests after the install keep, or roll back to, an installed set. They
+   * run in order after it; run alone (vitest -t), one is installed here first.
+   */
+  const ensureInstalled = async (): Promise<void> => {
+    if (existsSync(join(installed, 'prometheus', 'rules', 'healthmate_rules.yml'))) return;
+    const result = await runScriptAsync('setup-monitoring.ts', setupArgs());
+    expect(result.code, result.stderr).toBe(0);
+  };
+
   beforeAll(async () => {
     const initial = writeInitialConfigs(prefix);
     prometheus = await startPrometheus(initial.prometheusConfig, join(root, 'prometheus-data'));
@@ -167,6 +177,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
   }, 300_000);
 
   it('a second run with nothing changed rewrites nothing and still verifies both reloads', async () => {
+    await ensureInstalled();
     const before = snapshot(installed);
     const result = await runScriptAsync('setup-monitoring.ts', setupArgs());
     expect(result.code, result.stderr).toBe(0);
@@ -177,6 +188,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
   }, 120_000);
 
   it('refuses a broken rule file before installing anything; Prometheus keeps the old rules', async () => {
+    await ensureInstalled();
     const copy = editableRepo();
     appendFileSync(
       join(copy, 'monitoring', 'rules', 'healthmate_rules.yml'),
@@ -210,6 +222,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
   }, 120_000);
 
   it('rolls back when Prometheus answers 500 on reload, and exits 1 with the reason', async () => {
+    await ensureInstalled();
     const fake = await testServer((req, res) => {
       if (req.url === '/-/reload') {
         res.statusCode = 500;
@@ -240,6 +253,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
   }, 120_000);
 
   it('rolls back when Prometheus is unreachable, and exits 1', async () => {
+    await ensureInstalled();
     const before = snapshot(installed);
     const args = setupArgs(['--set', 'ALERT_EMAIL_TO=pager@healthmate-ci.net']);
     args[args.indexOf('--prometheus-url') + 1] = `http://127.0.0.1:${await freePort()}`;
@@ -252,6 +266,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
   }, 120_000);
 
   it('Ctrl-C while waiting for the reload puts the previous files back', async () => {
+    await ensureInstalled();
     let reloadSeen = false;
     const hanging = await testServer((req, res) => {
       if (req.url === '/-/reload') {
