@@ -26,9 +26,27 @@ export async function runCleanups(): Promise<void> {
   }
 }
 
+/**
+ * What runs when the process ends without runCli's `finally`: an exception
+ * thrown in a callback, a promise nobody settles, process.exit. Only the
+ * synchronous part of each cleanup can run then, which is what removing a
+ * temp folder holding a passfile needs.
+ */
+function runCleanupsAtExit(): void {
+  while (handlers.length > 0) {
+    const handler = handlers.pop() as Cleanup;
+    try {
+      void Promise.resolve(handler()).catch(() => undefined);
+    } catch {
+      // The process is ending: one failed cleanup must not stop the others.
+    }
+  }
+}
+
 function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
+  process.once('exit', runCleanupsAtExit);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       process.stderr.write(`\ninterrupted by ${signal}: cleaning up\n`);
