@@ -96,7 +96,7 @@ function deployCli(w: World, name: 'a' | 'b', args: string[]) {
 }
 
 /** Laptop A's deploys, through the deploy's own lock/state/audit functions and the ssh store. */
-function startLaptopA(w: World): { child: ChildProcessWithoutNullStreams; next(): Promise<string>; send(line: string): void } {
+function startLaptopA(w: World): { child: ChildProcessWithoutNullStreams; next(): Promise<string>; send(line: string): void; die(): Promise<void> } {
   const lib = (name: string) => JSON.stringify(join(REPO, 'scripts/lib', name));
   const script = `
     import { createInterface } from 'node:readline';
@@ -123,7 +123,8 @@ function startLaptopA(w: World): { child: ChildProcessWithoutNullStreams; next()
     process.stdout.write('ready\\n');
   `;
   const [command, ...rest] = onLaptop(w, 'a', [TSX, '--eval', script]);
-  const child = spawn(command as string, rest, { cwd: w.dir, env: w.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group: tsx runs the script in a child process, which a SIGKILL of tsx alone would orphan.
+  const child = spawn(command as string, rest, { cwd: w.dir, env: w.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';
   const waiting: (() => void)[] = [];
@@ -151,7 +152,18 @@ function startLaptopA(w: World): { child: ChildProcessWithoutNullStreams; next()
       });
     }
   };
-  return { child, next, send: (line) => child.stdin.write(`${line}\n`) };
+  /** Laptop A dies at once, tsx and the script alike: no cleanup runs. */
+  const die = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      return;
+    }
+    await exited;
+  };
+  return { child, next, send: (line) => child.stdin.write(`${line}\n`), die };
 }
 
 /** The ssh target of DOCKER_HOST; inside a laptop's namespace the local user is root (mapped when the tests do not run as root). */
@@ -222,7 +234,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       expect(readFileSync(hostFile(w, 'current/docker-compose.yml'), 'utf8')).toBe(readFileSync(hostFile(w, 'releases/r-1.1.0/docker-compose.yml'), 'utf8'));
       expect(existsSync(hostFile(w, 'lock.json'))).toBe(false);
     } finally {
-      a.child.kill('SIGKILL');
+      await a.die();
     }
 
     // Laptop A dies holding the lock: laptop B cannot judge laptop A's pid, so only --force-unlock with a reason opens it.
@@ -230,8 +242,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
     expect(await a2.next()).toBe('ready');
     a2.send('hold 1.3.0');
     expect(await a2.next()).toBe('hold 1.3.0');
-    a2.child.kill('SIGKILL');
-    await new Promise((r) => a2.child.once('exit', r));
+    await a2.die();
     expect(existsSync(hostFile(w, 'lock.json'))).toBe(true);
     expect(deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0']).code).toBe(2);
     const noReason = deployCli(w, 'b', ['--force-unlock']);
@@ -293,7 +304,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       expect(['SIGINT', '130']).toContain(await exited);
       expect(existsSync(hostFile(w, 'lock.json'))).toBe(false);
     } finally {
-      a.child.kill('SIGKILL');
+      await a.die();
     }
   });
 });
