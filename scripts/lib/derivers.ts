@@ -2,6 +2,7 @@ import { deriveBackup } from './backup/deriver.js';
 import { deriveStack } from './compose/deriver.js';
 import { hostSetupFiles } from './compose/host-setup.js';
 import { deriveK8s } from './k8s/deriver.js';
+import { prometheusRuleFiles } from './k8s/prometheus-rule.js';
 import { deriveEdge } from './nginx/deriver.js';
 import { deriveStatePaths } from './paths.js';
 import { registerBundleFiles, registerDeriver } from './render/derived.js';
@@ -17,3 +18,5 @@ registerDeriver('stack', deriveStack);
 registerDeriver('k8s', deriveK8s);
 // up.sh's owner list and host setup, from the same compose labels the deploy reads.
 registerBundleFiles('host setup', hostSetupFiles);
+// The Prometheus Operator's PrometheusRule, from the rendered rule files promtool tests.
+registerBundleFiles('k8s PrometheusRule', prometheusRuleFiles);

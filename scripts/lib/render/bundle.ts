@@ -7,7 +7,6 @@ import { checksumsFile, sha256 } from './checksums.js';
 import { buildContext } from './context.js';
 import { bundleExtras } from './derived.js';
 import { bundleLayout } from './layout.js';
-import { PROMETHEUS_RULE_FILE, prometheusRuleFile } from './prometheus-rule.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
@@ -56,12 +55,11 @@ export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: strin
   }
   if (problems.length > 0) throw new RenderError(problems);
   assertRenderedParses(rendered, context.values, context.secretNames, env);
-  if (only(PROMETHEUS_RULE_FILE)) files.push(prometheusRuleFile(env, files));
   for (const [name, content] of [...context.secretFiles].sort(([a], [b]) => a.localeCompare(b))) {
     const path = posix.join(SECRETS_DIR, name);
     if (only(path)) files.push({ path, content, mode: 0o600, secret: true });
   }
-  for (const extra of bundleExtras()) files.push(...extra(env, files).filter((f) => only(f.path)));
+  for (const extra of bundleExtras()) files.push(...extra(env, files, only).filter((f) => only(f.path)));
   files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
   files.push(checksumsFile(files));
   return { env, files };

@@ -34,8 +34,12 @@ export function derivers(): Deriver[] {
   return [general, ...registry.map((r) => r.derive)];
 }
 
-/** Files an area adds to every bundle, made from the rendered ones (e.g. up.sh's host-setup lists). */
-export type BundleExtra = (env: LoadedEnv, files: BundleFile[]) => BundleFile[];
+/**
+ * Files an area adds to every bundle, made from the rendered ones (e.g. up.sh's
+ * host-setup lists). `wanted` says which paths the command ships, so an extra
+ * nobody ships need not be built.
+ */
+export type BundleExtra = (env: LoadedEnv, files: BundleFile[], wanted: (path: string) => boolean) => BundleFile[];
 
 const extras: { area: string; make: BundleExtra }[] = [];
 
