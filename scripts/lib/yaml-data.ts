@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
 
 /**
@@ -12,9 +13,14 @@ import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
  */
 const SCHEMA = CORE_SCHEMA.withTags(mergeTag);
 
-/** Every document of a YAML stream; throws on the first syntax error. */
+/** Every document of a YAML stream; throws on the first syntax error, in one line (`reason (line:column)`). */
 export function readYamlDocuments(text: string): unknown[] {
-  return loadAll(text, { schema: SCHEMA });
+  try {
+    return loadAll(text, { schema: SCHEMA });
+  } catch (error) {
+    // js-yaml's message goes on with a snippet of the text around the error.
+    throw new Error(error instanceof Error ? (error.message.split('\n')[0] as string) : String(error), { cause: error });
+  }
 }
 
 /** A single-document YAML text (null when empty); throws on a syntax error or a second document. */
@@ -23,3 +29,6 @@ export function readYaml(text: string): unknown {
   if (documents.length > 1) throw new Error(`expected one YAML document, found ${documents.length}`);
   return documents[0] ?? null;
 }
+
+/** The reader's entry file: its path, size and mtime stand for its version where a parse is remembered. */
+export const yamlReaderFile = (): string => createRequire(import.meta.url).resolve('js-yaml');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BadInputError } from '../errors.js';
+import { BadInputError, errorMessage } from '../errors.js';
 import { readYaml } from '../yaml-data.js';
 
 /** The parts of a compose file the policy checks and the deploy read. */
@@ -101,7 +101,7 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
   try {
     doc = asRecord(readYaml(text));
   } catch (error) {
-    throw new BadInputError(`${file} is not valid YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new BadInputError(`${file} is not valid YAML: ${errorMessage(error)}`);
   }
   const services = Object.entries(asRecord(doc.services)).map(([name, value]): ComposeService => {
     const s = asRecord(value);

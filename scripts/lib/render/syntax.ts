@@ -1,10 +1,9 @@
-import { createRequire } from 'node:module';
 import type { LoadedEnv } from '../env/load.js';
 import { isVarName } from '../env/schema.js';
-import { BadInputError } from '../errors.js';
+import { BadInputError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
-import { readYamlDocuments } from '../yaml-data.js';
+import { readYamlDocuments, yamlReaderFile } from '../yaml-data.js';
 import { PLACEHOLDER, type RenderValue, renderTemplate } from './template.js';
 
 /** A rendered template, with its source, as the syntax check needs it. */
@@ -21,7 +20,7 @@ export function syntaxError(target: string, text: string): string | undefined {
     try {
       readYamlDocuments(text);
     } catch (error) {
-      return `invalid YAML: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+      return `invalid YAML: ${errorMessage(error)}`;
     }
     return undefined;
   }
@@ -78,9 +77,6 @@ export function assertRenderedParses(files: RenderedFile[], values: Record<strin
     throw new BadInputError(problems.join('\n'), 'values go into YAML and JSON as they are: keep them to the characters their variable describes');
   if (cacheDir && key) recordPass(cacheDir, key, `parse of ${checked.map((f) => f.target).join(', ')}`);
 }
-
-/** The YAML reader's entry file (js-yaml, see yaml-data.ts): its path, size and mtime stand for its version in the cache key. */
-const yamlReaderFile = (): string => createRequire(import.meta.url).resolve('js-yaml');
 
 function whereSet(env: LoadedEnv, name: string): string {
   if (!isVarName(name)) return ' (derived from other values)';
