@@ -1,4 +1,5 @@
 import { OperationError } from '../errors.js';
+import { type HttpAnswer, HttpFailure, httpCall } from '../http-client.js';
 
 /** A service with a lifecycle reload endpoint and the metrics that prove a reload. */
 export interface ReloadTarget {
@@ -33,22 +34,21 @@ function endpoint(target: ReloadTarget, path: string): string {
 }
 
 /** A listener that accepted and then dropped the connection: a service (or docker-proxy) still starting. */
-const TRANSIENT = new Set(['ECONNRESET', 'UND_ERR_SOCKET']);
 const TRANSIENT_RETRY_MS = 60_000;
 
 /** GET and the reload POST are both safe to repeat; only a reset connection is retried, for up to a minute. */
-async function request(target: ReloadTarget, path: string, method: 'GET' | 'POST'): Promise<Response> {
+async function request(target: ReloadTarget, path: string, method: 'GET' | 'POST'): Promise<HttpAnswer> {
   const deadline = Date.now() + TRANSIENT_RETRY_MS;
   for (;;) {
     try {
-      return await fetch(endpoint(target, path), { method, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      return await httpCall(endpoint(target, path), { method, timeoutMs: TIMEOUT_MS });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-      if (TRANSIENT.has(cause) && Date.now() < deadline) {
+      if (!(error instanceof HttpFailure)) throw error;
+      if (error.code === 'ECONNRESET' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      throw new OperationError(`cannot reach ${target.name} at ${target.url} (${cause}).`, `is ${target.name} running, and is the URL right?`);
+      throw new OperationError(`cannot reach ${target.name} at ${target.url} (${error.code}).`, `is ${target.name} running, and is the URL right?`);
     }
   }
 }
@@ -64,7 +64,7 @@ export function metricValue(exposition: string, name: string): number | undefine
 async function readMetrics(target: ReloadTarget): Promise<{ success?: number; timestamp?: number }> {
   const response = await request(target, '/metrics', 'GET');
   if (!response.ok) throw new OperationError(`${target.name} at ${target.url} answered HTTP ${response.status} on /metrics.`);
-  const text = await response.text();
+  const text = response.body;
   const success = metricValue(text, target.successMetric);
   const timestamp = metricValue(text, target.timestampMetric);
   return { ...(success === undefined ? {} : { success }), ...(timestamp === undefined ? {} : { timestamp }) };
@@ -84,7 +84,7 @@ export async function reloadAndVerify(target: ReloadTarget): Promise<void> {
   }
   const response = await request(target, '/-/reload', 'POST');
   if (!response.ok) {
-    const body = (await response.text()).trim().split('\n').slice(0, 5).join(' ');
+    const body = response.body.trim().split('\n').slice(0, 5).join(' ');
     const hint = response.status === 403 ? `start ${target.name} with --web.enable-lifecycle` : undefined;
     throw new OperationError(`${target.name} at ${target.url} refused the reload (HTTP ${response.status})${body ? `: ${body}` : '.'}`, hint);
   }

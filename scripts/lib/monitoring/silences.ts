@@ -1,4 +1,5 @@
 import { BadInputError, OperationError } from '../errors.js';
+import { type HttpAnswer, type HttpCall, HttpFailure, httpCall } from '../http-client.js';
 
 /** Alertmanager API v2 matcher. */
 export interface Matcher {
@@ -70,17 +71,17 @@ export function silenceRequest(matchers: Matcher[], minutes: number, reason: str
   };
 }
 
-async function call(baseUrl: string, path: string, init: RequestInit): Promise<Response> {
+async function call(baseUrl: string, path: string, init: Omit<HttpCall, 'timeoutMs'>): Promise<HttpAnswer> {
   const url = `${baseUrl.replace(/\/+$/, '')}/api/v2${path}`;
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+    response = await httpCall(url, { ...init, timeoutMs: 15_000 });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error));
-    throw new OperationError(`cannot reach Alertmanager at ${baseUrl} (${cause}).`, 'is Alertmanager running, and is --url right?');
+    if (!(error instanceof HttpFailure)) throw error;
+    throw new OperationError(`cannot reach Alertmanager at ${baseUrl} (${error.code}).`, 'is Alertmanager running, and is --url right?');
   }
   if (!response.ok) {
-    const body = (await response.text()).trim();
+    const body = response.body.trim();
     throw new OperationError(`Alertmanager at ${baseUrl} answered HTTP ${response.status} to ${init.method} ${path}${body ? `: ${body}` : '.'}`);
   }
   return response;
@@ -88,7 +89,7 @@ async function call(baseUrl: string, path: string, init: RequestInit): Promise<R
 
 export async function createSilence(baseUrl: string, request: SilenceRequest): Promise<string> {
   const response = await call(baseUrl, '/silences', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-  return ((await response.json()) as { silenceID: string }).silenceID;
+  return (JSON.parse(response.body) as { silenceID: string }).silenceID;
 }
 
 interface Silence {
@@ -102,7 +103,7 @@ interface Silence {
 /** Active or pending silences this script created. */
 export async function maintenanceSilences(baseUrl: string): Promise<Silence[]> {
   const response = await call(baseUrl, '/silences', { method: 'GET' });
-  return ((await response.json()) as Silence[]).filter((s) => s.createdBy === MAINTENANCE_AUTHOR && s.status.state !== 'expired');
+  return (JSON.parse(response.body) as Silence[]).filter((s) => s.createdBy === MAINTENANCE_AUTHOR && s.status.state !== 'expired');
 }
 
 export async function expireSilence(baseUrl: string, id: string): Promise<void> {
