@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
-import { CORE_SCHEMA, loadAll, mergeTag } from 'js-yaml';
+import { CORE_SCHEMA, dump, loadAll, mergeTag } from 'js-yaml';
 
 /**
- * YAML read as plain data: js-yaml builds values straight from its parser's
- * events, about three times faster than the `yaml` library's documents in a
- * fresh process, which is where render, check and deploy parse. The `yaml`
- * library stays where a document's positions, comments or output are needed
- * (lint, validators with line numbers, writing YAML).
+ * YAML read and written as plain data: js-yaml builds values straight from its
+ * parser's events, about three times faster than the `yaml` library's documents
+ * in a fresh process, which is where render, check and deploy parse. The `yaml`
+ * library stays where a document's positions or comments are needed (lint,
+ * validators with line numbers, editing a file in place).
  *
  * YAML 1.2's core schema, as the `yaml` library reads it, plus merge keys
  * (`<<: *defaults`) that compose files use.
@@ -28,6 +28,11 @@ export function readYaml(text: string): unknown {
   const documents = readYamlDocuments(text);
   if (documents.length > 1) throw new Error(`expected one YAML document, found ${documents.length}`);
   return documents[0] ?? null;
+}
+
+/** Plain data as one YAML document, lines never folded. Strings that would read back as another type are quoted. */
+export function writeYaml(value: unknown): string {
+  return dump(value, { schema: SCHEMA, lineWidth: -1, noRefs: true });
 }
 
 /** The reader's entry file: its path, size and mtime stand for its version where a parse is remembered. */

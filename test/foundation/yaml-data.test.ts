@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCompose } from '../../scripts/lib/compose/model.js';
 import { syntaxError } from '../../scripts/lib/render/syntax.js';
-import { readYaml, readYamlDocuments } from '../../scripts/lib/yaml-data.js';
+import { readYaml, readYamlDocuments, writeYaml } from '../../scripts/lib/yaml-data.js';
 
 // The plain-data reader stands in for the `yaml` library on the start-up path:
 // these pin the parts of its behaviour the callers rely on.
@@ -40,5 +40,16 @@ describe('readYaml', () => {
     expect(syntaxError('x.yaml', 'a: 1\n---\nb: [1, 2]\n')).toBeUndefined();
     expect(syntaxError('x.conf', 'a: b: c')).toBeUndefined();
     expect(syntaxError('x.json', '{"a": 1,}')).toMatch(/^invalid JSON/);
+  });
+});
+
+describe('writeYaml', () => {
+  it('writes data that reads back the same, quoting strings that look like other types and folding no line', () => {
+    const long = `{{ $labels.instance }} ${'x'.repeat(300)}`;
+    const data = { a: 'true', b: '0755', c: '1.5', d: 'null', e: long, f: 'multi\nline\n', g: [1, true, null], h: { '<<': 'key' } };
+    const text = writeYaml(data);
+    expect(readYaml(text)).toEqual(data);
+    expect(text).toContain(`e: '${long}'\n`);
+    expect(text).toMatch(/^a: 'true'$/m);
   });
 });
