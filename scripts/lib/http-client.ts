@@ -43,8 +43,8 @@ export function httpCall(url: string, call: HttpCall): Promise<HttpAnswer> {
         const status = response.statusCode ?? 0;
         resolve({ status, ok: status >= 200 && status < 300, body });
       });
+      // A connection lost mid-body ends here as ECONNRESET.
       response.on('error', fail);
-      response.on('aborted', () => fail({ code: 'ECONNRESET' }));
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
     req.on('error', fail);
