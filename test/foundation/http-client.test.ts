@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpFailure, httpCall } from '../../scripts/lib/http-client.js';
 import { REPO } from '../helpers/run.js';
 
 /** The first request of a fresh process, as a script makes it: prints the failure code, or exits 13 if it never settles. */
@@ -38,4 +40,29 @@ describe('httpCall', () => {
     const runs = await Promise.all(Array.from({ length: 20 }, () => firstRequest(url)));
     expect(runs.filter((run) => run.code !== 0 || run.output !== 'ECONNRESET')).toEqual([]);
   }, 60_000);
+
+  it('gives status and body of any answer, and ECONNRESET for a body cut short', async () => {
+    const http = createHttpServer((request, response) => {
+      if (request.url === '/cut') {
+        response.writeHead(200, { 'content-length': '100' });
+        response.write('partial');
+        setTimeout(() => response.socket?.destroy(), 20);
+        return;
+      }
+      response.writeHead(request.method === 'POST' ? 500 : 200);
+      response.end(`${request.method} ${request.url}`);
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const address = http.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      expect(await httpCall(`${base}/metrics`, { method: 'GET', timeoutMs: 5000 })).toEqual({ status: 200, ok: true, body: 'GET /metrics' });
+      expect(await httpCall(`${base}/-/reload`, { method: 'POST', timeoutMs: 5000 })).toEqual({ status: 500, ok: false, body: 'POST /-/reload' });
+      const cut = await httpCall(`${base}/cut`, { method: 'GET', timeoutMs: 5000 }).catch((error: unknown) => error);
+      expect(cut).toBeInstanceOf(HttpFailure);
+      expect((cut as HttpFailure).code).toBe('ECONNRESET');
+    } finally {
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  });
 });
