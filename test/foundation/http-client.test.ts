@@ -41,8 +41,9 @@ describe('httpCall', () => {
     expect(runs.filter((run) => run.code !== 0 || run.output !== 'ECONNRESET')).toEqual([]);
   }, 60_000);
 
-  it('gives status and body of any answer, and ECONNRESET for a body cut short', async () => {
+  it('gives status and body of any answer, ECONNRESET for a body cut short, ETIMEDOUT for a silent server', async () => {
     const http = createHttpServer((request, response) => {
+      if (request.url === '/silent') return;
       if (request.url === '/cut') {
         response.writeHead(200, { 'content-length': '100' });
         response.write('partial');
@@ -61,6 +62,8 @@ describe('httpCall', () => {
       const cut = await httpCall(`${base}/cut`, { method: 'GET', timeoutMs: 5000 }).catch((error: unknown) => error);
       expect(cut).toBeInstanceOf(HttpFailure);
       expect((cut as HttpFailure).code).toBe('ECONNRESET');
+      const silent = await httpCall(`${base}/silent`, { method: 'GET', timeoutMs: 300 }).catch((error: unknown) => error);
+      expect((silent as HttpFailure).code).toBe('ETIMEDOUT');
     } finally {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
