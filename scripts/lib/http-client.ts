@@ -1,13 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-/**
- * One HTTP exchange on node:http instead of fetch. Node 20's fetch (undici) can
- * leave its promise unsettled when a listener accepts and resets the connection;
- * with AbortSignal.timeout's timer unref'd, nothing keeps the process alive and
- * it exits 13 mid-retry. Here the socket carries the timeout, and a reset always
- * ends in 'error'.
- */
 export interface HttpAnswer {
   status: number;
   ok: boolean;
@@ -29,6 +22,13 @@ export interface HttpCall {
   timeoutMs: number;
 }
 
+/**
+ * One HTTP exchange on node:http instead of fetch. Node 20's fetch (undici) can
+ * leave its promise unsettled when a listener accepts and resets the connection;
+ * with AbortSignal.timeout's timer unref'd, nothing keeps the process alive and
+ * it exits 13 mid-retry. Here the socket carries the timeout, and a reset always
+ * ends in 'error'.
+ */
 export function httpCall(url: string, call: HttpCall): Promise<HttpAnswer> {
   const send = new URL(url).protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {

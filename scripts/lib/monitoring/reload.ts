@@ -33,7 +33,7 @@ function endpoint(target: ReloadTarget, path: string): string {
   return `${target.url.replace(/\/+$/, '')}${path}`;
 }
 
-/** A listener that accepted and then dropped the connection: a service (or docker-proxy) still starting. */
+/** How long a reset connection (a service or docker-proxy still starting: accepted, then dropped) is retried. */
 const TRANSIENT_RETRY_MS = 60_000;
 
 /** GET and the reload POST are both safe to repeat; only a reset connection is retried, for up to a minute. */
@@ -64,9 +64,8 @@ export function metricValue(exposition: string, name: string): number | undefine
 async function readMetrics(target: ReloadTarget): Promise<{ success?: number; timestamp?: number }> {
   const response = await request(target, '/metrics', 'GET');
   if (!response.ok) throw new OperationError(`${target.name} at ${target.url} answered HTTP ${response.status} on /metrics.`);
-  const text = response.body;
-  const success = metricValue(text, target.successMetric);
-  const timestamp = metricValue(text, target.timestampMetric);
+  const success = metricValue(response.body, target.successMetric);
+  const timestamp = metricValue(response.body, target.timestampMetric);
   return { ...(success === undefined ? {} : { success }), ...(timestamp === undefined ? {} : { timestamp }) };
 }
 
