@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
+import { buildInventory, type HostLine, type Inventory, isHostVariable } from './inventory.js';
 import { nonProductionDomainReason, weakSecretReason } from './policy.js';
 import { type EnvValues, isVarName, SCHEMA, SECRET_NAMES, type VarName } from './schema.js';
 import { defaultFor, type EnvName, NODE20_ENV_FILE_NOTE, parseVar } from './spec.js';
@@ -50,6 +51,8 @@ export interface LoadedEnv {
   secrets: Partial<Record<VarName, string>>;
   /** RCLONE_CONFIG_* lines of the env file: rclone's own env form of the offsite remote, passed to rclone as is. */
   rclone?: Record<string, string>;
+  /** The hosts the deployment spans (HOST_* lines; one host with both roles when there are none). */
+  inventory: Inventory;
 }
 
 /** rclone reads a remote's definition from RCLONE_CONFIG_<REMOTE>_<OPTION>; the env file may hold such lines. */
@@ -205,8 +208,14 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   }
 
   const rclone: Record<string, string> = {};
+  const hostLines: HostLine[] = [];
   for (const [name, entry] of entries) {
     if (isVarName(name)) continue;
+    if (isHostVariable(name)) {
+      // --set HOST_X=… replaces the file's line.
+      if (options.overrides?.[name] === undefined) hostLines.push({ variable: name, value: entry.value, where: { file, line: entry.line } });
+      continue;
+    }
     if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
       if (RCLONE_SECRET_OPTION.test(name))
         problems.push({
@@ -222,8 +231,9 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     const problem = { variable: name, file, line: entry.line, message: 'is not a known variable; remove it or check its spelling.' };
     (env === 'prod' ? problems : warnings).push(problem);
   }
-  for (const name of Object.keys(options.overrides ?? {})) {
-    if (!isVarName(name)) problems.push({ variable: name, source: options.overrideSource ?? '--set', message: 'is not a known variable.' });
+  for (const [name, value] of Object.entries(options.overrides ?? {})) {
+    if (isHostVariable(name)) hostLines.push({ variable: name, value, where: { source: options.overrideSource ?? '--set' } });
+    else if (!isVarName(name)) problems.push({ variable: name, source: options.overrideSource ?? '--set', message: 'is not a known variable.' });
   }
 
   const values: Record<string, unknown> = {};
@@ -276,6 +286,17 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     }
   }
 
+  for (const line of hostLines) {
+    const rawProblem = rawValueProblem(line.value, false);
+    if (rawProblem) problems.push({ variable: line.variable, ...line.where, message: rawProblem });
+  }
+  const hosts = buildInventory(
+    hostLines.filter((line) => !rawValueProblem(line.value, false)),
+    env,
+  );
+  problems.push(...hosts.problems);
+  warnings.push(...hosts.warnings);
+
   if (env === 'prod') {
     const policy: EnvProblem[] = [];
     for (const name of SECRET_NAMES) {
@@ -300,7 +321,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   }
 
   if (problems.length > 0) throw new EnvError(problems);
-  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone };
+  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone, inventory: hosts.inventory };
 }
 
 function whereOf(origin: Origin, overrideSource = '--set'): { file?: string; line?: number; source?: string } {
