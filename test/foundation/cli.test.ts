@@ -9,17 +9,20 @@ import { tempDir } from '../helpers/tmp.js';
 
 afterEach(() => vi.restoreAllMocks());
 
+/** What the process writes to stderr and stdout from now on, in order (restored after the test). */
+function captureOutput(): string[] {
+  const written: string[] = [];
+  for (const stream of [process.stderr, process.stdout])
+    vi.spyOn(stream, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+  return written;
+}
+
 describe('logger', () => {
   it('redacts secrets in every line it prints, child output included', () => {
-    const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
+    const written = captureOutput();
     registerSecret('s3cr3t-value-for-test');
     registerSecret('s3cr3t-value-for-test-longer');
     log.info('connecting with s3cr3t-value-for-test');
@@ -29,15 +32,7 @@ describe('logger', () => {
   });
 
   it('redacts every occurrence on a line, and a secret inside another secret, on every channel', () => {
-    const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
+    const written = captureOutput();
     // The short one is a substring of the long one (a password reused as part of a URL secret).
     registerSecret('Rk7-twice-9Qz');
     registerSecret('https://u:Rk7-twice-9Qz@host/x');
