@@ -78,7 +78,8 @@ interface FileEntry {
   line: number;
 }
 
-const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
+// `.` stops at a carriage return; a CR inside a value must parse, so that the value check refuses it by name.
+const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=((?:.|\r)*)$/;
 
 export interface Duplicate {
   variable: string;
@@ -100,10 +101,13 @@ export function parseEnvFile(file: string, text: string): { entries: Map<string,
       return;
     }
     const name = match[1] as string;
-    const parsed = parseDotenv(`${name}=${match[2]}`);
+    const written = match[2] as string;
+    // dotenv takes a lone carriage return for a line end and would cut the value there:
+    // keep the text as written, so the value check refuses its control character.
+    const value = written.includes('\r') ? written : (parseDotenv(`${name}=${written}`)[name] ?? '');
     const earlier = entries.get(name);
     if (earlier) duplicates.push({ variable: name, lines: [earlier.line, line] });
-    entries.set(name, { value: parsed[name] ?? '', line });
+    entries.set(name, { value, line });
   });
   return { entries, problems, duplicates };
 }
@@ -161,15 +165,20 @@ const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
  */
 const QUOTES = /['"`\\$]/;
 
-/** Why a raw value cannot be used at all, whatever its variable's schema. */
-function rawValueProblem(raw: string, secret: boolean): string | undefined {
+/** Why a value cannot travel anywhere (a config, a file, a child's environment). */
+function unusableValueProblem(raw: string): string | undefined {
   if (raw.length > MAX_VALUE_LENGTH) return `is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH}.`;
   const control = CONTROL.exec(raw);
-  if (control) {
-    return control[0] === '\ufffd'
-      ? 'holds invalid UTF-8 (or U+FFFD); set it as UTF-8 text.'
-      : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
-  }
+  if (!control) return undefined;
+  return control[0] === '\ufffd'
+    ? 'holds invalid UTF-8 (or U+FFFD); set it as UTF-8 text.'
+    : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
+}
+
+/** Why a raw value cannot be used at all, whatever its variable's schema. */
+function rawValueProblem(raw: string, secret: boolean): string | undefined {
+  const unusable = unusableValueProblem(raw);
+  if (unusable) return unusable;
   if (secret && raw === '') return 'is an empty secret; set a value (scripts/init-env.ts makes strong ones).';
   if (!secret && QUOTES.test(raw)) return 'holds a quote, backslash or $, which the configs it is rendered into cannot hold safely; remove it.';
   return undefined;
@@ -217,6 +226,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       continue;
     }
     if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
+      const unusable = unusableValueProblem(entry.value);
       if (RCLONE_SECRET_OPTION.test(name))
         problems.push({
           variable: name,
@@ -225,6 +235,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
           message:
             'holds a credential, which must not sit in the env file; put it in a 0600 file the remote names (key_file for sftp, shared_credentials_file for S3).',
         });
+      else if (unusable) problems.push({ variable: name, file, line: entry.line, message: unusable });
       else rclone[name] = entry.value;
       continue;
     }
