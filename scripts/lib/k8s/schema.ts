@@ -13,7 +13,7 @@ const CRD_SOURCES: Record<string, string> = {
   'autoscaling.k8s.io/v1': 'VPA CRD (@kubernetes-models/autoscaler)',
   'monitoring.coreos.com/v1': 'Prometheus Operator CRD (@kubernetes-models/prometheus-operator)',
   'cert-manager.io/v1': 'cert-manager CRD (@kubernetes-models/cert-manager)',
-  'external-secrets.io/v1': 'External Secrets CRD (@kubernetes-models/external-secrets)',
+  'external-secrets.io/v1': 'External Secrets CRD (@kubernetes-models/external-secrets: v1beta1, which ESO renamed v1)',
 };
 
 function schemaSource(apiVersion: string, key: string): string {
@@ -41,10 +41,10 @@ function formatErrors(errors: AjvError[] | null | undefined): string {
 
 type ModelClass = new (data: never) => { validate(): void };
 
-function modelCheck(Model: ModelClass): Check {
+function modelCheck(Model: ModelClass, asApiVersion?: string): Check {
   return (object) => {
     try {
-      new Model(object as never).validate();
+      new Model((asApiVersion ? { ...(object as object), apiVersion: asApiVersion } : object) as never).validate();
       return undefined;
     } catch (caught) {
       const errors = (caught as { errors?: AjvError[] }).errors;
@@ -76,7 +76,7 @@ function loadChecks(): Promise<Record<string, Check>> {
         import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule'),
         import('@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate'),
         import('@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer'),
-        import('@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret'),
+        import('@kubernetes-models/external-secrets/external-secrets.io/v1beta1/ExternalSecret'),
         import('ajv'),
       ]);
     const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
@@ -102,7 +102,8 @@ function loadChecks(): Promise<Record<string, Check>> {
       'monitoring.coreos.com/v1/PrometheusRule': modelCheck(prometheusRule.PrometheusRule),
       'cert-manager.io/v1/Certificate': modelCheck(certificate.Certificate),
       'cert-manager.io/v1/ClusterIssuer': modelCheck(clusterIssuer.ClusterIssuer),
-      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecret.ExternalSecret),
+      // ESO serves only v1 since 0.17; v1 is v1beta1 renamed, and the package's Node 20 release has v1beta1.
+      'external-secrets.io/v1/ExternalSecret': modelCheck(externalSecret.ExternalSecret, 'external-secrets.io/v1beta1'),
       ...crdChecks,
     };
   })();
