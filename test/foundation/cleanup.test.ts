@@ -22,7 +22,7 @@ function writeScript(dir: string, ending: string): string {
     [
       "import { writeFileSync } from 'node:fs';",
       "import { basename, join } from 'node:path';",
-      `import { addCleanup, privateTempDir } from ${CLEANUP};`,
+      `import { addCleanup, privateTempDir, runCleanups } from ${CLEANUP};`,
       "const folder = privateTempDir('healthmate-pgpass-').path;",
       "writeFileSync(join(folder, 'pgpass'), '*:*:*:u:secret\\n', { mode: 0o600 });",
       "process.stdout.write(folder + '\\n');",
@@ -95,32 +95,38 @@ describe('privateTempDir', () => {
   });
 });
 
-describe('a second signal during cleanup', () => {
+/**
+ * A script with a slow cleanup (a deploy putting containers back): it writes
+ * `started`, waits for the test to write `go`, then gives the event loop one
+ * turn, in which a signal already sent is handled before it can write `done`.
+ */
+function slowCleanupScript(dir: string, ending: string): { script: string; started: string; go: string; done: string } {
+  const [started, go, done] = ['cleanup-started', 'go', 'cleanup-done'].map((name) => join(dir, name)) as [string, string, string];
+  const script = writeScript(
+    dir,
+    [
+      "import { existsSync } from 'node:fs';",
+      'addCleanup(async () => {',
+      `  writeFileSync(${JSON.stringify(started)}, '');`,
+      `  while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 20));`,
+      '  await new Promise((r) => setTimeout(r, 10));',
+      `  writeFileSync(${JSON.stringify(done)}, '');`,
+      '});',
+      "process.stdout.write('ready\\n');",
+      ending,
+    ].join('\n'),
+  );
+  return { script, started, go, done };
+}
+
+describe('a signal during cleanup', () => {
   it.each([
     ['SIGINT', 'SIGINT'],
     ['SIGTERM', 'SIGINT'],
   ] as const)('%s then %s through tsx: the cleanup still completes, then the process dies by the first', async (first, second) => {
     const dir = tempDir();
     const tmp = tempDir();
-    const started = join(dir, 'cleanup-started');
-    const go = join(dir, 'go');
-    const done = join(dir, 'cleanup-done');
-    // A slow cleanup (a deploy putting containers back): it waits for the test, then one event-loop turn, in
-    // which a second signal already sent is handled before the cleanup can finish.
-    const script = writeScript(
-      dir,
-      [
-        "import { existsSync } from 'node:fs';",
-        'addCleanup(async () => {',
-        `  writeFileSync(${JSON.stringify(started)}, '');`,
-        `  while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 20));`,
-        '  await new Promise((r) => setTimeout(r, 10));',
-        `  writeFileSync(${JSON.stringify(done)}, '');`,
-        '});',
-        "process.stdout.write('ready\\n');",
-        'setInterval(() => undefined, 1000);',
-      ].join('\n'),
-    );
+    const { script, started, go, done } = slowCleanupScript(dir, 'setInterval(() => undefined, 1000);');
     const run = launch('tsx', script, [], { TMPDIR: tmp });
     await waitFor('the script to be ready', () => run.stdout().includes('ready\n'), 60_000);
     expect(ourTempFolders(tmp)).toHaveLength(1);
@@ -134,6 +140,21 @@ describe('a second signal during cleanup', () => {
     expect(run.stderr()).toContain(`interrupted by ${first}: cleaning up`);
     // tsx exits 128 + the signal that ended the script.
     expect(exit).toBe(128 + constants.signals[first]);
+    expect(ourTempFolders(tmp)).toEqual([]);
+  });
+
+  it("SIGINT during the normal end's cleanup (runCli's finally) waits for that cleanup, then the process dies by it", async () => {
+    const dir = tempDir();
+    const tmp = tempDir();
+    const { script, started, go, done } = slowCleanupScript(dir, 'await runCleanups();');
+    const run = launch('tsx', script, [], { TMPDIR: tmp });
+    await waitFor('the cleanup to start', () => existsSync(started), 60_000);
+    run.press('SIGINT');
+    writeFileSync(go, '');
+    const exit = await run.exit;
+    await run.gone();
+    expect(existsSync(done), run.stderr()).toBe(true);
+    expect(exit).toBe(130);
     expect(ourTempFolders(tmp)).toEqual([]);
   });
 });

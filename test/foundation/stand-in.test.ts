@@ -20,6 +20,17 @@ describe('standInSecret', () => {
     },
   );
 
+  it('draws every letter and digit afresh', () => {
+    const value = 'kQ3xM9bT0zW7pR1nV5eL8cH2dY6fG4sJ9aU0uN7gK3hS8jD2mF1qE5rA6tZ4';
+    const standIn = standInSecret(value);
+    // Each kind has 20 positions; a character kept by chance is 1 in 10 (digits) or 1 in 26: never half of them.
+    for (const k of ['lower', 'upper', 'digit']) {
+      const positions = [...value].flatMap((c, i) => (kind(c) === k ? [i] : []));
+      const kept = positions.filter((i) => standIn[i] === value[i]).length;
+      expect(kept, k).toBeLessThan(positions.length / 2);
+    }
+  });
+
   it('gives a value with few letters and digits a fresh random one', () => {
     const value = '!@#$%^&*()_+-=[]{};:,.<>?1';
     const standIn = standInSecret(value);
