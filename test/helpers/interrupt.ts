@@ -40,14 +40,11 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pgid = child.pid as number;
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
+  const output = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const)
+    child[stream]?.setEncoding('utf8').on('data', (d: string) => {
+      output[stream] += d;
+    });
   const exit = new Promise<NodeJS.Signals | number>((resolve) => child.once('close', (code, signal) => resolve(signal ?? code ?? -1)));
   onTestFinished(() => {
     try {
@@ -59,8 +56,8 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
   const members = (): Proc[] => groupMembers(pgid);
   return {
     pgid,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
     exit,
     press: (signal = 'SIGINT') => process.kill(-pgid, signal),
     members,
