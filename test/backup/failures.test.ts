@@ -151,15 +151,16 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
   it('kill -9 of the script: no artifact or manifest; the next run recovers the lock and removes the partial', async () => {
     const s = state();
     const before = previousBackup(s);
-    // kill -9 runs no cleanup: the script's 0600 PGPASSFILE folder stays in its TMPDIR, a test folder removed afterwards.
+    // kill -9 runs no cleanup in the script: its reaper removes the 0600 PGPASSFILE folder from its TMPDIR.
     const tmp = tempDir();
     const lock = await holdTableLock();
     const backup = startBackup(s.flags, tmp);
     const dump = await pgDumpOf(backup);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
     process.kill(dump.ppid, 'SIGKILL');
     await backup.exit;
     lock.release();
-    expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
+    await waitFor('the reaper to remove the PGPASSFILE folder', () => !readdirSync(tmp).some((n) => n.startsWith('healthmate-pgpass-')), 30_000);
     const left = files(s.backups);
     expect(left.filter((n) => !before.includes(n)).sort()).toEqual(['.healthmate.lock', expect.stringMatching(/\.dump\.partial$/)].sort());
     expect(status(s.dir)).toBe('0');
