@@ -127,7 +127,8 @@ class Dependencies:
     name that no longer resolves shows within seconds instead of hanging the check."""
 
     INTERVAL_SECONDS = 1
-
+    # Docker's DNS answers a name it knows within milliseconds.
+    LOOKUP_SECONDS = 2
     NAMES = ("database", "redis")
 
     def __init__(self):
@@ -140,8 +141,11 @@ class Dependencies:
         threading.Thread(target=self.loop, daemon=True).start()
 
     def loop(self):
+        # One check a second, start to start: after a slow (failing) one the next starts at once.
+        started = time.monotonic()
         while True:
-            time.sleep(self.INTERVAL_SECONDS)
+            time.sleep(max(0.0, started + self.INTERVAL_SECONDS - time.monotonic()))
+            started = time.monotonic()
             self.check()
 
     def check(self):
@@ -164,8 +168,8 @@ class Dependencies:
             if self.db is None or self.db.closed:
                 url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
                 parsed = urlparse(url)
-                # libpq's own lookup has no timeout: connect to the address found within 3 s.
-                address = lookup(parsed.hostname, parsed.port or 5432, 3)
+                # libpq's own lookup has no timeout: connect to the address found in time.
+                address = lookup(parsed.hostname, parsed.port or 5432, self.LOOKUP_SECONDS)
                 # tcp_user_timeout: unacknowledged data (a dropped network) fails the query after 3 s.
                 self.db = psycopg2.connect(url, hostaddr=address, connect_timeout=3, tcp_user_timeout=3000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
                 self.db.autocommit = True
@@ -186,7 +190,7 @@ class Dependencies:
 
             # A bounded lookup first: redis-py's own (unbounded) one is then answered at once.
             parsed = urlparse(self.redis_url)
-            lookup(parsed.hostname, parsed.port or 6379, 3)
+            lookup(parsed.hostname, parsed.port or 6379, self.LOOKUP_SECONDS)
             redis.Redis.from_url(self.redis_url, socket_timeout=3, socket_connect_timeout=3).ping()
             return None
         except Exception as error:
