@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { accessLogEntries, type Backend, type Edge, type Reply, request, SECURITY_HEADERS, startBackend, startEdge } from './harness.js';
 
 // The tests of this file run in order against one prod nginx: the last ones
@@ -209,6 +209,10 @@ describe('nginx in front of the backend (prod config)', () => {
   it('after every replica answered 503 (the database was down), serves the moment one is healthy again, not after fail_timeout', async () => {
     a.failing = true;
     b.failing = true;
+    onTestFinished(() => {
+      a.failing = false;
+      b.failing = false;
+    });
     // Three failing requests mark both replicas failed (max_fails=3; the state is shared by the workers).
     const down = [];
     for (let i = 0; i < 6; i += 1) down.push(await request(edge, { path: '/health' }));
@@ -219,7 +223,6 @@ describe('nginx in front of the backend (prod config)', () => {
     // Still within fail_timeout: the first request after a replica is healthy again succeeds.
     const back = await Promise.all(Array.from({ length: 8 }, () => request(edge, { path: '/health' })));
     expect(back.map((r) => r.status)).toEqual(Array(back.length).fill(200));
-    b.failing = false;
   });
 
   it('fails over: with one of two backends down every request succeeds', async () => {
