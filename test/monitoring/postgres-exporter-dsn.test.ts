@@ -35,9 +35,9 @@ async function silentServer(): Promise<number> {
 /**
  * postgres_exporter takes one scrape at a time, and without a connect timeout a connection
  * attempt to a PostgreSQL that does not answer (or whose name no longer resolves) waits for as
- * long as the network lets it: every scrape times out, the later ones queue behind it, and
- * PostgresDown resolves late once PostgreSQL is back (chaos scenario 1). The compose files' DSN
- * bounds the attempt, so a scrape reports pg_up 0 within Prometheus' scrape timeout.
+ * long as the network lets it: every scrape times out and the later ones queue behind it. The
+ * compose files' DSN bounds the attempt, so a scrape reports pg_up 0 within Prometheus' scrape
+ * timeout.
  */
 describe('postgres_exporter with the DSN of the compose files', () => {
   for (const name of ['prod', 'dev'] as const) {
