@@ -98,7 +98,7 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
     ],
     ['rebuild --to and --immediate', 'rebuild-db-host.ts', () => ['--to', '2026-01-01T00:00:00Z', '--immediate'], /--to and --immediate exclude each other/],
     ['rebuild --timeout abc', 'rebuild-db-host.ts', () => ['--timeout', 'abc'], /--timeout must be whole seconds/],
-    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server or pgbackrest/],
+    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server, pgbackrest or cluster/],
     [
       'certs --profile pgbackrest without a CA',
       'generate-certs.ts',
