@@ -1,8 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
+import { runClusterAction } from '../../scripts/lib/cluster/run.js';
+import { formatStatus, readStatus } from '../../scripts/lib/cluster/status.js';
+import { lastAudit } from '../../scripts/lib/deploy/audit.js';
+import { deployStore } from '../../scripts/lib/deploy/store.js';
+import { statePaths } from '../../scripts/lib/paths.js';
 import { waitFor } from '../helpers/net.js';
 import {
   alive,
@@ -15,6 +20,7 @@ import {
   memberCommand,
   type NativeCluster,
   nativeCluster,
+  nativeRunner,
   postmasterPid,
   psql,
   start,
@@ -140,26 +146,28 @@ describe('a three-member cluster from the rendered configs', () => {
     expect(through(cluster.ports.haproxyRead)).not.toBe(`t|${member(leader).listen}`);
   });
 
-  it('switchover: the new leader takes writes, no acknowledged row is lost, HAProxy follows', { timeout: 300_000 }, async () => {
+  it('db-cluster status reports every member and etcd member per host, through the planned commands', async () => {
+    const status = await readStatus(cluster.env, nativeRunner(cluster));
+    const text = formatStatus(cluster.env, status).join('\n');
+    const leader = leaderOf(await clusterState(cluster)) as string;
+    expect(text).toMatch(new RegExp(`^cluster healthmate: 3 members, leader ${leader}, sync standby db\\d; etcd 3/3 healthy \\(quorum 2\\)$`, 'm'));
+    expect(text).toMatch(new RegExp(`^  ${leader} \\(127\\.0\\.0\\.1\\d\\): patroni Leader, running, timeline 1; etcd healthy`, 'm'));
+    expect(text.match(/^ {2}db\d .*Sync Standby, (running|streaming), timeline 1, lag 0 MB; etcd healthy/gm)).toHaveLength(1);
+    expect(status.etcd.filter((e) => e.leader)).toHaveLength(1);
+  });
+
+  it('switchover through db-cluster: the sync standby leads, no acknowledged row is lost, HAProxy follows, the audit log says so', {
+    timeout: 300_000,
+  }, async () => {
     const before = await clusterState(cluster);
     const old = leaderOf(before) as string;
     const candidate = before.find((m) => m.role === 'sync_standby')?.name as string;
     const writer = startWriter(multiHostDsn(ADDRESSES, 5432), join(cluster.root, 'switchover.log'));
     await waitFor('the writer to commit', () => writer.read().acked.length >= 10, 60_000, 200);
     const began = Date.now();
-    const result = memberCommand(member(old), [
-      join(member(old).dir, 'patroni', 'run.sh'),
-      'patronictl',
-      '-c',
-      member(old).patroniConfig,
-      'switchover',
-      '--leader',
-      old,
-      '--candidate',
-      candidate,
-      '--force',
-    ]);
-    expect(result.status, result.stdout + result.stderr).toBe(0);
+    const store = deployStore({ kind: 'local' }, statePaths(cluster.env).deploy);
+    const plan = await runClusterAction(cluster.env, { kind: 'switchover' }, { run: nativeRunner(cluster), store, dryRun: false, pollMs: 500 });
+    expect(plan.command.host.name).toBe(old);
     await waitForRoles(
       cluster,
       `${candidate} to lead`,
@@ -175,6 +183,8 @@ describe('a three-member cluster from the rendered configs', () => {
       60_000,
       500,
     );
+    expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'switchover', result: 'success', leaderBefore: old, leaderAfter: candidate });
+    expect(existsSync(join(statePaths(cluster.env).deploy, 'lock.json'))).toBe(false);
   });
 
   it('failover on kill -9 of the leader (Patroni and postmaster): writes resume on the sync standby, 0 acknowledged rows lost', {
@@ -232,6 +242,18 @@ describe('a three-member cluster from the rendered configs', () => {
     figures.rewound = String(/running pg_rewind from/.test(log));
     if (figures.rewound === 'true') expect(log).toMatch(/pg_rewind exit code=0/);
     expect((await api(cluster, old, '/replica')).status).toBe(200);
+  });
+
+  it('reinit through db-cluster rebuilds a replica from scratch, and it streams again', { timeout: 300_000 }, async () => {
+    const state = await clusterState(cluster);
+    const replica = state.find((m) => m.role === 'replica') as { name: string };
+    const store = deployStore({ kind: 'local' }, statePaths(cluster.env).deploy);
+    await runClusterAction(cluster.env, { kind: 'reinit', member: replica.name }, { run: nativeRunner(cluster), store, dryRun: false, pollMs: 500 });
+    expect(readFileSync(join(member(replica.name).dir, 'patroni.log'), 'utf8')).toMatch(/reinitialize|Reinitialization/i);
+    await waitForRoles(cluster, `${replica.name} streaming again`, (ms) =>
+      ms.some((m) => m.name === replica.name && (m.state === 'running' || m.state === 'streaming')),
+    );
+    expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'reinit', result: 'success', member: replica.name });
   });
 
   it('etcd refuses a client certificate from another CA', async () => {

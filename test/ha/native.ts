@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity } from 'node:tls';
 import { applyClusterCerts, clusterCertRequest, planClusterCerts } from '../../scripts/lib/certs/cluster.js';
+import type { CommandResult, CommandRunner } from '../../scripts/lib/cluster/commands.js';
 import { clusterValues } from '../../scripts/lib/cluster/deriver.js';
 import { CLUSTER_CONTAINER_PATHS } from '../../scripts/lib/cluster/topology.js';
 import { dbHosts, type InventoryHost } from '../../scripts/lib/env/inventory.js';
@@ -128,9 +129,9 @@ export function startPatroni(member: Member): void {
   member.patroni = start(wrap(member, [join(member.dir, 'patroni', 'run.sh'), 'patroni', member.patroniConfig], 'postgres'), member.dir, 'patroni');
 }
 
-/** A command run as postgres in the member's environment (run.sh: patronictl gets the REST password from the secret files). */
-export function memberCommand(member: Member, argv: string[], timeoutMs = 60_000): { status: number; stdout: string; stderr: string } {
-  const full = wrap(member, argv, 'postgres');
+/** A command run in the member's environment, as postgres by default (run.sh: patronictl gets the REST password from the secret files). */
+export function memberCommand(member: Member, argv: string[], user: 'postgres' | 'root' = 'postgres', timeoutMs = 120_000): CommandResult {
+  const full = wrap(member, argv, user === 'root' ? undefined : user);
   const result = spawnSync(full[0] as string, full.slice(1), { encoding: 'utf8', timeout: timeoutMs });
   return { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
@@ -237,6 +238,24 @@ export function psql(host: string, port: number, sql: string, database = SUPERUS
     { encoding: 'utf8', env: { ...process.env, PGPASSWORD: SUPERUSER.password, PGCONNECT_TIMEOUT: '5' }, timeout: 30_000 },
   );
   return { status: result.status ?? 1, out: (result.stdout ?? '').trim(), err: result.stderr ?? '' };
+}
+
+/**
+ * db-cluster.ts's runner here: "in service S's container on host X" becomes the
+ * same argv run natively for member X, its container paths mapped like its
+ * configs (etcdctl as root with the etcd certificate, patronictl as postgres).
+ */
+export function nativeRunner(cluster: NativeCluster): CommandRunner {
+  return async (command) => {
+    const member = cluster.members.find((m) => m.name === command.host.name);
+    if (!member) return { status: 125, stdout: '', stderr: `no native member ${command.host.name}` };
+    const tls = command.service === 'etcd' ? clusterTlsDir(statePaths(cluster.env), member.name, 'etcd') : join(member.dir, 'tls-postgres');
+    return memberCommand(
+      member,
+      command.argv.map((arg) => nativeText(arg, member, tls)),
+      command.service === 'postgres' ? 'postgres' : 'root',
+    );
+  };
 }
 
 /** Container path → this member's folder, and the container's 0.0.0.0 → its address: nothing else of the rendered text changes. */
