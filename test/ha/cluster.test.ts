@@ -7,8 +7,10 @@ import { runClusterAction } from '../../scripts/lib/cluster/run.js';
 import { formatStatus, readStatus } from '../../scripts/lib/cluster/status.js';
 import { lastAudit } from '../../scripts/lib/deploy/audit.js';
 import { deployStore } from '../../scripts/lib/deploy/store.js';
+import { readExporterMetrics } from '../../scripts/lib/monitoring/catalog.js';
 import { statePaths } from '../../scripts/lib/paths.js';
 import { waitFor } from '../helpers/net.js';
+import { REPO } from '../helpers/run.js';
 import {
   alive,
   api,
@@ -254,6 +256,32 @@ describe('a three-member cluster from the rendered configs', () => {
       ms.some((m) => m.name === replica.name && (m.state === 'running' || m.state === 'streaming')),
     );
     expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'reinit', result: 'success', member: replica.name });
+  });
+
+  it('Patroni, etcd and HAProxy expose every metric name the alerts and dashboards use (exporter-metrics.yml)', async () => {
+    const expected = readExporterMetrics(join(REPO, 'monitoring'));
+    const names = (text: string) =>
+      new Set(
+        text
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split(/[{ ]/)[0] as string),
+      );
+    const leader = member(leaderOf(await clusterState(cluster)));
+    const scraped: Record<string, Set<string>> = {
+      patroni: names((await api(cluster, leader, '/metrics')).body),
+      etcd: names(await (await fetch(`http://${leader.listen}:${cluster.ports.etcdMetrics}/metrics`)).text()),
+      haproxy: names(await (await fetch(`http://127.0.0.1:${cluster.ports.haproxyStats}/metrics`)).text()),
+    };
+    for (const [source, have] of Object.entries(scraped)) {
+      expect(expected[source]?.length, source).toBeGreaterThan(0);
+      expect(
+        (expected[source] ?? []).filter((n) => !have.has(n)),
+        `${source} does not expose these`,
+      ).toEqual([]);
+    }
+    // HAProxy's /health (the container's healthcheck) answers 200 while a leader takes writes.
+    expect(await (await fetch(`http://127.0.0.1:${cluster.ports.haproxyStats}/health`)).status).toBe(200);
   });
 
   it('etcd refuses a client certificate from another CA', async () => {
