@@ -25,6 +25,7 @@ import {
   nativeRunner,
   postmasterPid,
   psql,
+  replaceHost,
   start,
   startEtcd,
   startPatroni,
@@ -256,6 +257,58 @@ describe('a three-member cluster from the rendered configs', () => {
       ms.some((m) => m.name === replica.name && (m.state === 'running' || m.state === 'streaming')),
     );
     expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'reinit', result: 'success', member: replica.name });
+  });
+
+  it('a dead db host replaced: etcd member remove and add, rendered again with ETCD_INITIAL_CLUSTER_STATE=existing, it rejoins empty as a replica', {
+    timeout: 300_000,
+  }, async () => {
+    const leader = leaderOf(await clusterState(cluster)) as string;
+    const dead = member([...cluster.members].reverse().find((m) => m.name !== leader)?.name);
+    // The host dies: every process killed, its disks gone.
+    const postmaster = postmasterPid(dead);
+    for (const pid of [dead.patroni?.pid, postmaster, dead.etcd?.pid]) if (alive(pid)) process.kill(pid as number, 'SIGKILL');
+    const survivor = member(leader);
+    // On a surviving member: forget the dead etcd member, announce its replacement (docs/ha.md).
+    const list = etcdctl(survivor, etcdCert(survivor), ['member', 'list']);
+    const id = list.stdout
+      .split('\n')
+      .find((l) => l.split(', ')[2] === dead.name)
+      ?.split(', ')[0] as string;
+    expect(id).toMatch(/^[0-9a-f]+$/);
+    // etcd refuses a reconfiguration while it has not yet noticed which members are connected: retried, like an operator would.
+    let removal: { status: number | null; stderr: string } = { status: 1, stderr: '' };
+    await waitFor(
+      `etcd to remove member ${dead.name}`,
+      () => {
+        removal = etcdctl(survivor, etcdCert(survivor), ['member', 'remove', id]);
+        return removal.status === 0;
+      },
+      30_000,
+      1000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${removal.stderr}`);
+    });
+    const added = etcdctl(survivor, etcdCert(survivor), ['member', 'add', dead.name, `--peer-urls=https://${dead.listen}:${cluster.ports.etcdPeer}`]);
+    expect(added.status, added.stderr).toBe(0);
+    replaceHost(cluster, dead.name);
+    expect(readFileSync(dead.etcdConfig, 'utf8')).toMatch(/^initial-cluster-state: 'existing'$/m);
+    expect(
+      readFileSync(dead.etcdConfig, 'utf8')
+        .match(/^initial-cluster: '([^']*)'$/m)?.[1]
+        ?.split(','),
+    ).toHaveLength(3);
+    startEtcd(dead);
+    startPatroni(dead);
+    // Its new Patroni answers as a replica (the dead one's key in etcd says "running" until its TTL ends), and the leader streams to two.
+    await waitFor(`${dead.name} back as a replica`, async () => (await api(cluster, dead, '/replica')).status === 200, 180_000, 500);
+    await waitFor(
+      'the leader streaming to both replicas',
+      () => psql(survivor.listen, 5432, 'SELECT count(*) FROM pg_stat_replication').out === '2',
+      120_000,
+      500,
+    );
+    const status = await readStatus(cluster.env, nativeRunner(cluster));
+    expect(status.etcd.map((e) => e.healthy)).toEqual([true, true, true]);
   });
 
   it('Patroni, etcd and HAProxy expose every metric name the alerts and dashboards use (exporter-metrics.yml)', async () => {

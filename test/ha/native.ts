@@ -83,6 +83,9 @@ export interface Member {
 export interface NativeCluster {
   root: string;
   env: LoadedEnv;
+  /** The HOST_ lines and the other --set values the env was loaded with. */
+  hostLines: Record<string, string>;
+  overrides: Record<string, string>;
   members: Member[];
   ports: { etcdClient: number; etcdPeer: number; etcdMetrics: number; patroniApi: number; haproxyWrite: number; haproxyRead: number; haproxyStats: number };
   caFile: string;
@@ -305,25 +308,19 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
   const hostLines = Object.fromEntries(
     hosts.filter((h) => h.address).map((h) => [`HOST_${h.name.toUpperCase()}`, `engine=ssh://deploy@${h.name}.test roles=db,app address=${h.address}`]),
   );
-  const env = loadEnv({
-    env: 'prod',
-    envFile: join(REPO, '.env.example'),
-    purpose: 'plan',
-    processEnv: {},
-    overrides: {
-      STATE_DIR: state,
-      ...hostLines,
-      ...PASSWORDS,
-      ETCD_CLIENT_PORT: String(ports.etcdClient),
-      ETCD_PEER_PORT: String(ports.etcdPeer),
-      ETCD_METRICS_PORT: String(ports.etcdMetrics),
-      PATRONI_API_PORT: String(ports.patroniApi),
-      HAPROXY_WRITE_PORT: String(ports.haproxyWrite),
-      HAPROXY_READ_PORT: String(ports.haproxyRead),
-      HAPROXY_STATS_PORT: String(ports.haproxyStats),
-      ...settings,
-    },
-  });
+  const overrides = {
+    STATE_DIR: state,
+    ...PASSWORDS,
+    ETCD_CLIENT_PORT: String(ports.etcdClient),
+    ETCD_PEER_PORT: String(ports.etcdPeer),
+    ETCD_METRICS_PORT: String(ports.etcdMetrics),
+    PATRONI_API_PORT: String(ports.patroniApi),
+    HAPROXY_WRITE_PORT: String(ports.haproxyWrite),
+    HAPROXY_READ_PORT: String(ports.haproxyRead),
+    HAPROXY_STATS_PORT: String(ports.haproxyStats),
+    ...settings,
+  };
+  const env = prodEnv(hostLines, overrides);
   const ca = runScript('generate-certs.ts', ['--env', 'dev', '--set', `STATE_DIR=${state}`, '--mode', 'ca']);
   if (ca.code !== 0) throw new Error(`generate-certs.ts --mode ca failed: ${ca.stderr}`);
   await applyClusterCerts(planClusterCerts(clusterCertRequest(env, { extraSans: [], bits: 2048, days: 30, force: false })));
@@ -336,9 +333,6 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
   for (const host of hosts) {
     const inventoryHost = inventory.find((h) => h.name === host.name) as InventoryHost;
     if (!inventoryHost) throw new Error(`host ${host.name} is not in the rendered inventory`);
-    const bundle = planBundle(env, undefined, (path) => /^(patroni|etcd|haproxy|secrets)\//.test(path), clusterValues(env, inventoryHost));
-    const file = (path: string) => bundle.files.find((f) => f.path === path)?.content as string;
-    rendered.set(host.name, { patroni: file('patroni/patroni.yml'), etcd: file('etcd/etcd.yml'), haproxy: file('haproxy/haproxy.cfg') });
     const dir = join(root, host.name);
     const member: Member = {
       name: host.name,
@@ -352,13 +346,10 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
       env: {},
     };
     for (const sub of ['patroni', 'sock', 'secrets', 'etcd-data']) mkdirSync(join(dir, sub), { recursive: true });
-    // Patroni's files as render wrote them (run.sh, post-bootstrap.sh), patroni.yml mapped.
-    for (const f of bundle.files.filter((f) => f.path.startsWith('patroni/'))) {
-      const target = join(dir, f.path);
-      writeFileSync(target, f.path.endsWith('.yml') ? nativeText(f.content, member, join(dir, 'tls-postgres')) : f.content, { mode: f.mode });
-    }
+    const bundle = writeMemberConfigs(env, inventoryHost, member);
+    const file = (path: string) => bundle.files.find((f) => f.path === path)?.content as string;
+    rendered.set(host.name, { patroni: file('patroni/patroni.yml'), etcd: file('etcd/etcd.yml'), haproxy: file('haproxy/haproxy.cfg') });
     for (const f of bundle.files.filter((f) => f.path.startsWith('secrets/'))) writeFileSync(join(dir, f.path), f.content, { mode: 0o600 });
-    writeFileSync(member.etcdConfig, nativeText(file('etcd/etcd.yml'), member, clusterTlsDir(paths, host.name, 'etcd')));
     // The container's key is root:999 0640; here the postgres user's uid differs, so Patroni's folder is its own copy.
     cpSync(clusterTlsDir(paths, host.name, 'postgres'), join(dir, 'tls-postgres'), { recursive: true });
     chmodSync(join(dir, 'tls-postgres', CLUSTER_TLS_FILES.key), 0o600);
@@ -386,7 +377,55 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
   }
   const haproxyFile = join(root, 'haproxy.cfg');
   writeFileSync(haproxyFile, haproxyConfig);
-  return { root, env, members, ports, caFile: join(clusterCaDir(paths), CLUSTER_TLS_FILES.ca), haproxyConfig: haproxyFile, rendered };
+  return {
+    root,
+    env,
+    hostLines,
+    overrides,
+    members,
+    ports,
+    caFile: join(clusterCaDir(paths), CLUSTER_TLS_FILES.ca),
+    haproxyConfig: haproxyFile,
+    rendered,
+  };
+}
+
+function prodEnv(hostLines: Record<string, string>, overrides: Record<string, string>): LoadedEnv {
+  return loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan', processEnv: {}, overrides: { ...hostLines, ...overrides } });
+}
+
+/** Renders one host's bundle (its per-host values) and writes its Patroni files and etcd.yml, container paths mapped. */
+function writeMemberConfigs(env: LoadedEnv, host: InventoryHost, member: Member) {
+  const bundle = planBundle(env, undefined, (path) => /^(patroni|etcd|haproxy|secrets)\//.test(path), clusterValues(env, host));
+  // Patroni's files as render wrote them (run.sh, post-bootstrap.sh), patroni.yml mapped.
+  for (const f of bundle.files.filter((f) => f.path.startsWith('patroni/'))) {
+    const target = join(member.dir, f.path);
+    writeFileSync(target, f.path.endsWith('.yml') ? nativeText(f.content, member, join(member.dir, 'tls-postgres')) : f.content, { mode: f.mode });
+  }
+  const etcd = bundle.files.find((f) => f.path === 'etcd/etcd.yml')?.content as string;
+  writeFileSync(member.etcdConfig, nativeText(etcd, member, clusterTlsDir(statePaths(env), host.name, 'etcd')));
+  return bundle;
+}
+
+/**
+ * A dead host replaced by a new machine of the same name and address: its data
+ * folders empty, its configs rendered again from the inventory with its HOST_
+ * line last and ETCD_INITIAL_CLUSTER_STATE=existing (docs/ha.md).
+ */
+export function replaceHost(cluster: NativeCluster, name: string): Member {
+  const member = cluster.members.find((m) => m.name === name) as Member;
+  const key = `HOST_${name.toUpperCase()}`;
+  const { [key]: line, ...others } = cluster.hostLines;
+  const env = prodEnv({ ...others, [key]: line as string }, { ...cluster.overrides, ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+  const host = dbHosts(env.inventory).find((h) => h.name === name) as InventoryHost;
+  for (const sub of ['data', 'etcd-data']) rmSync(join(member.dir, sub), { recursive: true, force: true });
+  mkdirSync(join(member.dir, 'etcd-data'));
+  const pg = postgresIds();
+  mkdirSync(member.dataDir, { mode: 0o700 });
+  chownSync(member.dataDir, pg.uid, pg.gid);
+  writeMemberConfigs(env, host, member);
+  chownTree(join(member.dir, 'patroni'), pg.uid, pg.gid);
+  return member;
 }
 
 /** The last lines of every log of the cluster's members, for a failed test's report. */
