@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +15,12 @@ import {
   api,
   clusterState,
   destroyCluster,
+  etcdctl as etcdctlAs,
   leaderOf,
   logTails,
   type Member,
   memberCommand,
+  memberEtcdCert,
   type NativeCluster,
   nativeCluster,
   nativeRunner,
@@ -31,7 +32,7 @@ import {
   startPatroni,
   waitForRoles,
 } from './native.js';
-import { multiHostDsn, PROBE_TABLE, startWriter, type WriteLog } from './writer.js';
+import { longestPause, lostRows, multiHostDsn, PROBE_TABLE, startWriter } from './writer.js';
 
 /**
  * Three members on 127.0.0.11-13 from the configs rendered for a three-host
@@ -52,37 +53,8 @@ let cluster: NativeCluster;
 const figures: Record<string, string> = {};
 
 const member = (name: string | undefined): Member => cluster.members.find((m) => m.name === name) as Member;
-const etcdctl = (m: Member, cert: { cert: string; key: string }, args: string[]) =>
-  spawnSync(
-    'etcdctl',
-    [
-      `--endpoints=https://${m.listen}:${cluster.ports.etcdClient}`,
-      `--cacert=${cluster.caFile}`,
-      `--cert=${cert.cert}`,
-      `--key=${cert.key}`,
-      '--dial-timeout=3s',
-      ...args,
-    ],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
-const etcdCert = (m: Member) => ({
-  cert: join(cluster.root, 'state/cluster/tls', m.name, 'etcd/cert.pem'),
-  key: join(cluster.root, 'state/cluster/tls', m.name, 'etcd/key.pem'),
-});
-
-/** Every acknowledged row is on `host`; returns how many. */
-function lostRows(log: WriteLog, host: string): number[] {
-  const seen = new Set(psql(host, 5432, 'SELECT seq FROM ha_probe').out.split('\n').filter(Boolean).map(Number));
-  return log.acked.filter((a) => !seen.has(a.seq)).map((a) => a.seq);
-}
-
-/** The longest time between two acknowledged commits after `from`. */
-function longestPause(log: WriteLog, from: number): number {
-  const after = log.acked.filter((a) => a.at >= from);
-  let longest = 0;
-  for (let i = 1; i < after.length; i++) longest = Math.max(longest, (after[i]?.at as number) - (after[i - 1]?.at as number));
-  return longest;
-}
+const etcdctl = (m: Member, cert: { cert: string; key: string }, args: string[]) => etcdctlAs(cluster, m, args, cert);
+const etcdCert = (m: Member) => memberEtcdCert(cluster, m);
 
 beforeAll(async () => {
   cluster = await nativeCluster('ha', HOSTS, TIMING);

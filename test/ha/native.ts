@@ -156,6 +156,28 @@ export function alive(pid: number | undefined): boolean {
   }
 }
 
+/** A member's etcd certificate (the one its etcd container mounts): the client certificate etcdctl presents. */
+export function memberEtcdCert(cluster: NativeCluster, member: Member): { cert: string; key: string } {
+  const dir = clusterTlsDir(statePaths(cluster.env), member.name, 'etcd');
+  return { cert: join(dir, CLUSTER_TLS_FILES.cert), key: join(dir, CLUSTER_TLS_FILES.key) };
+}
+
+/** etcdctl against a member's client port, with the project CA and a client certificate (the member's own by default). */
+export function etcdctl(cluster: NativeCluster, member: Member, args: string[], cert = memberEtcdCert(cluster, member)) {
+  return spawnSync(
+    'etcdctl',
+    [
+      `--endpoints=https://${member.listen}:${cluster.ports.etcdClient}`,
+      `--cacert=${cluster.caFile}`,
+      `--cert=${cert.cert}`,
+      `--key=${cert.key}`,
+      '--dial-timeout=3s',
+      ...args,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+}
+
 /** GET on a member's Patroni REST API over TLS, checked against the project CA. */
 export function api(cluster: NativeCluster, member: Member, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -305,9 +327,7 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
     haproxyRead: await freePort(),
     haproxyStats: await freePort(),
   };
-  const hostLines = Object.fromEntries(
-    hosts.filter((h) => h.address).map((h) => [`HOST_${h.name.toUpperCase()}`, `engine=ssh://deploy@${h.name}.test roles=db,app address=${h.address}`]),
-  );
+  const hostLines = Object.fromEntries(hosts.flatMap((h) => (h.address ? [[hostVariable(h.name), hostLine(h.name, h.address)]] : [])));
   const overrides = {
     STATE_DIR: state,
     ...PASSWORDS,
@@ -324,72 +344,86 @@ export async function nativeCluster(prefix: string, hosts: NativeHost[], setting
   const ca = runScript('generate-certs.ts', ['--env', 'dev', '--set', `STATE_DIR=${state}`, '--mode', 'ca']);
   if (ca.code !== 0) throw new Error(`generate-certs.ts --mode ca failed: ${ca.stderr}`);
   await applyClusterCerts(planClusterCerts(clusterCertRequest(env, { extraSans: [], bits: 2048, days: 30, force: false })));
+  const cluster: NativeCluster = {
+    root,
+    env,
+    hostLines,
+    overrides,
+    members: [],
+    ports,
+    caFile: join(clusterCaDir(statePaths(env)), CLUSTER_TLS_FILES.ca),
+    haproxyConfig: join(root, 'haproxy.cfg'),
+    rendered: new Map(),
+  };
+  for (const host of hosts) layoutMember(cluster, env, host);
+  const haproxy = cluster.rendered.get(hosts[0]?.name as string)?.haproxy as string;
+  writeFileSync(cluster.haproxyConfig, haproxy.split(CLUSTER_CONTAINER_PATHS.CLUSTER_TLS_PATH).join(clusterCaDir(statePaths(env))));
+  return cluster;
+}
+
+/** One member's folder: its rendered configs, secret files, a copy of its Patroni certificate for the postgres user, owners. */
+function layoutMember(cluster: NativeCluster, env: LoadedEnv, host: NativeHost): Member {
+  const inventoryHost = dbHosts(env.inventory).find((h) => h.name === host.name);
+  if (!inventoryHost) throw new Error(`host ${host.name} is not in the rendered inventory`);
   const paths = statePaths(env);
   const pg = postgresIds();
-  const rendered = new Map<string, Record<string, string>>();
-  const members: Member[] = [];
-  let haproxyConfig = '';
-  const inventory = dbHosts(env.inventory);
-  for (const host of hosts) {
-    const inventoryHost = inventory.find((h) => h.name === host.name) as InventoryHost;
-    if (!inventoryHost) throw new Error(`host ${host.name} is not in the rendered inventory`);
-    const dir = join(root, host.name);
-    const member: Member = {
-      name: host.name,
-      listen: host.listen,
-      endpoint: host.address ?? 'postgres',
-      dir,
-      patroniConfig: join(dir, 'patroni', 'patroni.yml'),
-      etcdConfig: join(dir, 'etcd.yml'),
-      dataDir: join(dir, 'data'),
-      socketDir: join(dir, 'sock'),
-      env: {},
-    };
-    for (const sub of ['patroni', 'sock', 'secrets', 'etcd-data']) mkdirSync(join(dir, sub), { recursive: true });
-    const bundle = writeMemberConfigs(env, inventoryHost, member);
-    const file = (path: string) => bundle.files.find((f) => f.path === path)?.content as string;
-    rendered.set(host.name, { patroni: file('patroni/patroni.yml'), etcd: file('etcd/etcd.yml'), haproxy: file('haproxy/haproxy.cfg') });
-    for (const f of bundle.files.filter((f) => f.path.startsWith('secrets/'))) writeFileSync(join(dir, f.path), f.content, { mode: 0o600 });
-    // The container's key is root:999 0640; here the postgres user's uid differs, so Patroni's folder is its own copy.
-    cpSync(clusterTlsDir(paths, host.name, 'postgres'), join(dir, 'tls-postgres'), { recursive: true });
-    chmodSync(join(dir, 'tls-postgres', CLUSTER_TLS_FILES.key), 0o600);
-    chmodSync(dir, 0o755);
-    for (const sub of ['patroni', 'sock', 'secrets', 'tls-postgres']) chownTree(join(dir, sub), pg.uid, pg.gid);
-    // The data folder's parent is the postgres user's in the image (the volume); here the folder itself.
-    for (const own of ['home', 'data']) {
-      mkdirSync(join(dir, own), { mode: 0o700 });
-      chownSync(join(dir, own), pg.uid, pg.gid);
-    }
-    member.env = {
+  const dir = join(cluster.root, host.name);
+  const member: Member = {
+    name: host.name,
+    listen: host.listen,
+    endpoint: host.address ?? 'postgres',
+    dir,
+    patroniConfig: join(dir, 'patroni', 'patroni.yml'),
+    etcdConfig: join(dir, 'etcd.yml'),
+    dataDir: join(dir, 'data'),
+    socketDir: join(dir, 'sock'),
+    env: {
       HEALTHMATE_SECRETS_DIR: join(dir, 'secrets'),
       // Patroni writes its pgpass file to $HOME: one per member.
       HOME: join(dir, 'home'),
       // archive_command and the pgbackrest replica method fail at once (no repository here); basebackup follows.
       PGBACKREST_CONFIG: join(dir, 'no-pgbackrest.conf'),
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-    };
-    if (!host.address) {
-      member.hosts = join(dir, 'hosts');
-      writeFileSync(member.hosts, `127.0.0.1 localhost\n${host.listen} etcd postgres haproxy\n`);
-    }
-    if (!haproxyConfig) haproxyConfig = file('haproxy/haproxy.cfg').split(CLUSTER_CONTAINER_PATHS.CLUSTER_TLS_PATH).join(clusterCaDir(paths));
-    members.push(member);
-  }
-  const haproxyFile = join(root, 'haproxy.cfg');
-  writeFileSync(haproxyFile, haproxyConfig);
-  return {
-    root,
-    env,
-    hostLines,
-    overrides,
-    members,
-    ports,
-    caFile: join(clusterCaDir(paths), CLUSTER_TLS_FILES.ca),
-    haproxyConfig: haproxyFile,
-    rendered,
+    },
   };
+  for (const sub of ['patroni', 'sock', 'secrets', 'etcd-data']) mkdirSync(join(dir, sub), { recursive: true });
+  const bundle = writeMemberConfigs(env, inventoryHost, member);
+  const file = (path: string) => bundle.files.find((f) => f.path === path)?.content as string;
+  cluster.rendered.set(host.name, { patroni: file('patroni/patroni.yml'), etcd: file('etcd/etcd.yml'), haproxy: file('haproxy/haproxy.cfg') });
+  for (const f of bundle.files.filter((f) => f.path.startsWith('secrets/'))) writeFileSync(join(dir, f.path), f.content, { mode: 0o600 });
+  // The container's key is root:999 0640; here the postgres user's uid differs, so Patroni's folder is its own copy.
+  cpSync(clusterTlsDir(paths, host.name, 'postgres'), join(dir, 'tls-postgres'), { recursive: true });
+  chmodSync(join(dir, 'tls-postgres', CLUSTER_TLS_FILES.key), 0o600);
+  chmodSync(dir, 0o755);
+  for (const sub of ['patroni', 'sock', 'secrets', 'tls-postgres']) chownTree(join(dir, sub), pg.uid, pg.gid);
+  // The data folder's parent is the postgres user's in the image (the volume); here the folder itself.
+  for (const own of ['home', 'data']) {
+    mkdirSync(join(dir, own), { mode: 0o700 });
+    chownSync(join(dir, own), pg.uid, pg.gid);
+  }
+  if (!host.address) {
+    member.hosts = join(dir, 'hosts');
+    writeFileSync(member.hosts, `127.0.0.1 localhost\n${host.listen} etcd postgres haproxy\n`);
+  }
+  cluster.members.push(member);
+  return member;
 }
 
+/**
+ * db hosts added to a running cluster (docs/ha.md, growing to three hosts): their
+ * HOST_ lines appended to the inventory, their certificates issued, their configs
+ * rendered with ETCD_INITIAL_CLUSTER_STATE=existing. Starts nothing.
+ */
+export async function addHosts(cluster: NativeCluster, hosts: (NativeHost & { address: string })[]): Promise<Member[]> {
+  for (const host of hosts) cluster.hostLines[hostVariable(host.name)] = hostLine(host.name, host.address);
+  const env = prodEnv(cluster.hostLines, { ...cluster.overrides, ETCD_INITIAL_CLUSTER_STATE: 'existing' });
+  await applyClusterCerts(planClusterCerts(clusterCertRequest(env, { extraSans: [], bits: 2048, days: 30, force: false })));
+  cluster.env = env;
+  return hosts.map((host) => layoutMember(cluster, env, host));
+}
+
+const hostVariable = (name: string) => `HOST_${name.toUpperCase()}`;
+const hostLine = (name: string, address: string) => `engine=ssh://deploy@${name}.test roles=db,app address=${address}`;
 function prodEnv(hostLines: Record<string, string>, overrides: Record<string, string>): LoadedEnv {
   return loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan', processEnv: {}, overrides: { ...hostLines, ...overrides } });
 }
@@ -414,7 +448,7 @@ function writeMemberConfigs(env: LoadedEnv, host: InventoryHost, member: Member)
  */
 export function replaceHost(cluster: NativeCluster, name: string): Member {
   const member = cluster.members.find((m) => m.name === name) as Member;
-  const key = `HOST_${name.toUpperCase()}`;
+  const key = hostVariable(name);
   const { [key]: line, ...others } = cluster.hostLines;
   const env = prodEnv({ ...others, [key]: line as string }, { ...cluster.overrides, ETCD_INITIAL_CLUSTER_STATE: 'existing' });
   const host = dbHosts(env.inventory).find((h) => h.name === name) as InventoryHost;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { SUPERUSER, track } from './native.js';
+import { psql, SUPERUSER, track } from './native.js';
 
 /**
  * A client that commits one row every ~100 ms through libpq (psycopg2, the
@@ -97,4 +97,18 @@ export function startWriter(dsn: string, file: string): Writer {
       return read();
     },
   };
+}
+
+/** The acknowledged rows missing on `host` (0 lost: an empty list). */
+export function lostRows(log: WriteLog, host: string): number[] {
+  const seen = new Set(psql(host, 5432, 'SELECT seq FROM ha_probe').out.split('\n').filter(Boolean).map(Number));
+  return log.acked.filter((a) => !seen.has(a.seq)).map((a) => a.seq);
+}
+
+/** The longest time between two acknowledged commits after `from` (ms). */
+export function longestPause(log: WriteLog, from: number): number {
+  const after = log.acked.filter((a) => a.at >= from);
+  let longest = 0;
+  for (let i = 1; i < after.length; i++) longest = Math.max(longest, (after[i]?.at as number) - (after[i - 1]?.at as number));
+  return longest;
 }
