@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
 import { runClusterAction } from '../../scripts/lib/cluster/run.js';
 import { formatStatus, readStatus } from '../../scripts/lib/cluster/status.js';
@@ -14,10 +14,9 @@ import {
   alive,
   api,
   clusterState,
-  destroyCluster,
   etcdctl as etcdctlAs,
+  FAST_TIMING,
   leaderOf,
-  logTails,
   type Member,
   memberCommand,
   memberEtcdCert,
@@ -30,6 +29,7 @@ import {
   start,
   startEtcd,
   startPatroni,
+  tearDownAfterAll,
   waitForRoles,
 } from './native.js';
 import { longestPause, lostRows, multiHostDsn, PROBE_TABLE, startWriter } from './writer.js';
@@ -45,8 +45,6 @@ const HOSTS = [
   { name: 'db2', address: '127.0.0.12', listen: '127.0.0.12' },
   { name: 'db3', address: '127.0.0.13', listen: '127.0.0.13' },
 ];
-// Short loop for the test's runtime: Patroni's rule ttl ≥ loop_wait + 2 × retry_timeout holds.
-const TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
 const ADDRESSES = HOSTS.map((h) => h.address);
 
 let cluster: NativeCluster;
@@ -57,24 +55,17 @@ const etcdctl = (m: Member, cert: { cert: string; key: string }, args: string[])
 const etcdCert = (m: Member) => memberEtcdCert(cluster, m);
 
 beforeAll(async () => {
-  cluster = await nativeCluster('ha', HOSTS, TIMING);
+  cluster = await nativeCluster('ha', HOSTS, FAST_TIMING);
   for (const m of cluster.members) startEtcd(m);
   for (const m of cluster.members) await waitFor(`etcd on ${m.listen}`, () => etcdctl(m, etcdCert(m), ['endpoint', 'health']).status === 0, 60_000, 500);
 }, 180_000);
 
-let failed = false;
-afterEach(({ task }) => {
-  if (task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  try {
-    if (failed) console.log(logTails(cluster));
-    console.log(`HA figures (ttl ${TIMING.PATRONI_TTL}s, loop_wait ${TIMING.PATRONI_LOOP_WAIT}s): ${JSON.stringify(figures)}`);
-  } finally {
-    await destroyCluster(cluster);
-  }
-}, 120_000);
+tearDownAfterAll(
+  () => cluster,
+  () => {
+    console.log(`HA figures (ttl ${FAST_TIMING.PATRONI_TTL}s, loop_wait ${FAST_TIMING.PATRONI_LOOP_WAIT}s): ${JSON.stringify(figures)}`);
+  },
+);
 
 describe('a three-member cluster from the rendered configs', () => {
   it('every rendered patroni.yml passes the real patroni --validate-config', () => {

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readStatus } from '../../scripts/lib/cluster/status.js';
 import { waitFor } from '../helpers/net.js';
 import {
   addHosts,
   api,
-  destroyCluster,
   etcdctl,
-  logTails,
+  FAST_TIMING,
   type Member,
   memberCommand,
   type NativeCluster,
@@ -17,6 +16,7 @@ import {
   psql,
   startEtcd,
   startPatroni,
+  tearDownAfterAll,
   waitForRoles,
 } from './native.js';
 import { longestPause, lostRows, multiHostDsn, PROBE_TABLE, startWriter } from './writer.js';
@@ -27,13 +27,11 @@ import { longestPause, lostRows, multiHostDsn, PROBE_TABLE, startWriter } from '
  * configs rendered with ETCD_INITIAL_CLUSTER_STATE=existing, each etcd member
  * added as a learner (no quorum lost meanwhile) and promoted once in sync.
  */
-const TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
 const ADDRESSES = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
 let cluster: NativeCluster;
-let failed = false;
 
 beforeAll(async () => {
-  cluster = await nativeCluster('hagrow', [{ name: 'db1', address: '127.0.0.31', listen: '127.0.0.31' }], TIMING);
+  cluster = await nativeCluster('hagrow', [{ name: 'db1', address: '127.0.0.31', listen: '127.0.0.31' }], FAST_TIMING);
   const [db1] = cluster.members as [Member];
   startEtcd(db1);
   await waitFor('etcd on db1', () => etcdctl(cluster, db1, ['endpoint', 'health']).status === 0, 60_000, 500);
@@ -42,17 +40,7 @@ beforeAll(async () => {
   await waitFor('the app database', () => psql(db1.listen, 5432, PROBE_TABLE).status === 0, 60_000, 500);
 }, 300_000);
 
-afterEach(({ task }) => {
-  if (task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  try {
-    if (failed) console.log(logTails(cluster));
-  } finally {
-    await destroyCluster(cluster);
-  }
-}, 120_000);
+tearDownAfterAll(() => cluster);
 
 describe('growing from one db host to three', () => {
   it('adds two members while a client writes: etcd learners promoted one at a time, both replicate, no commit lost', { timeout: 400_000 }, async () => {

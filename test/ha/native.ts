@@ -17,6 +17,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity } from 'node:tls';
+import { afterAll, afterEach } from 'vitest';
 import { applyClusterCerts, clusterCertRequest, planClusterCerts } from '../../scripts/lib/certs/cluster.js';
 import type { CommandResult, CommandRunner } from '../../scripts/lib/cluster/commands.js';
 import { clusterValues } from '../../scripts/lib/cluster/deriver.js';
@@ -52,6 +53,8 @@ const PASSWORDS = {
   POSTGRES_REWIND_PASSWORD: 'Ha-Rewind-Password-5a0f',
   CLUSTER_API_PASSWORD: 'Ha-Api-Password-9e3c',
 };
+/** Patroni's timing in the native tests: a short loop for the runtime (ttl ≥ loop_wait + 2 × retry_timeout holds). */
+export const FAST_TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
 export const SUPERUSER = { user: 'healthmate_user', password: PASSWORDS.POSTGRES_PASSWORD, database: 'healthmate' };
 
 export interface NativeHost {
@@ -473,6 +476,25 @@ export function logTails(cluster: NativeCluster | undefined, lines = 25): string
     }
   }
   return out.join('\n');
+}
+
+/**
+ * Stops the file's cluster after its tests, even when one failed (then every
+ * member's log tail is printed first); `report` prints the file's figures.
+ */
+export function tearDownAfterAll(current: () => NativeCluster | undefined, report: () => void = () => undefined): void {
+  let failed = false;
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    try {
+      if (failed) console.log(logTails(current()));
+      report();
+    } finally {
+      await destroyCluster(current());
+    }
+  }, 120_000);
 }
 
 /** Stops every process the helpers started (groups: SIGTERM, then SIGKILL), every postmaster under `root`, and removes `root`. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/net.js';
-import { api, destroyCluster, logTails, memberCommand, type NativeCluster, nativeCluster, psql, startEtcd, startPatroni, waitForRoles } from './native.js';
+import { api, FAST_TIMING, memberCommand, type NativeCluster, nativeCluster, psql, startEtcd, startPatroni, tearDownAfterAll, waitForRoles } from './native.js';
 
 /**
  * The one-host default (no HOST_ line, no address): a one-member cluster whose
@@ -9,23 +9,12 @@ import { api, destroyCluster, logTails, memberCommand, type NativeCluster, nativ
  * processes resolve those names through a private /etc/hosts (native.ts).
  */
 let cluster: NativeCluster;
-let failed = false;
 
 beforeAll(async () => {
-  cluster = await nativeCluster('ha1', [{ name: 'main', listen: '127.0.0.21' }], { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' });
+  cluster = await nativeCluster('ha1', [{ name: 'main', listen: '127.0.0.21' }], FAST_TIMING);
 }, 120_000);
 
-afterEach(({ task }) => {
-  if (task.result?.state === 'fail') failed = true;
-});
-
-afterAll(async () => {
-  try {
-    if (failed) console.log(logTails(cluster));
-  } finally {
-    await destroyCluster(cluster);
-  }
-}, 120_000);
+tearDownAfterAll(() => cluster);
 
 describe('a one-member cluster (one host, no address)', () => {
   it('names its peers by compose service name and bootstraps to a leader that takes writes without a standby', { timeout: 300_000 }, async () => {
