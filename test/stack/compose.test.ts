@@ -153,6 +153,8 @@ services:
     );
     expect(checkOn(withPorts('"10.0.0.12:2379:2379"')).join()).toMatch(/beyond loopback/);
     expect(checkOn(withPorts('"10.0.0.11:12379:2379"')).join()).toMatch(/beyond loopback/);
+    // An allowed host port leading to another container port is still refused.
+    expect(checkOn(withPorts('"10.0.0.11:2379:8008"')).join()).toMatch(/beyond loopback/);
     expect(checkOn(withPorts('"10.0.0.11:2379:2379"', 'other')).join()).toMatch(
       /publishes 10\.0\.0\.11:2379:2379 beyond loopback; only nginx may, bind it to 127\.0\.0\.1 instead/,
     );
