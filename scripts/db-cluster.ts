@@ -9,6 +9,7 @@ await runCli(
     summary:
       "The production PostgreSQL cluster (Patroni and etcd on the inventory's db hosts; docs/ha.md). `status`: every member's role, state, timeline and lag, the synchronous standby, each host's etcd member. `switchover [--to MEMBER]`: the leader hands over to its synchronous standby, no commit lost. `reinit MEMBER`: a replica's data copied again. Commands run in the members' containers through each host's engine (docker exec); switchover and reinit take the deploy lock and write an audit line.",
     dryRun: true,
+    envs: { allowed: ['prod'], otherwise: 'dev runs one plain PostgreSQL, without Patroni.' },
     positionals: '<status|switchover|reinit> [MEMBER]',
     options: {
       to: { type: 'string', value: '<member>', description: 'switchover: the member that takes over (the synchronous standby; default: Patroni picks it)' },

@@ -66,7 +66,7 @@ export function dockerRunner(project: string): CommandRunner {
     const ps = await run`docker ps -q ${filters}`;
     if (ps.exitCode !== 0) {
       throw new OperationError(
-        `the Docker engine of host ${command.host.name} did not answer: ${ps.stderr.trim().split('\n').pop() ?? `exit ${ps.exitCode}`}.`,
+        `the Docker engine of host ${command.host.name} did not answer (${ps.stderr.trim().split('\n').pop() || `exit ${ps.exitCode}`}).`,
         dockerHost ? `check that ssh reaches ${dockerHost}` : 'check that Docker runs (DOCKER_HOST)',
       );
     }
