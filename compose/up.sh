@@ -18,9 +18,10 @@ Brings the rendered bundle in this folder up with Docker Compose, in four steps:
   1. verify the copy: sha256sum -c SHA256SUMS, and no file that SHA256SUMS does not list
   2. give each secret file to the uid of the service that reads it (secret-owners.txt)
   3. create the state folders and mount points the stack needs (host-setup.txt)
-  4. start postgres and redis, run the migrations, start the rest, wait until every
-     container is running and healthy, reload nginx, Prometheus, Alertmanager and the
-     blackbox exporter (SIGHUP: configs copied over a running stack), print what is up
+  4. start the datastores (etcd, PostgreSQL under Patroni, HAProxy, redis), run the
+     migrations, start the rest, wait until every container is running and healthy,
+     reload nginx, Prometheus, Alertmanager and the blackbox exporter (SIGHUP: configs
+     copied over a running stack), print what is up
 
 Options:
   --dry-run          check everything, then print the steps; change nothing
@@ -170,7 +171,7 @@ compose() {
 }
 
 for file in $required; do
-  [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md)."
+  [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md; etcd and Patroni: generate-certs.ts --profile cluster, docs/ha.md)."
 done
 
 if ! docker version >/dev/null 2>&1; then

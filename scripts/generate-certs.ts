@@ -22,27 +22,43 @@ async function importCertificate(args: CliArgs, from: string): Promise<void> {
   if (written.length === 0) log.out('certificates unchanged');
 }
 
-/** Mutual-TLS certificates for the two pgBackRest hosts, signed by the local CA. */
-async function pgbackrestCertificates(args: CliArgs): Promise<void> {
-  const { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } = await import('./lib/certs/pgbackrest.js');
+/**
+ * Certificates of a profile, all signed by the local CA: the two pgBackRest hosts
+ * (mutual TLS), or the PostgreSQL cluster (etcd and Patroni per db host).
+ */
+async function profileCertificates(args: CliArgs, profile: 'pgbackrest' | 'cluster'): Promise<void> {
   const { envFromCli } = await import('./lib/env/from-cli.js');
   const { statePaths } = await import('./lib/paths.js');
   const env = envFromCli(args, 'apply');
-  const plan = planPgbackrestCerts({
-    paths: statePaths(env),
-    hosts: { db: env.values.PGBACKREST_DB_HOST, repo: env.values.PGBACKREST_REPO_HOST },
+  const options = {
     extraSans: ((args.values.san as string[] | undefined) ?? []).map(parseSan),
     bits: wholeNumber(args.values.bits, '--bits', 2048, 8192, DEFAULT_BITS),
     days: wholeNumber(args.values.days, '--days', 1, 825, DEFAULT_DAYS),
     force: args.values.force === true,
-  });
-  const steps = describePgbackrestPlan(plan);
+  };
+  let steps: string[];
+  let apply: () => Promise<string[]>;
+  if (profile === 'pgbackrest') {
+    const { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } = await import('./lib/certs/pgbackrest.js');
+    const plan = planPgbackrestCerts({
+      paths: statePaths(env),
+      hosts: { db: env.values.PGBACKREST_DB_HOST, repo: env.values.PGBACKREST_REPO_HOST },
+      ...options,
+    });
+    steps = describePgbackrestPlan(plan);
+    apply = () => applyPgbackrestCerts(plan);
+  } else {
+    const { applyClusterCerts, clusterCertRequest, describeClusterPlan, planClusterCerts } = await import('./lib/certs/cluster.js');
+    const plan = planClusterCerts(clusterCertRequest(env, options));
+    steps = describeClusterPlan(plan);
+    apply = () => applyClusterCerts(plan);
+  }
   if (args.dryRun) {
     for (const step of steps) log.out(`would ${step}`);
     return;
   }
   for (const step of steps) log.info(step);
-  const written = await applyPgbackrestCerts(plan);
+  const written = await apply();
   for (const file of written) log.out(`wrote ${file}`);
   if (written.length === 0) log.out('certificates unchanged');
 }
@@ -58,7 +74,7 @@ await runCli(
   {
     name: 'generate-certs.ts',
     summary:
-      "Create the TLS certificate nginx serves (STATE_DIR/certs: fullchain.pem, privkey.pem, chain.pem, ca.pem). `--mode ca` keeps a local CA in STATE_DIR/ca (never mounted) and signs with it; `--mode self-signed` makes a single self-signed certificate. `--mode import --from DIR` installs a certificate obtained elsewhere (certbot) after checking it. Idempotent: a valid certificate with the same SANs is kept. For Let's Encrypt see docs/edge.md.",
+      "Create the TLS certificate nginx serves (STATE_DIR/certs: fullchain.pem, privkey.pem, chain.pem, ca.pem). `--mode ca` keeps a local CA in STATE_DIR/ca (never mounted) and signs with it; `--mode self-signed` makes a single self-signed certificate. `--mode import --from DIR` installs a certificate obtained elsewhere (certbot) after checking it. Idempotent: a valid certificate with the same SANs is kept. For Let's Encrypt see docs/edge.md; the cluster's TLS: docs/ha.md.",
     dryRun: true,
     options: {
       mode: {
@@ -78,9 +94,9 @@ await runCli(
       force: { type: 'boolean', description: 'issue a new server certificate even if the current one is fine (the CA is kept)' },
       profile: {
         type: 'string',
-        value: '<server|pgbackrest>',
+        value: '<server|pgbackrest|cluster>',
         description:
-          'server (default): the nginx certificate; pgbackrest: one server+client certificate per pgBackRest host (CN PGBACKREST_DB_HOST / PGBACKREST_REPO_HOST) in STATE_DIR/pgbackrest/tls/{db,repo}, signed by the local CA',
+          'server (default): the nginx certificate; pgbackrest: one server+client certificate per pgBackRest host (CN PGBACKREST_DB_HOST / PGBACKREST_REPO_HOST) in STATE_DIR/pgbackrest/tls/{db,repo}; cluster: per db host of the inventory an etcd and a Patroni/PostgreSQL certificate in STATE_DIR/cluster/tls/<host>/{etcd,postgres}, and the CA alone in STATE_DIR/cluster/ca; all signed by the local CA',
       },
     },
     examples: [
@@ -88,6 +104,7 @@ await runCli(
       'npx tsx scripts/generate-certs.ts --env prod --mode ca --san api.internal.example.org --dry-run',
       'npx tsx scripts/generate-certs.ts --env prod --mode import --from /var/lib/healthmate/letsencrypt/live/api.example.org',
       'npx tsx scripts/generate-certs.ts --env prod --profile pgbackrest',
+      'npx tsx scripts/generate-certs.ts --env prod --profile cluster --dry-run',
     ],
   },
   async (args) => {
@@ -95,11 +112,12 @@ await runCli(
     const { envFromCli } = await import('./lib/env/from-cli.js');
     const { statePaths } = await import('./lib/paths.js');
     const profile = args.values.profile ?? 'server';
-    if (profile !== 'server' && profile !== 'pgbackrest') throw new BadInputError(`--profile must be server or pgbackrest, not "${String(profile)}".`);
-    if (profile === 'pgbackrest') {
+    if (profile !== 'server' && profile !== 'pgbackrest' && profile !== 'cluster')
+      throw new BadInputError(`--profile must be server, pgbackrest or cluster, not "${String(profile)}".`);
+    if (profile === 'pgbackrest' || profile === 'cluster') {
       if (args.values.mode !== undefined || args.values.from !== undefined)
-        throw new BadInputError('--profile pgbackrest always signs with the local CA; drop --mode and --from.');
-      await pgbackrestCertificates(args);
+        throw new BadInputError(`--profile ${profile} always signs with the local CA; drop --mode and --from.`);
+      await profileCertificates(args, profile);
       return;
     }
     const mode = args.values.mode ?? 'ca';

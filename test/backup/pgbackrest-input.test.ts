@@ -98,7 +98,7 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
     ],
     ['rebuild --to and --immediate', 'rebuild-db-host.ts', () => ['--to', '2026-01-01T00:00:00Z', '--immediate'], /--to and --immediate exclude each other/],
     ['rebuild --timeout abc', 'rebuild-db-host.ts', () => ['--timeout', 'abc'], /--timeout must be whole seconds/],
-    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server or pgbackrest/],
+    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server, pgbackrest or cluster/],
     [
       'certs --profile pgbackrest without a CA',
       'generate-certs.ts',
@@ -159,10 +159,12 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
     expect(service?.profiles).toEqual(['pitr']);
     expect(pitr?.volumes.filter((v) => /postgres-data|postgres-socket|pgbackrest-spool|\/var\/lib\/postgresql\/pitr/.test(v))).toEqual([]);
     expect(pitr?.environment.PGDATA).toBe('/var/lib/postgresql/pitr/pgdata');
-    // Recovery refuses to start below the primary's max_connections.
-    const postgres = doc.services.postgres;
+    // Recovery refuses to start below the primary's max_connections (the cluster's, in Patroni's bootstrap.dcs).
+    const patroni = parseYaml(readFileSync(join(dir, 'patroni', 'patroni.yml'), 'utf8')) as {
+      bootstrap: { dcs: { postgresql: { parameters: Record<string, unknown> } } };
+    };
     const setting = (command: string[] | undefined, name: string) => command?.find((c) => c.startsWith(`${name}=`));
-    expect(setting(pitr?.command, 'max_connections')).toBe(setting(postgres?.command, 'max_connections'));
+    expect(setting(pitr?.command, 'max_connections')).toBe(`max_connections=${patroni.bootstrap.dcs.postgresql.parameters.max_connections}`);
     expect(setting(pitr?.command, 'archive_mode')).toBe('archive_mode=off');
   });
 });
@@ -237,12 +239,10 @@ describe('pgBackRest validators', () => {
     const ctx = { bundleDir: dir, env, files, secretValues: [] };
     expect(checkPgbackrestCompose(ctx, 'healthmate')).toEqual([]);
     const stack = join(dir, 'docker-compose.yml');
-    writeFileSync(
-      stack,
-      readFileSync(stack, 'utf8')
-        .replace('archive_command=pgbackrest --stanza=healthmate archive-push %p', 'archive_command=cp %p /wal/%f')
-        .replace(/(tls\/db:\/etc\/pgbackrest\/tls):ro/, '$1'),
-    );
+    writeFileSync(stack, readFileSync(stack, 'utf8').replace(/(tls\/db:\/etc\/pgbackrest\/tls):ro/, '$1'));
+    // Every Patroni member archives with the same command, from its own patroni.yml.
+    const patroni = join(dir, 'patroni', 'patroni.yml');
+    writeFileSync(patroni, readFileSync(patroni, 'utf8').replace("'pgbackrest --stanza=healthmate archive-push %p'", "'cp %p /wal/%f'"));
     const repoCompose = join(dir, 'repo-host', 'docker-compose.yml');
     writeFileSync(repoCompose, readFileSync(repoCompose, 'utf8').replace(/PGBACKREST_DEB_VERSION: "[^"]+"/, 'PGBACKREST_DEB_VERSION: "2.54-1"'));
     expect(checkPgbackrestCompose(ctx, 'healthmate').map((p) => p.message)).toEqual([

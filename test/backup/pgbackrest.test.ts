@@ -162,16 +162,19 @@ function renderSide(side: 'db' | 'repo', file: string): void {
   writeFileSync(join(dirs.include as string, 'postgres_password'), 'not a pgbackrest setting\n', { mode: 0o640 });
 }
 
-/** archive_* and wal_level exactly as the shipped prod compose file passes them to postgres. */
+/** archive_* and wal_level exactly as the shipped prod patroni.yml gives them to every member's PostgreSQL. */
 function shippedArchiveSettings(): string {
   const env = loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan', processEnv: {}, overrides: { PGBACKREST_STANZA: STANZA } });
   const context = buildContext(env);
-  const file = 'compose/docker-compose.prod.yml';
+  const file = 'compose/patroni/prod/patroni.yml';
   const rendered = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), context.values, context.secretNames);
-  const compose = parseYaml(rendered.text) as { services: { postgres: { command: string[] } } };
-  const settings = compose.services.postgres.command.filter((arg) => /^(archive_|wal_level)/.test(arg));
-  expect(settings.find((s) => s.startsWith('archive_command='))).toBe(`archive_command=pgbackrest --stanza=${STANZA} archive-push %p`);
-  return settings.map((s) => s.replace(/^([^=]+)=(.*)$/, (_, k: string, v: string) => `${k} = '${v.replace(/'/g, "''")}'`)).join('\n');
+  type Parameters = Record<string, string | number>;
+  const patroni = parseYaml(rendered.text) as { postgresql: { parameters: Parameters }; bootstrap: { dcs: { postgresql: { parameters: Parameters } } } };
+  const settings = Object.entries({ ...patroni.postgresql.parameters, wal_level: patroni.bootstrap.dcs.postgresql.parameters.wal_level }).filter(([k]) =>
+    /^(archive_|wal_level)/.test(k),
+  );
+  expect(Object.fromEntries(settings).archive_command).toBe(`pgbackrest --stanza=${STANZA} archive-push %p`);
+  return settings.map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n');
 }
 
 function sql(statement: string, database = 'healthmate'): string {

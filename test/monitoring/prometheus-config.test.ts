@@ -45,7 +45,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('Prometheus configs', () => {
   it.each(['prod', 'dev'] as const)('%s passes promtool check config with its rule files', (env) => {
     const result = spawnSync(needTool('promtool'), ['check', 'config', join(bundle(env), 'monitoring', 'prometheus.yml')], { encoding: 'utf8' });
-    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 3 rule files found/);
+    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 4 rule files found/);
     expect(result.status).toBe(0);
   });
 
@@ -81,7 +81,7 @@ describe('Prometheus configs', () => {
     const result = spawnSync(needTool('promtool'), ['check', 'config', stubbed], { encoding: 'utf8' });
     rmSync(stubbed);
     rmSync(dir, { recursive: true });
-    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 3 rule files found/);
+    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 4 rule files found/);
     expect(result.status).toBe(0);
   });
 });

@@ -43,6 +43,12 @@ function readyBundle(): Rendered {
   const pgbackrestTls = join(rendered.stateDir, 'pgbackrest', 'tls', 'db');
   mkdirSync(pgbackrestTls, { recursive: true });
   for (const file of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(pgbackrestTls, file), 'stand-in\n');
+  // The cluster's: this host's etcd and Patroni certificates, the CA alone for HAProxy and Prometheus.
+  for (const dir of ['tls/main/etcd', 'tls/main/postgres', 'ca']) {
+    mkdirSync(join(rendered.stateDir, 'cluster', dir), { recursive: true });
+    for (const file of dir === 'ca' ? ['ca.pem'] : ['ca.pem', 'cert.pem', 'key.pem'])
+      writeFileSync(join(rendered.stateDir, 'cluster', dir, file), 'stand-in\n');
+  }
   return rendered;
 }
 
@@ -195,9 +201,9 @@ describe('up.sh (dash)', () => {
     expect(out).toContain('chown 472 secrets/grafana_admin_password');
     expect(out).toContain(`mkdir -p ${join(rendered.stateDir, 'acme')}`);
     expect(out).toContain('mkdir -p nginx/certs');
-    expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps postgres redis/);
+    expect(out).toMatch(/docker-compose -p healthmate -f \S+\/docker-compose\.yml up -d --no-deps etcd postgres haproxy redis/);
     expect(out).toMatch(/run --rm --no-deps -T backend alembic upgrade head/);
-    expect(out).toMatch(/wait until every container of postgres (pgbackrest )?redis backend .* is running and healthy \(at most 300s\)/);
+    expect(out).toMatch(/wait until every container of etcd postgres pgbackrest haproxy redis backend .* is running and healthy \(at most 300s\)/);
     for (const service of ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter']) expect(out).toContain(`exec -T ${service} sh -c kill -HUP 1`);
     expect(out).toContain('dry run: nothing was changed.');
     // Without an engine the dry run warns; the real run refuses (below).
@@ -248,7 +254,7 @@ describe('up.sh (dash)', () => {
       },
       asUser: 65534,
       message:
-        /must run as root: secret files and state folders must belong to uids 10001 472 999 59000 \(secret-owners.txt, host-setup.txt\); run it with sudo/,
+        /must run as root: secret files and state folders must belong to uids 999 10001 472 59000 \(secret-owners.txt, host-setup.txt\); run it with sudo/,
     },
     {
       name: 'no certificate where nginx expects it',

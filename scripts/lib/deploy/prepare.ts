@@ -50,11 +50,15 @@ export async function check(ctx: DeployContext, bundleDir: string): Promise<void
     );
 }
 
-/** pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls): issued by the local CA when missing or expiring, else kept. */
+/**
+ * pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls) and the cluster's (STATE_DIR/cluster:
+ * etcd and Patroni per db host): issued by the local CA when missing or expiring, else kept.
+ */
 async function ensurePgbackrestCertificates(ctx: DeployContext): Promise<void> {
   if (ctx.dryRun) return;
   if (!existsSync(join(ctx.paths.ca, 'ca.pem'))) await runScript(ctx, 'generate-certs.ts', ['--mode', 'ca']);
   await runScript(ctx, 'generate-certs.ts', ['--profile', 'pgbackrest']);
+  await runScript(ctx, 'generate-certs.ts', ['--profile', 'cluster']);
 }
 
 export async function ensureCertificates(ctx: DeployContext): Promise<void> {

@@ -22,9 +22,16 @@ export function pgbackrestTlsDir(paths: StatePaths, role: 'db' | 'repo'): string
   return join(paths.root, 'pgbackrest', 'tls', role);
 }
 
-/** Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest, and the repository host image; both carry the same package version. */
-export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION'>): { db: string; repo: string } {
+/**
+ * Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest and patroni, and the
+ * repository host image; both carry the same pgbackrest version. The tag names every package
+ * version, so a changed one builds a new image instead of reusing the old.
+ */
+export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION' | 'PATRONI_DEB_VERSION'>): {
+  db: string;
+  repo: string;
+} {
   const postgresTag = values.POSTGRES_IMAGE.split(':').pop() as string;
   const version = values.PGBACKREST_DEB_VERSION;
-  return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}`, repo: `healthmate-pgbackrest:${version}` };
+  return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}-patroni${values.PATRONI_DEB_VERSION}`, repo: `healthmate-pgbackrest:${version}` };
 }

@@ -9,7 +9,7 @@ import { buildContext } from './context.js';
 import { bundleExtras } from './derived.js';
 import { bundleLayout } from './layout.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
-import { renderTemplate, type TemplateProblem } from './template.js';
+import { type RenderValue, renderTemplate, type TemplateProblem } from './template.js';
 
 export const MANIFEST = 'MANIFEST.json';
 export const SECRETS_DIR = 'secrets';
@@ -40,10 +40,18 @@ export function repoRoot(): string {
 
 /**
  * Renders every template in memory, or only the files `only` accepts (what a
- * command that ships one folder needs). Throws RenderError listing every problem.
+ * command that ships one folder needs). `hostValues` replace derived values for
+ * one host of the inventory (its member name, endpoints, TLS folders).
+ * Throws RenderError listing every problem.
  */
-export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: string) => boolean = () => true): Bundle {
+export function planBundle(
+  env: LoadedEnv,
+  root = repoRoot(),
+  only: (path: string) => boolean = () => true,
+  hostValues: Record<string, RenderValue> = {},
+): Bundle {
   const context = buildContext(env);
+  Object.assign(context.values, hostValues);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];
   const rendered: RenderedFile[] = [];

@@ -182,6 +182,7 @@ export async function buildStandIns(daemon: Dockerd, log: (line: string) => void
   const pgbackrest = pgbackrestImages({
     POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string,
     PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string,
+    PATRONI_DEB_VERSION: defaultFor(SCHEMA.PATRONI_DEB_VERSION, 'prod') as string,
   });
   docker(daemon, ['tag', vars.POSTGRES_IMAGE as string, pgbackrest.db]);
   build(daemon, pgbackrest.repo, 'pgbackrest-repo', { BASE: base });

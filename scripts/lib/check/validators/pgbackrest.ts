@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { $ } from 'zx/core';
@@ -162,23 +162,32 @@ function secretNames(service: ComposeService): string[] {
   return (service.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source));
 }
 
-/** The compose wiring pgBackRest depends on, on both hosts. */
+/** Patroni's config: PostgreSQL's settings on every member of the production cluster. */
+export const PATRONI_CONFIG = 'patroni/patroni.yml';
+
+function patroniParameters(ctx: CheckContext): Record<string, unknown> | undefined {
+  if (!existsSync(join(ctx.bundleDir, PATRONI_CONFIG))) return undefined;
+  const config = readYaml(readFileSync(join(ctx.bundleDir, PATRONI_CONFIG), 'utf8')) as { postgresql?: { parameters?: Record<string, unknown> } } | null;
+  return config?.postgresql?.parameters;
+}
+
+/** The compose wiring pgBackRest depends on, on both hosts, and the archive settings of every member. */
 export function checkPgbackrestCompose(ctx: CheckContext, stanza: string): Problem[] {
   const problems: Problem[] = [];
   const stack = services(ctx, 'docker-compose.yml');
   const repo = services(ctx, REPO_COMPOSE);
   const postgres = stack.postgres;
   if (!postgres) return [error('the stack has no postgres service.', 'docker-compose.yml')];
-  const command = Array.isArray(postgres.command) ? postgres.command : [];
-  const setting = (name: string) => command.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
-  if (setting('archive_mode') !== 'on') problems.push(error('postgres must run with archive_mode=on.', 'docker-compose.yml'));
+  // PostgreSQL runs under Patroni: every member's archive settings are its local postgresql.parameters.
+  const settings = patroniParameters(ctx);
+  if (!settings) return [error(`the bundle has no ${PATRONI_CONFIG} with postgresql.parameters.`, PATRONI_CONFIG)];
+  const setting = (name: string) => (settings[name] === undefined ? undefined : String(settings[name]));
+  if (setting('archive_mode') !== 'on') problems.push(error('postgresql.parameters.archive_mode must be on.', PATRONI_CONFIG));
   if (setting('archive_command') !== `pgbackrest --stanza=${stanza} archive-push %p`)
-    problems.push(
-      error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, 'docker-compose.yml'),
-    );
+    problems.push(error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, PATRONI_CONFIG));
   const timeout = Number(setting('archive_timeout'));
   if (!(timeout > 0 && timeout <= 60))
-    problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', 'docker-compose.yml'));
+    problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', PATRONI_CONFIG));
 
   const sides: [string, string, ComposeService | undefined][] = [
     ['docker-compose.yml', 'postgres', postgres],
