@@ -196,8 +196,13 @@ describe('a three-member cluster from the rendered configs', () => {
     ) as Member;
     expect(old).toBeDefined();
     startPatroni(old);
-    const rejoined = await waitForRoles(cluster, `${old.name} to rejoin`, (ms) =>
-      ms.some((m) => m.name === old.name && m.role !== 'leader' && (m.state === 'running' || m.state === 'streaming')),
+    // A rejoining member first runs on its old timeline, then follows the leader's: wait for that.
+    const rejoined = await waitForRoles(
+      cluster,
+      `${old.name} to rejoin on the leader's timeline`,
+      (ms) =>
+        ms.some((m) => m.name === old.name && m.role !== 'leader' && (m.state === 'running' || m.state === 'streaming')) &&
+        new Set(ms.map((m) => m.timeline)).size === 1,
     );
     const timelines = new Set(rejoined.map((m) => m.timeline));
     expect(timelines.size).toBe(1);
