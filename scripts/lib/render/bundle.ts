@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
+import { MANIFEST, replaceProblem } from '../bundle-folder.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { checksumsFile, sha256 } from './checksums.js';
@@ -10,7 +11,7 @@ import { bundleLayout } from './layout.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
 import { renderTemplate, type TemplateProblem } from './template.js';
 
-export const MANIFEST = 'MANIFEST.json';
+export { MANIFEST } from '../bundle-folder.js';
 export const SECRETS_DIR = 'secrets';
 
 export interface BundleFile {
@@ -101,6 +102,10 @@ function modeString(mode: number): string {
  */
 export function writeBundle(bundle: Bundle, outRoot: string): string {
   const finalDir = join(outRoot, bundle.env.name);
+  // Only a previous bundle is replaced: anything else there is refused, never deleted (render --out checks it first too).
+  const problem = replaceProblem(finalDir);
+  if (problem)
+    throw new BadInputError(`${finalDir} ${problem}; a render replaces only a bundle it rendered, and deleted nothing.`, `move it away, or render elsewhere`);
   let staging: string;
   try {
     mkdirSync(outRoot, { recursive: true });
