@@ -12,15 +12,7 @@ async function importCertificate(args: Args, from: string): Promise<void> {
   const env = envFromCli(args, 'apply');
   const paths = statePaths(env);
   const plan = planImport(from, env.values.DOMAIN, paths);
-  const step = describeImport(plan, paths);
-  if (args.dryRun) {
-    log.out(`would ${step}`);
-    return;
-  }
-  log.info(step);
-  const written = applyImport(plan, paths);
-  for (const file of written) log.out(`wrote ${file}`);
-  if (written.length === 0) log.out('certificates unchanged');
+  await carryOut([describeImport(plan, paths)], args.dryRun, async () => applyImport(plan, paths));
 }
 
 /** Mutual-TLS certificates for the two pgBackRest hosts, signed by the local CA. */
@@ -37,13 +29,17 @@ async function pgbackrestCertificates(args: Args): Promise<void> {
     days: args.values.days,
     force: args.values.force,
   });
-  const steps = describePgbackrestPlan(plan);
-  if (args.dryRun) {
+  await carryOut(describePgbackrestPlan(plan), args.dryRun, () => applyPgbackrestCerts(plan));
+}
+
+/** Prints a plan's steps (all a dry run does), or applies it and names what it wrote. */
+async function carryOut(steps: string[], dryRun: boolean, apply: () => Promise<string[]>): Promise<void> {
+  if (dryRun) {
     for (const step of steps) log.out(`would ${step}`);
     return;
   }
   for (const step of steps) log.info(step);
-  const written = await applyPgbackrestCerts(plan);
+  const written = await apply();
   for (const file of written) log.out(`wrote ${file}`);
   if (written.length === 0) log.out('certificates unchanged');
 }
@@ -73,13 +69,5 @@ await runCli(SPEC, async (args) => {
     paths: statePaths(env),
     envName: env.name,
   });
-  const steps = describePlan(plan);
-  if (args.dryRun) {
-    for (const step of steps) log.out(`would ${step}`);
-    return;
-  }
-  for (const step of steps) log.info(step);
-  const written = await applyCertPlan(plan);
-  for (const file of written) log.out(`wrote ${file}`);
-  if (written.length === 0) log.out('certificates unchanged');
+  await carryOut(describePlan(plan), args.dryRun, () => applyCertPlan(plan));
 });

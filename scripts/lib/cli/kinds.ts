@@ -400,36 +400,30 @@ function pathValue(raw: string, ctx: KindContext): string {
   return resolve(ctx.cwd, raw);
 }
 
-const blocked = (ctx: KindContext, raw: string, by: string) =>
-  bad(`${ctx.flag} ${shown(raw)} is below ${by}, which is a file, not a folder.`, 'pass a path whose folders are folders');
+/** What a path kind refuses at each state of the path, as the rest of a sentence (a path below a file is always refused). */
+type Refusals = Partial<Record<'file' | 'folder' | 'missing', string>>;
 
-export const existingFile: Kind<string> = {
-  family: 'existing-file',
-  placeholder: '<file>',
-  summary: 'an existing file',
-  parse(raw, ctx) {
-    const path = pathValue(raw, ctx);
-    const state = pathState(path);
-    if (state.type === 'folder') throw bad(`${ctx.flag} ${shown(raw)} is a folder; pass a file.`);
-    if (state.type === 'blocked') throw blocked(ctx, raw, state.by);
-    if (state.type === 'missing') throw bad(`${ctx.flag} ${shown(raw)} does not exist.`);
-    return path;
-  },
-};
+/** Checks the path a value names; returns it resolved against the working folder. */
+function checkPath(raw: string, ctx: KindContext, refuse: Refusals): string {
+  const path = pathValue(raw, ctx);
+  const state = pathState(path);
+  if (state.type === 'blocked')
+    throw bad(`${ctx.flag} ${shown(raw)} is below ${state.by}, which is a file, not a folder.`, 'pass a path whose folders are folders');
+  const refusal = refuse[state.type];
+  if (refusal) throw bad(`${ctx.flag} ${shown(raw)} ${refusal}.`);
+  return path;
+}
 
-export const existingFolder: Kind<string> = {
-  family: 'existing-folder',
-  placeholder: '<dir>',
-  summary: 'an existing folder',
-  parse(raw, ctx) {
-    const path = pathValue(raw, ctx);
-    const state = pathState(path);
-    if (state.type === 'file') throw bad(`${ctx.flag} ${shown(raw)} is a file; pass a folder.`);
-    if (state.type === 'blocked') throw blocked(ctx, raw, state.by);
-    if (state.type === 'missing') throw bad(`${ctx.flag} ${shown(raw)} does not exist.`);
-    return path;
-  },
-};
+function pathKind(family: KindFamily, placeholder: string, summary: string, refuse: Refusals): Kind<string> {
+  return { family, placeholder, summary, parse: (raw, ctx) => checkPath(raw, ctx, refuse) };
+}
+
+export const existingFile = pathKind('existing-file', '<file>', 'an existing file', { folder: 'is a folder; pass a file', missing: 'does not exist' });
+
+export const existingFolder = pathKind('existing-folder', '<dir>', 'an existing folder', { file: 'is a file; pass a folder', missing: 'does not exist' });
+
+/** A folder that exists or will be created: never a file, and no parent is a file. */
+export const folder = pathKind('folder', '<dir>', 'a folder (created when missing)', { file: 'is a file; pass a folder' });
 
 /** A file to create: its folder exists, the file does not (it is never overwritten). */
 export const newFile: Kind<string> = {
@@ -437,44 +431,25 @@ export const newFile: Kind<string> = {
   placeholder: '<file>',
   summary: 'a new file in an existing folder (never overwritten)',
   parse(raw, ctx) {
-    const path = pathValue(raw, ctx);
-    const state = pathState(path);
-    if (state.type === 'folder') throw bad(`${ctx.flag} ${shown(raw)} is a folder; pass the path of a new file.`);
-    if (state.type === 'file') throw bad(`${ctx.flag} ${shown(raw)} already exists; it is never overwritten.`, 'edit it, or move it away first');
-    if (state.type === 'blocked') throw blocked(ctx, raw, state.by);
+    const path = checkPath(raw, ctx, { folder: 'is a folder; pass the path of a new file' });
+    if (pathState(path).type === 'file') throw bad(`${ctx.flag} ${shown(raw)} already exists; it is never overwritten.`, 'edit it, or move it away first');
     if (pathState(dirname(path)).type !== 'folder') throw bad(`${ctx.flag} ${shown(raw)}: its folder does not exist; create it first.`);
     return path;
   },
 };
 
-/** A file given by path, or by name in a folder the script knows (a backup in BACKUP_DIR): never a folder. */
+/** A file given by path, or by name in a folder the script knows (a backup in BACKUP_DIR): never a folder; returned as given. */
 export function fileOrName(where: string): Kind<string> {
   return {
     family: 'file-or-name',
     placeholder: '<file>',
     summary: `a file, or the name of one in ${where}`,
     parse(raw, ctx) {
-      const state = pathState(pathValue(raw, ctx));
-      if (state.type === 'folder') throw bad(`${ctx.flag} ${shown(raw)} is a folder; pass a file.`);
-      if (state.type === 'blocked') throw blocked(ctx, raw, state.by);
+      checkPath(raw, ctx, { folder: 'is a folder; pass a file' });
       return raw;
     },
   };
 }
-
-/** A folder that exists or will be created: never a file, and no parent is a file. */
-export const folder: Kind<string> = {
-  family: 'folder',
-  placeholder: '<dir>',
-  summary: 'a folder (created when missing)',
-  parse(raw, ctx) {
-    const path = pathValue(raw, ctx);
-    const state = pathState(path);
-    if (state.type === 'file') throw bad(`${ctx.flag} ${shown(raw)} is a file; pass a folder.`);
-    if (state.type === 'blocked') throw blocked(ctx, raw, state.by);
-    return path;
-  },
-};
 
 /**
  * The root a bundle is rendered into, as `<root>/<env>`: that folder must be
@@ -488,7 +463,7 @@ export function output(readOnly: string): Kind<string> {
     placeholder: '<dir>',
     summary: `a folder whose <env> subfolder is absent, empty or a bundle rendered before (${MANIFEST}); nothing else is replaced`,
     parse(raw, ctx) {
-      const root = folder.parse(raw, ctx) as string;
+      const root = checkPath(raw, ctx, { file: 'is a file; pass a folder' });
       const problem = ctx.given(readOnly) ? undefined : replaceProblem(join(root, ctx.env));
       if (problem)
         throw bad(
