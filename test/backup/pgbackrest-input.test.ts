@@ -18,7 +18,7 @@ import { verifyProblems } from '../../scripts/lib/pgbackrest/backup.js';
 import { parseInfo, pgbackrestMetricsText, segmentEndBytes } from '../../scripts/lib/pgbackrest/metrics.js';
 import { restoreTarget } from '../../scripts/lib/pgbackrest/target.js';
 import { REPO, runScript } from '../helpers/run.js';
-import { tempDir } from '../helpers/tmp.js';
+import { tempDir, tempDirWithBundle } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
@@ -136,7 +136,7 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
     const mounts = [...result.stdout.matchAll(/-v pitr1:(\S+) (?:--user 999:999 --entrypoint \S+ )?(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
     expect(mounts).toEqual(Array(3).fill('/var/lib/postgresql/pitr postgres-pitr'));
     expect(result.stdout).toContain('--pg1-path=/var/lib/postgresql/pitr/pgdata');
-    expect(readdirSync(dir)).toEqual(['work']);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('verify-pitr.ts --dry-run prints verify and the metrics it would write, and writes nothing', () => {
@@ -149,7 +149,7 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(expected);
     }
-    expect(readdirSync(dir)).toEqual(['work']);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('postgres-pitr mounts none of the live volumes and runs with archiving off', () => {
@@ -173,11 +173,7 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
 /** A working folder with dist/dev rendered: the compose files the pgBackRest commands name (they refuse without). */
 function devBundleHere(): { dir: string; work: string } {
   const dir = tempDir();
-  const work = join(dir, 'work');
-  mkdirSync(work);
-  const result = runScript('render.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`], { cwd: work });
-  expect(result.code, result.stderr).toBe(0);
-  return { dir, work };
+  return { dir, work: tempDirWithBundle('dev', join(dir, 'state')) };
 }
 
 function renderedBundle(): { dir: string; env: ReturnType<typeof loadEnv> } {
