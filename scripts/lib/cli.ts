@@ -138,7 +138,8 @@ function tokenize(spec: CliSpec, options: Options, argv: string[]): Given {
           throw new BadInputError(`${spec.name}: unknown option --env-file.`, `${spec.name} writes its file with --out <file>; ${NODE20_ENV_FILE_NOTE}`);
         throw new BadInputError(`${spec.name}: unknown option ${typed}.`, usage);
       }
-      throw new BadInputError(`${spec.name}: unexpected argument ${JSON.stringify(word.slice(0, 80))}; every value follows its option.`, usage);
+      // Not shown: `--set PASSWORD s3cret` (a space for the =) would print the secret.
+      throw new BadInputError(`${spec.name}: unexpected word ${i + 1} on the command line (not shown); every value follows its option, flags take none.`, usage);
     }
     const option = options[name] as OptionSpec;
     const eq = word.startsWith('--') ? word.indexOf('=') : -1;

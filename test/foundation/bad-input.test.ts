@@ -788,6 +788,14 @@ const ROWS: Row[] = [
     message: '--out "-x.env" starts with a dash; to mean that path, write ./-x.env.',
   },
   {
+    name: '--set NAME value (a space for the =) never prints the value',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'POSTGRES_PASSWORD', 'Stray-Secret-8d2f', '--dry-run'],
+    code: 2,
+    message: 'render.ts: unexpected word 7 on the command line (not shown)',
+    absent: 'Stray-Secret-8d2f',
+  },
+  {
     name: 'N27 a refused --rollback writes no audit line',
     script: 'deploy-prod.ts',
     args: (c) => [...prod(c), '--rollback'],
