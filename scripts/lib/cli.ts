@@ -1,6 +1,6 @@
 import { runCleanups } from './cleanup.js';
 import { assignment, checkHygiene, existingFile, flag, type Kind, type KindContext, oneOf } from './cli/kinds.js';
-import { checkRelations, type Relation } from './cli/relations.js';
+import { checkRelations, describeRelation, type Relation } from './cli/relations.js';
 import { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './env/names.js';
 import { BadInputError, EXIT_BAD_INPUT, EXIT_FAILED, OperationError } from './errors.js';
 import { log, redact, setVerbose } from './log.js';
@@ -104,6 +104,7 @@ export function helpText(spec: CliSpec): string {
       lines.push(`  ${''.padEnd(34)} value: ${option.kind.summary}${given}${option.multiple ? '; repeatable' : ''}`);
     }
   }
+  if (spec.relations?.length) lines.push('', 'Rules:', ...spec.relations.map((relation) => `  ${describeRelation(relation)}`));
   lines.push('', 'Exit codes: 0 success, 1 operation failed, 2 bad usage or bad input.');
   if ('env-file' in options) lines.push('', NODE20_ENV_FILE_NOTE);
   if (spec.examples?.length) lines.push('', 'Examples:', ...spec.examples.map((e) => `  ${e}`));
@@ -139,7 +140,10 @@ function tokenize(spec: CliSpec, options: Options, argv: string[]): Given {
         throw new BadInputError(`${spec.name}: unknown option ${typed}.`, usage);
       }
       // Not shown: `--set PASSWORD s3cret` (a space for the =) would print the secret.
-      throw new BadInputError(`${spec.name}: unexpected word ${i + 1} on the command line (not shown); every value follows its option, flags take none.`, usage);
+      throw new BadInputError(
+        `${spec.name}: unexpected word ${i + 1} on the command line (not shown); every value follows its option, flags take none.`,
+        usage,
+      );
     }
     const option = options[name] as OptionSpec;
     const eq = word.startsWith('--') ? word.indexOf('=') : -1;

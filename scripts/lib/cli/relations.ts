@@ -30,6 +30,16 @@ export function relationNames(relation: Relation): string[] {
 
 type OptionKinds = Record<string, { kind: Kind<unknown> }>;
 
+const show = (cond: string): string => `--${cond.replace('=', ' ')}`;
+
+/** One line of --help per relation. */
+export function describeRelation(relation: Relation): string {
+  if ('oneOf' in relation) return `${relation.required ? 'exactly' : 'at most'} one of ${relation.oneOf.map(show).join(', ')}`;
+  if ('excludes' in relation) return `${show(relation.option)} excludes ${relation.excludes.map(show).join(', ')}`;
+  if ('only' in relation) return `${show(relation.option)} applies only with ${relation.only.map(show).join(' or ')}`;
+  return `${show(relation.option)} needs ${relation.needs.map(show).join(' and ')}`;
+}
+
 export function checkRelations(
   relations: readonly Relation[],
   options: OptionKinds,
@@ -39,10 +49,6 @@ export function checkRelations(
   const holds = (cond: string): boolean => {
     const eq = cond.indexOf('=');
     return eq < 0 ? given(cond) : stated(cond.slice(0, eq)) === cond.slice(eq + 1);
-  };
-  const show = (cond: string): string => {
-    const eq = cond.indexOf('=');
-    return eq < 0 ? `--${cond}` : `--${cond.slice(0, eq)} ${cond.slice(eq + 1)}`;
   };
   const withValue = (cond: string): string => {
     const placeholder = cond.includes('=') ? '' : (options[cond]?.kind.placeholder ?? '');
