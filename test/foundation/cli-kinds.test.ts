@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KindFamily } from '../../scripts/lib/cli/kinds.js';
-import { relationNames } from '../../scripts/lib/cli/relations.js';
+import { describeRelation, relationNames } from '../../scripts/lib/cli/relations.js';
 import { allOptions, type CliSpec, helpText, type OptionSpec, parseCli } from '../../scripts/lib/cli.js';
 import { BadInputError } from '../../scripts/lib/errors.js';
 import { REPO, runScriptAsync } from '../helpers/run.js';
@@ -244,8 +244,10 @@ describe('every script declares its options in a spec the tests can read', () =>
       expect(help).toContain(`--${name}`);
       if (option.kind.family !== 'flag') expect(help).toContain(`value: ${option.kind.summary}`);
     }
-    for (const relation of spec.relations ?? [])
+    for (const relation of spec.relations ?? []) {
       for (const name of relationNames(relation)) expect(allOptions(spec), `${script} relation`).toHaveProperty(name);
+      expect(help).toContain(describeRelation(relation));
+    }
   });
 });
 
