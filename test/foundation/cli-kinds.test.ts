@@ -267,6 +267,15 @@ describe('generated bad values, in process: one sentence naming the option', () 
       else if (!result.message.includes(`--${c.option}`)) wrong.push(`${label}: does not name the option: ${result.message}`);
       else if (result.message.includes('\n')) wrong.push(`${label}: more than one line: ${result.message}`);
       else if (c.bad.secret && `${result.message}${result.hint ?? ''}`.includes(c.bad.secret)) wrong.push(`${label}: shows the secret: ${result.message}`);
+      else if (SPECS.get(c.script)?.dryRun && c.option !== 'dry-run' && !c.argv.includes('--dry-run')) {
+        // A dry run refuses what the real run refuses, with the same sentence.
+        const dry = await parseCli(SPECS.get(c.script) as CliSpec, ['--dry-run', ...c.argv], { cwd: root }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const same = dry instanceof BadInputError && (dry.message === result.message || dry.message.includes('--dry-run'));
+        if (!same) wrong.push(`${label}: with --dry-run: ${dry instanceof Error ? dry.message : 'accepted'}`);
+      }
     }
     expect(wrong).toEqual([]);
   });
