@@ -24,6 +24,8 @@ const SPECS = new Map<string, CliSpec>();
 const PASSWORD = 's3cretpw-kinds';
 const SECRET = 'hm-secret-marker-4f2a9c';
 const SKIP = new Set(['help', 'verbose']);
+/** One "now" for every in-process parse: a time message names it, and two parses must agree. */
+const NOW = new Date();
 
 let root = '';
 /** Paths every kind can be given: a file, a folder, a bundle of each env, and the traps. */
@@ -183,7 +185,7 @@ function argvFor(name: string, option: OptionSpec, valid: string, bad: Bad): str
 }
 
 const accepted = async (spec: CliSpec, argv: string[]) =>
-  parseCli(spec, argv, { cwd: root }).then(
+  parseCli(spec, argv, { cwd: root, now: NOW }).then(
     () => true,
     () => false,
   );
@@ -258,7 +260,7 @@ describe('generated bad values, in process: one sentence naming the option', () 
     expect(cases.length).toBeGreaterThan(700);
     const wrong: string[] = [];
     for (const c of cases) {
-      const result = await parseCli(SPECS.get(c.script) as CliSpec, c.argv, { cwd: root }).then(
+      const result = await parseCli(SPECS.get(c.script) as CliSpec, c.argv, { cwd: root, now: NOW }).then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -269,7 +271,7 @@ describe('generated bad values, in process: one sentence naming the option', () 
       else if (c.bad.secret && `${result.message}${result.hint ?? ''}`.includes(c.bad.secret)) wrong.push(`${label}: shows the secret: ${result.message}`);
       else if (SPECS.get(c.script)?.dryRun && c.option !== 'dry-run' && !c.argv.includes('--dry-run')) {
         // A dry run refuses what the real run refuses, with the same sentence.
-        const dry = await parseCli(SPECS.get(c.script) as CliSpec, ['--dry-run', ...c.argv], { cwd: root }).then(
+        const dry = await parseCli(SPECS.get(c.script) as CliSpec, ['--dry-run', ...c.argv], { cwd: root, now: NOW }).then(
           () => undefined,
           (error: unknown) => error,
         );
@@ -305,7 +307,7 @@ async function refusedSomehow(spec: CliSpec, words: string[], without: string[],
   });
   const sets = [[], ...choices, ...choices.flatMap((one, i) => choices.slice(i + 1).map((two) => [...one, ...two]))];
   for (const base of sets) {
-    const error = await parseCli(spec, [...base, ...words], { cwd: root }).then(
+    const error = await parseCli(spec, [...base, ...words], { cwd: root, now: NOW }).then(
       () => undefined,
       (e: unknown) => e,
     );
