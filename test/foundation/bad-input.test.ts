@@ -538,6 +538,17 @@ const ROWS: Row[] = [
     message: 'holds notes.txt, which its MANIFEST.json does not list',
   },
   {
+    name: 'N1 deploy-dev --dry-run refuses the dist/dev its real run would not replace',
+    script: 'deploy-dev.ts',
+    setup: (c) => {
+      mkdirSync(join(c.dir, 'dist', 'dev'), { recursive: true });
+      writeFileSync(join(c.dir, 'dist', 'dev', 'precious.txt'), 'keep me\n');
+    },
+    args: (c) => [...dev(c), '--dry-run'],
+    code: 2,
+    message: /dist\/dev holds no MANIFEST\.json, so it is not a bundle rendered by render\.ts; a render replaces only a bundle it rendered/,
+  },
+  {
     name: "N1 render --out '' is not the working folder",
     script: 'render.ts',
     setup: (c) => writeFileSync(join(c.dir, 'dev'), 'a file named like the env\n'),

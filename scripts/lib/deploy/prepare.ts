@@ -5,7 +5,7 @@ import { VALIDATORS } from '../check/registry.js';
 import { formatReport, runValidators } from '../check/runner.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
-import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
+import { listBundle, planBundle, refuseToReplace, writeBundle } from '../render/bundle.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { runScript } from './commands.js';
 import type { DeployContext } from './context.js';
@@ -20,7 +20,11 @@ import '../derivers.js';
  */
 export function render(ctx: DeployContext, scratch: string): string {
   const bundle = planBundle(ctx.plan.env);
-  if (ctx.dryRun) return writeBundle(bundle, scratch);
+  if (ctx.dryRun) {
+    // The dry run refuses the dist/<env> the real run would refuse to replace.
+    refuseToReplace(resolve('dist', ctx.plan.env.name));
+    return writeBundle(bundle, scratch);
+  }
   writeBundle(bundle, resolve('dist'));
   return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
 }

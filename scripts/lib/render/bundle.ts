@@ -96,16 +96,20 @@ function modeString(mode: number): string {
   return `0${mode.toString(8)}`;
 }
 
+/** Only a previous bundle is replaced: anything else at `dir` is refused, never deleted (render --out checks it first too). */
+export function refuseToReplace(dir: string): void {
+  const problem = replaceProblem(dir);
+  if (problem)
+    throw new BadInputError(`${dir} ${problem}; a render replaces only a bundle it rendered, and deleted nothing.`, 'move it away, or render elsewhere');
+}
+
 /**
  * Writes the bundle to `<outRoot>/<env>` atomically: everything is built in a
  * temp folder beside it, then swapped in. A failure leaves the previous bundle.
  */
 export function writeBundle(bundle: Bundle, outRoot: string): string {
   const finalDir = join(outRoot, bundle.env.name);
-  // Only a previous bundle is replaced: anything else there is refused, never deleted (render --out checks it first too).
-  const problem = replaceProblem(finalDir);
-  if (problem)
-    throw new BadInputError(`${finalDir} ${problem}; a render replaces only a bundle it rendered, and deleted nothing.`, `move it away, or render elsewhere`);
+  refuseToReplace(finalDir);
   let staging: string;
   try {
     mkdirSync(outRoot, { recursive: true });
