@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { TempDir } from './lib/cleanup.js';
 import { SPEC } from './lib/cli/specs/check.js';
 import { runCli } from './lib/cli.js';
 import { OperationError } from './lib/errors.js';
@@ -10,18 +8,20 @@ await runCli(SPEC, async (args) => {
   // Every area's template derivers, registered with render.
   await import('./lib/derivers.js');
   const { formatReport, runValidators } = await import('./lib/check/runner.js');
-  const { addCleanup } = await import('./lib/cleanup.js');
+  const { privateTempDir } = await import('./lib/cleanup.js');
+  const { withStandInSecrets } = await import('./lib/env/stand-in.js');
   const { envFromCli } = await import('./lib/env/from-cli.js');
   const { listBundle, planBundle, writeBundle } = await import('./lib/render/bundle.js');
-  const env = envFromCli(args, 'plan');
+  let env = envFromCli(args, 'plan');
+  // --bundle is a bundle of this env already (its option kind checked it).
   let bundleDir = args.values.bundle;
-  let scratch: string | undefined;
+  let scratch: TempDir | undefined;
   if (bundleDir === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'healthmate-check-'));
-    // The temp bundle holds secrets: the registry removes it on Ctrl-C and SIGTERM too.
-    addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    scratch = dir;
-    bundleDir = writeBundle(planBundle(env), dir);
+    // The validators need secret files of the right shape, not the real ones: no real secret reaches the disk.
+    const bundle = planBundle(withStandInSecrets(env));
+    scratch = privateTempDir('healthmate-check-');
+    bundleDir = writeBundle(bundle, scratch.path);
+    env = bundle.env;
   }
   try {
     const report = await runValidators({ bundleDir, env, files: listBundle(bundleDir), secretValues: registeredSecrets() });
@@ -29,6 +29,6 @@ await runCli(SPEC, async (args) => {
     log.out(formatReport(report, env.warnings.length));
     if (report.errors > 0) throw new OperationError(`check found ${report.errors} problems.`);
   } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    scratch?.remove();
   }
 });

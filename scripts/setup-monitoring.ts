@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SPEC } from './lib/cli/specs/setup-monitoring.js';
 import { type CliArgs, runCli } from './lib/cli.js';
@@ -23,7 +21,7 @@ async function targetsFrom(values: CliArgs<NonNullable<(typeof SPEC)['options']>
 await runCli(SPEC, async (args) => {
   // Every area's template derivers, registered with render.
   await import('./lib/derivers.js');
-  const { addCleanup } = await import('./lib/cleanup.js');
+  const { privateTempDir } = await import('./lib/cleanup.js');
   const { envFromCli } = await import('./lib/env/from-cli.js');
   const { describePlan, installAndReload, isMonitoringFile, monitoringOnly, setupPlan, validateBundle } = await import('./lib/monitoring/setup.js');
   const { MONITORING_DIR } = await import('./lib/monitoring/validate.js');
@@ -34,14 +32,11 @@ await runCli(SPEC, async (args) => {
   let bundleDir = args.values.bundle;
   let removeScratch = (): void => undefined;
   if (bundleDir === undefined) {
-    // Only monitoring/ is rendered (no secrets at all); the registry removes it on every exit, Ctrl-C and SIGTERM included.
-    const scratch = mkdtempSync(join(tmpdir(), 'healthmate-monitoring-'));
-    const unregister = addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
-    removeScratch = () => {
-      rmSync(scratch, { recursive: true, force: true });
-      unregister();
-    };
-    bundleDir = writeBundle(monitoringOnly(planBundle(env, repoRoot(), isMonitoringFile)), scratch);
+    // Only monitoring/ is rendered (no secrets at all); the registry removes it on every exit, even a kill -9.
+    const bundle = monitoringOnly(planBundle(env, repoRoot(), isMonitoringFile));
+    const scratch = privateTempDir('healthmate-monitoring-');
+    removeScratch = scratch.remove;
+    bundleDir = writeBundle(bundle, scratch.path);
   }
   try {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import type { EnvArgs } from '../cli.js';
 import { COMPOSE_V2, detectCompose } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
@@ -58,7 +55,5 @@ export async function deployContext(args: EnvArgs, env: LoadedEnv, options: { sk
 
 /** A temp folder for the dry run's render, removed on every exit path. */
 export function scratchDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'healthmate-deploy-'));
-  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return privateTempDir('healthmate-deploy-').path;
 }

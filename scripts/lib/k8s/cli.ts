@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import type { EnvArgs } from '../cli.js';
 import { envFromCli } from '../env/from-cli.js';
 import { planBundle, writeBundle } from '../render/bundle.js';
@@ -21,9 +18,7 @@ export async function runDeployK8s(args: EnvArgs, options: { context?: string | 
   let bundleDir = options.bundle;
   if (bundleDir === undefined) {
     const bundle = planBundle(env);
-    const scratch = mkdtempSync(join(tmpdir(), 'healthmate-k8s-'));
-    addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
-    bundleDir = writeBundle(bundle, scratch);
+    bundleDir = writeBundle(bundle, privateTempDir('healthmate-k8s-').path);
   }
   await deployK8s({ env, bundleDir, context, dryRun: args.dryRun });
 }
