@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { overriding, REPO, runScript } from '../helpers/run.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { type Cluster, clusterFlags, startCluster } from './cluster.js';
 
@@ -61,7 +61,12 @@ interface State {
 function state(extra: string[] = []): State {
   const dir = join(root, `state-${++run}`);
   const remote = join(root, `remote-${run}`);
-  return { dir, backups: join(dir, 'backups'), remote, flags: [...clusterFlags(cluster, dir), '--set', `BACKUP_OFFSITE_REMOTE=offsite:${remote}`, ...extra] };
+  return {
+    dir,
+    backups: join(dir, 'backups'),
+    remote,
+    flags: overriding([...clusterFlags(cluster, dir), '--set', `BACKUP_OFFSITE_REMOTE=offsite:${remote}`], extra),
+  };
 }
 
 function files(dir: string): string[] {
@@ -369,10 +374,11 @@ describe('offsite copies to a real SFTP server', () => {
   it('backup-config.ts copies the config tarball to <remote>/config, verified', async () => {
     const sshd = await sshdForTest();
     const s = state();
-    // A bundle folder of its own (a missing one is refused): one config file is enough for the archive.
+    // A bundle folder of its own (a missing one is refused): one config file and its manifest are enough for the archive.
     const bundle = join(s.dir, 'bundle');
     mkdirSync(bundle, { recursive: true });
     writeFileSync(join(bundle, 'docker-compose.yml'), 'services: {}\n');
+    writeFileSync(join(bundle, 'MANIFEST.json'), JSON.stringify({ env: 'dev', files: [{ path: 'docker-compose.yml' }] }));
     const result = runScript('backup-config.ts', [...s.flags, '--bundle-dir', bundle], { env: rcloneEnv(sshd) });
     expect(result.code, result.stderr).toBe(0);
     const [name] = files(join(s.backups, 'config')).filter((n) => n.endsWith('.tar.gz'));

@@ -109,12 +109,14 @@ describe('db-cluster plans', () => {
 
 describe('db-cluster.ts bad input: one sentence, exit 2', () => {
   it.each([
-    [[], /say what to do: status, switchover, reinit \(got ""\)/],
-    [['failover'], /say what to do: status, switchover, reinit \(got "failover"\)/],
-    [['reinit'], /reinit needs the member to rebuild/],
-    [['status', 'db1'], /status takes no member name; extra: db1/],
-    [['status', '--to', 'db1'], /--to goes with switchover only/],
-    [['--env', 'dev', 'status'], /db-cluster\.ts runs only with --env prod, not "dev"; dev runs one plain PostgreSQL, without Patroni\./],
+    [[], /say what to do: --status, --switchover or --reinit MEMBER\./],
+    [['--failover'], /unknown option --failover/],
+    [['--reinit'], /--reinit needs a value: <member>/],
+    [['--reinit', 'DB1'], /--reinit must be a member name as db-cluster\.ts --status lists it/],
+    [['--status', '--reinit', 'db1'], /--status and --reinit/],
+    [['--status', '--to', 'db1'], /--to applies only with --switchover/],
+    [['--switchover', '--switchover'], /--switchover is given twice/],
+    [['--env', 'dev', '--status'], /db-cluster\.ts runs only with --env prod, not "dev"; dev runs one plain PostgreSQL, without Patroni\./],
   ])('%j', (argv, message) => {
     const result = runScript('db-cluster.ts', ['--env-file', exampleEnvFile(tempDir()), ...argv]);
     expect(result.code).toBe(2);
@@ -123,7 +125,7 @@ describe('db-cluster.ts bad input: one sentence, exit 2', () => {
 });
 
 describe('db-cluster.ts against an engine that is not there', () => {
-  it.each([['status'], ['switchover', '--dry-run']])('%j: one sentence naming the host, exit 1', (...argv) => {
+  it.each([['--status'], ['--switchover', '--dry-run']])('%j: one sentence naming the host, exit 1', (...argv) => {
     const result = runScript('db-cluster.ts', ['--env-file', exampleEnvFile(tempDir()), ...argv], { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: the Docker engine of host main did not answer \(Cannot connect to the Docker daemon/m);

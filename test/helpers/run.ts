@@ -20,6 +20,18 @@ export interface RunOptions {
   root?: string;
 }
 
+/**
+ * `base` then `extra`, where a `--set NAME=value` in `extra` takes the place of
+ * the one `base` has for NAME: a script refuses a variable set twice.
+ */
+export function overriding(base: string[], extra: string[]): string[] {
+  const names = new Set(extra.flatMap((word, i) => (extra[i - 1] === '--set' ? [word.split('=')[0]] : [])));
+  const kept = base.filter(
+    (word, i) => !(word === '--set' && names.has(base[i + 1]?.split('=')[0])) && !(base[i - 1] === '--set' && names.has(word.split('=')[0])),
+  );
+  return [...kept, ...extra];
+}
+
 /** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
   const root = options.root ?? REPO;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { CliArgs } from '../cli.js';
+import { relative } from 'node:path';
+import type { EnvArgs } from '../cli.js';
 import { BadInputError } from '../errors.js';
 import { writeNewFile } from '../fs-atomic.js';
 import { log } from '../log.js';
@@ -33,12 +34,14 @@ function envFileText(env: EnvName, given: Record<string, string>): string {
 }
 
 /** init-env.ts: writes a new env file (0600, never overwriting) with random secrets and the given values. */
-export async function initEnv(args: CliArgs): Promise<void> {
-  const file = typeof args.values.out === 'string' ? args.values.out : `.env.${args.env}`;
+export async function initEnv(args: EnvArgs, options: { out: string; domain?: string | undefined }): Promise<void> {
+  // --out is absolute (its option kind checked it is new); messages show it as typed from here.
+  const inCwd = relative(process.cwd(), options.out);
+  const file = inCwd && !inCwd.startsWith('..') ? inCwd : options.out;
   const given: Record<string, string> = { ...args.overrides };
-  if (typeof args.values.domain === 'string') {
-    if (given.DOMAIN !== undefined && given.DOMAIN !== args.values.domain) throw new BadInputError('--domain and --set DOMAIN=... disagree; pass one.');
-    given.DOMAIN = args.values.domain;
+  if (options.domain !== undefined) {
+    if (given.DOMAIN !== undefined && given.DOMAIN !== options.domain) throw new BadInputError('--domain and --set DOMAIN=... disagree; pass one.');
+    given.DOMAIN = options.domain;
   }
   // Every value given is checked with the schema every other script uses, before it becomes a line...
   loadEnv({
@@ -65,9 +68,10 @@ export async function initEnv(args: CliArgs): Promise<void> {
     return;
   }
   try {
-    writeNewFile(file, text, 0o600);
+    writeNewFile(options.out, text, 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    // Checked before; a file that appeared since is still never overwritten.
     if (code === 'EEXIST') throw new BadInputError(`${file} already exists; init-env never overwrites it.`, 'edit it, or move it away first');
     throw new BadInputError(`${file} cannot be written (${code ?? 'error'}).`, 'pass a writable path with --out');
   }

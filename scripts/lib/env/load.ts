@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
@@ -112,6 +112,16 @@ export function parseEnvFile(file: string, text: string): { entries: Map<string,
   return { entries, problems, duplicates };
 }
 
+/** Anything at `path`, a symlink that leads nowhere included: that is a broken env file, not "no env file". */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads an env file as strict UTF-8: a byte that is not UTF-8 would otherwise become U+FFFD silently. */
 export function readEnvFile(path: string): string {
   let bytes: Buffer;
@@ -123,6 +133,7 @@ export function readEnvFile(path: string): string {
       throw new BadInputError(`env file ${path} does not exist.`, `create it with \`npx tsx scripts/init-env.ts\` or pass --env-file. ${NODE20_ENV_FILE_NOTE}`);
     }
     if (code === 'EISDIR') throw new BadInputError(`env file ${path} is a folder, not a file.`, `pass the env file itself. ${NODE20_ENV_FILE_NOTE}`);
+    if (code === 'ELOOP') throw new BadInputError(`env file ${path} is a symlink loop (ELOOP).`, 'point the link at a real file, or remove it');
     throw new BadInputError(`env file ${path} cannot be read (${code ?? 'unknown error'}).`, 'check its permissions');
   }
   return decodeUtf8(path, bytes);
@@ -200,7 +211,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   let entries = new Map<string, FileEntry>();
   let fileRead: string | undefined;
   // Dev runs on defaults alone; prod, or a file named on the command line, must exist.
-  if (options.fileText !== undefined || explicitFile || env === 'prod' || existsSync(file)) {
+  if (options.fileText !== undefined || explicitFile || env === 'prod' || present(file)) {
     const parsed = parseEnvFile(file, options.fileText ?? readEnvFile(file));
     entries = parsed.entries;
     problems.push(...parsed.problems);

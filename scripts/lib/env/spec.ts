@@ -1,4 +1,5 @@
 import * as vb from 'valibot';
+import { dnsNameProblem } from '../cli/kinds.js';
 
 export { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './names.js';
 
@@ -40,8 +41,6 @@ interface Common {
   example?: string;
 }
 
-const DOMAIN_RE = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
-
 export const v = {
   str(opts: Common & { pattern?: RegExp; patternHint?: string }): VarSpec<string> {
     const schema = opts.pattern ? vb.pipe(vb.string(), vb.regex(opts.pattern, opts.patternHint ?? `must match ${opts.pattern}`)) : vb.string();
@@ -75,12 +74,14 @@ export const v = {
     return { ...opts, schema, secret: false, type: values.join('|') };
   },
   domain(opts: Common): VarSpec<string> {
+    // The same check as a DNS name option (init-env --domain).
     const schema = vb.pipe(
       vb.string(),
       vb.toLowerCase(),
-      vb.regex(DOMAIN_RE, 'must be a DNS name like api.example.org'),
-      // A numeric last label is no host name (RFC 3696): 999.1.1.1 is a mistyped IP address.
-      vb.check((s) => !/(^|\.)\d+$/.test(s), 'must be a DNS name like api.example.org, not something that looks like an IP address'),
+      vb.check(
+        (s) => dnsNameProblem(s) === undefined,
+        (issue) => dnsNameProblem(String(issue.input)) ?? '',
+      ),
     );
     return { ...opts, schema, secret: false, type: 'domain' };
   },

@@ -1,18 +1,12 @@
 import { describeCommand } from '../backup/process.js';
-import { BadInputError, OperationError } from '../errors.js';
+import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { type PgbackrestRunner, runPgbackrest, stanzaArgs } from './command.js';
 import { parseInfo, pgbackrestMetricsText, previousVerify, type StanzaInfo, type VerifyResult, writePgbackrestMetrics } from './metrics.js';
 import type { PgbackrestSettings } from './settings.js';
 
-export const BACKUP_TYPES = ['full', 'diff', 'incr'] as const;
-export type PhysicalBackupType = (typeof BACKUP_TYPES)[number];
-
-export function parseBackupType(raw: unknown): PhysicalBackupType {
-  if (raw === undefined) return 'full';
-  if ((BACKUP_TYPES as readonly unknown[]).includes(raw)) return raw as PhysicalBackupType;
-  throw new BadInputError(`--type must be full, diff or incr, not "${String(raw)}".`);
-}
+/** pgBackRest's backup types (backup-db.ts --type checks the value). */
+export type PhysicalBackupType = 'full' | 'diff' | 'incr';
 
 /** The commands a physical backup runs, for --dry-run and the tests. */
 export function physicalBackupPlan(settings: PgbackrestSettings, runner: PgbackrestRunner, type: PhysicalBackupType): string[] {

@@ -5,7 +5,7 @@ import { log } from '../log.js';
 import { composeExecRunner, type PgbackrestRunner, pgbackrestError, requireSameVersion } from './command.js';
 import { PGBACKREST_CONTAINER_PATHS } from './layout.js';
 import { restoreArgs } from './restore.js';
-import { type PgbackrestSettings, repoProject } from './settings.js';
+import { composeFile, type PgbackrestSettings, repoProject } from './settings.js';
 import { describeTarget, type RestoreTarget } from './target.js';
 
 export interface VolumeRestoreOptions {
@@ -22,7 +22,7 @@ interface Engine {
 
 async function engine(settings: PgbackrestSettings): Promise<Engine> {
   const compose = await composeCommand();
-  return { compose, stack: [...compose, '-p', settings.project, '-f', settings.composeFiles.db] };
+  return { compose, stack: [...compose, '-p', settings.project, '-f', composeFile(settings, 'db')] };
 }
 
 function cmd(argv: string[]): Command {
@@ -242,5 +242,5 @@ export async function rebuildDbHost(
 
 /** The repository side through the engine, for the rebuild's version check. */
 export async function repoComposeRunner(settings: PgbackrestSettings): Promise<PgbackrestRunner> {
-  return composeExecRunner('repo', await composeCommand(), repoProject(settings), settings.composeFiles.repo);
+  return composeExecRunner('repo', await composeCommand(), repoProject(settings), composeFile(settings, 'repo'));
 }

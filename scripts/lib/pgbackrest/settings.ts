@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
-import { CURRENT_DIR } from '../deploy/releases.js';
+import { requireStackFile, stackFile } from '../deploy/releases.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
 import { composeExecRunner, localRunner, type PgbackrestRunner, type PgbackrestSide } from './command.js';
@@ -17,12 +16,6 @@ export interface PgbackrestSettings {
   composeFiles: Record<PgbackrestSide, string>;
 }
 
-/** The deployed copy when there is one, else the rendered bundle (a host that only rendered). */
-function bundleFile(env: LoadedEnv, relative: string): string {
-  const deployed = join(statePaths(env).deploy, CURRENT_DIR, relative);
-  return existsSync(deployed) ? deployed : resolve('dist', env.name, relative);
-}
-
 export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
   return {
     envName: env.name,
@@ -30,7 +23,10 @@ export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
     topology: env.values.PGBACKREST_TOPOLOGY,
     textfileDir: statePaths(env).textfile,
     project: env.values.COMPOSE_PROJECT_NAME,
-    composeFiles: { db: bundleFile(env, 'docker-compose.yml'), repo: bundleFile(env, join('repo-host', 'docker-compose.yml')) },
+    composeFiles: {
+      db: stackFile(statePaths(env).deploy, env.name, 'docker-compose.yml'),
+      repo: stackFile(statePaths(env).deploy, env.name, join('repo-host', 'docker-compose.yml')),
+    },
   };
 }
 
@@ -39,9 +35,14 @@ export function repoProject(settings: PgbackrestSettings): string {
   return `${settings.project}-pgbackrest`;
 }
 
+/** The side's compose file; bad input when neither a deployed release nor a rendered bundle has it. */
+export function composeFile(settings: PgbackrestSettings, side: PgbackrestSide, otherwise = 'run this where the stack is deployed'): string {
+  return requireStackFile(settings.composeFiles[side], settings.envName, otherwise);
+}
+
 /** `--local`: the pgbackrest binary here; otherwise the side's compose service through the engine. */
 export async function pgbackrestRunner(settings: PgbackrestSettings, side: PgbackrestSide, local: boolean): Promise<PgbackrestRunner> {
   if (local) return localRunner(side);
   const project = side === 'db' ? settings.project : repoProject(settings);
-  return composeExecRunner(side, await composeCommand(), project, settings.composeFiles[side]);
+  return composeExecRunner(side, await composeCommand(), project, composeFile(settings, side, 'pass --local to run the pgbackrest binary of this host'));
 }
