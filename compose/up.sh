@@ -98,37 +98,53 @@ if ! report=$(sha256sum -c SHA256SUMS 2>&1); then
   done
   refuse "the copy in $here does not match its SHA256SUMS (files above): copy dist/<env> again, whole."
 fi
-listed='
+# SHA256SUMS read line by line: each line is `<sha256>  <file>` (as render writes it), a file
+# name is the rest of its line, whole. A line of another form is refused, not skipped.
+nl='
 '
+hex64='' digits=0
+while [ "$digits" -lt 64 ]; do
+  hex64="${hex64}[0-9a-f]"
+  digits=$((digits + 1))
+done
+listed=$nl
 checked=0
-while read -r _ path; do
-  listed="$listed$path
-"
+while IFS= read -r line || [ -n "$line" ]; do
+  case $line in
+    $hex64'  '?*) ;;
+    *) refuse "$here/SHA256SUMS line $((checked + 1)) is not \"<sha256>  <file>\": copy dist/<env> again, whole." ;;
+  esac
+  listed="$listed${line#*  }$nl"
   checked=$((checked + 1))
 done <SHA256SUMS
-# A file SHA256SUMS does not list was not rendered, yet Prometheus or nginx would load it.
+# A file SHA256SUMS does not list was not rendered, yet Prometheus or nginx would load it: every
+# name counts (dot files, `..x`, spaces), compared whole. secrets/ is not listed (its hashes would
+# give weak secrets away); compose reads only the secret files docker-compose.yml names.
+unlisted=''
+note_unlisted() {
+  case $1 in
+    *"$nl"*) refuse "a file name with a line break is in $here (it starts \"${1%%"$nl"*}\"); remove it, or copy dist/<env> again into an empty folder." ;;
+  esac
+  case $listed in
+    *"$nl$1$nl"*) ;;
+    *) [ "$1" = SHA256SUMS ] || unlisted="$unlisted '$1'" ;;
+  esac
+}
+# Every entry below $1 but . and ..; a symbolic link is a file here (never followed).
 walk() {
-  set +f
-  for entry in "$1"/* "$1"/.[!.]*; do
-    [ -e "$entry" ] || continue
-    if [ -d "$entry" ]; then
+  for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    if [ -d "$entry" ] && [ ! -L "$entry" ]; then
       [ "$entry" = ./secrets ] || walk "$entry"
     else
-      printf '%s\n' "${entry#./}"
+      note_unlisted "${entry#./}"
     fi
   done
-  set -f
 }
-extra=''
-for path in $(walk .); do
-  case $listed in
-    *"
-$path
-"*) ;;
-    *) [ "$path" = SHA256SUMS ] || extra="$extra $path" ;;
-  esac
-done
-[ -z "$extra" ] || refuse "files not in SHA256SUMS are in $here:$extra; remove them or copy dist/<env> again into an empty folder."
+set +f
+walk .
+set -f
+[ -z "$unlisted" ] || refuse "files not in SHA256SUMS are in $here:$unlisted; remove them or copy dist/<env> again into an empty folder."
 
 # ---- checks before anything changes: secrets, root, Docker, certificates ----
 me=$(id -u)
