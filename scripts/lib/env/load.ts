@@ -263,7 +263,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       problems.push({ variable: name, ...where, message: rawProblem });
       continue;
     }
-    const result = parseVar(spec, raw);
+    const result = parseVar(spec, raw, env);
     if (!result.ok) {
       const got = spec.secret ? '' : ` (got "${shown(raw)}")`;
       problems.push({ variable: name, ...where, message: `${result.message}${got}.` });

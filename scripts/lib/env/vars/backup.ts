@@ -2,10 +2,10 @@ import { v } from '../spec.js';
 
 /** Database and configuration backups. */
 export const backupVars = {
-  BACKUP_DIR: v.str({
-    description: 'Folder for database dumps and config tarballs (empty: <STATE_DIR>/backups); physical backups and WAL live in the pgBackRest repository.',
-    pattern: /^[^\s@]*$/,
-    patternHint: 'must be a path without spaces',
+  BACKUP_DIR: v.hostPath({
+    description:
+      'Folder for database dumps and config tarballs (empty: <STATE_DIR>/backups; absolute in prod); physical backups and WAL live in the pgBackRest repository.',
+    optional: true,
     default: '',
   }),
   BACKUP_DB_HOST: v.str({
@@ -89,10 +89,9 @@ export const backupVars = {
     patternHint: 'must be an IP address',
     default: '127.0.0.1',
   }),
-  PGBACKREST_REPO_DIR: v.str({
-    description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest).',
-    pattern: /^[^\s@]*$/,
-    patternHint: 'must be a path without spaces',
+  PGBACKREST_REPO_DIR: v.hostPath({
+    description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest; absolute in prod).',
+    optional: true,
     default: '',
   }),
   PGBACKREST_CIPHER_PASS: v.secret({
