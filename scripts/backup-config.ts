@@ -16,7 +16,7 @@ await runCli(
   },
   async (args) => {
     const { describeConfigPlan, planConfigArchive, runConfigBackup } = await import('./lib/backup/config-archive.js');
-    const { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
+    const { checkRemoteDefined, copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
     const { configSet } = await import('./lib/backup/offsite-sets.js');
     const { backupSettings } = await import('./lib/backup/settings.js');
     const { envFromCli } = await import('./lib/env/from-cli.js');
@@ -30,6 +30,8 @@ await runCli(
     if (given !== undefined) checkBundleFolder(bundleDir, given);
     const plan = planConfigArchive(settings, repoRoot(), bundleDir, new Date());
     const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
+    // An undefined remote is refused before anything is written, in a dry run and a real run alike.
+    if (offsite) await checkRemoteDefined(offsite);
     if (args.dryRun) {
       for (const step of describeConfigPlan(settings, plan)) log.out(step);
       if (offsite) for (const step of await describeOffsitePlan(offsite, configSet(settings))) log.out(step);

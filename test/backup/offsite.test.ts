@@ -390,11 +390,14 @@ describe('offsite bad input: exit 2, one sentence, nothing changed', () => {
     });
   }
 
-  it('an undefined remote: --dry-run fails as the real run would, naming how to define it', () => {
+  it('an undefined remote is bad input: refused before the backup, in --dry-run and the real run alike, naming how to define it', () => {
     const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=nosuch:backups']);
-    const result = backupDb(s, {}, ['--dry-run']);
-    expect(result.code, result.stderr).toBe(1);
-    expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
+    for (const args of [['--dry-run'], []]) {
+      const result = backupDb(s, {}, args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
+      expect(existsSync(s.backups)).toBe(false);
+    }
   });
 
   it('restore-db --from-offsite without a remote', () => {

@@ -56,6 +56,48 @@ const ROWS: Row[] = [
     code: 0,
     message: 'would write dist/dev/docker-compose.yml',
   },
+  // ---- N11: the offsite remote and its credentials ----
+  {
+    name: 'N11: an offsite path that climbs out with ..',
+    script: 'backup-db.ts',
+    args: (c) => [...prod(c), '--set', 'BACKUP_OFFSITE_REMOTE=offsite:../../../../etc', '--dry-run'],
+    code: 2,
+    message: 'BACKUP_OFFSITE_REMOTE (from --set) must be a named rclone remote and a path without .. segments',
+  },
+  {
+    name: 'N11: an absolute offsite path that climbs out with ..',
+    script: 'backup-config.ts',
+    setup: (c) => withLine(c, 'BACKUP_OFFSITE_REMOTE', 'offsite:/srv/backups/../../etc'),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: /prod\.env:\d+: BACKUP_OFFSITE_REMOTE must be a named rclone remote and a path without \.\. segments/,
+  },
+  {
+    name: "N11: crypt's password2 in the env file is a credential, never printed",
+    script: 'backup-db.ts',
+    setup: (c) => withLine(c, 'RCLONE_CONFIG_OFFSITE_PASSWORD2', 'salt-Zq8v3LkP0sWn7YtR'),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: /prod\.env:\d+: RCLONE_CONFIG_OFFSITE_PASSWORD2 holds a credential, which must not sit in the env file/,
+    never: 'salt-Zq8v3LkP0sWn7YtR',
+  },
+  {
+    name: "N11: sftp's key_file_pass in the env file is a credential, never printed",
+    script: 'backup-config.ts',
+    setup: (c) => withLine(c, 'RCLONE_CONFIG_OFFSITE_KEY_FILE_PASS', 'kfp-Zq8v3LkP0sWn7YtR'),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: 'RCLONE_CONFIG_OFFSITE_KEY_FILE_PASS holds a credential',
+    never: 'kfp-Zq8v3LkP0sWn7YtR',
+  },
+  // ---- N26: an undefined offsite remote is bad input, refused before anything is written ----
+  {
+    name: 'N26: backup-config with an undefined offsite remote writes no tarball',
+    script: 'backup-config.ts',
+    args: (c) => ['--env', 'dev', '--set', `STATE_DIR=${c.state}`, '--set', 'BACKUP_OFFSITE_REMOTE=nosuch:healthmate'],
+    code: 2,
+    message: 'BACKUP_OFFSITE_REMOTE names the rclone remote "nosuch", which is not defined.',
+  },
 ];
 
 describe.concurrent('bad input of issue 25 (causes other than options): exit code, one sentence, nothing changed', () => {

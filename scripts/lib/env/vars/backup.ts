@@ -41,8 +41,10 @@ export const backupVars = {
   BACKUP_OFFSITE_REMOTE: v.str({
     description:
       'rclone remote and path every verified dump and config tarball is copied to (3-2-1), e.g. offsite:healthmate/prod; define the remote with RCLONE_CONFIG_<NAME>_* lines or BACKUP_OFFSITE_RCLONE_CONFIG; empty = no offsite copy (check.ts warns in prod).',
-    pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9_-]*:[^\s'"\\]*$/,
-    patternHint: 'must be a named rclone remote and a path, like offsite:healthmate/prod (no inline :backend,option=... remotes: they can carry secrets)',
+    // No `..` segment: retention deletes in that folder, so it must be the one named, not a parent.
+    pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9_-]*:(?!(?:.*\/)?\.\.(?:\/|$))[^\s'"\\]*$/,
+    patternHint:
+      'must be a named rclone remote and a path without .. segments, like offsite:healthmate/prod (no inline :backend,option=... remotes: they can carry secrets)',
     default: { dev: '', prod: 'offsite:healthmate/prod' },
   }),
   BACKUP_OFFSITE_RCLONE_CONFIG: v.str({
