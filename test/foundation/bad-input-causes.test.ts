@@ -3,7 +3,9 @@
  * each row is an input that broke the promise before, run as a real script.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { MIN_SECRET_LENGTH, WEAK_WORDS } from '../../scripts/lib/env/policy.js';
+import { MIN_REDACTED_LENGTH, redact, registerSecret } from '../../scripts/lib/log.js';
 import { type Case, type Row, runRow } from '../helpers/bad-input.js';
 
 const prod = (c: Case): string[] => ['--env', 'prod', '--env-file', c.prodEnv];
@@ -98,7 +100,42 @@ const ROWS: Row[] = [
     code: 2,
     message: 'BACKUP_OFFSITE_REMOTE names the rclone remote "nosuch", which is not defined.',
   },
+  // ---- N17: no weak secret in a new prod file; the warnings about one stay readable ----
+  {
+    name: 'N17: init-env refuses a placeholder secret for a prod file, writes nothing, and says so in our own words',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', `${c.dir}/new.env`, '--domain', 'api.healthmate.org', '--set', 'SECRET_KEY=password'],
+    code: 2,
+    message: 'SECRET_KEY (from --set or --domain) looks like a placeholder (contains "password"); production needs a strong random value',
+  },
+  {
+    name: 'N17: init-env refuses a short secret for a prod file',
+    script: 'init-env.ts',
+    args: (c) => ['--env', 'prod', '--out', `${c.dir}/new.env`, '--domain', 'api.healthmate.org', '--set', 'REDIS_PASSWORD=Zq8v3LkP'],
+    code: 2,
+    message: 'REDIS_PASSWORD (from --set or --domain) is shorter than 16 characters',
+  },
+  {
+    name: 'N17: a prod plan with the secret "password" warns in words that are not redacted away',
+    script: 'render.ts',
+    args: (c) => [...prod(c), '--set', 'SMTP_PASSWORD=password', '--dry-run'],
+    code: 0,
+    message: 'SMTP_PASSWORD (from --set) looks like a placeholder (contains "password"); production needs a strong random value',
+  },
 ];
+
+describe('redaction hides secrets, not our own words', () => {
+  it('hides every value prod accepts; a shorter one (a placeholder word) is left, so messages stay whole', () => {
+    expect(WEAK_WORDS.filter((word) => word.length >= MIN_REDACTED_LENGTH)).toEqual([]);
+    expect(MIN_REDACTED_LENGTH).toBeLessThanOrEqual(MIN_SECRET_LENGTH);
+    registerSecret('password');
+    registerSecret('Zq8v3LkP0sWn7YtR');
+    expect(redact('SMTP_PASSWORD looks like a placeholder (contains "password"); secrets/grafana_admin_password')).toBe(
+      'SMTP_PASSWORD looks like a placeholder (contains "password"); secrets/grafana_admin_password',
+    );
+    expect(redact('url redis://:Zq8v3LkP0sWn7YtR@redis:6379/0')).toBe('url redis://:***@redis:6379/0');
+  });
+});
 
 describe.concurrent('bad input of issue 25 (causes other than options): exit code, one sentence, nothing changed', () => {
   it.each(ROWS)('$name', (row) => runRow(row), 450_000);

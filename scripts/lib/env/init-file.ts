@@ -4,8 +4,8 @@ import { BadInputError } from '../errors.js';
 import { writeNewFile } from '../fs-atomic.js';
 import { log } from '../log.js';
 import { EXAMPLE_SECRET, envExampleText } from './example.js';
-import { formatProblem, loadEnv, parseEnvFile } from './load.js';
-import { isVarName, SCHEMA } from './schema.js';
+import { EnvError, formatProblem, loadEnv, parseEnvFile } from './load.js';
+import { isVarName, SCHEMA, SECRET_NAMES } from './schema.js';
 import { defaultFor, type EnvName } from './spec.js';
 
 function hasOwnDefault(line: string, env: EnvName, given: Record<string, string>): boolean {
@@ -41,7 +41,7 @@ export async function initEnv(args: CliArgs): Promise<void> {
     given.DOMAIN = args.values.domain;
   }
   // Every value given is checked with the schema every other script uses, before it becomes a line...
-  loadEnv({
+  const givenEnv = loadEnv({
     env: args.env,
     envFile: file,
     fileText: envExampleText(),
@@ -50,6 +50,9 @@ export async function initEnv(args: CliArgs): Promise<void> {
     processEnv: {},
     purpose: 'plan',
   });
+  // ...and a prod file gets no weak secret: a warning here would be the last anyone sees of it.
+  const weak = givenEnv.warnings.filter((w) => w.variable !== undefined && (SECRET_NAMES as readonly string[]).includes(w.variable));
+  if (args.env === 'prod' && weak.length > 0) throw new EnvError(weak, 'leave the secret out and init-env makes a strong one, or give a strong random value');
   const text = envFileText(args.env, given);
   // ...and so is the whole file, as the other scripts will read it (the file's values only).
   const env = loadEnv({ env: args.env, envFile: file, fileText: text, processEnv: {}, purpose: 'plan' });

@@ -78,8 +78,11 @@ export function formatProblem(p: EnvProblem): string {
 }
 
 export class EnvError extends BadInputError {
-  constructor(readonly problems: EnvProblem[]) {
-    super(problems.map(formatProblem).join('\n'), 'fix the values above where they came from (see .env.example for every variable)');
+  constructor(
+    readonly problems: EnvProblem[],
+    hint = 'fix the values above where they came from (see .env.example for every variable)',
+  ) {
+    super(problems.map(formatProblem).join('\n'), hint);
     this.name = 'EnvError';
   }
 }
