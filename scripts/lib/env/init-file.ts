@@ -51,7 +51,8 @@ export async function initEnv(args: CliArgs): Promise<void> {
     purpose: 'plan',
   });
   // ...and a prod file gets no weak secret: a warning here would be the last anyone sees of it.
-  const weak = givenEnv.warnings.filter((w) => w.variable !== undefined && (SECRET_NAMES as readonly string[]).includes(w.variable));
+  // (The example's own placeholders are replaced with random values below.)
+  const weak = givenEnv.warnings.filter((w) => w.variable !== undefined && w.variable in given && (SECRET_NAMES as readonly string[]).includes(w.variable));
   if (args.env === 'prod' && weak.length > 0) throw new EnvError(weak, 'leave the secret out and init-env makes a strong one, or give a strong random value');
   const text = envFileText(args.env, given);
   // ...and so is the whole file, as the other scripts will read it (the file's values only).
