@@ -3,10 +3,12 @@
  * each row is an input that broke the promise before, run as a real script.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_SECRET_LENGTH, WEAK_WORDS } from '../../scripts/lib/env/policy.js';
 import { MIN_REDACTED_LENGTH, redact, registerSecret } from '../../scripts/lib/log.js';
 import { type Case, type Row, runRow } from '../helpers/bad-input.js';
+import { runScriptAsync } from '../helpers/run.js';
+import { type SilentServers, startSilentServers } from '../helpers/silent-server.js';
 
 const prod = (c: Case): string[] => ['--env', 'prod', '--env-file', c.prodEnv];
 
@@ -139,4 +141,104 @@ describe('redaction hides secrets, not our own words', () => {
 
 describe.concurrent('bad input of issue 25 (causes other than options): exit code, one sentence, nothing changed', () => {
   it.each(ROWS)('$name', (row) => runRow(row), 450_000);
+});
+
+// ---- The Docker engine: its address (N19), "absent" versus "could not ask" (N10), no endless wait (N20) ----
+let silent: SilentServers;
+const UNREACHABLE = 'unix:///nonexistent/docker.sock';
+/** rebuild-db-host and restore-pitr run compose against the rendered bundle in the working folder. */
+async function renderBundle(c: Case): Promise<void> {
+  const result = await runScriptAsync('render.ts', [...prod(c), '--out', 'dist'], { cwd: c.dir });
+  expect(result.code, result.stderr).toBe(0);
+}
+const engine = (host: () => string) => () => ({ DOCKER_HOST: host() });
+/** A short bound for an engine that never answers (an engine that answers, even slowly on a busy box, keeps the default). */
+const silentEngine = (host: () => string) => () => ({ DOCKER_HOST: host(), HEALTHMATE_ENGINE_TIMEOUT: '3' });
+
+const ENGINE_ROWS: Row[] = [
+  {
+    name: 'N19: DOCKER_HOST=ssh:// names no host',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--dry-run'],
+    env: engine(() => 'ssh://'),
+    code: 2,
+    message: 'DOCKER_HOST ssh:// names no host.',
+  },
+  {
+    name: 'N19: a host starting with - never reaches ssh as an option',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--status'],
+    env: engine(() => 'ssh://-oProxyCommand=touch;pwned'),
+    code: 2,
+    message: 'names a host that is not a plain name',
+  },
+  {
+    name: 'N19: a user starting with - never reaches ssh as an option',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--dry-run'],
+    env: engine(() => 'ssh://-oProxyCommand=touch%20pwned@api.healthmate.org'),
+    code: 2,
+    message: 'names a user that is not a plain name',
+  },
+  {
+    name: 'N19: a password in DOCKER_HOST is refused and never shown',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--status'],
+    env: engine(() => 'ssh://deploy:s3cretpw@api.healthmate.org'),
+    code: 2,
+    message: 'DOCKER_HOST ssh://deploy:***@api.healthmate.org holds a password, which ssh never takes from a URL.',
+    never: 's3cretpw',
+  },
+  {
+    name: 'N10: restore-pitr --delta with an engine it cannot ask does not say the volume is missing',
+    script: 'restore-pitr.ts',
+    args: (c) => [...prod(c), '--latest', '--volume', 'healthmate_pitr', '--delta'],
+    env: engine(() => UNREACHABLE),
+    code: 1,
+    message: `could not ask the Docker engine at ${UNREACHABLE} whether volume healthmate_pitr exists: Cannot connect to the Docker daemon`,
+  },
+  {
+    name: "N10: rebuild-db-host's safety refusals fail closed when the engine cannot be asked",
+    script: 'rebuild-db-host.ts',
+    setup: renderBundle,
+    args: (c) => [...prod(c), '--latest'],
+    env: engine(() => UNREACHABLE),
+    code: 1,
+    message: `could not ask the Docker engine at ${UNREACHABLE} whether the stack has a postgres container`,
+  },
+  {
+    name: 'N20: deploy-prod --dry-run with an engine that accepts and never answers (unix socket)',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--dry-run'],
+    env: silentEngine(() => silent.unixUrl),
+    code: 1,
+    message: /the Docker engine at unix:\/\/\S+\/silent\.sock did not answer `docker version --format \{\{\.Server\.Version\}\}` within 3 s\./,
+  },
+  {
+    name: 'N20: deploy-prod --status with an engine that accepts and never answers (unix socket)',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--status'],
+    env: silentEngine(() => silent.unixUrl),
+    code: 1,
+    message: /the Docker engine at unix:\/\/\S+\/silent\.sock did not answer `docker version/,
+  },
+  {
+    name: 'N20: rebuild-db-host with an engine that accepts and never answers (TCP)',
+    script: 'rebuild-db-host.ts',
+    setup: renderBundle,
+    args: (c) => [...prod(c), '--latest'],
+    env: silentEngine(() => `tcp://127.0.0.1:${silent.port}`),
+    code: 1,
+    message: /the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ did not answer `docker-compose -p healthmate -f \S+ ps -q postgres` within 3 s\./,
+  },
+];
+
+describe.concurrent('the Docker engine: bad addresses refused, unanswered questions bounded, "absent" only when it says so', () => {
+  beforeAll(async () => {
+    silent = await startSilentServers();
+  });
+  afterAll(async () => {
+    await silent?.close();
+  });
+  it.each(ENGINE_ROWS)('$name', (row) => runRow(row, 180_000), 240_000);
 });

@@ -63,8 +63,7 @@ export const RCLONE_CONFIG_PREFIX = 'RCLONE_CONFIG_';
  * authorization, ...). Not credentials: key_file, pubkey_file, shared_credentials_file,
  * access_key_id, token_url, bearer_token_command, ask_password (a yes/no switch).
  */
-const RCLONE_SECRET_OPTION =
-  /_(PASS|PASSWORD|SECRET|TOKEN|KEY|CREDENTIALS)\d*$|_KEY_(PEM|BASE64|MD5)$|_SAS_URL$|_AUTHORIZATION$/;
+const RCLONE_SECRET_OPTION = /_(PASS|PASSWORD|SECRET|TOKEN|KEY|CREDENTIALS)\d*$|_KEY_(PEM|BASE64|MD5)$|_SAS_URL$|_AUTHORIZATION$/;
 const RCLONE_PLAIN_OPTION = /_ASK_PASSWORD$/;
 
 /** Whether an RCLONE_CONFIG_<REMOTE>_<OPTION> variable holds a credential. */
