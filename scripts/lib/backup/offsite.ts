@@ -48,8 +48,13 @@ export function remotePath(target: OffsiteTarget, ...parts: string[]): string {
   return `${target.remote.slice(0, colon + 1)}${path}`;
 }
 
-// One retry and short timeouts: a dead remote fails the run in about a minute, and the next run retries.
-const RCLONE_FLAGS = ['--retries', '1', '--low-level-retries', '3', '--contimeout', '15s', '--timeout', '60s'];
+/**
+ * No retry of a whole operation, two tries of each request: a remote that accepts and never
+ * answers fails the run after about 2 × --timeout (the idle timeout, 30 s) = one minute; one
+ * that does not accept, after 2 × --contimeout (15 s). The next run retries. (3 tries × 60 s
+ * took 191 s.) 30 s without a byte is long for an upload that is moving.
+ */
+export const RCLONE_FLAGS = ['--retries', '1', '--low-level-retries', '2', '--contimeout', '15s', '--timeout', '30s'];
 
 export function rcloneCommand(target: OffsiteTarget, args: string[]): Command {
   return { file: 'rclone', args: ['--config', target.configFile, ...RCLONE_FLAGS, ...args], env: target.env };
