@@ -27,6 +27,9 @@ Options:
   --timeout SECONDS  how long to wait for health at each wait (default 300)
   -h, --help         this text
 
+Environment: DOCKER_HOST (the engine), HEALTHMATE_ENGINE_TIMEOUT (seconds each question
+to the engine may take, default 30).
+
 Runs as root (secret files belong to the service uids). Idempotent: run it again after a
 change. Exit 0 when up and healthy, 1 when an operation failed, 2 when refused (nothing changed).
 What it does not do (use scripts/deploy-prod.ts for those): rolling update, rollback, deploy
@@ -168,6 +171,8 @@ while read -r uid _ path; do
   [ -f "$path" ] || refuse "$here/$path is missing: copy the secrets/ folder too (scp -r keeps it)."
 done <secret-owners.txt
 
+command -v timeout >/dev/null 2>&1 ||
+  refuse 'timeout is not installed (it comes with coreutils): install coreutils.'
 command -v docker >/dev/null 2>&1 ||
   refuse 'Docker is not installed (no docker on PATH): install Docker Engine with the compose plugin, or docker-compose.'
 if docker compose version >/dev/null 2>&1; then
@@ -189,7 +194,17 @@ for file in $required; do
   [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md)."
 done
 
-if ! docker version >/dev/null 2>&1; then
+# Each question to the engine is bounded: one that accepts and never answers must not hang up.sh.
+engine_timeout=${HEALTHMATE_ENGINE_TIMEOUT:-30}
+case $engine_timeout in
+  '' | *[!0-9]* | 0) refuse "HEALTHMATE_ENGINE_TIMEOUT=$engine_timeout is not a whole number of seconds above 0." ;;
+esac
+ask_engine() { timeout "$engine_timeout" docker "$@"; }
+engine_status=0
+ask_engine version >/dev/null 2>&1 || engine_status=$?
+if [ "$engine_status" = 124 ]; then
+  fail "the Docker engine at ${DOCKER_HOST:-the local socket} did not answer docker version within ${engine_timeout}s: check that it runs, or fix DOCKER_HOST."
+elif [ "$engine_status" != 0 ]; then
   [ "$dry_run" = 1 ] || fail "the Docker engine at ${DOCKER_HOST:-the local socket} cannot be reached: start Docker, or fix DOCKER_HOST."
   say "up.sh: warning: the Docker engine at ${DOCKER_HOST:-the local socket} cannot be reached (a real run stops here)."
 fi
@@ -216,10 +231,10 @@ wait_healthy() {
   while :; do
     pending=''
     for service in $1; do
-      ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service")
+      ids=$(ask_engine ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service")
       [ -n "$ids" ] || pending="$pending $service(no container)"
       for id in $ids; do
-        state=$(docker inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo gone)
+        state=$(ask_engine inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo gone)
         case $state in
           running/healthy | running/no-healthcheck) ;;
           *) pending="$pending $service($state)" ;;
@@ -289,4 +304,4 @@ if [ "$dry_run" = 1 ]; then
   exit 0
 fi
 printf 'up: compose project %s from %s\n' "$project" "$here"
-docker ps --filter "label=com.docker.compose.project=$project" --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'
+ask_engine ps --filter "label=com.docker.compose.project=$project" --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'

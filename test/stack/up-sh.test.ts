@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
@@ -17,6 +17,7 @@ import { docker } from '../e2e/harness/docker.js';
 import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
 import { REPO, runScript } from '../helpers/run.js';
+import { type SilentServers, startSilentServers } from '../helpers/silent-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 import { testEnv } from './env.js';
@@ -287,6 +288,15 @@ describe('SHA256SUMS', () => {
 });
 
 describe('up.sh (dash)', () => {
+  // The kernel accepts on its behalf while spawnSync blocks this process: the client waits for an answer that never comes.
+  let silent: SilentServers;
+  beforeAll(async () => {
+    silent = await startSilentServers();
+  });
+  afterAll(async () => {
+    await silent?.close();
+  });
+
   it('is plain POSIX sh: shellcheck -s sh finds nothing, in the repo and in both bundles', () => {
     const shellcheck = needTool('shellcheck');
     const files = [join(REPO, 'compose', 'up.sh'), join(renderBundle('prod').bundle, 'up.sh'), join(renderBundle('dev').bundle, 'up.sh')];
@@ -409,6 +419,13 @@ describe('up.sh (dash)', () => {
       code: 2,
       prepare: (r) => rmSync(join(r.stateDir, 'certs', 'privkey.pem')),
       message: /certs\/privkey\.pem is missing: put the certificates in place first/,
+    },
+    {
+      name: 'an engine that accepts and never answers (bounded by HEALTHMATE_ENGINE_TIMEOUT)',
+      code: 1,
+      prepare: () => undefined,
+      env: () => ({ DOCKER_HOST: silent.unixUrl, HEALTHMATE_ENGINE_TIMEOUT: '2' }),
+      message: /the Docker engine at unix:\/\/\S+\/silent\.sock did not answer docker version within 2s: check that it runs, or fix DOCKER_HOST\./,
     },
     { name: 'an unknown option', code: 2, prepare: () => undefined, args: ['--force'], message: /unknown option --force; see up.sh --help/ },
     { name: 'a bad --timeout', code: 2, prepare: () => undefined, args: ['--timeout', '5m'], message: /--timeout 5m is not a whole number of seconds/ },
