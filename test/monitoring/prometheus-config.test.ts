@@ -128,7 +128,9 @@ describe('check.ts monitoring validators', () => {
       const report = await run('dev');
       const messages = report.results.flatMap((r) => r.problems.map((p) => `${p.file ?? ''}: ${p.message}`));
       expect(messages).toEqual([
-        expect.stringMatching(/^k8s\/prometheus-rules\.yaml: promtool check rules k8s\/prometheus-rules\.yaml \(its spec\.groups\) failed:[\s\S]*could not parse expression/),
+        expect.stringMatching(
+          /^k8s\/prometheus-rules\.yaml: promtool check rules k8s\/prometheus-rules\.yaml \(its spec\.groups\) failed:[\s\S]*could not parse expression/,
+        ),
         'k8s/prometheus-rules.yaml: holds other rule groups than monitoring/rules/*.yml, the files promtool tests: render the bundle again, never edit it.',
       ]);
       // A valid expression that differs from the tested rules is still not what was tested.
