@@ -5,7 +5,7 @@ import { log } from './lib/log.js';
 
 await runCli(SPEC, async (args) => {
   const { describeConfigPlan, planConfigArchive, runConfigBackup } = await import('./lib/backup/config-archive.js');
-  const { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
+  const { checkRemoteDefined, copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
   const { configSet } = await import('./lib/backup/offsite-sets.js');
   const { backupSettings } = await import('./lib/backup/settings.js');
   const { envFromCli } = await import('./lib/env/from-cli.js');
@@ -14,6 +14,8 @@ await runCli(SPEC, async (args) => {
   const settings = backupSettings(env);
   const plan = planConfigArchive(settings, repoRoot(), args.values['bundle-dir'], new Date());
   const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
+  // An undefined remote is refused before anything is written, in a dry run and a real run alike.
+  if (offsite) await checkRemoteDefined(offsite);
   if (args.dryRun) {
     for (const step of describeConfigPlan(settings, plan)) log.out(step);
     if (offsite) for (const step of await describeOffsitePlan(offsite, configSet(settings))) log.out(step);

@@ -24,7 +24,7 @@ async function runner(compose: boolean, env: LoadedEnv, settings: BackupSettings
 await runCli(SPEC, async (args) => {
   const { readRecipients } = await import('./lib/backup/age.js');
   const { backupPlan, runBackup } = await import('./lib/backup/backup.js');
-  const { copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
+  const { checkRemoteDefined, copyOffsite, describeOffsitePlan, describeOffsiteResult, offsiteTarget } = await import('./lib/backup/offsite.js');
   const { dumpSet } = await import('./lib/backup/offsite-sets.js');
   const { backupSettings } = await import('./lib/backup/settings.js');
   const { envFromCli } = await import('./lib/env/from-cli.js');
@@ -56,6 +56,8 @@ await runCli(SPEC, async (args) => {
   const pg = await runner(args.values.compose, env, settings);
   const options = { verifyRestore: args.values['verify-restore'] };
   const offsite = args.values['no-offsite'] ? undefined : offsiteTarget(env);
+  // An undefined remote is refused before anything is written, in a dry run and a real run alike.
+  if (offsite) await checkRemoteDefined(offsite);
   if (args.dryRun) {
     for (const step of backupPlan(settings, pg, options)) log.out(step);
     if (offsite) for (const step of await describeOffsitePlan(offsite, dumpSet(settings))) log.out(step);

@@ -302,5 +302,15 @@ describe('pgBackRest info → metrics, verify output', () => {
     const damaged = "P02   INFO: invalid checksum '20261130-044841F/pg_data/base/5/1255.zst'\nP00   INFO: stanza: healthmate\n  status: error\n";
     expect(verifyProblems(damaged)).toEqual(['invalid checksum 20261130-044841F/pg_data/base/5/1255.zst']);
     expect(verifyProblems('P00   INFO: stanza: healthmate\n  status: ok\n')).toEqual([]);
+    // pgBackRest 2.45 on a WAL segment whose last cipher block was damaged (test/backup/pgbackrest.test.ts makes one).
+    const unreadable = [
+      'P01   INFO: invalid result 15-1/0000000100000000/000000010000000000000001-a2f8ab397fba5441e639afa615010a9a9adcddb5.zst: [95] raised from local-1 protocol: unable to flush',
+      '                                    [CryptoError] on retry after 0ms',
+      'P00   INFO: stanza: healthmate',
+      '                                    status: error',
+    ].join('\n');
+    expect(verifyProblems(unreadable)).toEqual([
+      'invalid result 15-1/0000000100000000/000000010000000000000001-a2f8ab397fba5441e639afa615010a9a9adcddb5.zst (unable to flush)',
+    ]);
   });
 });

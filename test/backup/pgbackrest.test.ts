@@ -455,16 +455,49 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       .stdout.split('\n')
       .filter(Boolean);
     const victim = full[0] as string;
-    const fd = openSync(victim, 'r+');
-    writeSync(fd, Buffer.from('tampered'), 0, 8, 4096);
-    closeSync(fd);
+    const undo = damage(victim, 4096);
     const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    undo();
     expect(bad.code, bad.stdout).toBe(1);
     expect(bad.stderr).toMatch(/damaged repository .*invalid checksum .*F\/pg_data\//);
     metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_verify_last_status 0$/m);
   }, 360_000);
+
+  it('verify-pitr.ts names a damaged WAL segment of the archive', async () => {
+    const segments = sh('find', [join(dirs.repoPath as string, 'archive', STANZA), '-name', '0000000*.zst', '-size', '+1k'])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .sort();
+    const victim = segments[0] as string;
+    const segment = (/(0{7}[0-9A-F]{17})-[0-9a-f]{40}\.zst$/.exec(victim) as RegExpExecArray)[1] as string;
+    // Its last bytes: the cipher's final block no longer decrypts, and pgBackRest reports `invalid result <file>: ...`.
+    const undo = damage(victim, statSync(victim).size - 8);
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    undo();
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stderr, bad.stderr).toMatch(
+      new RegExp(`^error: pgbackrest verify found a damaged repository \\(.*\\): invalid result \\S*${segment}-[0-9a-f]{40}\\.zst \\(unable to flush\\)`, 'm'),
+    );
+    // Repaired, the repository verifies again.
+    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 360_000);
 });
+
+/** Overwrites 8 bytes of a file at `offset`; returns what puts them back. */
+function damage(file: string, offset: number): () => void {
+  const original = Buffer.alloc(8);
+  const fd = openSync(file, 'r+');
+  readSync(fd, original, 0, 8, offset);
+  writeSync(fd, Buffer.from('tampered'), 0, 8, offset);
+  closeSync(fd);
+  return () => {
+    const again = openSync(file, 'r+');
+    writeSync(again, original, 0, 8, offset);
+    closeSync(again);
+  };
+}
 
 describe('error classification', () => {
   it('turns an unreachable host into an operation failure', () => {

@@ -118,4 +118,27 @@ describe('check.ts monitoring validators', () => {
       writeFileSync(dashboard, dashboardText);
     }
   }, 120_000);
+
+  it("check the PrometheusRule Kubernetes loads: broken PromQL in it fails promtool, and groups other than monitoring/rules' fail the lint", async () => {
+    const file = join(bundle('dev'), 'k8s', 'prometheus-rules.yaml');
+    const original = readFileSync(file, 'utf8');
+    // The same expression in monitoring/rules is caught by promtool check rules; here only the PrometheusRule holds it.
+    writeFileSync(file, original.replace('expr: vector(1)', 'expr: sum(rate(up[5m]) by'));
+    try {
+      const report = await run('dev');
+      const messages = report.results.flatMap((r) => r.problems.map((p) => `${p.file ?? ''}: ${p.message}`));
+      expect(messages).toEqual([
+        expect.stringMatching(
+          /^k8s\/prometheus-rules\.yaml: promtool check rules k8s\/prometheus-rules\.yaml \(its spec\.groups\) failed:[\s\S]*could not parse expression/,
+        ),
+        'k8s/prometheus-rules.yaml: holds other rule groups than monitoring/rules/*.yml, the files promtool tests: render the bundle again, never edit it.',
+      ]);
+      // A valid expression that differs from the tested rules is still not what was tested.
+      writeFileSync(file, original.replace('expr: vector(1)', 'expr: vector(2)'));
+      const drifted = (await run('dev')).results.flatMap((r) => r.problems.map((p) => p.message));
+      expect(drifted).toEqual([expect.stringMatching(/^holds other rule groups than monitoring\/rules/)]);
+    } finally {
+      writeFileSync(file, original);
+    }
+  }, 120_000);
 });

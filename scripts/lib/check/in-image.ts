@@ -3,6 +3,8 @@ import { dirname, join, normalize } from 'node:path';
 import { $ } from 'zx/core';
 import { addCleanup, privateTempDir } from '../cleanup.js';
 import { type ComposeModel, type ComposeService, readCompose } from '../compose/model.js';
+import { engineHas, lastLine } from '../docker-engine.js';
+import { errorMessage } from '../errors.js';
 import { SECRETS_DIR } from '../render/bundle.js';
 import type { CheckContext, ImageCheck } from './types.js';
 
@@ -109,15 +111,15 @@ function openUp(path: string): void {
 
 const quiet = $({ quiet: true, nothrow: true });
 
-/** The image on the engine, pulled when missing; the reason when neither works. */
+/** The image on the engine, pulled when missing; the reason when neither works (or the engine cannot be asked). */
 async function ensureImage(image: string): Promise<string | undefined> {
-  if ((await quiet`docker image inspect ${image}`).exitCode === 0) return undefined;
+  try {
+    if (await engineHas('image', image)) return undefined;
+  } catch (error) {
+    return errorMessage(error).replace(/\.$/, '');
+  }
   const pulled = await quiet`docker pull --quiet ${image}`;
   return pulled.exitCode === 0 ? undefined : `image ${image} is not on the engine and cannot be pulled: ${lastLine(pulled.stderr)}`;
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').pop() ?? '';
 }
 
 /** Runs one check in its image through the engine DOCKER_HOST names. */

@@ -5,8 +5,8 @@ import { BadInputError } from '../errors.js';
 import { writeNewFile } from '../fs-atomic.js';
 import { log } from '../log.js';
 import { EXAMPLE_SECRET, envExampleText } from './example.js';
-import { formatProblem, loadEnv, parseEnvFile } from './load.js';
-import { isVarName, SCHEMA } from './schema.js';
+import { EnvError, formatProblem, loadEnv, parseEnvFile } from './load.js';
+import { isVarName, SCHEMA, SECRET_NAMES } from './schema.js';
 import { defaultFor, type EnvName } from './spec.js';
 
 function hasOwnDefault(line: string, env: EnvName, given: Record<string, string>): boolean {
@@ -44,7 +44,7 @@ export async function initEnv(args: EnvArgs, options: { out: string; domain?: st
     given.DOMAIN = options.domain;
   }
   // Every value given is checked with the schema every other script uses, before it becomes a line...
-  loadEnv({
+  const givenEnv = loadEnv({
     env: args.env,
     envFile: file,
     fileText: envExampleText(),
@@ -53,6 +53,10 @@ export async function initEnv(args: EnvArgs, options: { out: string; domain?: st
     processEnv: {},
     purpose: 'plan',
   });
+  // ...and a prod file gets no weak secret: a warning here would be the last anyone sees of it.
+  // (The example's own placeholders are replaced with random values below.)
+  const weak = givenEnv.warnings.filter((w) => w.variable !== undefined && w.variable in given && (SECRET_NAMES as readonly string[]).includes(w.variable));
+  if (args.env === 'prod' && weak.length > 0) throw new EnvError(weak, 'leave the secret out and init-env makes a strong one, or give a strong random value');
   const text = envFileText(args.env, given);
   // ...and so is the whole file, as the other scripts will read it (the file's values only).
   const env = loadEnv({ env: args.env, envFile: file, fileText: text, processEnv: {}, purpose: 'plan' });

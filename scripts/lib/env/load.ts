@@ -57,9 +57,22 @@ export interface LoadedEnv {
 
 /** rclone reads a remote's definition from RCLONE_CONFIG_<REMOTE>_<OPTION>; the env file may hold such lines. */
 export const RCLONE_CONFIG_PREFIX = 'RCLONE_CONFIG_';
-// Options that hold credentials: they belong in a 0600 file the remote names (key_file, shared_credentials_file).
-const RCLONE_SECRET_OPTION =
-  /_(PASS|PASSWORD|KEY_PEM|SECRET_ACCESS_KEY|SESSION_TOKEN|TOKEN|ACCOUNT_KEY|KEY|CLIENT_SECRET|SERVICE_ACCOUNT_CREDENTIALS|SSE_CUSTOMER_KEY)$/;
+/**
+ * rclone options that hold credentials: they belong in a 0600 file the remote names (key_file,
+ * shared_credentials_file). Matched by the end of the option name, as rclone 1.60 names them:
+ * its obscured options (pass, password, password2, api_password, key_file_pass, library_key,
+ * secret, ...) and the plain ones (token, access_token, client_secret, secret_access_key,
+ * session_token, key, key_pem, sas_url, service_account_credentials, sse_customer_key[_base64],
+ * authorization, ...). Not credentials: key_file, pubkey_file, shared_credentials_file,
+ * access_key_id, token_url, bearer_token_command, ask_password (a yes/no switch).
+ */
+const RCLONE_SECRET_OPTION = /_(PASS|PASSWORD|SECRET|TOKEN|KEY|CREDENTIALS)\d*$|_KEY_(PEM|BASE64|MD5)$|_SAS_URL$|_AUTHORIZATION$/;
+const RCLONE_PLAIN_OPTION = /_ASK_PASSWORD$/;
+
+/** Whether an RCLONE_CONFIG_<REMOTE>_<OPTION> variable holds a credential. */
+export function isRcloneCredential(name: string): boolean {
+  return RCLONE_SECRET_OPTION.test(name) && !RCLONE_PLAIN_OPTION.test(name);
+}
 
 export function formatProblem(p: EnvProblem): string {
   const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : '';
@@ -67,8 +80,11 @@ export function formatProblem(p: EnvProblem): string {
 }
 
 export class EnvError extends BadInputError {
-  constructor(readonly problems: EnvProblem[]) {
-    super(problems.map(formatProblem).join('\n'), 'fix the values above where they came from (see .env.example for every variable)');
+  constructor(
+    readonly problems: EnvProblem[],
+    hint = 'fix the values above where they came from (see .env.example for every variable)',
+  ) {
+    super(problems.map(formatProblem).join('\n'), hint);
     this.name = 'EnvError';
   }
 }
@@ -238,7 +254,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     }
     if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
       const unusable = unusableValueProblem(entry.value);
-      if (RCLONE_SECRET_OPTION.test(name))
+      if (isRcloneCredential(name))
         problems.push({
           variable: name,
           file,
@@ -295,7 +311,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       problems.push({ variable: name, ...where, message: rawProblem });
       continue;
     }
-    const result = parseVar(spec, raw);
+    const result = parseVar(spec, raw, env);
     if (!result.ok) {
       const got = spec.secret ? '' : ` (got "${shown(raw)}")`;
       problems.push({ variable: name, ...where, message: `${result.message}${got}.` });

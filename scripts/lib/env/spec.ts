@@ -19,15 +19,19 @@ export interface VarSpec<T = unknown> {
   type: string;
   /** Value .env.example sets when prod has no default (secrets get a placeholder). */
   example?: string;
+  /** A further rule in one environment only (a host path absolute in prod): the value passes `check`, or `message` says why not. */
+  inEnv?: { env: EnvName; check: (raw: string) => boolean; message: string };
 }
 
 export type VarSpecs = Record<string, VarSpec>;
 export type InferVars<S extends VarSpecs> = { [K in keyof S]: S[K] extends VarSpec<infer T> ? T : never };
 
-/** The raw string parsed by the variable's schema: its value, or the first problem's message. */
-export function parseVar(spec: VarSpec, raw: string): { ok: true; value: unknown } | { ok: false; message: string } {
+/** The raw string parsed by the variable's schema (and its rule for `env`): its value, or the first problem's message. */
+export function parseVar(spec: VarSpec, raw: string, env?: EnvName): { ok: true; value: unknown } | { ok: false; message: string } {
   const result = vb.safeParse(spec.schema, raw);
-  return result.success ? { ok: true, value: result.output } : { ok: false, message: result.issues[0].message };
+  if (!result.success) return { ok: false, message: result.issues[0].message };
+  if (spec.inEnv && spec.inEnv.env === env && !spec.inEnv.check(raw)) return { ok: false, message: spec.inEnv.message };
+  return { ok: true, value: result.output };
 }
 
 export function defaultFor(spec: VarSpec, env: EnvName): string | undefined {
@@ -98,6 +102,25 @@ export const v = {
       vb.check((s) => !s.endsWith(':latest'), 'must be pinned to a version tag, not latest'),
     );
     return { ...opts, schema, secret: false, type: 'image:tag' };
+  },
+  /**
+   * A folder or file on the host, without spaces (host-setup.txt and the configs split on them).
+   * Absolute in prod: it is rendered into a bundle that runs on another machine, where a path
+   * resolved against this machine's working folder means nothing. Dev runs where it renders.
+   */
+  hostPath(opts: Common & { optional?: boolean }): VarSpec<string> {
+    const schema = vb.pipe(vb.string(), vb.regex(opts.optional ? /^[^\s@]*$/ : /^[^\s@]+$/, 'must be a path without spaces'));
+    return {
+      ...opts,
+      schema,
+      secret: false,
+      type: opts.optional ? 'path or empty' : 'path',
+      inEnv: {
+        env: 'prod',
+        check: (raw) => raw === '' || raw.startsWith('/'),
+        message: 'must be an absolute path in prod, where it is rendered into a bundle another machine runs; write it from /, e.g. /var/lib/healthmate',
+      },
+    };
   },
   secret(opts: Common & { minLength?: number }): VarSpec<string> {
     return { ...opts, schema: vb.string(), secret: true, type: 'secret' };

@@ -1,5 +1,6 @@
 import { composeCommand } from '../backup/pg.js';
 import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
+import { askEngine, engineHas, engineName, failureOf } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { composeExecRunner, type PgbackrestRunner, pgbackrestError, requireSameVersion } from './command.js';
@@ -71,10 +72,6 @@ async function run(command: Command, what: string): Promise<Captured> {
   return result;
 }
 
-async function volumeExists(volume: string): Promise<boolean> {
-  return (await capture({ file: 'docker', args: ['volume', 'inspect', volume] })).code === 0;
-}
-
 export async function volumeRestorePlan(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<string[]> {
   const e = await engine(settings);
   const { prepare, restore } = volumeCommands(settings, e, options);
@@ -89,7 +86,7 @@ export async function volumeRestorePlan(settings: PgbackrestSettings, options: V
 /** Restores into a docker volume through postgres-pitr; returns seconds taken. */
 export async function restoreVolume(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<number> {
   const e = await engine(settings);
-  const exists = await volumeExists(options.volume);
+  const exists = await engineHas('volume', options.volume);
   if (exists && !options.delta)
     throw new BadInputError(`docker volume ${options.volume} exists already; restore into a new one, or pass --delta to overwrite it.`);
   if (!exists && options.delta) throw new BadInputError(`--delta needs the existing volume ${options.volume}, and there is none.`);
@@ -204,12 +201,17 @@ export async function rebuildDbHost(
     command: (args) => cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', ...args]),
   };
   // Refusals first: `compose run` of the pgbackrest service (the version check) creates the volume.
-  const running = await capture(cmd([...e.stack, 'ps', '-q', 'postgres']));
+  const running = await askEngine([...e.stack, 'ps', '-q', 'postgres']);
+  if (running.code !== 0)
+    throw new OperationError(
+      `could not ask the Docker engine at ${engineName()} whether the stack has a postgres container: ${failureOf(running)}.`,
+      'start Docker or fix DOCKER_HOST, then run this again; nothing was changed',
+    );
   if (running.stdout.trim() !== '')
     throw new BadInputError(
       'the stack still has a postgres container: this rebuilds a LOST database host; for a restore beside it use restore-pitr.ts --volume.',
     );
-  if (await volumeExists(volume))
+  if (await engineHas('volume', volume))
     throw new BadInputError(
       `volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`,
     );
