@@ -1,6 +1,8 @@
 #!/bin/sh
 # Brings this bundle up on a host that has only sh, coreutils and Docker: no Node, no repo.
 #   scp -r dist/prod host:/opt/healthmate && ssh host /opt/healthmate/up.sh
+# With several hosts in the inventory each has its own bundle (dist/prod/<host>), holding the
+# services of its roles only; this one refuses a machine without its host's address.
 # The scripted deploy (deploy-prod.ts) adds what this does not: a rolling update with zero
 # downtime, automatic rollback, the deploy lock, the pre-migration backup and the audit log.
 #
@@ -15,13 +17,17 @@ usage() {
 Usage: up.sh [--dry-run] [--timeout SECONDS]
 
 Brings the rendered bundle in this folder up with Docker Compose, in four steps:
-  1. verify the copy: sha256sum -c SHA256SUMS, and no file that SHA256SUMS does not list
+  1. verify the copy: sha256sum -c SHA256SUMS, and no file that SHA256SUMS does not list;
+     and that this machine has the address of the host the bundle is for (host-setup.txt)
   2. give each secret file to the uid of the service that reads it (secret-owners.txt)
   3. create the state folders and mount points the stack needs (host-setup.txt)
-  4. start the datastores (etcd, PostgreSQL under Patroni, HAProxy, redis), run the
-     migrations, start the rest, wait until every container is running and healthy,
+  4. start the datastores of this host (a db host: etcd and PostgreSQL under Patroni; an
+     app host: HAProxy and redis), run the migrations (a host with the backend, through
+     HAProxy), start the rest, wait until every container is running and healthy,
      reload nginx, Prometheus, Alertmanager and the blackbox exporter (SIGHUP: configs
      copied over a running stack), print what is up
+With several db hosts, run their up.sh at about the same time: etcd answers only once a
+majority of its members runs.
 
 Options:
   --dry-run          check everything, then print the steps; change nothing
@@ -78,10 +84,17 @@ for file in SHA256SUMS secret-owners.txt host-setup.txt docker-compose.yml; do
 done
 
 # ---- what render wrote: host-setup.txt and secret-owners.txt ----
-project='' services='' datastores='' migration='' reload='' state_dirs='' mountpoints='' required=''
+project='' host_name='' host_address='' address4='' address6='' services='' datastores='' migration='' reload='' state_dirs='' mountpoints='' required=''
 while read -r kind rest; do
   case $kind in
     project) project=$rest ;;
+    host)
+      host_name=${rest%% *}
+      host_address=${rest#"$host_name"}
+      host_address=${host_address# }
+      ;;
+    address4) address4=$rest ;;
+    address6) address6=$rest ;;
     service) services="$services $rest" ;;
     datastore) datastores="$datastores $rest" ;;
     migrate) migration=$rest ;;
@@ -149,6 +162,41 @@ set +f
 walk .
 set -f
 [ -z "$unlisted" ] || refuse "files not in SHA256SUMS are in $here:$unlisted; remove them or copy dist/<env> again into an empty folder."
+
+# ---- this machine is the bundle's host: it has the address the host publishes its ports on ----
+# The kernel lists its own IPv4 addresses as "/32 host LOCAL" entries of its routing trie, and
+# its IPv6 addresses (32 hex digits, as render wrote address6) in if_inet6.
+has_address4() {
+  [ -r /proc/net/fib_trie ] || return 2
+  previous=''
+  while read -r first second third _; do
+    [ "$first $second $third" != '/32 host LOCAL' ] || [ "$previous" != "$1" ] || return 0
+    [ "$first" != '|--' ] || previous=$second
+  done </proc/net/fib_trie
+  return 1
+}
+has_address6() {
+  [ -r /proc/net/if_inet6 ] || return 2
+  while read -r own _; do
+    [ "$own" != "$1" ] || return 0
+  done </proc/net/if_inet6
+  return 1
+}
+host_note="host ${host_name:-?}"
+for family in 4 6; do
+  [ "$family" = 4 ] && address=$address4 || address=$address6
+  [ -n "$address" ] || continue
+  found=0
+  "has_address$family" "$address" || found=$?
+  case $found in
+    0) host_note="$host_note, this machine has its address" ;;
+    1) refuse "this bundle is for host $host_name ($host_address), and no interface of this machine has that address: copy this machine's own bundle here (dist/<env>/<its host>), or fix the host's address= in the inventory." ;;
+    *)
+      say "up.sh: warning: cannot list this machine's addresses (/proc/net unreadable); not checked that it is host $host_name."
+      host_note="$host_note, address not checked"
+      ;;
+  esac
+done
 
 # ---- checks before anything changes: secrets, root, Docker, certificates ----
 me=$(id -u)
@@ -262,6 +310,7 @@ printf >&3 'up.sh: bundle %s, compose project %s %s\n' "$here" "$project" "$mode
 
 printf >&3 '1. verify the copy\n'
 printf >&3 '     sha256sum -c SHA256SUMS  # %s files OK, none unlisted\n' "$checked"
+printf >&3 '     # %s\n' "$host_note"
 
 printf >&3 '2. secret files owned by the uid that reads them, mode 0600\n'
 act chmod 700 secrets
@@ -286,9 +335,12 @@ done
 printf >&3 '4. start the stack and wait for health\n'
 # shellcheck disable=SC2086 # the service lists and the migration command are meant to split into words
 {
-  act compose up -d --no-deps $datastores
-  wait_healthy "$datastores"
-  act compose run --rm --no-deps -T backend $migration
+  if [ -n "$datastores" ]; then
+    act compose up -d --no-deps $datastores
+    wait_healthy "$datastores"
+  fi
+  # A db host has no backend: the migrations run on the app hosts, through HAProxy.
+  [ -z "$migration" ] || act compose run --rm --no-deps -T backend $migration
   act compose up -d
   wait_healthy "$services"
   # Configs copied over a running stack: their containers were not recreated, so reload them,

@@ -16,8 +16,9 @@ await runCli(SPEC, async (args) => {
     process.exitCode = child.status ?? 1;
     return;
   }
+  const { COMPOSE_V2 } = await import('./lib/compose/engine.js');
   const { deployContext, scratchDir } = await import('./lib/deploy/context.js');
-  const { engineHost } = await import('./lib/deploy/host.js');
+  const { hostTargets } = await import('./lib/deploy/hosts.js');
   const { formatPlan } = await import('./lib/deploy/plan.js');
   const { executeRollback, rollbackTarget } = await import('./lib/deploy/rollback.js');
   const { executeDeploy } = await import('./lib/deploy/run.js');
@@ -26,14 +27,20 @@ await runCli(SPEC, async (args) => {
   const { executeForceUnlock } = await import('./lib/deploy/unlock.js');
   const { envFromCli } = await import('./lib/env/from-cli.js');
   const { statePaths } = await import('./lib/paths.js');
+  // The lock, state.json and the audit log live on the inventory's first host (status and force-unlock run no compose command).
+  const keeper = (env: Parameters<typeof hostTargets>[0]) => {
+    const hosts = hostTargets(env, COMPOSE_V2);
+    return { hosts, store: deployStore((hosts[0] as (typeof hosts)[number]).engine, statePaths(env).deploy) };
+  };
   if (args.values.status) {
     const env = envFromCli(args, 'plan');
-    log.out(await deployStatus(deployStore(engineHost(), statePaths(env).deploy), env.values.COMPOSE_PROJECT_NAME).then((text) => text.trimEnd()));
+    const { hosts, store } = keeper(env);
+    log.out(await deployStatus(store, env.values.COMPOSE_PROJECT_NAME, hosts).then((text) => text.trimEnd()));
     return;
   }
   if (args.values['force-unlock']) {
     const env = envFromCli(args, 'plan');
-    executeForceUnlock(deployStore(engineHost(), statePaths(env).deploy), {
+    executeForceUnlock(keeper(env).store, {
       reason: args.values.reason as string,
       env: env.name,
       image: env.values.BACKEND_IMAGE,
@@ -42,7 +49,8 @@ await runCli(SPEC, async (args) => {
     return;
   }
   const env = envFromCli(args, 'apply');
-  const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'], skipChecks: args.values['skip-check'] });
+  // Every host's engine answers before anything changes on any of them (a dry run only reports one that does not).
+  const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'], skipChecks: args.values['skip-check'], preflight: !args.dryRun });
   if (args.values.rollback) {
     if (args.dryRun) {
       // The same target, and the same refusal, as the real rollback.
@@ -55,5 +63,5 @@ await runCli(SPEC, async (args) => {
   }
   log.out(formatPlan(ctx.plan, { dryRun: args.dryRun }));
   await executeDeploy(ctx, args.dryRun ? scratchDir() : '');
-  if (args.dryRun) log.info('dry run: steps 1-5 passed; nothing was changed.');
+  if (args.dryRun) log.info(`dry run: steps 1-${ctx.plan.steps.find((s) => s.id === 'certs')?.index} passed; nothing was changed.`);
 });

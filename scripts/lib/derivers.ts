@@ -1,12 +1,13 @@
 import { deriveBackup } from './backup/deriver.js';
-import { clusterTargetFiles, deriveCluster } from './cluster/deriver.js';
+import { clusterTargetFiles, clusterValues, deriveCluster } from './cluster/deriver.js';
 import { deriveStack } from './compose/deriver.js';
 import { hostSetupFiles } from './compose/host-setup.js';
+import { composeForRoles } from './compose/roles.js';
 import { deriveK8s } from './k8s/deriver.js';
 import { prometheusRuleFiles } from './k8s/prometheus-rule.js';
 import { deriveEdge } from './nginx/deriver.js';
 import { deriveStatePaths } from './paths.js';
-import { registerBundleFiles, registerDeriver } from './render/derived.js';
+import { registerBundleFiles, registerDeriver, registerHostDeriver, registerHostFilter } from './render/derived.js';
 
 /**
  * Every area's template deriver, registered with render (which knows no
@@ -18,6 +19,10 @@ registerDeriver('backup', deriveBackup);
 registerDeriver('stack', deriveStack);
 registerDeriver('cluster', deriveCluster);
 registerDeriver('k8s', deriveK8s);
+// Each host's own values: its etcd and Patroni member, endpoints, TLS folders, published ports.
+registerHostDeriver('cluster', clusterValues);
+// A host's bundle holds the compose services of its roles, and only what they read.
+registerHostFilter('stack', composeForRoles);
 // up.sh's owner list and host setup, from the same compose labels the deploy reads.
 registerBundleFiles('host setup', hostSetupFiles);
 // Prometheus' file_sd targets of the cluster members, from the inventory.

@@ -20,7 +20,6 @@ import { checkServerIdentity } from 'node:tls';
 import { afterAll, afterEach } from 'vitest';
 import { applyClusterCerts, clusterCertRequest, planClusterCerts } from '../../scripts/lib/certs/cluster.js';
 import type { CommandResult, CommandRunner } from '../../scripts/lib/cluster/commands.js';
-import { clusterValues } from '../../scripts/lib/cluster/deriver.js';
 import { CLUSTER_CONTAINER_PATHS } from '../../scripts/lib/cluster/topology.js';
 import { dbHosts, type InventoryHost } from '../../scripts/lib/env/inventory.js';
 import { type LoadedEnv, loadEnv } from '../../scripts/lib/env/load.js';
@@ -433,7 +432,7 @@ function prodEnv(hostLines: Record<string, string>, overrides: Record<string, st
 
 /** Renders one host's bundle (its per-host values) and writes its Patroni files and etcd.yml, container paths mapped. */
 function writeMemberConfigs(env: LoadedEnv, host: InventoryHost, member: Member) {
-  const bundle = planBundle(env, undefined, (path) => /^(patroni|etcd|haproxy|secrets)\//.test(path), clusterValues(env, host));
+  const bundle = planBundle(env, undefined, (path) => /^(patroni|etcd|haproxy|secrets)\//.test(path), host);
   // Patroni's files as render wrote them (run.sh, post-bootstrap.sh), patroni.yml mapped.
   for (const f of bundle.files.filter((f) => f.path.startsWith('patroni/'))) {
     const target = join(member.dir, f.path);

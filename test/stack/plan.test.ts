@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { COMPOSE_V1, COMPOSE_V2 } from '../../scripts/lib/compose/engine.js';
-import { engineHost } from '../../scripts/lib/deploy/host.js';
+import { hostTargets } from '../../scripts/lib/deploy/hosts.js';
 import { buildPlan, formatPlan, type PlanInput, scriptArgv, shellQuote } from '../../scripts/lib/deploy/plan.js';
 import { testEnv } from './env.js';
 
-function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, string> = {}): PlanInput {
+/** A plan input for the example env; `callerDockerHost` is what `local` means (the caller's DOCKER_HOST). */
+function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, string> = {}, callerDockerHost?: string): PlanInput {
   const { env, envFile } = testEnv('prod', envOverrides);
   return {
     env,
     ...(envFile ? { envFile } : {}),
     overrides: {},
     flavor: COMPOSE_V1,
-    host: { kind: 'local' },
+    hosts: hostTargets(env, overrides.flavor ?? COMPOSE_V1, callerDockerHost),
     releaseId: '20260101T000000Z-1.0.0',
     skipBackup: false,
     skipChecks: [],
@@ -20,17 +21,19 @@ function input(overrides: Partial<PlanInput> = {}, envOverrides: Record<string, 
   };
 }
 
-describe('deploy plan', () => {
-  it('has the 15 steps in the order of the issue', () => {
+describe('deploy plan (one host: the inventory of one)', () => {
+  it('has the 17 steps in order: here, every engine asked, then every host staged, the db hosts, then each app host', () => {
     const plan = buildPlan(input());
     expect(plan.steps.map((s) => s.id)).toEqual([
       'env',
+      'engines',
       'lock',
       'render',
       'check',
       'certs',
       'backup',
       'pull',
+      'cluster',
       'datastores',
       'migrate',
       'backend',
@@ -40,20 +43,23 @@ describe('deploy plan', () => {
       'audit',
       'unlock',
     ]);
-    expect(plan.steps.map((s) => s.index)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(plan.steps.map((s) => s.index)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+    expect(plan.steps.filter((s) => s.host).map((s) => s.host)).toEqual(Array(6).fill('main'));
   });
 
-  it('decides at each failure point: abort before any change, restore files before the rolling update, roll back from step 10 on', () => {
+  it('decides at each failure point: abort before any change, restore files before the rolling update, roll back from step 12 on', () => {
     const plan = buildPlan(input());
     const policy = Object.fromEntries(plan.steps.map((s) => [s.id, s.onFailure]));
     expect(policy).toEqual({
       env: 'abort',
+      engines: 'abort',
       lock: 'abort',
       render: 'abort',
       check: 'abort',
       certs: 'abort',
       backup: 'abort',
       pull: 'restore',
+      cluster: 'restore',
       datastores: 'restore',
       migrate: 'restore',
       backend: 'rollback',
@@ -64,12 +70,12 @@ describe('deploy plan', () => {
       unlock: 'report',
     });
     const firstRollback = plan.steps.find((s) => s.onFailure === 'rollback');
-    expect(firstRollback?.index).toBe(10);
+    expect(firstRollback?.index).toBe(12);
   });
 
-  it('runs only steps 1-5 (and the unlock) in a dry run', () => {
+  it('runs only steps 1-6 (and the unlock) in a dry run', () => {
     const plan = buildPlan(input());
-    expect(plan.steps.filter((s) => s.inDryRun).map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 15]);
+    expect(plan.steps.filter((s) => s.inDryRun).map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 6, 17]);
   });
 
   it('rolls the backend with --no-recreate beside the old replicas, reloads nginx, then stops the old ones gracefully', () => {
@@ -89,13 +95,13 @@ describe('deploy plan', () => {
     expect(lines.some((l) => l.includes('healthy'))).toBe(true);
   });
 
-  it('uses the Compose it detected, v2 or v1', () => {
-    const v2 = buildPlan(input({ flavor: COMPOSE_V2 }));
-    const v1 = buildPlan(input({ flavor: COMPOSE_V1 }));
-    expect(v2.compose.slice(0, 2)).toEqual(['docker', 'compose']);
-    expect(v1.compose[0]).toBe('docker-compose');
-    expect(v2.compose).toContain(v2.composeFile);
-    expect(v2.composeFile).toMatch(/\/state\/deploy\/current\/docker-compose\.yml$/);
+  it('uses the Compose it detected, v2 or v1, on the stack folder as always (STATE_DIR/deploy/current)', () => {
+    const [v2] = buildPlan(input({ flavor: COMPOSE_V2 })).hosts;
+    const [v1] = buildPlan(input({ flavor: COMPOSE_V1 })).hosts;
+    expect(v2?.compose.slice(0, 2)).toEqual(['docker', 'compose']);
+    expect(v1?.compose[0]).toBe('docker-compose');
+    expect(v2?.compose.at(-1)).toMatch(/\/state\/deploy\/current\/docker-compose\.yml$/);
+    expect(v2?.folder).toBe('');
   });
 
   it('marks the backup skipped with --skip-backup', () => {
@@ -106,6 +112,7 @@ describe('deploy plan', () => {
   it('runs the migration command from the env in a one-off container', () => {
     const plan = buildPlan(input({}, { MIGRATION_COMMAND: 'python -m app.migrate --all' }));
     const line = plan.steps.find((s) => s.id === 'migrate')?.lines[0] ?? '';
+    expect(plan.steps.filter((s) => s.id === 'migrate')).toHaveLength(1);
     expect(line).toMatch(/ run --rm --no-deps -T backend python -m app\.migrate --all$/);
   });
 
@@ -129,13 +136,14 @@ describe('deploy plan', () => {
     expect(again).toContain('back to 0.9.0');
   });
 
-  it('copies files over ssh for a remote engine and refuses tcp://', () => {
-    const host = engineHost('ssh://deploy@api.healthmate.org:2222');
-    expect(host).toEqual({ kind: 'ssh', target: 'deploy@api.healthmate.org', sshArgs: ['-p', '2222'] });
-    const plan = buildPlan(input({ host }));
-    expect(plan.steps.find((s) => s.id === 'pull')?.lines.join('\n')).toContain('tar over ssh');
-    expect(engineHost('unix:///tmp/x/docker.sock')).toEqual({ kind: 'local' });
-    expect(() => engineHost('tcp://10.0.0.5:2376')).toThrow(/not supported/);
+  it("copies files over ssh when the caller's DOCKER_HOST is remote, and keeps the lock there", () => {
+    const plan = buildPlan(input({}, {}, 'ssh://deploy@api.healthmate.org:2222'));
+    expect(plan.hosts[0]?.engine).toEqual({ kind: 'ssh', target: 'deploy@api.healthmate.org', sshArgs: ['-p', '2222'] });
+    expect(plan.steps.find((s) => s.id === 'pull')?.lines.join('\n')).toContain('to deploy@api.healthmate.org (tar over ssh)');
+    expect(plan.steps.find((s) => s.id === 'lock')?.lines[0]).toMatch(/^# on the inventory's first host main \(deploy@api\.healthmate\.org\): ln /);
+    // `local` is the caller's engine: no DOCKER_HOST= of its own in front of its commands.
+    expect(plan.steps.find((s) => s.id === 'cluster')?.lines.some((l) => l.includes('DOCKER_HOST='))).toBe(false);
+    expect(() => buildPlan(input({}, {}, 'tcp://10.0.0.5:2376'))).toThrow(/not supported/);
   });
 
   it('quotes for display like a POSIX shell', () => {

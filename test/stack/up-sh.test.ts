@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
+import { type HostTarget, hostTargets } from '../../scripts/lib/deploy/hosts.js';
 import { buildPlan } from '../../scripts/lib/deploy/plan.js';
 import { stageRelease } from '../../scripts/lib/deploy/stage.js';
 import { deployStore } from '../../scripts/lib/deploy/store.js';
@@ -13,6 +14,7 @@ import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 // Every area's template derivers, registered with render.
 import '../../scripts/lib/derivers.js';
 import { hostSetup } from '../../scripts/lib/compose/host-setup.js';
+import type { InventoryHost } from '../../scripts/lib/env/inventory.js';
 import { docker } from '../e2e/harness/docker.js';
 import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
@@ -116,7 +118,7 @@ describe('secret-owners.txt: the owner list up.sh applies', () => {
     const { env } = testEnv('prod');
     const out = tempDir('healthmate-upsh-');
     const bundle = writeBundle(planBundle(env), out);
-    const setup = hostSetup(readCompose(join(bundle, 'docker-compose.yml')), env);
+    const setup = hostSetup(readCompose(join(bundle, 'docker-compose.yml')), env, env.inventory.hosts[0] as InventoryHost);
     const fileLines = readFileSync(join(bundle, 'host-setup.txt'), 'utf8').split('\n');
     for (const dir of setup.stateDirs) expect(fileLines).toContain(`state-dir ${dir.uid ?? '-'} ${dir.path}`);
     expect(fileLines).toContain('mountpoint nginx/certs');
@@ -134,33 +136,37 @@ describe('deploy-prod.ts applies the same owner list', () => {
       ...(envFile ? { envFile } : {}),
       overrides: {},
       flavor: COMPOSE_V1,
-      host: { kind: 'local' as const },
+      hosts: hostTargets(env, COMPOSE_V1, undefined),
       releaseId: '20260101T000000Z-1.0.0',
       skipBackup: true,
       skipChecks: [],
       asRoot: true,
     };
     const plan = buildPlan(input);
-    const releaseDir = writeBundle(planBundle(env), tempDir('healthmate-upsh-'));
+    const target = input.hosts[0] as HostTarget;
+    const currentDir = target.currentDir;
+    const releaseDir = writeBundle(planBundle(env, undefined, undefined, target.host), tempDir('healthmate-upsh-'));
     const paths = statePaths(env);
-    await stageRelease({ plan, input, paths, host: input.host, store: deployStore(input.host, paths.deploy), dryRun: false }, releaseDir);
+    const store = deployStore(target.engine, paths.deploy);
+    await stageRelease({ plan, input, paths, target, host: target.engine, store, dryRun: false, engines: [] }, releaseDir);
     const owners = readFileSync(join(releaseDir, 'secret-owners.txt'), 'utf8')
       .split('\n')
       .filter((line) => line && !line.startsWith('#'));
     expect(owners.length).toBeGreaterThan(5);
     for (const line of owners) {
       const [uid, , path] = line.split(' ');
-      expect(statSync(join(plan.currentDir, path as string)).uid, path).toBe(Number(uid));
+      expect(statSync(join(currentDir, path as string)).uid, path).toBe(Number(uid));
     }
     for (const line of readFileSync(join(releaseDir, 'host-setup.txt'), 'utf8').split('\n')) {
       const [kind, owner, path] = line.split(' ');
       if (kind === 'state-dir') expect(statSync(path as string).isDirectory(), path).toBe(true);
       if (kind === 'state-dir' && owner !== '-') expect(statSync(path as string).uid, path).toBe(Number(owner));
-      if (kind === 'mountpoint') expect(statSync(join(plan.currentDir, owner as string)).isDirectory(), owner).toBe(true);
+      if (kind === 'mountpoint') expect(statSync(join(currentDir, owner as string)).isDirectory(), owner).toBe(true);
     }
     // Stand-ins for the certificates generate-certs.ts makes in a real deploy (before this step).
-    mkdirSync(join(paths.root, 'pgbackrest', 'tls', 'db'), { recursive: true });
-    expectMountsReady(join(plan.currentDir, 'docker-compose.yml'), plan.currentDir, paths.root);
+    for (const dir of ['pgbackrest/tls/db', 'cluster/tls/main/etcd', 'cluster/tls/main/postgres', 'cluster/ca'])
+      mkdirSync(join(paths.root, dir), { recursive: true });
+    expectMountsReady(join(currentDir, 'docker-compose.yml'), currentDir, paths.root);
   });
 });
 
@@ -170,12 +176,19 @@ describe('deploy-prod.ts applies the same owner list', () => {
  * The checks below read the rendered compose file with plain YAML and compare with this list,
  * never with hostSetup(): a mount the derivation forgets fails here.
  */
-const STATE_MOUNTS: Record<string, { madeBy: 'the bring-up' | 'generate-certs.ts --profile pgbackrest'; users: Record<string, number> }> = {
+const STATE_MOUNTS: Record<
+  string,
+  { madeBy: 'the bring-up' | 'generate-certs.ts --profile pgbackrest' | 'generate-certs.ts --profile cluster'; users: Record<string, number> }
+> = {
   certs: { madeBy: 'the bring-up', users: { nginx: 0, 'blackbox-exporter': 65534 } },
   acme: { madeBy: 'the bring-up', users: { nginx: 0, certbot: 0 } },
   letsencrypt: { madeBy: 'the bring-up', users: { certbot: 0 } },
   textfile: { madeBy: 'the bring-up', users: { 'node-exporter': 65534 } },
-  'pgbackrest/tls/db': { madeBy: 'generate-certs.ts --profile pgbackrest', users: { postgres: 0, pgbackrest: 999, 'postgres-pitr': 0 } },
+  'pgbackrest/tls/db': { madeBy: 'generate-certs.ts --profile pgbackrest', users: { postgres: 999, pgbackrest: 999, 'postgres-pitr': 0 } },
+  // The cluster's: this host's etcd and Patroni certificates, the CA alone for HAProxy and Prometheus.
+  'cluster/tls/main/etcd': { madeBy: 'generate-certs.ts --profile cluster', users: { etcd: 0 } },
+  'cluster/tls/main/postgres': { madeBy: 'generate-certs.ts --profile cluster', users: { postgres: 999 } },
+  'cluster/ca': { madeBy: 'generate-certs.ts --profile cluster', users: { haproxy: 0, prometheus: 0 } },
 };
 /** Bundle folders that must exist because a container mounts something inside a read-only bundle mount. */
 const NESTED_MOUNTPOINTS = ['nginx/certs'];

@@ -1,3 +1,5 @@
+import { manifestHost } from '../bundle-folder.js';
+import type { HostRole } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 
 export interface Problem {
@@ -70,4 +72,13 @@ export function error(message: string, file?: string, line?: number): Problem {
 
 export function warning(message: string, file?: string, line?: number): Problem {
   return { message, severity: 'warning', ...(file ? { file } : {}), ...(line ? { line } : {}) };
+}
+
+/**
+ * Whether the bundle runs the services of a role: a host's bundle holds only
+ * those of its roles (its MANIFEST.json says which), a whole-stack bundle all.
+ * An area's validator has nothing to check in a bundle without its role.
+ */
+export function bundleRunsRole(ctx: Pick<CheckContext, 'bundleDir'>, role: HostRole): boolean {
+  return manifestHost(ctx.bundleDir)?.roles.includes(role) ?? true;
 }

@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { MANIFEST, readManifest, replaceProblem } from '../bundle-folder.js';
+import { hostBundleFolders, MANIFEST, readManifest, replaceProblem } from '../bundle-folder.js';
 import type { EnvName } from '../env/names.js';
 import { BadInputError } from '../errors.js';
 
@@ -476,10 +476,12 @@ export function output(readOnly: string): Kind<string> {
 }
 
 /** Why `dir` is no rendered bundle of `env`, as the rest of a sentence after its name; undefined when it is one. */
-export function bundleProblem(dir: string, env: EnvName): string | undefined {
+export function bundleProblem(dir: string, env: EnvName, shownPath = dir): string | undefined {
   const state = pathState(dir);
   if (state.type === 'missing' || state.type === 'blocked') return `does not exist; render it with npx tsx scripts/render.ts --env ${env}`;
   if (state.type === 'file') return 'is a file, not a bundle folder';
+  const hosts = hostBundleFolders(dir);
+  if (hosts) return `holds one bundle per host (${hosts.join(', ')}), not a bundle; name a host bundle, such as ${join(shownPath, hosts[0] as string)}`;
   const manifest = readManifest(dir);
   if ('problem' in manifest) return `${manifest.problem}, so it is not a bundle rendered by render.ts; pass one such as dist/${env}`;
   if (manifest.env !== env) return `is a ${manifest.env} bundle (its ${MANIFEST} says so), not a ${env} one; pass dist/${env}, or --env ${manifest.env}`;
@@ -497,7 +499,7 @@ export const bundle: Kind<string> = {
   parse(raw, ctx) {
     const dir = pathValue(raw, ctx);
     if (ctx.fromDefault && pathState(dir).type === 'missing') return dir;
-    const problem = bundleProblem(dir, ctx.env);
+    const problem = bundleProblem(dir, ctx.env, raw);
     if (problem) throw bad(`${ctx.flag} ${shown(raw)} ${problem}.`);
     return dir;
   },

@@ -54,8 +54,7 @@ const PUBLISH_VALUES: Record<MemberService, string[]> = {
 /**
  * The values one host's configs differ by: its member name, where the others
  * reach it, its TLS folders, its etcd initial cluster and its published ports.
- * The per-host render calls this for each host; until it lands, the bundle is
- * rendered for the first db host.
+ * Registered with render as a host deriver: each host's bundle carries its own.
  */
 export function clusterValues(env: LoadedEnv, host: InventoryHost): Record<string, string> {
   requireIpAddress(host);
@@ -77,7 +76,7 @@ export function clusterValues(env: LoadedEnv, host: InventoryHost): Record<strin
   return values;
 }
 
-/** The host a bundle is rendered for until the per-host render lands: the first db host. */
+/** The first db host: whose values a whole-stack bundle (Kubernetes, setup-monitoring) carries, and where the deploy backs up. */
 export function bundleHost(env: Pick<LoadedEnv, 'inventory'>): InventoryHost {
   const first = dbHosts(env.inventory)[0];
   if (!first) throw new BadInputError('the inventory has no db host; give one HOST_ line roles=db (or none at all for one host).');
@@ -85,7 +84,7 @@ export function bundleHost(env: Pick<LoadedEnv, 'inventory'>): InventoryHost {
 }
 
 /** What the compose policy lets a host publish beyond loopback: a db host's cluster ports, on its address. */
-export function clusterPublishAllowance(env: LoadedEnv, host: InventoryHost): AddressPorts | undefined {
+export function clusterPublishAllowance(env: LoadedEnv, host: Pick<InventoryHost, 'address' | 'roles'>): AddressPorts | undefined {
   if (!host.address || !host.roles.includes('db')) return undefined;
   return { address: host.address, ports: publishedClusterPorts(env.values) };
 }
@@ -97,7 +96,7 @@ function timingProblem(values: LoadedEnv['values']): string | undefined {
   return `PATRONI_TTL=${ttl} is shorter than PATRONI_LOOP_WAIT + 2 × PATRONI_RETRY_TIMEOUT (${loop} + 2 × ${retry} = ${loop + 2 * retry}): the leader could lose its key between two loops; raise PATRONI_TTL or lower the other two.`;
 }
 
-/** Template values of the cluster: the member list, endpoints, HAProxy's servers, and the first db host's own values. */
+/** Template values of the cluster every host shares: the member list, endpoints, HAProxy's servers (each host's own: clusterValues). */
 export const deriveCluster: Deriver = (env) => {
   const problem = timingProblem(env.values);
   if (problem) throw new BadInputError(problem);
@@ -113,7 +112,6 @@ export const deriveCluster: Deriver = (env) => {
       CLUSTER_ETCD_HOSTS: members.map((m) => hostPort(m.etcd, ports.etcdClient)).join(','),
       // One line per member for both HAProxy backends: the check asks Patroni's REST API who leads.
       HAPROXY_SERVERS: members.map((m) => `    server ${m.name} ${hostPort(m.postgres, ports.postgres)} check port ${ports.patroniApi}`).join('\n'),
-      ...clusterValues(env, bundleHost(env)),
     },
   };
 };

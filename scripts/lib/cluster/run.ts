@@ -13,13 +13,17 @@ import { type CommandRunner, formatContainerCommand } from './commands.js';
 import { type ClusterAction, type ClusterPlan, planClusterAction } from './plan.js';
 import { leaderOf, type MemberStatus, readMembers } from './status.js';
 
-export interface ClusterRunOptions {
+/** How a planned command runs and how often the wait looks at the members. */
+export interface ClusterRunner {
   run: CommandRunner;
+  /** Between two looks at the members while waiting. */
+  pollMs?: number;
+}
+
+export interface ClusterRunOptions extends ClusterRunner {
   /** Where the deploy lock and the audit log live (the deploy's store: a switchover never runs beside a deploy). */
   store: DeployStore;
   dryRun: boolean;
-  /** Between two looks at the members while waiting. */
-  pollMs?: number;
 }
 
 function firstLine(text: string): string {
@@ -37,25 +41,40 @@ export function describeClusterPlan(env: LoadedEnv, plan: ClusterPlan): string[]
   ];
 }
 
-async function waitUntil(env: LoadedEnv, plan: ClusterPlan, options: ClusterRunOptions): Promise<MemberStatus[]> {
-  const deadline = Date.now() + plan.until.timeoutSeconds * 1000;
+/** Waits until Patroni's member list satisfies `until` (patronictl list, on the first db host that answers). */
+export async function waitForMembers(env: LoadedEnv, until: ClusterPlan['until'], options: ClusterRunner): Promise<MemberStatus[]> {
+  const deadline = Date.now() + until.timeoutSeconds * 1000;
   let last: MemberStatus[] = [];
   for (;;) {
     try {
       last = (await readMembers(env, options.run)).members;
-      if (plan.until.done(last)) return last;
+      if (until.done(last)) return last;
     } catch {
       // a member restarting does not answer for a moment
     }
     if (Date.now() > deadline) {
       const seen = last.map((m) => `${m.name} ${m.role} ${m.state}`).join(', ') || 'no answer';
       throw new OperationError(
-        `waited ${plan.until.timeoutSeconds}s for ${plan.until.what}; last seen: ${seen}.`,
+        `waited ${until.timeoutSeconds}s for ${until.what}; last seen: ${seen}.`,
         'see db-cluster.ts status and the postgres container logs',
       );
     }
     await sleep(options.pollMs ?? 1000);
   }
+}
+
+/**
+ * Runs a planned switchover or reinit and waits until Patroni reports it done.
+ * No lock and no audit line: the caller holds the lock (db-cluster.ts, or the
+ * deploy rolling a PostgreSQL change) and records the outcome.
+ */
+export async function carryOut(env: LoadedEnv, plan: ClusterPlan, options: ClusterRunner): Promise<MemberStatus[]> {
+  const result = await options.run(plan.command);
+  if (result.status !== 0)
+    throw new OperationError(
+      `patronictl ${plan.action.kind} failed on host ${plan.command.host.name} (exit ${result.status}): ${firstLine(result.stderr || result.stdout)}.`,
+    );
+  return waitForMembers(env, plan.until, options);
 }
 
 /**
@@ -93,12 +112,7 @@ export async function runClusterAction(env: LoadedEnv, action: ClusterAction, op
   const stopAuditOnInterrupt = addCleanup(() => appendAudit(options.store, entry('interrupted', [], 'interrupted')));
   try {
     log.info(lines[0] as string);
-    const result = await options.run(plan.command);
-    if (result.status !== 0)
-      throw new OperationError(
-        `patronictl ${action.kind} failed on host ${plan.command.host.name} (exit ${result.status}): ${firstLine(result.stderr || result.stdout)}.`,
-      );
-    const after = await waitUntil(env, plan, options);
+    const after = await carryOut(env, plan, options);
     stopAuditOnInterrupt();
     appendAudit(options.store, entry('success', after));
     log.out(`${action.kind} done: leader ${leaderOf({ members: after })?.name ?? 'none'} (${Math.round((Date.now() - started) / 1000)}s)`);

@@ -6,11 +6,12 @@ import { SCHEMA, type VarName } from '../env/schema.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { repoRoot } from '../render/bundle.js';
+import { scriptArgv } from './argv.js';
 import type { DeployContext } from './context.js';
-import { formatCommand, scriptArgv } from './plan.js';
+import { formatCommand } from './plan.js';
 
 /** Runs a compose subcommand of the live stack, showing its output (redacted). */
-export async function compose(ctx: DeployContext, args: string[], composeArgs = ctx.plan.compose): Promise<void> {
+export async function compose(ctx: DeployContext, args: string[], composeArgs = ctx.target.compose): Promise<void> {
   const [command, ...rest] = [...composeArgs, ...args];
   log.debug(formatCommand([...composeArgs, ...args]));
   const result = await $({ quiet: true, nothrow: true })`${command} ${rest}`;

@@ -4,7 +4,7 @@ import { $ } from 'zx/core';
 import { engineHas, engineName } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
-import { planBundle, repoRoot, writeBundle } from '../render/bundle.js';
+import { planHostBundles, repoRoot, writeBundles } from '../render/bundle.js';
 import type { DeployContext } from './context.js';
 import { engineVersion, waitServicesHealthy } from './docker.js';
 import { formatCommand } from './plan.js';
@@ -39,13 +39,13 @@ export function backendBuildArgv(ctx: DeployContext): string[] {
 }
 
 export function devPlanLines(ctx: DeployContext, build: boolean): string[] {
-  const c = (...args: string[]): string => formatCommand([...ctx.plan.compose, ...args]);
+  const c = (...args: string[]): string => formatCommand([...ctx.target.compose, ...args]);
   return [
-    `dev plan: ${ctx.plan.env.values.COMPOSE_PROJECT_NAME} from ${ctx.plan.currentDir}`,
+    `dev plan: ${ctx.plan.env.values.COMPOSE_PROJECT_NAME} from ${ctx.target.currentDir}`,
     '1. render dist/dev and check it with every validator',
     '2. certificates: generate-certs.ts --mode ca when missing',
     `3. backend image ${ctx.plan.image}: ${build ? formatCommand(backendBuildArgv(ctx)) : 'built from HEALTHMATE_SRC only when missing (or with --build)'}`,
-    `4. sync the bundle into ${ctx.plan.currentDir} and chown secret files`,
+    `4. sync the bundle into ${ctx.target.currentDir} and chown secret files`,
     `5. ${c('up', '-d', '--remove-orphans')}`,
     '6. wait until postgres, redis and backend report healthy, then print the URLs',
   ];
@@ -79,8 +79,8 @@ export async function deployDev(ctx: DeployContext, options: { build: boolean; s
   if (!ctx.dryRun && !(await engineVersion())) {
     throw new BadInputError(`the Docker engine at ${engineName()} cannot be reached; nothing was started.`, 'start Docker or fix DOCKER_HOST');
   }
-  // Dev keeps no release history: the stack is staged straight from dist/dev.
-  const bundleDir = ctx.dryRun ? render(ctx, options.scratch) : writeBundle(planBundle(ctx.plan.env), resolve('dist'));
+  // Dev keeps no release history: the stack is staged straight from dist/dev (one host: the folder itself).
+  const bundleDir = ctx.dryRun ? render(ctx, options.scratch) : writeBundles(planHostBundles(ctx.plan.env), resolve('dist'));
   await check(ctx, bundleDir);
   log.step(2, 6, 'certificates');
   await ensureCertificates(ctx);
@@ -90,11 +90,11 @@ export async function deployDev(ctx: DeployContext, options: { build: boolean; s
   log.step(4, 6, 'stage the bundle');
   await stageRelease(ctx, bundleDir);
   log.step(5, 6, 'start the stack');
-  const [command, ...rest] = [...ctx.plan.compose, 'up', '-d', '--remove-orphans'];
+  const [command, ...rest] = [...ctx.target.compose, 'up', '-d', '--remove-orphans'];
   const up = await $({ quiet: true, nothrow: true })`${command} ${rest}`;
   log.passthrough(up.stderr);
   if (up.exitCode !== 0)
-    throw new OperationError(`${formatCommand([...ctx.plan.compose, 'up', '-d'])} failed: ${up.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    throw new OperationError(`${formatCommand([...ctx.target.compose, 'up', '-d'])} failed: ${up.stderr.trim().split('\n').slice(-3).join(' ')}`);
   log.step(6, 6, 'wait for health');
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
   await waitServicesHealthy(project, ['postgres', 'redis', 'backend'], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the dev stack');

@@ -6,52 +6,61 @@ import { formatReport, runValidators } from '../check/runner.js';
 import { withStandInSecrets } from '../env/stand-in.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
-import { listBundle, planBundle, refuseToReplace, writeBundle } from '../render/bundle.js';
+import { listBundle, planHostBundles, refuseToReplace, writeBundles } from '../render/bundle.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { runScript } from './commands.js';
 import type { DeployContext } from './context.js';
-import { engineVersion, inspectContainers, serviceContainers } from './docker.js';
+import { inspectContainers, serviceContainers } from './docker.js';
+import { onEngine } from './hosts.js';
 import { storeRelease } from './releases.js';
 // Every area's template derivers, registered with render.
 import '../derivers.js';
 
 /**
- * Renders into dist/<env> (what backup-db.ts --compose and the docs use) and
- * keeps a copy as releases/<id>; in a dry run into a temp folder only, with
- * stand-in secrets (it is only checked).
+ * Renders every host's bundle into dist/<env> (what backup-db.ts --compose and
+ * the docs use) and keeps a copy as releases/<id>; in a dry run into a temp
+ * folder only, with stand-in secrets (it is only checked). Returns the release.
  */
 export function render(ctx: DeployContext, scratch: string): string {
   if (ctx.dryRun) {
     // The dry run refuses the dist/<env> the real run would refuse to replace.
     refuseToReplace(resolve('dist', ctx.plan.env.name));
-    return writeBundle(planBundle(withStandInSecrets(ctx.plan.env)), scratch);
+    return writeBundles(planHostBundles(withStandInSecrets(ctx.plan.env)), scratch);
   }
-  const bundle = planBundle(ctx.plan.env);
-  writeBundle(bundle, resolve('dist'));
+  writeBundles(planHostBundles(ctx.plan.env), resolve('dist'));
   return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
 }
 
 /**
- * Every validator; the tools run in the images the stack will run, through
- * the deploy's engine. A dry run that cannot reach the engine falls back to
- * the local tools with a warning (the real run stops at the engine probe).
+ * Every validator on each host's bundle; the tools run in the images the stack
+ * will run, through that host's engine. A dry run whose engine cannot be
+ * reached falls back to the local tools with a warning (a real run stopped at
+ * the engine probe already).
  */
-export async function check(ctx: DeployContext, bundleDir: string): Promise<void> {
-  const inImage = !ctx.dryRun || (await engineVersion()) !== undefined;
-  if (!inImage) log.warn('no Docker engine: the dry run checks with the local tools; a real deploy runs them in the images of the stack.');
-  const report = await runValidators({ bundleDir, env: ctx.plan.env, files: listBundle(bundleDir), secretValues: registeredSecrets() }, VALIDATORS, {
-    inImage,
-    strict: inImage,
-    skip: new Set(ctx.input.skipChecks),
-  });
-  if (report.errors > 0 || report.warnings > 0) log.info(formatReport(report));
-  const failed = report.errors - report.cannotRun.length;
-  if (failed > 0) throw new BadInputError(`the rendered bundle fails check with ${report.errors} errors (listed above); nothing was started or stopped.`);
-  if (report.cannotRun.length > 0)
-    throw new OperationError(
-      `the bundle check could not run ${report.cannotRun.join(', ')} (see above); nothing was started or stopped.`,
-      `fix the cause, or deploy without it: ${report.cannotRun.map((name) => `--skip-check ${name}`).join(' ')} (recorded in the audit log)`,
+export async function check(ctx: DeployContext, releaseDir: string): Promise<void> {
+  for (const target of ctx.plan.hosts) {
+    const bundleDir = join(releaseDir, target.folder);
+    const reachable = ctx.engines.find((e) => e.target.host.name === target.host.name)?.version !== undefined;
+    const inImage = !ctx.dryRun || reachable;
+    const where = ctx.plan.hosts.length > 1 ? `host ${target.host.name}'s ` : '';
+    if (!inImage) log.warn(`no Docker engine: the dry run checks ${where}bundle with the local tools; a real deploy runs them in the images of the stack.`);
+    const report = await onEngine(target, () =>
+      runValidators({ bundleDir, env: ctx.plan.env, files: listBundle(bundleDir), secretValues: registeredSecrets() }, VALIDATORS, {
+        inImage,
+        strict: inImage,
+        skip: new Set(ctx.input.skipChecks),
+      }),
     );
+    if (report.errors > 0 || report.warnings > 0) log.info(`${where ? `${where}bundle: ` : ''}${formatReport(report)}`);
+    const failed = report.errors - report.cannotRun.length;
+    if (failed > 0)
+      throw new BadInputError(`the rendered ${where}bundle fails check with ${report.errors} errors (listed above); nothing was started or stopped.`);
+    if (report.cannotRun.length > 0)
+      throw new OperationError(
+        `the ${where}bundle check could not run ${report.cannotRun.join(', ')} (see above); nothing was started or stopped.`,
+        `fix the cause, or deploy without it: ${report.cannotRun.map((name) => `--skip-check ${name}`).join(' ')} (recorded in the audit log)`,
+      );
+  }
 }
 
 /**
@@ -98,6 +107,7 @@ async function ensureNginxCertificate(ctx: DeployContext): Promise<void> {
   await runScript(ctx, 'check-certs.ts', ['--warn-days', String(WARN_DAYS)]);
 }
 
+/** The pre-migration dump, through the first db host's engine (ctx acts on it). */
 export async function backup(ctx: DeployContext): Promise<void> {
   const postgres = await inspectContainers(await serviceContainers(ctx.plan.env.values.COMPOSE_PROJECT_NAME, 'postgres'));
   if (!postgres.some((c) => c.status === 'running')) {

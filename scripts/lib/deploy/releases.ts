@@ -1,5 +1,6 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { readManifest } from '../bundle-folder.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Shell } from '../host-shell.js';
@@ -16,12 +17,44 @@ import { listBundle, SECRETS_DIR } from '../render/bundle.js';
  */
 export const CURRENT_DIR = 'current';
 export const RELEASES_DIR = 'releases';
+/** With several hosts each has its own stable folder, hosts/<name>/current: the same path on its host and on the deploying machine. */
+export const HOSTS_DIR = 'hosts';
 export const KEEP_RELEASES = 5;
 
-/** A file of the stack as this host runs it: the deployed release, else the bundle only rendered here (dist/<env>). */
-export function stackFile(deployDir: string, envName: string, relative: string): string {
-  const deployed = join(deployDir, CURRENT_DIR, relative);
-  return existsSync(deployed) ? deployed : resolve('dist', envName, relative);
+/**
+ * The folder a host's stack runs from: <deploy>/current with one host (as
+ * always), <deploy>/hosts/<name>/current with several, so the deploying
+ * machine keeps one copy per host at the path it has there.
+ */
+export function hostCurrentDir(deployDir: string, folder: string): string {
+  return folder ? join(deployDir, HOSTS_DIR, folder, CURRENT_DIR) : join(deployDir, CURRENT_DIR);
+}
+
+/**
+ * A file of the stack as a host runs it: the deployed release, else the bundle
+ * only rendered here (dist/<env>, or dist/<env>/<folder> with several hosts).
+ */
+export function stackFile(deployDir: string, envName: string, relative: string, folder = ''): string {
+  const deployed = join(hostCurrentDir(deployDir, folder), relative);
+  return existsSync(deployed) ? deployed : resolve('dist', envName, folder, relative);
+}
+
+/**
+ * A host's bundle inside a release folder: its own folder when the release was
+ * rendered for several hosts, the release itself when for one (or before hosts
+ * existed). Undefined when the release has no bundle of that host.
+ */
+export function hostBundleIn(releaseDir: string, host: string): string | undefined {
+  if (readManifestHost(join(releaseDir, host)) === host) return join(releaseDir, host);
+  const own = readManifestHost(releaseDir);
+  return own === host || own === null ? releaseDir : undefined;
+}
+
+/** The host a bundle's MANIFEST.json names; null when it names none (one host, rendered before hosts); undefined when no bundle is there. */
+function readManifestHost(dir: string): string | null | undefined {
+  const manifest = readManifest(dir);
+  if ('problem' in manifest) return undefined;
+  return manifest.host ?? null;
 }
 
 /** Refuses a stack file that is not there, before a compose command fails on it with a traceback. */

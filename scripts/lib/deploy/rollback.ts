@@ -8,22 +8,26 @@ import { log } from '../log.js';
 import { gitCommit, repoRoot } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
 import { compose } from './commands.js';
-import type { DeployContext } from './context.js';
+import { type DeployContext, forHost } from './context.js';
 import { inspectContainers, serviceContainers } from './docker.js';
+import { hasRole, onEngine } from './hosts.js';
 import { currentUser, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';
 import { releasePath } from './releases.js';
 import { reloadNginx, rollingUpdate } from './rollout.js';
 import { smoke } from './smoke.js';
-import { localRelease, stageRelease } from './stage.js';
+import { hostRelease, stageRelease } from './stage.js';
 import { type DeployState, type ReleaseRef, readState, STATE_FILE, writeState } from './state.js';
 import type { DeployStore } from './store.js';
 
-/** Rolls backend, workers and beat back to a release, with the same rolling procedure. */
+/** Rolls one app host's backend, workers and beat back to a release, with the same rolling procedure. */
 export async function rollBackTo(ctx: DeployContext, target: ReleaseRef): Promise<void> {
-  const dir = await localRelease(ctx, target.release);
-  if (!dir) throw new OperationError(`the release ${target.release} is gone from ${releasePath(ctx.paths.deploy, target.release)}; cannot roll back.`);
-  log.info(`rolling back to ${target.tag} (release ${target.release})`);
+  const dir = await hostRelease(ctx, target.release);
+  if (!dir)
+    throw new OperationError(
+      `the release ${target.release} holds no bundle of host ${ctx.target.host.name} (${releasePath(ctx.paths.deploy, target.release)}); cannot roll it back.`,
+    );
+  log.info(`rolling host ${ctx.target.host.name} back to ${target.tag} (release ${target.release})`);
   await stageRelease(ctx, dir);
   const image = readCompose(join(dir, 'docker-compose.yml')).services.find((s) => s.name === 'backend')?.image ?? '';
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
@@ -42,7 +46,27 @@ export async function rollBackTo(ctx: DeployContext, target: ReleaseRef): Promis
   await reloadNginx(ctx);
 }
 
-/** What a failure at `reached` leads to (the plan's onFailure), carried out. */
+/** Puts a release's files back into one host's stack folder; no container changes. */
+async function restoreFiles(ctx: DeployContext, previous: ReleaseRef): Promise<void> {
+  const dir = await hostRelease(ctx, previous.release).catch(() => undefined);
+  if (!dir) return;
+  log.info(`restoring the files of release ${previous.release} in ${ctx.target.currentDir} (host ${ctx.target.host.name})`);
+  await stageRelease(ctx, dir);
+}
+
+/** Back to `previous` on every host, one engine at a time: app hosts rolled back, db hosts' files restored. */
+async function rollBackHosts(ctx: DeployContext, previous: ReleaseRef, afterRollBack?: (hostCtx: DeployContext) => Promise<void>): Promise<void> {
+  for (const target of ctx.plan.hosts) {
+    const hostCtx = forHost(ctx, target);
+    await onEngine(target, async () => {
+      if (!hasRole(target, 'app')) return restoreFiles(hostCtx, previous);
+      await rollBackTo(hostCtx, previous);
+      await afterRollBack?.(hostCtx);
+    });
+  }
+}
+
+/** What a failure at `reached` leads to (the plan's onFailure), carried out on every host. */
 export async function recover(ctx: DeployContext, reached: PlanStep | undefined, error: unknown): Promise<AuditEntry['result']> {
   if (ctx.dryRun || !reached) return 'failed';
   if (reached.onFailure !== 'abort') log.warn(`step ${reached.index} (${reached.id}) failed: ${errorMessage(error)}; recovering (${reached.onFailure}).`);
@@ -53,11 +77,11 @@ export async function recover(ctx: DeployContext, reached: PlanStep | undefined,
   }
   const previous = ctx.plan.previous;
   if (policy === 'restore') {
-    const previousDir = previous ? await localRelease(ctx, previous.release).catch(() => undefined) : undefined;
-    if (previous && previousDir) {
-      log.info(`restoring the files of release ${previous.release} in ${ctx.plan.currentDir}`);
-      await stageRelease(ctx, previousDir).catch((e) => log.error(`restore failed: ${errorMessage(e)}`));
-    }
+    if (!previous) return 'failed';
+    for (const target of ctx.plan.hosts)
+      await onEngine(target, () => restoreFiles(forHost(ctx, target), previous)).catch((e) =>
+        log.error(`restore on host ${target.host.name} failed: ${errorMessage(e)}`),
+      );
     return 'failed';
   }
   if (policy === 'rollback') {
@@ -66,7 +90,7 @@ export async function recover(ctx: DeployContext, reached: PlanStep | undefined,
       return 'failed';
     }
     try {
-      await rollBackTo(ctx, previous);
+      await rollBackHosts(ctx, previous);
       return 'rolled-back';
     } catch (rollbackError) {
       log.error(`rollback to ${previous.tag} failed too: ${errorMessage(rollbackError)}`);
@@ -83,7 +107,7 @@ export function rollbackTarget(store: DeployStore): ReleaseRef {
   return previous;
 }
 
-/** `--rollback`: back to the previous release on demand, same rolling procedure. */
+/** `--rollback`: back to the previous release on demand, same rolling procedure, on every app host in turn. */
 export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
   // Nothing to roll back to is bad input: refused before the lock, and no audit line records an attempt that never was.
@@ -95,8 +119,7 @@ export async function executeRollback(ctx: DeployContext): Promise<void> {
     // Read under the lock: another operator may have deployed since the plan was made.
     state = readState(ctx.store);
     const target = rollbackTarget(ctx.store);
-    await rollBackTo(ctx, target);
-    await smoke(ctx);
+    await rollBackHosts(ctx, target, smoke);
     writeState(ctx.store, { current: target, ...(state.current ? { previous: state.current } : {}) });
     result = 'success';
     log.info(`rolled back to ${target.tag}`);

@@ -1,4 +1,4 @@
-/** Steps 8-12: datastores, migrations, the zero-downtime rolling update, monitoring. */
+/** An app host's steps: HAProxy and Redis, migrations, the zero-downtime rolling update, monitoring. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,18 +7,23 @@ import { addCleanup } from '../cleanup.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { repoRoot } from '../render/bundle.js';
+import { durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD } from './argv.js';
 import { compose, runScript } from './commands.js';
 import type { DeployContext } from './context.js';
 import { serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js';
 import { hostRun } from './host.js';
-import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD, PGBACKREST_SERVICE } from './plan.js';
+import { APP_DATASTORES } from './plan-hosts.js';
 
+/** HAProxy (healthy once a leader takes writes through it) and Redis, before the migrations and the backend. */
 export async function datastores(ctx: DeployContext): Promise<void> {
-  await compose(ctx, ['up', '-d', '--no-deps', ...DATASTORES]);
+  await compose(ctx, ['up', '-d', '--no-deps', ...APP_DATASTORES]);
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
-  await waitServicesHealthy(project, DATASTORES, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, DATASTORES.join(', '));
-  await compose(ctx, ['up', '-d', '--no-deps', PGBACKREST_SERVICE]);
-  await waitServicesHealthy(project, [PGBACKREST_SERVICE], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the pgbackrest server');
+  await waitServicesHealthy(
+    project,
+    APP_DATASTORES,
+    ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT,
+    `${APP_DATASTORES.join(', ')} on host ${ctx.target.host.name}`,
+  );
 }
 
 export async function migrate(ctx: DeployContext): Promise<void> {

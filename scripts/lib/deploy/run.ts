@@ -1,27 +1,32 @@
 /** The whole deploy: runs the plan's steps in order under the lock, records the outcome in the audit log. */
 import { hostname } from 'node:os';
 import { addCleanup } from '../cleanup.js';
+import { CLUSTER_SERVICES } from '../cluster/topology.js';
 import { engineName } from '../docker-engine.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { localShell } from '../host-shell.js';
 import { log } from '../log.js';
 import { gitCommit, repoRoot } from '../render/bundle.js';
 import { type AuditEntry, appendAudit } from './audit.js';
+import { clusterUp } from './cluster-up.js';
 import { compose } from './commands.js';
-import type { DeployContext } from './context.js';
-import { datastoreProblem, engineVersion, inspectContainers, serviceContainers } from './docker.js';
+import { type DeployContext, forHost } from './context.js';
+import { datastoreProblem, inspectContainers, serviceContainers } from './docker.js';
+import { type HostTarget, hasRole, onEngine } from './hosts.js';
 import { currentUser, deployLockHolder, describeOwner, type HeldLock, takeDeployLock } from './lock.js';
-import { DATASTORES, type PlanStep } from './plan.js';
+import type { PlanStep } from './plan.js';
+import { APP_DATASTORES } from './plan-hosts.js';
 import { backup, check, ensureCertificates, render } from './prepare.js';
 import { pruneReleases } from './releases.js';
 import { recover } from './rollback.js';
 import { datastores, migrate, monitoring, rollingUpdate } from './rollout.js';
 import { smoke } from './smoke.js';
-import { pullImages, stageRelease } from './stage.js';
+import { pullImages, releaseBundle, stageRelease } from './stage.js';
 import { readState, recordRelease } from './state.js';
+import { deployStore } from './store.js';
 
-const APPLY_STEPS: Partial<Record<PlanStep['id'], (ctx: DeployContext) => Promise<void>>> = {
-  backup,
+/** The steps an app host runs, each on its engine with its own stack folder. */
+const HOST_STEPS: Partial<Record<PlanStep['id'], (ctx: DeployContext) => Promise<void>>> = {
   datastores,
   migrate,
   backend: (ctx) => rollingUpdate(ctx, 'backend', ctx.plan.env.values.BACKEND_REPLICAS),
@@ -33,19 +38,48 @@ const APPLY_STEPS: Partial<Record<PlanStep['id'], (ctx: DeployContext) => Promis
   smoke,
 };
 
+/** A step that works on the hosts: every host, the db hosts, the first db host, or the app host it names. */
+async function applyStep(ctx: DeployContext, s: PlanStep): Promise<void> {
+  const targetNamed = (name: string): HostTarget => ctx.plan.hosts.find((t) => t.host.name === name) as HostTarget;
+  if (s.id === 'backup') {
+    const db = ctx.plan.hosts.find((t) => hasRole(t, 'db')) as HostTarget;
+    return onEngine(db, () => backup(forHost(ctx, db)));
+  }
+  if (s.id === 'pull') {
+    for (const target of ctx.plan.hosts) {
+      const hostCtx = forHost(ctx, target);
+      await onEngine(target, async () => {
+        await pullImages(hostCtx);
+        await stageRelease(hostCtx, releaseBundle(hostCtx));
+      });
+    }
+    return;
+  }
+  if (s.id === 'cluster') return clusterUp(ctx);
+  const step = HOST_STEPS[s.id];
+  if (step && s.host) {
+    const target = targetNamed(s.host);
+    await onEngine(target, () => step(forHost(ctx, target)));
+  }
+}
+
 /** Runs the plan. Throws after recording the outcome; the caller maps the error to the exit code. */
 export async function executeDeploy(ctx: DeployContext, scratch: string): Promise<void> {
   const { plan, paths } = ctx;
   const started = Date.now();
   const total = plan.steps.length;
   const step = (id: PlanStep['id']): PlanStep => plan.steps.find((s) => s.id === id) as PlanStep;
-  const announce = (s: PlanStep): void => log.step(s.index, total, s.title);
+  const announce = (s: PlanStep): void => log.step(s.index, total, `${s.host ? `[host ${s.host}] ` : ''}${s.title}`);
 
   announce(step('env'));
-  if (ctx.dryRun) {
-    const version = await engineVersion();
-    if (version) log.info(`  Docker engine ${version}`);
-    else log.warn(`the Docker engine at ${engineName()} cannot be reached (a real deploy would stop here).`);
+  // The engines were asked before anything else (deployContext): a real deploy stopped there when one did not answer.
+  announce(step('engines'));
+  for (const answer of ctx.engines) {
+    if (answer.version) log.info(`  host ${answer.target.host.name}: Docker engine ${answer.version}`);
+    else
+      log.warn(
+        `host ${answer.target.host.name}'s Docker engine (${engineName(answer.target.dockerHost)}) cannot be reached: ${answer.problem} (a real deploy would stop here).`,
+      );
   }
 
   announce(step('lock'));
@@ -78,10 +112,11 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     ...(ctx.input.skipChecks.length > 0 ? { skippedChecks: [...ctx.input.skipChecks].sort() } : {}),
     ...(error ? { error } : {}),
   });
+  const where = (s: PlanStep): string => `step ${s.index} (${s.id}${s.host ? ` on host ${s.host}` : ''})`;
   // Ctrl-C still leaves a line in the audit log (cleanups run newest first: before the lock's release).
   const stopAuditOnInterrupt = ctx.dryRun
     ? () => undefined
-    : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at step ${reached.index} (${reached.id})` : 'interrupted')));
+    : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at ${where(reached)}` : 'interrupted')));
   try {
     if (!ctx.dryRun) {
       // Another operator may have deployed between the plan and the lock: its rollback target would be wrong.
@@ -92,20 +127,12 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
           'run the deploy again to plan against it',
         );
     }
-    // Probed under the lock, so a deploy that cannot reach the engine changes nothing and leaves no lock.
-    if (!ctx.dryRun) {
-      const version = await engineVersion();
-      if (!version) {
-        throw new BadInputError(`the Docker engine at ${engineName()} cannot be reached; nothing was started or stopped.`, 'start Docker or fix DOCKER_HOST');
-      }
-      log.info(`  Docker engine ${version}`);
-    }
     reached = step('render');
     announce(reached);
-    const bundleDir = render(ctx, scratch);
+    const releaseDir = render(ctx, scratch);
     reached = step('check');
     announce(reached);
-    await check(ctx, bundleDir);
+    await check(ctx, releaseDir);
     reached = step('certs');
     announce(reached);
     await ensureCertificates(ctx);
@@ -118,19 +145,14 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
         log.info(`  skipped: ${s.skipped}`);
         continue;
       }
-      if (s.id === 'pull') {
-        await pullImages(ctx);
-        await stageRelease(ctx, plan.releaseDir);
-        continue;
-      }
-      await APPLY_STEPS[s.id]?.(ctx);
+      await applyStep(ctx, s);
     }
     reached = step('audit');
     announce(reached);
     const state = recordRelease(ctx.store, { release: plan.releaseId, tag: plan.tag, at: new Date().toISOString() });
     const keep = [plan.releaseId, state.current?.release].filter((x): x is string => Boolean(x));
     pruneReleases(localShell(), paths.deploy, keep);
-    if (ctx.host.kind === 'ssh') pruneReleases(ctx.store.shell, paths.deploy, keep);
+    for (const target of plan.hosts.filter((t) => t.engine.kind === 'ssh')) pruneReleases(deployStore(target.engine, paths.deploy).shell, paths.deploy, keep);
     result = 'success';
   } catch (error) {
     failure = error;
@@ -141,13 +163,13 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     stopAuditOnInterrupt();
     if (!ctx.dryRun && reached && reached.index >= step('render').index) {
       const cause = datastores.length > 0 ? ` (${datastores.join(' ')})` : '';
-      appendAudit(ctx.store, auditEntry(result, failure ? `step ${reached.index} (${reached.id}): ${errorMessage(failure)}${cause}` : undefined));
+      appendAudit(ctx.store, auditEntry(result, failure ? `${where(reached)}: ${errorMessage(failure)}${cause}` : undefined));
     }
     if (!ctx.dryRun) log.step(step('unlock').index, total, step('unlock').title);
     lock?.release();
   }
   if (failure) {
-    const where = reached ? `step ${reached.index} (${reached.title})` : 'start';
+    const at = reached ? `${where(reached).replace(/^step \d+ \((\w+)/, `step ${reached.index} (${reached.title}`)}` : 'start';
     const outcome = result === 'rolled-back' ? `; rolled back to ${plan.previous?.tag}` : '';
     if (failure instanceof BadInputError) throw failure;
     // A datastore that went away explains the failure better than the container that noticed it.
@@ -156,25 +178,34 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
         ? `. The cause is not the release: ${datastores.join(' ')} The ${result === 'rolled-back' ? 'old' : 'running'} backend cannot serve until it is back.`
         : '';
     throw new OperationError(
-      `deploy of ${plan.tag} failed at ${where}: ${errorMessage(failure)}${outcome}${cause}`,
+      `deploy of ${plan.tag} failed at ${at}: ${errorMessage(failure)}${outcome}${cause}`,
       failure instanceof OperationError && !cause ? failure.hint : undefined,
     );
   }
-  log.info(`deployed ${plan.image} (release ${plan.releaseId}) in ${Math.round((Date.now() - started) / 1000)}s`);
+  log.info(
+    `deployed ${plan.image} (release ${plan.releaseId}) on ${plan.hosts.length} host${plan.hosts.length > 1 ? 's' : ''} in ${Math.round((Date.now() - started) / 1000)}s`,
+  );
 }
 
-/** After a failure from the datastores step on: the datastores that cannot serve, one sentence each. */
+/** The datastores each host runs (db: etcd, PostgreSQL; app: HAProxy, Redis). */
+function hostDatastores(target: HostTarget): string[] {
+  return [...(hasRole(target, 'db') ? [CLUSTER_SERVICES.etcd, CLUSTER_SERVICES.postgres] : []), ...(hasRole(target, 'app') ? APP_DATASTORES : [])];
+}
+
+/** After a failure from the cluster step on: the datastores that cannot serve, one sentence each, naming the host when there are several. */
 async function datastoreProblems(ctx: DeployContext, reached: PlanStep | undefined): Promise<string[]> {
-  const datastoresStep = ctx.plan.steps.find((s) => s.id === 'datastores');
-  if (ctx.dryRun || !reached || !datastoresStep || reached.index < datastoresStep.index) return [];
+  const cluster = ctx.plan.steps.find((s) => s.id === 'cluster');
+  if (ctx.dryRun || !reached || !cluster || reached.index < cluster.index) return [];
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
   const problems: string[] = [];
-  for (const service of DATASTORES) {
-    try {
-      const problem = datastoreProblem(service, await inspectContainers(await serviceContainers(project, service)));
-      if (problem) problems.push(problem);
-    } catch {
-      // The engine itself may be gone; the failure above says so already.
+  for (const target of ctx.plan.hosts) {
+    for (const service of hostDatastores(target)) {
+      try {
+        const problem = await onEngine(target, async () => datastoreProblem(service, await inspectContainers(await serviceContainers(project, service))));
+        if (problem) problems.push(ctx.plan.hosts.length > 1 ? `On host ${target.host.name}, ${problem}` : problem);
+      } catch {
+        // The engine itself may be gone; the failure above says so already.
+      }
     }
   }
   return problems;

@@ -1,6 +1,6 @@
 /** Step 7: pull the images and stage the release into `current` (copy, sync, mountpoints, secret owners). */
 import { chownSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { hostSetup } from '../compose/host-setup.js';
@@ -11,14 +11,21 @@ import { log } from '../log.js';
 import { pgbackrestImages } from '../pgbackrest/layout.js';
 import type { DeployContext } from './context.js';
 import { formatCommand } from './plan.js';
-import { createMountpoints, releasePath, syncRelease } from './releases.js';
+import { createMountpoints, hostBundleIn, releasePath, syncRelease } from './releases.js';
 
-/** Pulls images; images that exist only locally (built or imported on this engine) are accepted with a warning. */
+/** The host's bundle in the release this deploy made. */
+export function releaseBundle(ctx: DeployContext): string {
+  return join(ctx.plan.releaseDir, ctx.target.folder);
+}
+
+/** Pulls the images of the host's bundle; images that exist only on its engine (built or imported there) are accepted with a warning. */
 export async function pullImages(ctx: DeployContext): Promise<void> {
-  const releaseCompose = [...ctx.plan.compose.slice(0, -1), join(ctx.plan.releaseDir, 'docker-compose.yml')];
-  // The postgres image (pinned PostgreSQL + Debian's pgbackrest) is built here, once per version pair.
+  const bundle = releaseBundle(ctx);
+  const releaseCompose = [...ctx.target.compose.slice(0, -1), join(bundle, 'docker-compose.yml')];
+  const model = readCompose(join(bundle, 'docker-compose.yml'));
+  // The postgres image (pinned PostgreSQL + Debian's pgbackrest) is built on a db host's engine, once per version pair.
   const postgresImage = pgbackrestImages(ctx.plan.env.values).db;
-  if (!(await engineHas('image', postgresImage))) {
+  if (model.services.some((s) => s.name === 'postgres') && !(await engineHas('image', postgresImage))) {
     log.info(`  building ${postgresImage}`);
     const [bcommand, ...brest] = [...releaseCompose, 'build', 'postgres'];
     const built = await $({ quiet: true, nothrow: true })`${bcommand} ${brest}`;
@@ -27,7 +34,6 @@ export async function pullImages(ctx: DeployContext): Promise<void> {
   const [command, ...rest] = [...releaseCompose, 'pull', '--quiet'];
   const pulled = await $({ quiet: true, nothrow: true })`${command} ${rest}`;
   if (pulled.exitCode === 0) return;
-  const model = readCompose(join(ctx.plan.releaseDir, 'docker-compose.yml'));
   const images = [...new Set(model.services.filter((s) => !s.profiles?.length).map((s) => s.image ?? ''))].filter(Boolean);
   const missing: string[] = [];
   for (const image of images) {
@@ -41,20 +47,25 @@ export async function pullImages(ctx: DeployContext): Promise<void> {
   log.warn('pull failed, but every image is already on the engine: using those.');
 }
 
-/** Makes `current` the given release: copy (remote), sync, mountpoints, state folders, secret owners. */
+/**
+ * Makes the host's stack folder hold the given bundle (its own, of a release):
+ * copy (remote), sync, mountpoints, state folders, secret owners.
+ */
 export async function stageRelease(ctx: DeployContext, releaseDir: string): Promise<void> {
   const { paths, host } = ctx;
+  const currentDir = ctx.target.currentDir;
   const model = readCompose(join(releaseDir, 'docker-compose.yml'));
   // The same derivation render writes into the bundle for up.sh (host-setup.txt, secret-owners.txt).
-  const setup = hostSetup(model, ctx.plan.env);
-  const synced = syncRelease(releaseDir, ctx.plan.currentDir);
-  createMountpoints(ctx.plan.currentDir, setup.mountpoints);
-  log.info(`  ${ctx.plan.currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
+  const setup = hostSetup(model, ctx.plan.env, ctx.target.host);
+  const synced = syncRelease(releaseDir, currentDir);
+  createMountpoints(currentDir, setup.mountpoints);
+  log.info(`  ${ctx.target.host.name}: ${currentDir}: ${synced.written.length} files written, ${synced.removed.length} removed`);
   for (const dir of setup.stateDirs) mkdirSync(dir.path, { recursive: true });
-  // The release itself goes along, so any operator's --rollback finds it on the host.
-  if (host.kind === 'ssh') await copyToEngineHost(ctx, [releaseDir, ctx.plan.currentDir, paths.certs, paths.acme]);
+  // The release itself goes along, so any operator's --rollback finds it on the host; so do the certificates its services mount.
+  const certificates = [...new Set([paths.certs, paths.acme, ...setup.required.map((file) => dirname(file))])];
+  if (host.kind === 'ssh') await copyToEngineHost(ctx, [releaseDir, currentDir, ...certificates.filter((dir) => existsSync(dir))]);
   const chowns = [
-    ...setup.secrets.map((s) => ({ path: join(ctx.plan.currentDir, s.path), uid: s.uid })),
+    ...setup.secrets.map((s) => ({ path: join(currentDir, s.path), uid: s.uid })),
     ...setup.stateDirs.flatMap((d) => (d.uid === undefined ? [] : [{ path: d.path, uid: d.uid }])),
   ];
   const isRoot = process.getuid?.() === 0;
@@ -103,15 +114,19 @@ export async function copyToEngineHost(ctx: DeployContext, dirs: string[]): Prom
 }
 
 /**
- * A release folder on this machine: with a remote engine another operator may
- * have deployed it, so it is fetched from the engine's host when missing here.
+ * The host's bundle of a release, on this machine: with a remote engine
+ * another operator may have deployed it, so it is fetched from the host when
+ * missing here. Undefined when the release has no bundle of this host.
  */
-export async function localRelease(ctx: DeployContext, release: string): Promise<string | undefined> {
-  const dir = releasePath(ctx.paths.deploy, release);
-  if (existsSync(dir) || ctx.host.kind !== 'ssh') return existsSync(dir) ? dir : undefined;
+export async function hostRelease(ctx: DeployContext, release: string): Promise<string | undefined> {
+  const root = releasePath(ctx.paths.deploy, release);
+  const name = ctx.target.host.name;
+  const here = existsSync(root) ? hostBundleIn(root, name) : undefined;
+  if (here || ctx.host.kind !== 'ssh') return here;
+  const dir = join(root, ctx.target.folder);
   const remote = formatCommand(['sh', '-c', '[ -d "$1" ] || exit 3; tar -C "$1" -cf - .', 'sh', dir]);
   // Hidden while incomplete, so nothing takes a half-fetched release for a whole one.
-  const partial = join(dir, '..', `.${release}.fetching`);
+  const partial = join(dirname(root), `.${release}${ctx.target.folder ? `-${ctx.target.folder}` : ''}.fetching`);
   mkdirSync(partial, { recursive: true, mode: 0o700 });
   const removePartial = addCleanup(() => rmSync(partial, { recursive: true, force: true }));
   try {
@@ -120,9 +135,10 @@ export async function localRelease(ctx: DeployContext, release: string): Promise
     } catch {
       return undefined;
     }
+    mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
     renameSync(partial, dir);
-    log.info(`  fetched release ${release} from ${ctx.host.target}`);
-    return dir;
+    log.info(`  fetched release ${release} of host ${name} from ${ctx.host.target}`);
+    return hostBundleIn(root, name);
   } finally {
     removePartial();
     rmSync(partial, { recursive: true, force: true });

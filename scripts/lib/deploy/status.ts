@@ -1,6 +1,7 @@
 import { askEngine, engineName, lastLine } from '../docker-engine.js';
 import { lastAudit } from './audit.js';
 import { engineVersion } from './docker.js';
+import { describeHost, type HostTarget, onEngine } from './hosts.js';
 import { deployLockHolder, describeOwner } from './lock.js';
 import type { ReleaseRef } from './state.js';
 import { readState } from './state.js';
@@ -35,10 +36,10 @@ async function replicaHealth(project: string): Promise<string[]> {
 
 /**
  * What an operator asks first: what runs, what ran before (the rollback
- * target), who holds the lock, the last audit entries, how the replicas are.
- * Read only; the same for a local and a remote engine.
+ * target), who holds the lock, the last audit entries, and on every host how
+ * the containers are. Read only; the same for local and remote engines.
  */
-export async function deployStatus(store: DeployStore, project: string): Promise<string> {
+export async function deployStatus(store: DeployStore, project: string, hosts: HostTarget[]): Promise<string> {
   const state = readState(store);
   const holder = deployLockHolder(store);
   const lock = !holder
@@ -47,16 +48,21 @@ export async function deployStatus(store: DeployStore, project: string): Promise
   const audit = lastAudit(store, AUDIT_LINES).map(
     (e) => `  ${e.time} ${e.user}@${e.host} ${e.action} ${e.tag} ${e.result}${e.reason ? ` reason: ${e.reason}` : ''}${e.error ? ` (${e.error})` : ''}`,
   );
-  const version = await engineVersion();
   const lines = [
-    `deploy state: ${store.where}`,
+    `deploy state: ${store.where}${hosts.length > 1 ? ` (on ${hosts[0]?.host.name}, the inventory's first host)` : ''}`,
     `current:  ${describeRelease(state.current)}`,
     `previous: ${describeRelease(state.previous)}`,
     `lock:     ${lock}`,
     `last ${AUDIT_LINES} audit entries (oldest first):`,
     ...(audit.length > 0 ? audit : ['  (none)']),
-    `replicas (project ${project}):`,
-    ...(version ? await replicaHealth(project) : [`  the Docker engine at ${engineName()} cannot be reached`]),
   ];
+  for (const target of hosts) {
+    // One host's engine at a time; one that cannot be reached is said, the others still shown.
+    const replicas = await onEngine(target, async () => {
+      const version = await engineVersion().catch(() => undefined);
+      return version ? replicaHealth(project) : [`  the Docker engine at ${engineName()} cannot be reached`];
+    });
+    lines.push(`${hosts.length > 1 ? `host ${describeHost(target)}, ` : ''}replicas (project ${project}):`, ...replicas);
+  }
   return `${lines.join('\n')}\n`;
 }

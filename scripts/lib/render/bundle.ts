@@ -3,14 +3,15 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { MANIFEST, replaceProblem } from '../bundle-folder.js';
 import { privateTempDir, type TempDir } from '../cleanup.js';
+import { HOST_ROLES, type Inventory, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { checksumsFile, sha256 } from './checksums.js';
-import { buildContext } from './context.js';
-import { bundleExtras } from './derived.js';
+import { buildContext, defaultHost } from './context.js';
+import { bundleExtras, hostFiltersInOrder } from './derived.js';
 import { bundleLayout } from './layout.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
-import { type RenderValue, renderTemplate, type TemplateProblem } from './template.js';
+import { renderTemplate, type TemplateProblem } from './template.js';
 
 export { MANIFEST } from '../bundle-folder.js';
 export const SECRETS_DIR = 'secrets';
@@ -26,6 +27,16 @@ export interface BundleFile {
 export interface Bundle {
   env: LoadedEnv;
   files: BundleFile[];
+  /** The inventory host it was rendered for; absent for a whole-stack bundle (Kubernetes, setup-monitoring). */
+  host?: InventoryHost;
+}
+
+/** One host's bundle and its folder inside dist/<env>. */
+export interface HostBundle {
+  host: InventoryHost;
+  /** '' with one host (the bundle is dist/<env> itself, as always), the host's name with several. */
+  folder: string;
+  bundle: Bundle;
 }
 
 export class RenderError extends BadInputError {
@@ -41,18 +52,15 @@ export function repoRoot(): string {
 
 /**
  * Renders every template in memory, or only the files `only` accepts (what a
- * command that ships one folder needs). `hostValues` replace derived values for
- * one host of the inventory (its member name, endpoints, TLS folders).
- * Throws RenderError listing every problem.
+ * command that ships one folder needs), for one host of the inventory: its
+ * values (member name, endpoints, TLS folders), and only what the services of
+ * its roles use. Without a host, the whole stack with the first db host's
+ * values (what Kubernetes and setup-monitoring read). Throws RenderError
+ * listing every problem.
  */
-export function planBundle(
-  env: LoadedEnv,
-  root = repoRoot(),
-  only: (path: string) => boolean = () => true,
-  hostValues: Record<string, RenderValue> = {},
-): Bundle {
-  const context = buildContext(env);
-  Object.assign(context.values, hostValues);
+export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: string) => boolean = () => true, host?: InventoryHost): Bundle {
+  const valuesHost = host ?? defaultHost(env);
+  const context = buildContext(env, valuesHost);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];
   const rendered: RenderedFile[] = [];
@@ -69,10 +77,22 @@ export function planBundle(
     const path = posix.join(SECRETS_DIR, name);
     if (only(path)) files.push({ path, content, mode: 0o600, secret: true });
   }
-  for (const extra of bundleExtras()) files.push(...extra(env, files, only).filter((f) => only(f.path)));
-  files.push({ path: MANIFEST, content: manifestFor(env, files, root), mode: 0o644, secret: false });
-  files.push(checksumsFile(files));
-  return { env, files };
+  let kept = files;
+  for (const filter of hostFiltersInOrder()) kept = filter(env, host?.roles ?? HOST_ROLES, kept, valuesHost);
+  for (const extra of bundleExtras()) kept.push(...extra(env, kept, only, valuesHost).filter((f) => only(f.path)));
+  kept.push({ path: MANIFEST, content: manifestFor(env, kept, root, host), mode: 0o644, secret: false });
+  kept.push(checksumsFile(kept));
+  return { env, files: kept, ...(host ? { host } : {}) };
+}
+
+/** Where a host's bundle goes inside dist/<env>: the folder itself with one host, a folder per host with several. */
+export function bundleFolder(inventory: Inventory, host: InventoryHost): string {
+  return inventory.hosts.length > 1 ? host.name : '';
+}
+
+/** One bundle per host of the inventory, each self-contained (its own up.sh, SHA256SUMS, MANIFEST.json). */
+export function planHostBundles(env: LoadedEnv, root = repoRoot()): HostBundle[] {
+  return env.inventory.hosts.map((host) => ({ host, folder: bundleFolder(env.inventory, host), bundle: planBundle(env, root, undefined, host) }));
 }
 
 export function gitCommit(root: string): string {
@@ -89,9 +109,22 @@ export function gitCommit(root: string): string {
   }
 }
 
-function manifestFor(env: LoadedEnv, files: BundleFile[], root: string): string {
+/** The inventory as the manifest records it: which hosts there are, what each runs, how its engine is reached. */
+function inventoryRecord(inventory: Inventory): object[] {
+  return inventory.hosts.map((h) => ({
+    name: h.name,
+    roles: h.roles,
+    ...(h.address ? { address: h.address } : {}),
+    engine: h.engine.kind === 'ssh' ? h.engine.url : 'local',
+  }));
+}
+
+function manifestFor(env: LoadedEnv, files: BundleFile[], root: string, host: InventoryHost | undefined): string {
   const manifest = {
     env: env.name,
+    // The host this bundle is for (up.sh refuses to run it elsewhere) and the inventory it was rendered from.
+    ...(host ? { host: host.name, roles: host.roles } : {}),
+    inventory: inventoryRecord(env.inventory),
     commit: gitCommit(root),
     // Secrets are listed without a hash: a hash of a weak secret can be brute-forced.
     files: files.map((f) =>
@@ -112,19 +145,25 @@ export function refuseToReplace(dir: string): void {
     throw new BadInputError(`${dir} ${problem}; a render replaces only a bundle it rendered, and deleted nothing.`, 'move it away, or render elsewhere');
 }
 
+/** Writes the bundle to `<outRoot>/<env>` atomically (see writeBundles). */
+export function writeBundle(bundle: Pick<Bundle, 'env' | 'files'>, outRoot: string): string {
+  return writeBundles([{ folder: '', bundle }], outRoot);
+}
+
 /**
- * Writes the bundle to `<outRoot>/<env>` atomically: everything is built in a
- * temp folder beside it (a rename needs the same file system), then swapped in.
- * A failure leaves the previous bundle; an interrupted write (even kill -9)
- * leaves no staging folder with its secrets.
+ * Writes every host's bundle into `<outRoot>/<env>` (each in its folder) in one
+ * atomic step: everything is built in a temp folder beside it (a rename needs
+ * the same file system), then swapped in. A failure leaves the previous bundles;
+ * an interrupted write (even kill -9) leaves no staging folder with its secrets.
  */
-export function writeBundle(bundle: Bundle, outRoot: string): string {
-  const finalDir = join(outRoot, bundle.env.name);
+export function writeBundles(parts: { folder: string; bundle: Pick<Bundle, 'env' | 'files'> }[], outRoot: string): string {
+  const envName = (parts[0] as (typeof parts)[number]).bundle.env.name;
+  const finalDir = join(outRoot, envName);
   refuseToReplace(finalDir);
   let temp: TempDir;
   try {
     mkdirSync(outRoot, { recursive: true });
-    temp = privateTempDir(`.${bundle.env.name}.staging-`, outRoot);
+    temp = privateTempDir(`.${envName}.staging-`, outRoot);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new BadInputError(`output folder ${outRoot} is not writable (${code}).`, 'pass a writable folder with --out');
@@ -132,13 +171,7 @@ export function writeBundle(bundle: Bundle, outRoot: string): string {
   const staging = temp.path;
   try {
     chmodSync(staging, 0o755);
-    for (const file of bundle.files) {
-      const path = join(staging, file.path);
-      mkdirSync(dirname(path), { recursive: true, mode: file.secret ? 0o700 : 0o755 });
-      writeFileSync(path, file.content, { mode: file.mode });
-      chmodSync(path, file.mode);
-    }
-    if (bundle.files.some((f) => f.secret)) chmodSync(join(staging, SECRETS_DIR), 0o700);
+    for (const { folder, bundle } of parts) writeFiles(join(staging, folder), bundle.files);
     // Renamed into place: the registry's removal of the staging path is a no-op from now on.
     swapDirectory(staging, finalDir);
     return finalDir;
@@ -146,6 +179,22 @@ export function writeBundle(bundle: Bundle, outRoot: string): string {
     temp.remove();
     throw error;
   }
+}
+
+function writeFiles(dir: string, files: BundleFile[]): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const file of files) {
+    const path = join(dir, file.path);
+    mkdirSync(dirname(path), { recursive: true, mode: file.secret ? 0o700 : 0o755 });
+    writeFileSync(path, file.content, { mode: file.mode });
+    chmodSync(path, file.mode);
+  }
+  if (files.some((f) => f.secret)) chmodSync(join(dir, SECRETS_DIR), 0o700);
+}
+
+/** Every host's files as one list, each path inside its host folder: what dist/<env> holds. */
+export function filesOfHosts(parts: Pick<HostBundle, 'folder' | 'bundle'>[]): BundleFile[] {
+  return parts.flatMap(({ folder, bundle }) => bundle.files.map((f) => ({ ...f, path: folder ? posix.join(folder, f.path) : f.path })));
 }
 
 /**
@@ -185,7 +234,7 @@ export interface Drift {
 }
 
 /** Differences between a bundle on disk and what would be rendered now. */
-export function bundleDrift(bundle: Bundle, dir: string): Drift[] {
+export function bundleDrift(bundle: Pick<Bundle, 'files'>, dir: string): Drift[] {
   if (!existsSync(dir)) return bundle.files.map((f) => ({ path: f.path, change: 'missing' as const }));
   const onDisk = new Set(listBundle(dir));
   const drift: Drift[] = [];

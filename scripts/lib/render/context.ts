@@ -1,8 +1,9 @@
+import { dbHosts, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
-import { derivers } from './derived.js';
+import { derivers, hostValues } from './derived.js';
 import type { RenderValue } from './template.js';
 
 export interface RenderContext {
@@ -16,8 +17,16 @@ export function secretFileName(name: string): string {
   return name.toLowerCase();
 }
 
-/** Everything a template may reference, and every secret file, for one env. */
-export function buildContext(env: LoadedEnv): RenderContext {
+/**
+ * The host whose values a bundle carries when none is named (Kubernetes and
+ * setup-monitoring read the whole stack, whatever host runs it): the first db host.
+ */
+export function defaultHost(env: Pick<LoadedEnv, 'inventory'>): InventoryHost {
+  return dbHosts(env.inventory)[0] ?? (env.inventory.hosts[0] as InventoryHost);
+}
+
+/** Everything a template may reference, and every secret file, for one env as one host of its inventory renders it. */
+export function buildContext(env: LoadedEnv, host: InventoryHost = defaultHost(env)): RenderContext {
   const values: Record<string, RenderValue> = {};
   const secretNames = new Set<string>();
   const secretFiles = new Map<string, string>();
@@ -40,6 +49,10 @@ export function buildContext(env: LoadedEnv): RenderContext {
       registerSecret(content);
       secretFiles.set(file, content);
     }
+  }
+  for (const [name, value] of Object.entries(hostValues(env, host))) {
+    if (name in values || secretNames.has(name)) throw new BadInputError(`per-host value ${name} clashes with a value of the same name.`);
+    values[name] = value;
   }
   return { values, secretNames, secretFiles };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { standInCertificateFiles, testNginxConfig } from '../../nginx/config-test.js';
-import { error, type Validator } from '../types.js';
+import { bundleRunsRole, error, type Validator } from '../types.js';
 
 /** Where compose mounts the certificates in the nginx container (STATE_DIR/certs, never copied into a check). */
 const NGINX_CERTS = '/etc/nginx/certs';
@@ -11,6 +11,8 @@ export const nginxConfigValidator: Validator = {
   name: 'nginx -t',
   tools: ['nginx'],
   async run({ bundleDir }) {
+    // nginx runs on the app hosts: a db host's bundle has no nginx/.
+    if (!bundleRunsRole({ bundleDir }, 'app')) return [];
     const dir = join(bundleDir, 'nginx');
     if (!existsSync(join(dir, 'nginx.conf'))) return [error('the bundle has no nginx/nginx.conf.')];
     const problems = await testNginxConfig(dir);

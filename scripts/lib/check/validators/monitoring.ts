@@ -13,7 +13,7 @@ import {
 } from '../../monitoring/validate.js';
 import { repoRoot } from '../../render/bundle.js';
 import { writeYaml } from '../../yaml-data.js';
-import { type CheckContext, error, type ImageCheck, type Problem, type Validator } from '../types.js';
+import { bundleRunsRole, type CheckContext, error, type ImageCheck, type Problem, type Validator } from '../types.js';
 
 /** Where compose mounts the bundle's monitoring folder in the prometheus container. */
 const PROMETHEUS_DIR = '/etc/prometheus';
@@ -121,6 +121,8 @@ const monitoringToolsValidator: Validator = {
   name: 'promtool, amtool and blackbox config checks',
   tools: ['promtool', 'amtool', 'prometheus-blackbox-exporter'],
   async run(ctx) {
+    // Prometheus, Alertmanager and the exporters run on the app hosts: a db host's bundle has no monitoring/.
+    if (!bundleRunsRole(ctx, 'app')) return [];
     const monitoringDir = join(ctx.bundleDir, MONITORING_DIR);
     const staged = stageUnitTests(monitoringDir, join(repoRoot(), MONITORING_DIR));
     try {
@@ -145,6 +147,7 @@ const monitoringToolsValidator: Validator = {
 const monitoringLintValidator: Validator = {
   name: 'alert rules and dashboards lint',
   async run(ctx) {
+    if (!bundleRunsRole(ctx, 'app')) return [];
     // The PromQL parser (lezer) loads only when the lint runs, not when a deploy plans its checks.
     const { lintMonitoring } = await import('../../monitoring/lint.js');
     return [

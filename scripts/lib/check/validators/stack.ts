@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { manifestHost } from '../../bundle-folder.js';
 import { bundleHost, clusterPublishAllowance } from '../../cluster/deriver.js';
 import { capacityProblem } from '../../compose/capacity.js';
 import { composeConfig, detectCompose } from '../../compose/engine.js';
 import { readCompose } from '../../compose/model.js';
 import { checkPolicy } from '../../compose/policy.js';
+import type { InventoryHost } from '../../env/inventory.js';
 import { ToolMissingError } from '../../tools.js';
 import { error, type Problem, type Validator, warning } from '../types.js';
 
@@ -29,7 +31,9 @@ export const composePolicyValidator: Validator = {
   run({ bundleDir, env, files, secretValues }) {
     if (!files.includes(COMPOSE_FILE)) return [];
     const model = readCompose(join(bundleDir, COMPOSE_FILE));
-    const onAddress = clusterPublishAllowance(env, bundleHost(env));
+    // The host the bundle is for (its MANIFEST.json); a whole-stack bundle carries the first db host's values.
+    const host = manifestHost(bundleDir) ?? bundleHost(env);
+    const onAddress = clusterPublishAllowance(env, { roles: host.roles as InventoryHost['roles'], ...(host.address ? { address: host.address } : {}) });
     return checkPolicy(model, { bundleFiles: files, secretValues, ...(onAddress ? { onAddress } : {}) }).map((f): Problem => {
       const message = f.service ? `service ${f.service} ${f.message}` : f.message;
       return f.severity === 'error' ? error(message, COMPOSE_FILE) : warning(message, COMPOSE_FILE);
