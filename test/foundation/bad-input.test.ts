@@ -514,6 +514,32 @@ const ROWS: Row[] = [
     code: 2,
     message: '--bundle "dist/dev" is a dev bundle (its MANIFEST.json says so), not a prod one',
   },
+  // ---- Issue 24: hosts as data ----
+  {
+    name: 'check --bundle dist/prod when it holds one bundle per host: name a host bundle',
+    script: 'check.ts',
+    setup: (c) => {
+      for (const host of ['db1', 'db2', 'db3']) {
+        fakeBundle(join(c.dir, 'dist', 'prod', host), 'prod');
+        writeFileSync(join(c.dir, 'dist', 'prod', host, 'MANIFEST.json'), `${JSON.stringify({ env: 'prod', host, files: [] })}\n`);
+      }
+    },
+    args: (c) => [...examplePlan(c), '--bundle', 'dist/prod'],
+    code: 2,
+    message: '--bundle "dist/prod" holds one bundle per host (db1, db2, db3), not a bundle; name a host bundle, such as dist/prod/db1.',
+  },
+  {
+    name: 'two HOST_ lines whose engines are the same host and port, named with file, line and host',
+    script: 'render.ts',
+    setup: (c) =>
+      writeFileSync(
+        c.prodEnv,
+        `${readFileSync(c.prodEnv, 'utf8')}\nHOST_DB1=engine=ssh://deploy@db1.internal roles=db,app address=10.0.0.11\nHOST_DB2=engine=ssh://ops@db1.internal:22 roles=app address=10.0.0.12\n`,
+      ),
+    args: (c) => [...prod(c), '--dry-run'],
+    code: 2,
+    message: /prod\.env:\d+: HOST_DB2 \(host db2\) reaches the same engine as host db1 \(db1\.internal:22\); a host is named once\./,
+  },
   // ---- Issue 25: option kinds and relations (each row failed before them) ----
   {
     name: 'N1 render --out never deletes what DIR/<env> holds that render did not write',

@@ -180,6 +180,15 @@ describe('postgresRollout: a PostgreSQL change rolls member by member', () => {
     expect(postgresRollout(['main'], [member('main', 'Leader', 'running')], new Set(['main']))).toEqual([{ kind: 'recreate', host: 'main' }]);
   });
 
+  it('growing from one db host to three: the new hosts start (as replicas), then the changed leader switches over to one of them', () => {
+    expect(postgresRollout(hosts, [member('db1', 'Leader', 'running')], new Set(['db1']))).toEqual([
+      { kind: 'start', host: 'db2' },
+      { kind: 'start', host: 'db3' },
+      { kind: 'switchover', from: 'db1' },
+      { kind: 'recreate', host: 'db1' },
+    ]);
+  });
+
   it('a first deploy (no member answers) and a new db host: started, never recreated', () => {
     expect(postgresRollout(hosts, undefined, new Set(hosts))).toEqual(hosts.map((host) => ({ kind: 'start', host })));
     const growing = postgresRollout([...hosts, 'db4'], cluster, new Set(['db4']));

@@ -160,6 +160,8 @@ export function removeEntries(text: string, remove: Record<Section, string[]>): 
     }
     owner[i] = entry;
   });
+  // Nor the blank lines that end the file.
+  for (let j = lines.length - 1; j >= 0 && lines[j] === ''; j--) owner[j] = undefined;
   const removed = new Set(SECTIONS.flatMap((s) => remove[s].map((name) => `${s}/${name}`)));
   const kept = lines.filter((_, i) => !removed.has(owner[i] as string));
   const out: string[] = [];

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { dockerRunner } from '../cluster/commands.js';
-import { planClusterAction } from '../cluster/plan.js';
+import { planClusterAction, REINIT_TIMEOUT_SECONDS } from '../cluster/plan.js';
 import { type ClusterRunner, carryOut, waitForMembers } from '../cluster/run.js';
 import { isRunning, LEADER, type MemberStatus, readMembers, SYNC_STANDBY } from '../cluster/status.js';
 import { CLUSTER_SERVICES } from '../cluster/topology.js';
@@ -27,14 +27,15 @@ export type RollAction =
   | { kind: 'switchover'; from: string };
 
 /**
- * The order a PostgreSQL change rolls in, as data: replicas first (the async
- * ones, then the synchronous standbys, so a standby stays in sync as long as
- * possible), then a switchover away from the leader, then the old leader like
- * a replica. Writes pause only for the switchover, and it goes to the
- * synchronous standby, so no commit is lost. A one-member cluster has nothing
- * to switch to: its leader is recreated in place (writes pause for the restart).
- * Unchanged members and db hosts without a member are only started;
- * `members` undefined (no cluster answers: a first deploy) starts every host.
+ * The order a PostgreSQL change rolls in, as data: unchanged members and db
+ * hosts without a member are started first (a new host becomes a replica),
+ * then the changed replicas (the async ones, then the synchronous standbys, so
+ * a standby stays in sync as long as possible), then a switchover away from
+ * the leader, then the old leader like a replica. Writes pause only for the
+ * switchover, and it goes to the synchronous standby, so no commit is lost.
+ * A cluster of one db host has nothing to switch to: its leader is recreated
+ * in place (writes pause for the restart). `members` undefined (no cluster
+ * answers: a first deploy) starts every host.
  */
 export function postgresRollout(hosts: string[], members: MemberStatus[] | undefined, changed: ReadonlySet<string>): RollAction[] {
   const member = (host: string): MemberStatus | undefined => members?.find((m) => m.name === host && isRunning(m));
@@ -43,7 +44,8 @@ export function postgresRollout(hosts: string[], members: MemberStatus[] | undef
   const replicas = rolled.filter((h) => member(h)?.role !== LEADER);
   const leader = rolled.find((h) => member(h)?.role === LEADER);
   const bySync = [...replicas].sort((a, b) => Number(member(a)?.role === SYNC_STANDBY) - Number(member(b)?.role === SYNC_STANDBY));
-  const others = (members ?? []).filter((m) => m.name !== leader && isRunning(m));
+  // Every other db host runs a member by the time of the switchover (the executor waits for a synchronous standby).
+  const others = hosts.filter((h) => h !== leader);
   return [
     ...start,
     ...bySync.map((host): RollAction => ({ kind: 'recreate', host })),
@@ -106,9 +108,10 @@ export async function clusterUp(ctx: DeployContext): Promise<void> {
   for (const action of actions) {
     if (action.kind === 'switchover') {
       // Only the synchronous standby may take over (every commit is on it): wait until one runs again after the replicas' restarts.
+      // A replica a new host just started may first be restored from the repository: as long as a reinit may take.
       const members = await waitForMembers(
         env,
-        { what: 'a running synchronous standby', done: (m) => m.some((x) => x.role === SYNC_STANDBY && isRunning(x)), timeoutSeconds: MEMBER_TIMEOUT_SECONDS },
+        { what: 'a running synchronous standby', done: (m) => m.some((x) => x.role === SYNC_STANDBY && isRunning(x)), timeoutSeconds: REINIT_TIMEOUT_SECONDS },
         runner,
       );
       const plan = planClusterAction(env, { kind: 'switchover' }, members);

@@ -56,7 +56,7 @@ export function engineNote(target: HostTarget): string {
 }
 
 export function describeHost(target: HostTarget): string {
-  return `${target.host.name} (${target.host.roles.join(',')}; engine ${target.dockerHost ? engineName(target.dockerHost) : 'local'})`;
+  return `${target.host.name} (${target.host.roles.join(',')}; engine ${target.engine.kind === 'ssh' ? engineName(target.dockerHost) : 'local'})`;
 }
 
 /**
@@ -88,7 +88,12 @@ export interface EngineAnswerOf {
   problem?: string;
 }
 
-/** Asks every host's engine for its version, one after the other, each bounded by HEALTHMATE_ENGINE_TIMEOUT. */
+/**
+ * Asks every host's engine for its version, one after the other. One that
+ * cannot be reached is reported (a dry run goes on with a warning); one that
+ * accepts and does not answer within HEALTHMATE_ENGINE_TIMEOUT stops even a
+ * dry run, naming the host (as every bounded engine question does).
+ */
 export async function probeEngines(targets: HostTarget[]): Promise<EngineAnswerOf[]> {
   const answers: EngineAnswerOf[] = [];
   for (const target of targets) {
@@ -96,7 +101,7 @@ export async function probeEngines(targets: HostTarget[]): Promise<EngineAnswerO
       const answer = await onEngine(target, () => askEngine(['docker', 'version', '--format', '{{.Server.Version}}']));
       answers.push(answer.code === 0 ? { target, version: answer.stdout.trim() } : { target, problem: failureOf(answer) });
     } catch (error) {
-      answers.push({ target, problem: errorMessage(error).replace(/[.]$/, '') });
+      throw new OperationError(`host ${target.host.name}: ${errorMessage(error)}`, error instanceof OperationError ? error.hint : undefined);
     }
   }
   return answers;

@@ -59,7 +59,7 @@ export async function deployStatus(store: DeployStore, project: string, hosts: H
   for (const target of hosts) {
     // One host's engine at a time; one that cannot be reached is said, the others still shown.
     const replicas = await onEngine(target, async () => {
-      const version = await engineVersion().catch(() => undefined);
+      const version = await engineVersion();
       return version ? replicaHealth(project) : [`  the Docker engine at ${engineName()} cannot be reached`];
     });
     lines.push(`${hosts.length > 1 ? `host ${describeHost(target)}, ` : ''}replicas (project ${project}):`, ...replicas);
