@@ -49,13 +49,7 @@ await runCli(SPEC, async (args) => {
     return;
   }
   const env = envFromCli(args, 'apply');
-  // Every host's engine answers before anything changes on any of them (a dry run only reports one that does not;
-  // a rollback asks once it knows there is something to roll back to).
-  const ctx = await deployContext(args, env, {
-    skipBackup: args.values['skip-backup'],
-    skipChecks: args.values['skip-check'],
-    preflight: !args.dryRun && !args.values.rollback,
-  });
+  const ctx = await deployContext(args, env, { skipBackup: args.values['skip-backup'], skipChecks: args.values['skip-check'] });
   if (args.values.rollback) {
     if (args.dryRun) {
       // The same target, and the same refusal, as the real rollback.

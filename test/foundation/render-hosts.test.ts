@@ -264,6 +264,23 @@ describe('the role filter', () => {
   });
 });
 
+describe('check.ts across hosts', () => {
+  it('checks every host: renders each into a temp folder, or takes one host bundle with --bundle; compose config and policy pass on each', {
+    timeout: 400_000,
+  }, () => {
+    const out = tempDir();
+    const sets = ['--set', `STATE_DIR=${join(out, 'state')}`, ...SPLIT.flatMap((line) => ['--set', line])];
+    const all = runScript('check.ts', ['--env', 'prod', '--env-file', EXAMPLE, ...sets], { timeoutMs: 300_000 });
+    expect(all.code, all.stdout + all.stderr).toBe(0);
+    for (const host of ['data', 'web']) expect(all.stdout).toMatch(new RegExp(`^host ${host}:\\n(?:.*\\n)*?check: \\d+ validators, 0 errors`, 'm'));
+    expect(render(out, SPLIT).code).toBe(0);
+    const one = runScript('check.ts', ['--env', 'prod', '--env-file', EXAMPLE, ...sets, '--bundle', join(out, 'prod', 'data')], { timeoutMs: 300_000 });
+    expect(one.code, one.stdout + one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^check: \d+ validators, 0 errors/m);
+    expect(one.stderr).toMatch(/compose config \(real tool\)/);
+  });
+});
+
 describe('check: the compose policy of a host bundle', () => {
   it("a db host's cluster ports may be published on its own address, not on another host's", async () => {
     const out = tempDir();

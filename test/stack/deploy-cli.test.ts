@@ -1,4 +1,5 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO, repoCopy, runScript } from '../helpers/run.js';
@@ -67,7 +68,7 @@ describe('deploy-prod.ts', () => {
     expect(result.stderr).toMatch(/BACKEND_TAG \(from --set\) must be a version tag such as 1\.4\.2 \(not latest\)/);
   });
 
-  it('an unreachable Docker engine: exit 1 naming the host, asked before the lock: nothing started, nothing written', () => {
+  it('an unreachable Docker engine: exit 1 naming the host, nothing started, no lock left', () => {
     const dir = tempDir();
     const state = join(dir, 'state');
     const result = runScript('deploy-prod.ts', ['--env-file', strongEnvFile(dir), '--set', `STATE_DIR=${state}`], {
@@ -78,8 +79,31 @@ describe('deploy-prod.ts', () => {
     expect(result.stderr).toMatch(
       /error: host main's Docker engine \(unix:\/\/.*no-such-docker\.sock\) cannot be reached: .*; nothing was started or stopped on any host\./,
     );
-    expect(tree(state)).toEqual([]);
+    expect(tree(state)).toEqual(['deploy']);
     expect(existsSync(join(dir, 'dist'))).toBe(false);
+  });
+
+  it('a lock held by a live deploy: exit 2 naming the holder, the lock untouched', () => {
+    const dir = tempDir();
+    const deploy = join(dir, 'state', 'deploy');
+    mkdirSync(deploy, { recursive: true });
+    const owner = JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      user: 'alice',
+      startedAt: '2026-01-01T00:00:00Z',
+      purpose: 'deploy',
+      version: '0.9.0',
+      env: 'prod',
+    });
+    writeFileSync(join(deploy, 'lock.json'), owner);
+    const result = runScript('deploy-prod.ts', ['--env-file', strongEnvFile(dir), '--set', `STATE_DIR=${dir}/state`], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /error: another deploy holds the lock on this machine: alice@.* \(pid \d+, deploy prod 0\.9\.0, since 2026-01-01T00:00:00Z\)\./,
+    );
+    expect(readFileSync(join(deploy, 'lock.json'), 'utf8')).toBe(owner);
+    expect(tree(deploy)).toEqual(['lock.json']);
   });
 
   it('a render that fails check: exit 2 with the problem, nothing started', { timeout: FULL_CHECK_MS }, () => {

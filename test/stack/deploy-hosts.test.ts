@@ -1,11 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
 import { serviceContainers } from '../../scripts/lib/deploy/docker.js';
 import { engineHost } from '../../scripts/lib/deploy/host.js';
-import { type HostTarget, onEngine, preflight, probeEngines } from '../../scripts/lib/deploy/hosts.js';
+import { type HostTarget, onEngine, probeEngines, refuseUnreachable } from '../../scripts/lib/deploy/hosts.js';
 import { deployStatus } from '../../scripts/lib/deploy/status.js';
 import { deployStore } from '../../scripts/lib/deploy/store.js';
 import { IMPLICIT_HOST } from '../../scripts/lib/env/inventory.js';
@@ -91,7 +90,7 @@ describe("each host's commands reach its own engine", () => {
       ['web', true, false],
       ['db3', false, true],
     ]);
-    const refused = preflight([target('db1', a), dead, target('web', b)]);
+    const refused = probeEngines([target('db1', a), dead, target('web', b)]).then(refuseUnreachable);
     await expect(refused).rejects.toBeInstanceOf(OperationError);
     await expect(refused).rejects.toThrow(
       new RegExp(
@@ -125,31 +124,6 @@ describe('deploy-prod.ts across hosts', () => {
     return file;
   }
 
-  it('a lock held by a live deploy (on the first host, here this machine): exit 2 naming the holder, the lock untouched', () => {
-    const dir = tempDir();
-    const deploy = join(dir, 'state', 'deploy');
-    mkdirSync(deploy, { recursive: true });
-    const owner = JSON.stringify({
-      pid: process.pid,
-      host: hostname(),
-      user: 'alice',
-      startedAt: '2026-01-01T00:00:00Z',
-      purpose: 'deploy',
-      version: '0.9.0',
-      env: 'prod',
-    });
-    writeFileSync(join(deploy, 'lock.json'), owner);
-    const before = everything(a);
-    const result = runScript('deploy-prod.ts', ['--env-file', envFile(dir, []), '--set', `STATE_DIR=${dir}/state`], { cwd: dir, env: { DOCKER_HOST: a.host } });
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(
-      /error: another deploy holds the lock on this machine: alice@.* \(pid \d+, deploy prod 0\.9\.0, since 2026-01-01T00:00:00Z\)\./,
-    );
-    expect(readFileSync(join(deploy, 'lock.json'), 'utf8')).toBe(owner);
-    expect(readdirSync(deploy)).toEqual(['lock.json']);
-    expect(everything(a)).toEqual(before);
-  });
-
   it('an unreachable second host: exit 1, one sentence naming it, and nothing changed on the first host nor here', async () => {
     const dir = tempDir();
     const closed = await freePort();
@@ -173,8 +147,9 @@ describe('deploy-prod.ts across hosts', () => {
       ),
     ]);
     expect(everything(a)).toEqual(before);
-    expect(existsSync(state)).toBe(false);
-    expect(readdirSync(dir).sort()).toEqual(['.env.prod']);
+    // Refused under the lock: its folder on the first host is all there is, and empty (no lock, no audit line).
+    expect(readdirSync(state, { recursive: true })).toEqual(['deploy']);
+    expect(readdirSync(dir).sort()).toEqual(['.env.prod', 'state']);
     // --status still answers: the first host's state, and the second said to be unreachable.
     const status = runScript('deploy-prod.ts', ['--env-file', file, '--set', `STATE_DIR=${state}`, '--status'], { cwd: dir, env: { DOCKER_HOST: a.host } });
     expect(status.code, status.stderr).toBe(0);

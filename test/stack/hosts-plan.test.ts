@@ -37,8 +37,8 @@ describe('the deploy plan across hosts', () => {
     const plan = buildPlan(input(THREE));
     expect(ids(plan)).toEqual([
       'env',
-      'engines',
       'lock',
+      'engines',
       'render',
       'check',
       'certs',
@@ -75,7 +75,7 @@ describe('the deploy plan across hosts', () => {
       "DOCKER_HOST=ssh://deploy@db2.internal:2222 docker version --format '{{.Server.Version}}'   # host db2",
       "DOCKER_HOST=ssh://deploy@db3.internal docker version --format '{{.Server.Version}}'   # host db3",
     ]);
-    expect(engines[3]).toMatch(/at most 30s \(HEALTHMATE_ENGINE_TIMEOUT\); one that does not answer: exit 1 naming the host, nothing changed on any host/);
+    expect(engines[3]).toMatch(/at most 30s \(HEALTHMATE_ENGINE_TIMEOUT\); one that does not answer: exit 1 naming the host, the lock released, nothing changed on any host/);
     const cluster = plan.steps.find((s) => s.id === 'cluster')?.lines ?? [];
     const up = (service: string) => cluster.filter((l) => l.endsWith(`up -d --no-deps ${service}   # ${l.split('# ')[1]}`) && !l.startsWith('#'));
     for (const service of ['etcd', 'postgres', 'pgbackrest']) {

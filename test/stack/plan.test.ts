@@ -26,8 +26,8 @@ describe('deploy plan (one host: the inventory of one)', () => {
     const plan = buildPlan(input());
     expect(plan.steps.map((s) => s.id)).toEqual([
       'env',
-      'engines',
       'lock',
+      'engines',
       'render',
       'check',
       'certs',
@@ -52,8 +52,8 @@ describe('deploy plan (one host: the inventory of one)', () => {
     const policy = Object.fromEntries(plan.steps.map((s) => [s.id, s.onFailure]));
     expect(policy).toEqual({
       env: 'abort',
-      engines: 'abort',
       lock: 'abort',
+      engines: 'abort',
       render: 'abort',
       check: 'abort',
       certs: 'abort',

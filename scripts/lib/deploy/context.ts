@@ -7,7 +7,7 @@ import { log } from '../log.js';
 import { type StatePaths, statePaths } from '../paths.js';
 import { passedOverrides } from './argv.js';
 import type { EngineHost } from './host.js';
-import { type EngineAnswerOf, type HostTarget, hostTargets, preflight, probeEngines } from './hosts.js';
+import { type EngineAnswerOf, type HostTarget, hostTargets, probeEngines } from './hosts.js';
 import { buildPlan, type DeployPlan, type PlanInput } from './plan.js';
 import { releaseId } from './releases.js';
 import { readState } from './state.js';
@@ -36,15 +36,10 @@ export function forHost(ctx: DeployContext, target: HostTarget): DeployContext {
 
 /**
  * Builds the plan and everything the executor needs from the parsed CLI and
- * env. Every host's engine is asked first: with `preflight` (a real deploy or
- * rollback) one that does not answer stops here, before any host is touched
- * (the lock and state live on the first host); a dry run only reports it.
+ * env. Every host's engine is asked first (the deploy refuses, under its lock,
+ * when one did not answer; a dry run only reports it).
  */
-export async function deployContext(
-  args: EnvArgs,
-  env: LoadedEnv,
-  options: { skipBackup: boolean; skipChecks: string[]; now?: Date; preflight?: boolean },
-): Promise<DeployContext> {
+export async function deployContext(args: EnvArgs, env: LoadedEnv, options: { skipBackup: boolean; skipChecks: string[]; now?: Date }): Promise<DeployContext> {
   let flavor = await detectCompose();
   if (!flavor) {
     if (!args.dryRun)
@@ -54,7 +49,7 @@ export async function deployContext(
   }
   const paths = statePaths(env);
   const hosts = hostTargets(env, flavor);
-  const engines = options.preflight ? await preflight(hosts) : await probeEngines(hosts);
+  const engines = await probeEngines(hosts);
   const first = hosts[0] as HostTarget;
   // The inventory's first host keeps the lock, the release state and the audit log (db-cluster.ts takes the lock there too).
   const store = deployStore(first.engine, paths.deploy);

@@ -108,18 +108,16 @@ export async function probeEngines(targets: HostTarget[]): Promise<EngineAnswerO
 }
 
 /**
- * Before anything changes anywhere: every host's engine must answer. The first
- * that does not stops the deploy with one sentence naming it (exit 1).
+ * Before anything changes anywhere: every host's engine must have answered.
+ * The first that did not stops the deploy with one sentence naming it (exit 1).
  */
-export async function preflight(targets: HostTarget[]): Promise<EngineAnswerOf[]> {
-  const answers = await probeEngines(targets);
+export function refuseUnreachable(answers: EngineAnswerOf[]): void {
   const failed = answers.find((a) => a.problem !== undefined);
-  if (failed)
-    throw new OperationError(
-      `host ${failed.target.host.name}'s Docker engine (${engineName(failed.target.dockerHost)}) cannot be reached: ${failed.problem}; nothing was started or stopped on any host.`,
-      failed.target.engine.kind === 'ssh'
-        ? `check that ssh reaches ${failed.target.engine.target} and Docker runs there (the inventory's engine= of host ${failed.target.host.name})`
-        : 'start Docker, or fix DOCKER_HOST',
-    );
-  return answers;
+  if (!failed) return;
+  throw new OperationError(
+    `host ${failed.target.host.name}'s Docker engine (${engineName(failed.target.dockerHost)}) cannot be reached: ${failed.problem}; nothing was started or stopped on any host.`,
+    failed.target.engine.kind === 'ssh'
+      ? `check that ssh reaches ${failed.target.engine.target} and Docker runs there (the inventory's engine= of host ${failed.target.host.name})`
+      : 'start Docker, or fix DOCKER_HOST',
+  );
 }

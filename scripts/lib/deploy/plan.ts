@@ -25,8 +25,8 @@ export { durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD, PGBA
  */
 export type StepId =
   | 'env'
-  | 'engines'
   | 'lock'
+  | 'engines'
   | 'render'
   | 'check'
   | 'certs'
@@ -149,21 +149,21 @@ export function buildPlan(input: PlanInput): DeployPlan {
       inDryRun: true,
     },
     {
-      id: 'engines',
-      title: "every host's Docker engine answers, before anything changes anywhere",
-      lines: [
-        ...hosts.map((t) => `${engineNote(t)}docker version --format '{{.Server.Version}}'   # host ${t.host.name}`),
-        `# each at most ${engineTimeoutSeconds()}s (${ENGINE_TIMEOUT_VARIABLE}); one that does not answer: exit 1 naming the host, nothing changed on any host`,
-      ],
-      onFailure: 'abort',
-      inDryRun: true,
-    },
-    {
       id: 'lock',
       title: 'take the deploy lock',
       lines: [
         `# on ${keeper}: ln <owner> ${join(paths.deploy, 'lock.json')} (owner: user, host, pid, when, version; written in the same atomic step)`,
         "# held: exit 2 naming the holder; a dead process of this machine is taken over; another machine's lock needs --force-unlock --reason",
+      ],
+      onFailure: 'abort',
+      inDryRun: true,
+    },
+    {
+      id: 'engines',
+      title: "every host's Docker engine answers, before anything changes on any host",
+      lines: [
+        ...hosts.map((t) => `${engineNote(t)}docker version --format '{{.Server.Version}}'   # host ${t.host.name}`),
+        `# each at most ${engineTimeoutSeconds()}s (${ENGINE_TIMEOUT_VARIABLE}); one that does not answer: exit 1 naming the host, the lock released, nothing changed on any host`,
       ],
       onFailure: 'abort',
       inDryRun: true,

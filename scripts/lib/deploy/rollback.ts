@@ -10,7 +10,7 @@ import { type AuditEntry, appendAudit } from './audit.js';
 import { compose } from './commands.js';
 import { type DeployContext, forHost } from './context.js';
 import { inspectContainers, serviceContainers } from './docker.js';
-import { hasRole, onEngine, preflight } from './hosts.js';
+import { hasRole, onEngine } from './hosts.js';
 import { currentUser, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';
 import { releasePath } from './releases.js';
@@ -112,7 +112,6 @@ export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
   // Nothing to roll back to is bad input: refused before the lock, and no audit line records an attempt that never was.
   const planned = rollbackTarget(ctx.store);
-  await preflight(ctx.plan.hosts);
   const lock = takeDeployLock(ctx.store, { purpose: 'rollback', version: planned.tag, env: ctx.plan.env.name });
   let result: AuditEntry['result'] = 'failed';
   let state: DeployState = {};

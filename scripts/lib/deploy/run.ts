@@ -12,7 +12,7 @@ import { clusterUp } from './cluster-up.js';
 import { compose } from './commands.js';
 import { type DeployContext, forHost } from './context.js';
 import { datastoreProblem, inspectContainers, serviceContainers } from './docker.js';
-import { type HostTarget, hasRole, onEngine } from './hosts.js';
+import { type HostTarget, hasRole, onEngine, refuseUnreachable } from './hosts.js';
 import { currentUser, deployLockHolder, describeOwner, type HeldLock, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';
 import { APP_DATASTORES } from './plan-hosts.js';
@@ -72,11 +72,11 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   const announce = (s: PlanStep): void => log.step(s.index, total, `${s.host ? `[host ${s.host}] ` : ''}${s.title}`);
 
   announce(step('env'));
-  // The engines were asked before anything else (deployContext): a real deploy stopped there when one did not answer.
+  // Every engine was asked before anything else (deployContext); a real deploy refuses one that did not answer under the lock below.
   announce(step('engines'));
   for (const answer of ctx.engines) {
     if (answer.version) log.info(`  host ${answer.target.host.name}: Docker engine ${answer.version}`);
-    else
+    else if (ctx.dryRun)
       log.warn(
         `host ${answer.target.host.name}'s Docker engine (${engineName(answer.target.dockerHost)}) cannot be reached: ${answer.problem} (a real deploy would stop here).`,
       );
@@ -90,6 +90,14 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
       log.warn(`a deploy holds the lock on ${ctx.store.shell.where} now: ${holder.owner ? describeOwner(holder.owner) : 'unreadable owner'}.`);
   } else {
     lock = takeDeployLock(ctx.store, { purpose: 'deploy', version: plan.tag, env: plan.env.name });
+    // Checked under the lock (a held lock is said first): an engine that did not answer stops the deploy
+    // before anything changed on any host, and leaves no lock.
+    try {
+      refuseUnreachable(ctx.engines);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
 
   let reached: PlanStep | undefined;

@@ -137,7 +137,7 @@ export async function hostRelease(ctx: DeployContext, release: string): Promise<
     }
     mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
     renameSync(partial, dir);
-    log.info(`  fetched release ${release} of host ${name} from ${ctx.host.target}`);
+    log.info(`  fetched release ${release} from ${ctx.host.target} (host ${name})`);
     return hostBundleIn(root, name);
   } finally {
     removePartial();
