@@ -208,8 +208,7 @@ describe('render: one self-contained bundle per host', () => {
 });
 
 describe('the role filter', () => {
-  const TEXT = [
-    'services:',
+  const DB = [
     '  # the database',
     '  db:',
     '    image: "postgres:15"',
@@ -218,39 +217,15 @@ describe('the role filter', () => {
     '    volumes: [data:/var/lib/data]',
     '    networks: [back]',
     '',
-    '  web:',
-    '    image: "nginx:1"',
-    '    labels: {io.healthmate.role: app}',
-    '    networks: [front]',
-    '    depends_on: [db]',
-    '',
-    'networks:',
-    '  back: {}',
-    '  front: {}',
-    '',
-    'volumes:',
-    '  data: {}',
-    '',
-  ].join('\n');
+  ];
+  const WEB = ['  web:', '    image: "nginx:1"', '    labels: {io.healthmate.role: app}', '    networks: [front]', '    depends_on: [db]', ''];
+  const TEXT = ['services:', ...DB, ...WEB, 'networks:', '  back: {}', '  front: {}', '', 'volumes:', '  data: {}', ''].join('\n');
 
   it('keeps what a role uses, removes entries with the comments above them, empties a section to {}', () => {
     const split = splitByRoles(TEXT.replace('    depends_on: [db]\n', ''), ['db']);
     expect(split).toMatchObject({ kept: ['db'], dropped: { services: ['web'], networks: ['front'], volumes: [], secrets: [] } });
     expect(removeEntries(TEXT, { services: ['db'], networks: ['back'], volumes: ['data'], secrets: [] })).toBe(
-      [
-        'services:',
-        '  web:',
-        '    image: "nginx:1"',
-        '    labels: {io.healthmate.role: app}',
-        '    networks: [front]',
-        '    depends_on: [db]',
-        '',
-        'networks:',
-        '  front: {}',
-        '',
-        'volumes: {}',
-        '',
-      ].join('\n'),
+      ['services:', ...WEB, 'networks:', '  front: {}', '', 'volumes: {}', ''].join('\n'),
     );
   });
 
