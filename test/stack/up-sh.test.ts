@@ -159,7 +159,8 @@ describe('deploy-prod.ts applies the same owner list', () => {
       if (kind === 'mountpoint') expect(statSync(join(plan.currentDir, owner as string)).isDirectory(), owner).toBe(true);
     }
     // Stand-ins for the certificates generate-certs.ts makes in a real deploy (before this step).
-    mkdirSync(join(paths.root, 'pgbackrest', 'tls', 'db'), { recursive: true });
+    for (const made of Object.keys(STATE_MOUNTS).filter((dir) => STATE_MOUNTS[dir]?.madeBy !== 'the bring-up'))
+      mkdirSync(join(paths.root, made), { recursive: true });
     expectMountsReady(join(plan.currentDir, 'docker-compose.yml'), plan.currentDir, paths.root);
   });
 });
@@ -170,12 +171,19 @@ describe('deploy-prod.ts applies the same owner list', () => {
  * The checks below read the rendered compose file with plain YAML and compare with this list,
  * never with hostSetup(): a mount the derivation forgets fails here.
  */
-const STATE_MOUNTS: Record<string, { madeBy: 'the bring-up' | 'generate-certs.ts --profile pgbackrest'; users: Record<string, number> }> = {
+const STATE_MOUNTS: Record<
+  string,
+  { madeBy: 'the bring-up' | 'generate-certs.ts --profile pgbackrest' | 'generate-certs.ts --profile cluster'; users: Record<string, number> }
+> = {
   certs: { madeBy: 'the bring-up', users: { nginx: 0, 'blackbox-exporter': 65534 } },
   acme: { madeBy: 'the bring-up', users: { nginx: 0, certbot: 0 } },
   letsencrypt: { madeBy: 'the bring-up', users: { certbot: 0 } },
   textfile: { madeBy: 'the bring-up', users: { 'node-exporter': 65534 } },
-  'pgbackrest/tls/db': { madeBy: 'generate-certs.ts --profile pgbackrest', users: { postgres: 0, pgbackrest: 999, 'postgres-pitr': 0 } },
+  'pgbackrest/tls/db': { madeBy: 'generate-certs.ts --profile pgbackrest', users: { postgres: 999, pgbackrest: 999, 'postgres-pitr': 0 } },
+  // The one-host inventory's member is `main`.
+  'cluster/tls/main/etcd': { madeBy: 'generate-certs.ts --profile cluster', users: { etcd: 0 } },
+  'cluster/tls/main/postgres': { madeBy: 'generate-certs.ts --profile cluster', users: { postgres: 999 } },
+  'cluster/ca': { madeBy: 'generate-certs.ts --profile cluster', users: { haproxy: 0, prometheus: 0 } },
 };
 /** Bundle folders that must exist because a container mounts something inside a read-only bundle mount. */
 const NESTED_MOUNTPOINTS = ['nginx/certs'];
