@@ -1,5 +1,5 @@
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { waitFor } from '../../helpers/net.js';
 import { sshClientOptions, sshdOptions, sshKeygen } from '../../helpers/sshd.js';
@@ -230,7 +230,11 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
       stop: async () => stopSync(),
     };
   } catch (error) {
-    stopSync();
+    try {
+      stopSync();
+    } catch (cleanup) {
+      console.warn(String(cleanup));
+    }
     throw error;
   }
 }
@@ -281,7 +285,11 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
   );
   const inside = (argv: string[]): string[] => ['nsenter', `--target=${machine.holder}`, '--mount', '--uts', '--net', '--', ...argv];
   const sshd = start(inside([needTool('sshd'), '-D', '-e', '-f', machine.sshdConfig]));
-  machine.dockerd = start(inside([needTool('dockerd'), ...hostDockerdArgs(machine)]), openSync(layout.logFile, 'a'));
+  const dockerdLog = openSync(layout.logFile, 'a');
+  machine.dockerd = start(inside([needTool('dockerd'), ...hostDockerdArgs(machine)]), dockerdLog);
+  // The children hold their own copies.
+  closeSync(log);
+  closeSync(dockerdLog);
   const dockerd = machine.dockerd;
   await waitForEngine(host.local.env, layout, () => dockerd.exitCode !== null);
   await waitFor(
