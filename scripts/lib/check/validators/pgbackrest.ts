@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { $ } from 'zx/core';
 import { privateTempDir } from '../../cleanup.js';
+import { PATRONI_CONFIG } from '../../cluster/config-test.js';
 import { requireTool } from '../../tools.js';
 import { readYaml } from '../../yaml-data.js';
 import { type CheckContext, error, type Problem, type Validator, warning } from '../types.js';
@@ -161,9 +162,6 @@ function services(ctx: CheckContext, file: string): Record<string, ComposeServic
 function secretNames(service: ComposeService): string[] {
   return (service.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source));
 }
-
-/** Patroni's config: PostgreSQL's settings on every member of the production cluster. */
-export const PATRONI_CONFIG = 'patroni/patroni.yml';
 
 function patroniParameters(ctx: CheckContext): Record<string, unknown> | undefined {
   if (!existsSync(join(ctx.bundleDir, PATRONI_CONFIG))) return undefined;
