@@ -12,6 +12,7 @@ import {
   testPatroniConfig,
 } from '../../cluster/config-test.js';
 import { CLUSTER_CONTAINER_PATHS } from '../../cluster/topology.js';
+import { pgbackrestImages } from '../../pgbackrest/layout.js';
 import { error, type Problem, type Validator } from '../types.js';
 
 const has =
@@ -58,6 +59,8 @@ export const patroniConfigValidator: Validator = {
       name: 'patroni',
       label: 'patroni --validate-config in the postgres image',
       service: 'postgres',
+      // The deploy builds it (POSTGRES_IMAGE + pgbackrest + patroni); the check builds it first when it is missing.
+      planImage: (env) => pgbackrestImages(env.values).db,
       // The container has no network: a listener on etcd's port stands in for the members while Patroni validates.
       entrypoint: 'python3',
       args: ({ env }) => ['-c', IN_IMAGE_VALIDATE, String(env.values.ETCD_CLIENT_PORT), PATRONI_CHECK_COPY],
