@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
+import { etcdctl } from '../cluster/commands.js';
+import { bundleHost } from '../cluster/deriver.js';
 import { CURRENT_DIR } from '../deploy/releases.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
@@ -15,6 +17,8 @@ export interface PgbackrestSettings {
   project: string;
   /** The stack's compose file (its `pgbackrest` service) and the repository host's. */
   composeFiles: Record<PgbackrestSide, string>;
+  /** The Patroni cluster PostgreSQL runs in: its scope, and etcdctl against this host's etcd member (in its container). */
+  cluster: { scope: string; etcdctl: (args: string[]) => string[] };
 }
 
 /** The deployed copy when there is one, else the rendered bundle (a host that only rendered). */
@@ -31,6 +35,7 @@ export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
     textfileDir: statePaths(env).textfile,
     project: env.values.COMPOSE_PROJECT_NAME,
     composeFiles: { db: bundleFile(env, 'docker-compose.yml'), repo: bundleFile(env, join('repo-host', 'docker-compose.yml')) },
+    cluster: { scope: env.values.CLUSTER_NAME, etcdctl: (args) => etcdctl(bundleHost(env), env.values.ETCD_CLIENT_PORT, args) },
   };
 }
 
