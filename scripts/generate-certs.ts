@@ -40,9 +40,11 @@ async function profileCertificates(args: CliArgs, profile: 'pgbackrest' | 'clust
   let apply: () => Promise<string[]>;
   if (profile === 'pgbackrest') {
     const { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } = await import('./lib/certs/pgbackrest.js');
+    const { pgbackrestDbNames } = await import('./lib/pgbackrest/layout.js');
     const plan = planPgbackrestCerts({
       paths: statePaths(env),
       hosts: { db: env.values.PGBACKREST_DB_HOST, repo: env.values.PGBACKREST_REPO_HOST },
+      dbNames: pgbackrestDbNames(env),
       ...options,
     });
     steps = describePgbackrestPlan(plan);
