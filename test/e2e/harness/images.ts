@@ -170,6 +170,8 @@ const STANDINS: Record<string, StandIn> = {
   alertmanager: { variable: 'ALERTMANAGER_IMAGE', dir: 'alertmanager' },
   grafana: { variable: 'GRAFANA_IMAGE', dir: 'grafana' },
   mailhog: { variable: 'MAILHOG_IMAGE', dir: 'mailhog' },
+  etcd: { variable: 'ETCD_IMAGE', dir: 'etcd' },
+  haproxy: { variable: 'HAPROXY_IMAGE', dir: 'haproxy' },
   'postgres-exporter': { variable: 'POSTGRES_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-postgres-exporter', PORT: '9187' } },
   'redis-exporter': { variable: 'REDIS_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-redis-exporter', PORT: '9121' } },
   'node-exporter': { variable: 'NODE_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-node-exporter', PORT: '9100' } },
@@ -205,8 +207,8 @@ export async function buildStandIns(daemon: Engine, log: (line: string) => void 
   }
   // Only started with the "certbot" profile, which no scenario uses; the base makes the name resolvable.
   vars.CERTBOT_IMAGE = base;
-  // The deploy builds postgres+pgbackrest and the repository host image from Debian's archive;
-  // here the stand-ins already carry pgbackrest, so they get the names the bundle expects.
+  // The deploy builds postgres+pgbackrest+patroni and the repository host image from Debian's archive;
+  // here the base already carries pgbackrest and patroni, so the stand-ins get the names the bundle expects.
   const pgbackrest = pgbackrestImages({
     POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string,
     PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string,
