@@ -26,9 +26,11 @@ async function profileCertificates(args: Args, profile: 'pgbackrest' | 'cluster'
   const options = { extraSans: args.values.san, bits: args.values.bits, days: args.values.days, force: args.values.force };
   if (profile === 'pgbackrest') {
     const { applyPgbackrestCerts, describePgbackrestPlan, planPgbackrestCerts } = await import('./lib/certs/pgbackrest.js');
+    const { pgbackrestDbNames } = await import('./lib/pgbackrest/layout.js');
     const plan = planPgbackrestCerts({
       paths: statePaths(env),
       hosts: { db: env.values.PGBACKREST_DB_HOST, repo: env.values.PGBACKREST_REPO_HOST },
+      dbNames: pgbackrestDbNames(env),
       ...options,
     });
     await carryOut(describePgbackrestPlan(plan), args.dryRun, () => applyPgbackrestCerts(plan));

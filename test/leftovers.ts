@@ -5,8 +5,9 @@ import { join } from 'node:path';
 /**
  * Vitest globalSetup for both projects: the run gets a private TMPDIR (so
  * another suite running on the machine does not count), and its teardown fails
- * the run when the suite left behind a healthmate-* or hm-e2e-* temp folder, a Docker network, or a br-* bridge / an address in
- * 198.18.0.0/16 (the e2e daemons' range). Things that existed before the run
+ * the run when the suite left behind a healthmate-* or hm-e2e-* temp folder, a Docker network, a br-* bridge / an address in
+ * 198.18.0.0/16 (the e2e daemons' range), or an e2e host's network namespace (hm-e2e-*), link (hm-*) or address in
+ * 198.19.0.0/16 (harness/hosts.ts). Things that existed before the run
  * do not count, so a leak is found where it happens.
  */
 
@@ -20,6 +21,9 @@ interface Snapshot {
   bridges: string[];
   addresses: string[];
   networks: string[];
+  /** The e2e hosts' network namespaces and their bridge and veth ends in this namespace. */
+  namespaces: string[];
+  hostLinks: string[];
 }
 
 function lines(command: string, args: string[], env?: NodeJS.ProcessEnv): string[] {
@@ -41,10 +45,16 @@ function snapshot(): Snapshot {
       .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
       .filter((name) => name.startsWith('br-')),
     addresses: lines('ip', ['-o', '-4', 'addr', 'show'])
-      .map((l) => /^\d+:\s+(\S+)\s+inet\s+(198\.18\.\d+\.\d+\/\d+)/.exec(l))
+      .map((l) => /^\d+:\s+(\S+)\s+inet\s+(198\.1[89]\.\d+\.\d+\/\d+)/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => `${m[2]} on ${m[1]}`),
     networks: dockerNetworks(),
+    namespaces: lines('ip', ['netns', 'list'])
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((name) => name.startsWith('hm-e2e-')),
+    hostLinks: lines('ip', ['-o', 'link', 'show'])
+      .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
+      .filter((name) => name.startsWith('hm-')),
   };
 }
 
@@ -81,6 +91,8 @@ export default function setup(project?: { name?: string }): () => Promise<void> 
         problems.push(...added(before.folders, after.folders).map((name) => `temp folder ${join(SYSTEM_TMP, name)}`));
         problems.push(...added(before.bridges, after.bridges).map((b) => `bridge ${b}`));
         problems.push(...added(before.addresses, after.addresses).map((a) => `address ${a}`));
+        problems.push(...added(before.namespaces, after.namespaces).map((n) => `network namespace ${n}`));
+        problems.push(...added(before.hostLinks, after.hostLinks).map((l) => `link ${l}`));
       }
       // Only what a stopping daemon takes away (bridges, addresses, networks) is worth waiting for.
       if (problems.every((p) => p.startsWith('temp folder')) || Date.now() > deadline) break;

@@ -246,6 +246,7 @@ export async function parseCli<O extends Options>(spec: CliSpec<O>, argv: string
  * --verbose, cleanups on every exit path.
  */
 export async function runCli<O extends Options>(spec: CliSpec<O>, main: (args: CliArgs<O>) => Promise<void>, argv = process.argv.slice(2)): Promise<void> {
+  keepBashFromRcFiles();
   let verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     const args = await parseCli(spec, argv);
@@ -261,6 +262,15 @@ export async function runCli<O extends Options>(spec: CliSpec<O>, main: (args: C
   } finally {
     await runCleanups();
   }
+}
+
+/**
+ * zx runs each command with `bash -c` and a socket as stdin. bash takes that for an rsh login and
+ * reads the user's ~/.bashrc first unless SHLVL says it is nested: under cron, systemd or CI
+ * (SHLVL unset) every command would run the operator's rc file (pyenv init, a blocking lock…).
+ */
+function keepBashFromRcFiles(): void {
+  if (!(Number(process.env.SHLVL) >= 1)) process.env.SHLVL = '1';
 }
 
 export function reportError(error: unknown, verbose: boolean): number {

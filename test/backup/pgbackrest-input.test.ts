@@ -188,11 +188,29 @@ function renderedBundle(): { dir: string; env: ReturnType<typeof loadEnv> } {
 describe('pgBackRest validators', () => {
   const db = readFileSync(join(REPO, 'compose', 'postgres', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
   const repo = readFileSync(join(REPO, 'compose', 'repo-host', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
-  const fill = (text: string) =>
+  const pgHost = (n: number, host: string) =>
+    [`pg${n}-host=${host}`, `pg${n}-host-type=tls`, `pg${n}-host-ca-file=/x`, `pg${n}-host-cert-file=/x`, `pg${n}-host-key-file=/x`, `pg${n}-path=/x`].join(
+      '\n',
+    );
+  const fill = (text: string, pgHosts = pgHost(1, 'db.internal')) =>
     text
+      .replace('@@PGBACKREST_REPO_PG_HOSTS@@', pgHosts)
       .replace(/@@PGBACKREST_(DB|REPO)_HOST@@/g, (_m, side: string) => (side === 'DB' ? 'db.internal' : 'backup.internal'))
       .replace(/@@[A-Z_]+_PORT@@/g, '8432')
       .replace(/@@[A-Z_]+@@/g, '/x');
+
+  it('several db hosts: the repository names each as <host>.<CN of the database certificate>, no other name', () => {
+    const several = [pgHost(1, 'main.db.internal'), pgHost(2, 'db2.db.internal'), pgHost(3, 'db3.db.internal')].join('\n');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, several) }, 'healthmate')).toEqual([]);
+    const other = several.replace('pg2-host=db2.db.internal', 'pg2-host=db2.elsewhere');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, other) }, 'healthmate').map((p) => p.message)).toEqual([
+      "tls-server-auth must admit the database host's CN db2.elsewhere (tls-server-auth=db2.elsewhere=healthmate); with several db hosts their names are <host>.<CN>.",
+    ]);
+    const ip = several.replace('pg3-host=db3.db.internal', 'pg3-host=10.0.0.13');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, ip) }, 'healthmate').map((p) => p.message)).toContain(
+      'pg3-host=10.0.0.13 is an IP address: pgBackRest matches DNS names against the certificate, so use a host name.',
+    );
+  });
 
   it('accepts the shipped configs and names each broken setting', () => {
     expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo) }, 'healthmate')).toEqual([]);

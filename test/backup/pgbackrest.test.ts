@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { repoPgHostLines } from '../../scripts/lib/backup/deriver.js';
 import { applyPgbackrestCerts, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
 import { PGBACKREST_TLS_FILES } from '../../scripts/lib/pgbackrest/layout.js';
@@ -154,7 +155,9 @@ function renderSide(side: 'db' | 'repo', file: string): void {
     PGBACKREST_PG_SOCKET_PATH: cluster.socketDir,
     PGBACKREST_PG_PORT: String(cluster.port),
   };
-  const text = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), values, context.secretNames);
+  // The repository side's pg1 block with the same test paths (render derives it from the container paths).
+  const withHosts = { ...values, PGBACKREST_REPO_PG_HOSTS: repoPgHostLines(['localhost'], values) };
+  const text = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), withHosts, context.secretNames);
   expect(text.problems).toEqual([]);
   writeFileSync(join(dirs[side] as string, 'pgbackrest.conf'), text.text);
   // The include folder mirrors /run/secrets: the passphrase file beside a non-.conf secret pgBackRest must ignore.
@@ -252,6 +255,11 @@ beforeAll(async () => {
   const request = { paths, hosts: { db: 'localhost', repo: 'localhost' }, extraSans: [], bits: 2048, days: 90, force: false };
   await applyPgbackrestCerts(planPgbackrestCerts(request));
   expect(planPgbackrestCerts(request).hosts.map((h) => `${h.action}: ${h.reason}`)).toEqual([expect.stringMatching(/^keep/), expect.stringMatching(/^keep/)]);
+  // Several db hosts: the one database certificate also names each host's server (<host>.<name>); the repository's stays.
+  expect(planPgbackrestCerts({ ...request, dbNames: ['main.localhost', 'db2.localhost'] }).hosts.map((h) => `${h.role} ${h.action}: ${h.reason}`)).toEqual([
+    'db issue: SANs change to DNS:db2.localhost, DNS:localhost, DNS:main.localhost',
+    expect.stringMatching(/^repo keep/),
+  ]);
 
   cluster = await startCluster(join(root, 'pg'), '', {});
   // Ownership as on the hosts: the database side is the postgres user.

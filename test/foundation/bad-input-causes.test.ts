@@ -193,6 +193,7 @@ const ENGINE_ROWS: Row[] = [
   {
     name: 'N10: restore-pitr --delta with an engine it cannot ask does not say the volume is missing',
     script: 'restore-pitr.ts',
+    setup: renderBundle,
     args: (c) => [...prod(c), '--latest', '--volume', 'healthmate_pitr', '--delta'],
     env: engine(() => UNREACHABLE),
     code: 1,

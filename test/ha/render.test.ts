@@ -7,6 +7,7 @@ import { readCompose } from '../../scripts/lib/compose/model.js';
 import { checkPolicy } from '../../scripts/lib/compose/policy.js';
 import { dbHosts } from '../../scripts/lib/env/inventory.js';
 import { registeredSecrets } from '../../scripts/lib/log.js';
+import { pgbackrestDbNames } from '../../scripts/lib/pgbackrest/layout.js';
 import { listBundle, planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { tempDir } from '../helpers/tmp.js';
 import { testEnv } from '../stack/env.js';
@@ -30,6 +31,8 @@ function render(overrides: Record<string, string> = {}) {
 describe('cluster configs rendered from the inventory', () => {
   it('one host without an address: every endpoint is a compose service name, nothing published beyond loopback', () => {
     const { yaml, read, dir } = render();
+    // One db host: the repository host dials PGBACKREST_DB_HOST, as before the cluster.
+    expect(read('repo-host/pgbackrest/pgbackrest.conf').match(/^pg\d+-host=.*$/gm)).toEqual(['pg1-host=pgbackrest-db']);
     const patroni = yaml('patroni/patroni.yml');
     expect(patroni).toMatchObject({
       scope: 'healthmate',
@@ -73,6 +76,11 @@ describe('cluster configs rendered from the inventory', () => {
       [1, 2].flatMap(() => addresses.map((a, i) => `    server db${i + 1} ${a}:5432 check port 8008`)),
     );
     expect(yaml('monitoring/cluster/patroni.yml').map((t: { targets: string[] }) => t.targets[0])).toEqual(addresses.map((a) => `${a}:8008`));
+    // The repository host backs up whichever member leads: it names every db host's pgBackRest server.
+    expect(read('repo-host/pgbackrest/pgbackrest.conf').match(/^pg\d+-host=.*$/gm)).toEqual(
+      addresses.map((_, i) => `pg${i + 1}-host=db${i + 1}.pgbackrest-db`),
+    );
+    expect(pgbackrestDbNames(env)).toEqual(addresses.map((_, i) => `db${i + 1}.pgbackrest-db`));
     // The bundle is the first db host's: its ports published on its address, which the policy allows precisely.
     const compose = readCompose(join(dir, 'docker-compose.yml'));
     expect(compose.services.find((s) => s.name === 'etcd')?.ports.map((p) => p.raw)).toEqual([

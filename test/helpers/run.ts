@@ -48,9 +48,14 @@ export function runScript(script: string, args: string[], options: RunOptions = 
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
+  return runAsync(TSX, [join(root, 'scripts', script), ...args], { ...options, cwd: options.cwd ?? root });
+}
+
+/** Runs a command without blocking the test process; its exit code (128 when killed by a signal) and output. */
+export function runAsync(command: string, args: string[], options: Omit<RunOptions, 'root'> = {}): Promise<ScriptResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(TSX, [join(root, 'scripts', script), ...args], {
-      cwd: options.cwd ?? root,
+    const child = spawn(command, args, {
+      cwd: options.cwd,
       env: { ...process.env, ...options.env },
       timeout: options.timeoutMs ?? 120_000,
     });

@@ -132,7 +132,7 @@ describe('deploy-prod.ts', () => {
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
-      /error: --skip-check "nginx-t" names no check; use one of: amtool, blackbox-exporter, docker-compose, nginx, .*systemd-analyze\./,
+      /error: --skip-check "nginx-t" names no check; use one of: amtool, blackbox-exporter, docker-compose, haproxy, nginx, patroni, .*systemd-analyze\./,
     );
     expect(tree(state)).toEqual([]);
   });

@@ -164,8 +164,8 @@ describe('deploy-prod.ts applies the same owner list', () => {
       if (kind === 'mountpoint') expect(statSync(join(currentDir, owner as string)).isDirectory(), owner).toBe(true);
     }
     // Stand-ins for the certificates generate-certs.ts makes in a real deploy (before this step).
-    for (const dir of ['pgbackrest/tls/db', 'cluster/tls/main/etcd', 'cluster/tls/main/postgres', 'cluster/ca'])
-      mkdirSync(join(paths.root, dir), { recursive: true });
+    for (const made of Object.keys(STATE_MOUNTS).filter((dir) => STATE_MOUNTS[dir]?.madeBy !== 'the bring-up'))
+      mkdirSync(join(paths.root, made), { recursive: true });
     expectMountsReady(join(currentDir, 'docker-compose.yml'), currentDir, paths.root);
   });
 });
@@ -185,7 +185,8 @@ const STATE_MOUNTS: Record<
   letsencrypt: { madeBy: 'the bring-up', users: { certbot: 0 } },
   textfile: { madeBy: 'the bring-up', users: { 'node-exporter': 65534 } },
   'pgbackrest/tls/db': { madeBy: 'generate-certs.ts --profile pgbackrest', users: { postgres: 999, pgbackrest: 999, 'postgres-pitr': 0 } },
-  // The cluster's: this host's etcd and Patroni certificates, the CA alone for HAProxy and Prometheus.
+  // The cluster's (the one-host inventory's member is `main`): its etcd and Patroni certificates, the CA alone
+  // for HAProxy and Prometheus.
   'cluster/tls/main/etcd': { madeBy: 'generate-certs.ts --profile cluster', users: { etcd: 0 } },
   'cluster/tls/main/postgres': { madeBy: 'generate-certs.ts --profile cluster', users: { postgres: 999 } },
   'cluster/ca': { madeBy: 'generate-certs.ts --profile cluster', users: { haproxy: 0, prometheus: 0 } },

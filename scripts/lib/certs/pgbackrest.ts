@@ -21,6 +21,8 @@ export interface PgbackrestCertRequest {
   hosts: Record<PgbackrestRole, string>;
   /** Extra DNS names, e.g. localhost for a single-host test. */
   extraSans: SubjectAltName[];
+  /** Further names of the database side's certificate: every db host's pgBackRest server (several db hosts). */
+  dbNames?: string[];
   bits: number;
   days: number;
   force: boolean;
@@ -33,7 +35,12 @@ export interface PgbackrestCertPlan {
 
 function specFor(request: PgbackrestCertRequest, role: PgbackrestRole): PeerCert {
   const name = request.hosts[role];
-  return { dir: pgbackrestTlsDir(request.paths, role), commonName: name, sans: uniqueSans([{ type: 'DNS', value: name }, ...request.extraSans]) };
+  const members = role === 'db' ? (request.dbNames ?? []).map((value): SubjectAltName => ({ type: 'DNS', value })) : [];
+  return {
+    dir: pgbackrestTlsDir(request.paths, role),
+    commonName: name,
+    sans: uniqueSans([{ type: 'DNS', value: name }, ...members, ...request.extraSans]),
+  };
 }
 
 /** Reads only: which host certificates are missing, stale or for another name. */

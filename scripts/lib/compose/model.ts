@@ -6,6 +6,8 @@ import { readYaml } from '../yaml-data.js';
 export interface ComposeService {
   name: string;
   image?: string;
+  /** The service has a `build:` section: its image is built on the engine, not pulled. */
+  built?: boolean;
   user?: string;
   restart?: string;
   /** `init: true`: Docker's tini is PID 1 and reaps orphaned processes. */
@@ -125,6 +127,7 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
     return {
       name,
       ...(typeof s.image === 'string' ? { image: s.image } : {}),
+      ...(s.build !== undefined ? { built: true } : {}),
       ...(s.user !== undefined ? { user: String(s.user) } : {}),
       ...(typeof s.restart === 'string' ? { restart: s.restart } : {}),
       ...(typeof s.init === 'boolean' ? { init: s.init } : {}),

@@ -113,7 +113,7 @@ function checkLines(input: PlanInput, releaseDir: string): string[] {
   for (const check of inImage) {
     if (skip.has(check.name)) continue;
     const variable = imageVariable(check.service) as VarName;
-    lines.push(imageCheckLine(check, String(input.env.values[variable] ?? `<${variable}>`)));
+    lines.push(imageCheckLine(check, check.planImage?.(input.env) ?? String(input.env.values[variable] ?? `<${variable}>`)));
   }
   lines.push('# a check that cannot run (image not pullable, tool missing here) stops the deploy unless --skip-check <name> is given');
   if (skip.size > 0) lines.push(`# skipped by --skip-check (recorded in the audit log): ${[...skip].sort().join(', ')}`);

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
+import { etcdctl } from '../cluster/commands.js';
+import { bundleHost } from '../cluster/deriver.js';
 import { requireStackFile, stackFile } from '../deploy/releases.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
@@ -14,6 +16,8 @@ export interface PgbackrestSettings {
   project: string;
   /** The stack's compose file (its `pgbackrest` service) and the repository host's. */
   composeFiles: Record<PgbackrestSide, string>;
+  /** The Patroni cluster PostgreSQL runs in: its scope, and etcdctl against this host's etcd member (in its container). */
+  cluster: { scope: string; etcdctl: (args: string[]) => string[] };
 }
 
 export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
@@ -27,6 +31,7 @@ export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
       db: stackFile(statePaths(env).deploy, env.name, 'docker-compose.yml'),
       repo: stackFile(statePaths(env).deploy, env.name, join('repo-host', 'docker-compose.yml')),
     },
+    cluster: { scope: env.values.CLUSTER_NAME, etcdctl: (args) => etcdctl(bundleHost(env), env.values.ETCD_CLIENT_PORT, args) },
   };
 }
 
