@@ -6,11 +6,11 @@ export interface HttpsAnswer {
   body: string;
 }
 
-/** GET over HTTPS to 127.0.0.1:port with SNI/Host `domain`, verifying the certificate against `caFile` only. */
-export function httpsGet(domain: string, port: number, path: string, caFile: string): Promise<HttpsAnswer> {
+/** GET over HTTPS to `connect`:port (default 127.0.0.1) with SNI/Host `domain`, verifying the certificate against `caFile` only. */
+export function httpsGet(domain: string, port: number, path: string, caFile: string, connect = '127.0.0.1'): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, servername: domain, headers: { host: domain }, ca: readFileSync(caFile), agent: false, timeout: 10_000 },
+      { host: connect, port, path, servername: domain, headers: { host: domain }, ca: readFileSync(caFile), agent: false, timeout: 10_000 },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -1,0 +1,96 @@
+/**
+ * Write generator for the HA drill: each worker POSTs the next marker id to
+ * /api/v1/markers through nginx (the backend stand-in commits it through HAProxy's
+ * write port and answers 201 only once the commit returned). A 201 is an
+ * acknowledged write: the client was told it is stored. Anything else (an error, a
+ * non-2xx status, a timeout) is a failed write, never retried (a POST is not
+ * idempotent: RFC 9110 §9.2.2); such a row may or may not exist.
+ *
+ * Runs as its own process (the tests block on spawnSync while deploying):
+ *   tsx writegen.ts --url https://host:port/api/v1/markers --ca ca.pem --connect <address> --first-id 1000000
+ * On SIGTERM it stops, waits for requests in flight and prints a JSON WriteReport on stdout.
+ * Its stdin is a pipe from the test: when the test process dies the generator exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { parseArgs } from 'node:util';
+
+export interface WriteReport {
+  /** Every acknowledged id: when its request was sent and when the 201 arrived (ms since the epoch). */
+  acked: { id: number; sent: number; at: number }[];
+  /** Every failed write: its id, when it was sent, when the client gave up, and what it got. */
+  failures: { id: number; sent: number; at: number; what: string }[];
+}
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    ca: { type: 'string' },
+    connect: { type: 'string', default: '127.0.0.1' },
+    concurrency: { type: 'string', default: '2' },
+    'pause-ms': { type: 'string', default: '100' },
+    'timeout-ms': { type: 'string', default: '10000' },
+    'first-id': { type: 'string', default: '1' },
+  },
+});
+if (!values.url || !values.ca) throw new Error('usage: writegen.ts --url <https url> --ca <ca.pem> [--connect address] [--first-id n]');
+const target = new URL(values.url);
+const timeoutMs = Number(values['timeout-ms']);
+const pauseMs = Number(values['pause-ms']);
+const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca: readFileSync(values.ca) });
+const report: WriteReport = { acked: [], failures: [] };
+let nextId = Number(values['first-id']);
+
+function post(id: number): Promise<{ status: number } | { error: string }> {
+  const body = JSON.stringify({ id });
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: values.connect,
+        port: target.port || 443,
+        path: target.pathname,
+        method: 'POST',
+        servername: target.hostname,
+        headers: { host: target.host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'healthmate-e2e-writegen' },
+        agent,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
+    req.end(body);
+  });
+}
+
+let running = true;
+process.on('SIGTERM', () => {
+  running = false;
+});
+process.on('SIGINT', () => {
+  running = false;
+});
+const parentGone = (): never => process.exit(3);
+process.stdin.on('close', parentGone);
+process.stdin.resume();
+
+async function worker(): Promise<void> {
+  while (running) {
+    const id = nextId++;
+    const sent = Date.now();
+    const outcome = await post(id);
+    const at = Date.now();
+    if ('status' in outcome && outcome.status === 201) report.acked.push({ id, sent, at });
+    else report.failures.push({ id, sent, at, what: 'status' in outcome ? String(outcome.status) : outcome.error });
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+}
+
+await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
+agent.destroy();
+process.stdout.write(`${JSON.stringify(report)}\n`);
+process.stdin.off('close', parentGone).destroy();
