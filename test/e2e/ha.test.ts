@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/net.js';
 import { runScriptAsync, type ScriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
-import { docker } from './harness/docker.js';
+import { docker, dockerProbe } from './harness/docker.js';
 import { type Host, type Hosts, startHosts } from './harness/hosts.js';
 import { buildBackend, buildStandIns, copyImages, type StandInImages } from './harness/images.js';
 import { type Load, type LoadReport, startLoad, startWrites, type WriteReport, type Writes } from './harness/load.js';
@@ -197,6 +197,25 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   const script = (name: string, args: string[], timeoutMs = 600_000): Promise<ScriptResult> =>
     runScriptAsync(name, ['--env', 'prod', '--env-file', stack.envFile, ...args], { root: stack.repo, env: stack.scriptEnv, timeoutMs });
   const clusterView = async (): Promise<string> => JSON.stringify(await members().catch(() => undefined));
+  /** What each host that is up runs, and its cluster containers' last words: printed when a step fails. */
+  const hostsView = (): string =>
+    hosts.hosts
+      .filter((h) => h.state === 'up')
+      .map((h) => {
+        const ps = dockerProbe(h.local, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']).stdout.trim();
+        const logs = ['etcd', 'postgres']
+          .map((service) => {
+            const id = dockerProbe(h.local, ['ps', '-aq', '--filter', `label=com.docker.compose.service=${service}`])
+              .stdout.trim()
+              .split('\n')[0];
+            if (!id) return `${service}: no container`;
+            const out = dockerProbe(h.local, ['logs', '--tail', '40', id]);
+            return `${service}:\n${out.stdout}${out.stderr}`;
+          })
+          .join('\n');
+        return `== host ${h.name}:\n${ps}\n${logs}`;
+      })
+      .join('\n');
 
   beforeAll(async () => {
     needTool('docker-compose');
@@ -232,7 +251,8 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
         BACKEND_TAG: TAG,
         BACKEND_REPLICAS: '1',
         WORKER_REPLICAS: '1',
-        BACKEND_HEALTH_TIMEOUT: '90',
+        // The wait for each db host's PostgreSQL too: a new replica is copied from the leader first.
+        BACKEND_HEALTH_TIMEOUT: '240',
         BACKUP_AGE_RECIPIENTS_FILE: join(keys, 'recipients.txt'),
         BACKUP_OFFSITE_REMOTE: '',
         // The drill's clients share one address: room above their ~40 requests a second.
@@ -249,6 +269,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
 
   it('deploy-prod.ts deploys the cluster and the application to three hosts over DOCKER_HOST=ssh://', async () => {
     const deployed = await timings.time('deploy-prod.ts (3 hosts over ssh)', () => script('deploy-prod.ts', ['--skip-backup'], 1_800_000));
+    if (deployed.code !== 0) console.log(`ha: deploy-prod.ts failed; the hosts:\n${hostsView()}`);
     expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
     await waitFor(
       'a leader and two running replicas, one of them the synchronous standby',
@@ -263,7 +284,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
       300_000,
       1_000,
     ).catch(async (error) => {
-      throw new Error(`${error}: ${await clusterView()}`);
+      throw new Error(`${error}: ${await clusterView()}\n${hostsView()}`);
     });
     const leader = (await leaderHost()) as Host;
     // The member names are the inventory's hosts; each member runs on its own host's engine.
@@ -290,7 +311,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     await hosts.loseHost(leader, 'kill');
     lostHost = leader;
     const newLeader = await writesFlow('a new leader holding writes sent after the loss', 1, lostAt).catch(async (error) => {
-      throw new Error(`${error}: ${await clusterView()}`);
+      throw new Error(`${error}: ${await clusterView()}\n${hostsView()}`);
     });
     const written = await writes.stop();
     const read = await reads.stop();
@@ -330,7 +351,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
       600_000,
       1_000,
     ).catch(async (error) => {
-      throw new Error(`${error}: ${await clusterView()}`);
+      throw new Error(`${error}: ${await clusterView()}\n${hostsView()}`);
     });
     const rejoinSeconds = seconds(Date.now() - bootAt);
     const leader = await writesFlow('writes acknowledged after the rejoin', 2, Date.now(), 10);
