@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/net.js';
-import { runScriptAsync, type ScriptResult } from '../helpers/run.js';
+import { runAsync, runScriptAsync, type ScriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { docker, dockerProbe } from './harness/docker.js';
 import { type Host, type Hosts, startHosts } from './harness/hosts.js';
@@ -31,6 +31,8 @@ import { Timings } from './harness/timings.js';
  */
 const TAG = '1.0.0';
 const HOST_NAMES = ['db1', 'db2', 'db3'];
+/** The pgBackRest repository host: another machine, not in the inventory, set up by hand as docs/backup-restore.md says. */
+const REPOSITORY_HOST = 'backup';
 const ROLES: Record<string, string> = { db1: 'db,app', db2: 'db,app', db3: 'db' };
 /** Patroni's timing as test/ha measured it natively (9.4 s failover): ttl 10, loop_wait 2, retry_timeout 4. */
 const PATRONI_TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
@@ -67,6 +69,8 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   const acknowledged: number[] = [];
 
   const byName = (name: string | undefined): Host | undefined => hosts.hosts.find((h) => h.name === name);
+  /** The inventory's hosts (not the repository host). */
+  const dbHosts = (): Host[] => hosts.hosts.filter((h) => HOST_NAMES.includes(h.name));
   const clusterCa = (): string => join(stack.stateDir, 'cluster', 'ca', 'ca.pem');
 
   /** GET on a member's Patroni REST API (TLS, the project CA), from the operator's side. */
@@ -86,7 +90,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     });
   /** The cluster as the first member that answers sees it (GET /cluster), or undefined. */
   const members = async (): Promise<PatroniMember[] | undefined> => {
-    for (const host of hosts.hosts.filter((h) => h.state === 'up')) {
+    for (const host of dbHosts().filter((h) => h.state === 'up')) {
       try {
         const answer = await patroni(host, '/cluster');
         if (answer.status === 200) return (JSON.parse(answer.body) as { members: PatroniMember[] }).members;
@@ -101,7 +105,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   /** The members answering Patroni's GET /primary with 200 (what HAProxy's write backend checks). */
   const primaries = async (): Promise<string[]> => {
     const answers = await Promise.all(
-      hosts.hosts
+      dbHosts()
         .filter((h) => h.state === 'up')
         .map((h) =>
           patroni(h, '/primary').then(
@@ -199,7 +203,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   const clusterView = async (): Promise<string> => JSON.stringify(await members().catch(() => undefined));
   /** What each host that is up runs, and its cluster containers' last words: printed when a step fails. */
   const hostsView = (): string =>
-    hosts.hosts
+    dbHosts()
       .filter((h) => h.state === 'up')
       .map((h) => {
         const ps = dockerProbe(h.local, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']).stdout.trim();
@@ -220,7 +224,11 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   beforeAll(async () => {
     needTool('docker-compose');
     needTool('age-keygen');
-    hosts = await timings.time('hosts up (3)', () => startHosts(3, { names: HOST_NAMES }));
+    // The repository host's name resolves on every host through the hosts' DNS (docs/ha.md: "by DNS or /etc/hosts"):
+    // without an answering repository every restore_command of a standby waits a minute (archive-get's archive-timeout).
+    hosts = await timings.time('hosts up (3 db hosts and the repository host)', () =>
+      startHosts(4, { names: [...HOST_NAMES, REPOSITORY_HOST], dns: { 'pgbackrest-repo': REPOSITORY_HOST } }),
+    );
     const [first, ...others] = hosts.hosts as [Host, ...Host[]];
     images = await timings.time(`images on ${first.name} (import + build)`, async () => {
       const built = await buildStandIns(first.local, (line) => console.log(`images: ${line}`));
@@ -241,7 +249,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     if (!recipient) throw new Error(`age-keygen failed: ${keygen.stderr}`);
     writeFileSync(join(keys, 'recipients.txt'), `${recipient}\n`);
     const hostLines = Object.fromEntries(
-      hosts.hosts.map((h) => [`HOST_${h.name.toUpperCase()}`, `engine=${h.engine} roles=${ROLES[h.name]} address=${h.address}`]),
+      dbHosts().map((h) => [`HOST_${h.name.toUpperCase()}`, `engine=${h.engine} roles=${ROLES[h.name]} address=${h.address}`]),
     );
     stack = await prepareStack({ root: hosts.operatorDir, pool: first.pool, env: hosts.operatorEnv }, images, {
       env: 'prod',
@@ -255,6 +263,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
         BACKEND_HEALTH_TIMEOUT: '240',
         BACKUP_AGE_RECIPIENTS_FILE: join(keys, 'recipients.txt'),
         BACKUP_OFFSITE_REMOTE: '',
+        PGBACKREST_REPO_PUBLISH_ADDRESS: (byName(REPOSITORY_HOST) as Host).address,
         // The drill's clients share one address: room above their ~40 requests a second.
         NGINX_RATE_API: '200r/s',
       },
@@ -268,6 +277,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   });
 
   it('deploy-prod.ts deploys the cluster and the application to three hosts over DOCKER_HOST=ssh://', async () => {
+    await timings.time('repository host set up (certificates, render, copy, compose up over ssh)', setUpRepositoryHost);
     const deployed = await timings.time('deploy-prod.ts (3 hosts over ssh)', () => script('deploy-prod.ts', ['--skip-backup'], 1_800_000));
     if (deployed.code !== 0) console.log(`ha: deploy-prod.ts failed; the hosts:\n${hostsView()}`);
     expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
@@ -289,10 +299,10 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     const leader = (await leaderHost()) as Host;
     // The member names are the inventory's hosts; each member runs on its own host's engine.
     expect((await members())?.map((m) => m.name).sort()).toEqual(HOST_NAMES);
-    for (const host of hosts.hosts) expect(container(host, 'postgres'), host.name).not.toBe('');
+    for (const host of dbHosts()) expect(container(host, 'postgres'), host.name).not.toBe('');
     expect(container(byName('db3') as Host, 'nginx'), 'db3 has the db role only').toBe('');
     sql(leader, 'CREATE TABLE e2e_markers (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-    client = hosts.hosts.find((h) => ROLES[h.name]?.includes('app') && h !== leader) as Host;
+    client = dbHosts().find((h) => ROLES[h.name]?.includes('app') && h !== leader) as Host;
     await waitFor(
       `reads through nginx on ${client.name}`,
       async () => (await httpsGet(stack.domain, stack.httpsPort, '/api/v1/markers/latest', stack.caFile, client.address)).status === 200,
@@ -409,7 +419,7 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
 
   it('d. etcd: one member lost, still writable; two lost, the leader demotes (writes refused, never two leaders); back, writable again', async () => {
     const leader = (await leaderHost()) as Host;
-    const [first, second] = hosts.hosts.filter((h) => h !== leader) as [Host, Host];
+    const [first, second] = dbHosts().filter((h) => h !== leader) as [Host, Host];
     const etcd = { [first.name]: container(first, 'etcd'), [second.name]: container(second, 'etcd') };
     const { writes, reads } = traffic(4);
     // Never two members taking writes: every member's /primary, sampled through the scenario.
@@ -473,6 +483,60 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
       await sampler;
     }
   }, 900_000);
+
+  /**
+   * The pgBackRest repository host, as docs/backup-restore.md ("Set up the repository host") has an
+   * operator do it: the CA and the pgBackRest certificates, render, then copy the repo-host bundle,
+   * the cipher passphrase and the repository's TLS folder to that machine (same paths), give the
+   * repository its folder (uid 999), create the network and start it over ssh.
+   */
+  async function setUpRepositoryHost(): Promise<void> {
+    const backup = byName(REPOSITORY_HOST) as Host;
+    for (const args of [
+      ['--mode', 'ca'],
+      ['--profile', 'pgbackrest'],
+    ]) {
+      const made = await script('generate-certs.ts', args);
+      expect(made.code, `generate-certs.ts ${args.join(' ')}: ${made.stdout}\n${made.stderr}`).toBe(0);
+    }
+    const rendered = await script('render.ts', []);
+    expect(rendered.code, `${rendered.stdout}\n${rendered.stderr}`).toBe(0);
+    // Every db host's bundle carries the same repo-host folder.
+    const bundle = join(stack.repo, 'dist', 'prod', HOST_NAMES[0] as string);
+    const tls = join(stack.stateDir, 'pgbackrest', 'tls', 'repo');
+    const repository = join(stack.stateDir, 'backups', 'pgbackrest');
+    const onBackup = (command: string, input?: Buffer): void => {
+      const result = spawnSync('ssh', [`root@${backup.address}`, command], { env: hosts.operatorEnv, input, encoding: 'buffer', timeout: 120_000 });
+      if (result.status !== 0) throw new Error(`ssh ${backup.name} ${command}: ${result.stderr.toString()}`);
+    };
+    const copy = (dir: string, files = ['.']): void => {
+      const tar = spawnSync('tar', ['-C', dir, '-cf', '-', ...files], { maxBuffer: 256 * 1024 * 1024 });
+      onBackup(`mkdir -p '${dir}' && tar -C '${dir}' -xf -`, tar.stdout);
+    };
+    copy(join(bundle, 'repo-host'));
+    copy(join(bundle, 'secrets'), ['pgbackrest_cipher.conf']);
+    copy(tls);
+    // The repository runs as uid 999: its passphrase, its key and its folder are that user's.
+    onBackup(`chown 999:999 '${join(bundle, 'secrets', 'pgbackrest_cipher.conf')}' && chmod 0600 '${join(bundle, 'secrets', 'pgbackrest_cipher.conf')}'`);
+    onBackup(`chown -R 999:999 '${tls}' && install -d -o 999 -g 999 -m 0750 '${repository}'`);
+    docker(backup, ['network', 'create', `${stack.project}-pgbackrest`]);
+    const up = await runAsync(
+      'docker-compose',
+      ['-p', `${stack.project}-pgbackrest`, '-f', join(bundle, 'repo-host', 'docker-compose.yml'), 'up', '-d', '--no-build'],
+      { env: backup.env, timeoutMs: 300_000 },
+    );
+    expect(up.code, up.stderr).toBe(0);
+    await waitFor(
+      'the repository host healthy',
+      () => docker(backup.local, ['ps', '-q', '--filter', 'label=com.docker.compose.service=pgbackrest-repo', '--filter', 'health=healthy']).trim() !== '',
+      180_000,
+      1_000,
+    ).catch((error) => {
+      throw new Error(
+        `${error}: ${dockerProbe(backup.local, ['ps', '-a']).stdout}${dockerProbe(backup.local, ['logs', '--tail', '20', `${stack.project}-pgbackrest_pgbackrest-repo_1`]).stderr}`,
+      );
+    });
+  }
 
   /** One marker POSTed through the client host's nginx, as the write generator does; its status (0: no answer). */
   function postMarker(id: number): Promise<number> {

@@ -2,6 +2,7 @@ import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { waitFor } from '../../helpers/net.js';
+import { REPO } from '../../helpers/run.js';
 import { sshClientOptions, sshdOptions, sshKeygen } from '../../helpers/sshd.js';
 import { needTool } from '../../helpers/tools.js';
 import { type HostCgroup, hostCgroup } from './cgroup.js';
@@ -68,6 +69,12 @@ export interface Hosts {
 export interface HostsOptions {
   /** Host names (hostnames, folders); default a, b, c, … */
   names?: string[];
+  /**
+   * Names the hosts' DNS resolves, each to a host (by its name): a DNS server on the
+   * operator's address (dns.ts) becomes every host's resolver (its /etc/resolv.conf), as a
+   * private network's resolver would be. Every other name gets NXDOMAIN at once.
+   */
+  dns?: Record<string, string>;
 }
 
 /** One host's fixed parts; `holder` is the pid of its current boot's init. */
@@ -81,11 +88,14 @@ interface Machine {
   run: string;
   sshdConfig: string;
   holder: number;
+  /** The resolv.conf its init mounts over /etc/resolv.conf (the hosts' DNS), if any. */
+  resolvConf?: string;
   /** dockerd of the current boot, to notice it dying at start. */
   dockerd?: ChildProcess;
 }
 
-const HOLDER = 'hostname "$1" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=0755 tmpfs "$4" && exec sleep infinity';
+const HOLDER =
+  'hostname "$1" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=0755 tmpfs "$4" && { [ -z "$5" ] || mount --bind "$5" /etc/resolv.conf; } && exec sleep infinity';
 
 export async function startHosts(count: number, options: HostsOptions = {}): Promise<Hosts> {
   assertNoForeignDaemon();
@@ -102,6 +112,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
   const made: Hosts['made'] = { root, bridge: `hm-${id}`, netns: [], links: [], cgroups: [] };
   const machines: Machine[] = [];
   let sw: Switch | undefined;
+  let dns: ChildProcess | undefined;
   let stopped = false;
 
   /** Synchronous, so it also works from a signal handler or at process exit. */
@@ -119,6 +130,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
       }
       unplug(machine.plug);
     }
+    dns?.kill('SIGKILL');
     if (sw) removeSwitch(sw);
     // Only processes of the hosts' mount namespaces mounted anything below root; they are gone with them.
     // The hosts' image stores go in parallel: on this disk a delete waits on the device, not the CPU (3 in 10 s, not 60).
@@ -188,6 +200,12 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
       ssh.trust(address, readFileSync(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8'));
       plug(sw, machine.plug);
       routePool(sw, pool, address);
+    }
+    if (options.dns) {
+      const resolvConf = join(root, 'resolv.conf');
+      writeFileSync(resolvConf, `nameserver ${sw.prefix}.1\noptions timeout:1 attempts:2\n`);
+      dns = await startDns(`${sw.prefix}.1`, options.dns, machines);
+      for (const machine of machines) machine.resolvConf = resolvConf;
     }
     // Boots run one after another: each dockerd start is a burst of work on two cores.
     for (const machine of machines) await boot(machine, operatorDir, ssh.env);
@@ -272,6 +290,7 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     machine.disk,
     operatorDir,
     machine.run,
+    machine.resolvConf ?? '',
   ]);
   machine.holder = init.pid as number;
   await waitFor(
@@ -301,6 +320,34 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     60_000,
     200,
   );
+}
+
+/** dns.ts on the operator's address, its records naming hosts; resolves once it listens. */
+async function startDns(listen: string, records: Record<string, string>, machines: Machine[]): Promise<ChildProcess> {
+  const args = Object.entries(records).flatMap(([name, hostName]) => {
+    const machine = machines.find((m) => m.host.name === hostName);
+    if (!machine) throw new Error(`dns: ${name} names host ${hostName}, which is not one of these hosts.`);
+    return ['--record', `${name}=${machine.host.address}`];
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'dns.ts'), '--listen', listen, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: REPO,
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('listening')) resolve();
+    });
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => reject(new Error(`the hosts' DNS server on ${listen} exited (${code}): ${output.trim()}`)));
+  });
+  // It must not keep the test process alive; stop() ends it, and it exits when its stdin closes.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  return child;
 }
 
 /**
