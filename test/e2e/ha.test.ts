@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/net.js';
@@ -10,7 +9,7 @@ import { docker, dockerProbe } from './harness/docker.js';
 import { type Host, type Hosts, startHosts } from './harness/hosts.js';
 import { buildBackend, buildStandIns, copyImages, type StandInImages } from './harness/images.js';
 import { type Load, type LoadReport, startLoad, startWrites, type WriteReport, type Writes } from './harness/load.js';
-import { httpsGet } from './harness/probe.js';
+import { httpsGet, httpsRequest } from './harness/probe.js';
 import { prepareStack, type Stack } from './harness/stack.js';
 import { Timings } from './harness/timings.js';
 
@@ -73,21 +72,8 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
   const dbHosts = (): Host[] => hosts.hosts.filter((h) => HOST_NAMES.includes(h.name));
   const clusterCa = (): string => join(stack.stateDir, 'cluster', 'ca', 'ca.pem');
 
-  /** GET on a member's Patroni REST API (TLS, the project CA), from the operator's side. */
-  const patroni = (host: Host, path: string): Promise<{ status: number; body: string }> =>
-    new Promise((resolve, reject) => {
-      const req = request({ host: host.address, port: 8008, path, ca: readFileSync(clusterCa()), agent: false, timeout: 2_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end();
-    });
+  /** GET on a member's Patroni REST API (TLS, the project CA; its certificate names the host's address), from the operator's side. */
+  const patroni = (host: Host, path: string) => httpsRequest({ connect: host.address, port: 8008, path, caFile: clusterCa(), timeoutMs: 2_000 });
   /** The cluster as the first member that answers sees it (GET /cluster), or undefined. */
   const members = async (): Promise<PatroniMember[] | undefined> => {
     for (const host of dbHosts().filter((h) => h.state === 'up')) {
@@ -545,28 +531,17 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
 
   /** One marker POSTed through the client host's nginx, as the write generator does; its status (0: no answer). */
   function postMarker(id: number): Promise<number> {
-    const body = JSON.stringify({ id });
-    return new Promise((resolve) => {
-      const req = request(
-        {
-          host: client.address,
-          port: stack.httpsPort,
-          path: '/api/v1/markers',
-          method: 'POST',
-          servername: stack.domain,
-          headers: { host: stack.domain, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          ca: readFileSync(stack.caFile),
-          agent: false,
-          timeout: 10_000,
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve(0));
-      req.end(body);
-    });
+    return httpsRequest({
+      connect: client.address,
+      port: stack.httpsPort,
+      path: '/api/v1/markers',
+      domain: stack.domain,
+      caFile: stack.caFile,
+      method: 'POST',
+      body: JSON.stringify({ id }),
+    }).then(
+      (answer) => answer.status,
+      () => 0,
+    );
   }
 });

@@ -8,12 +8,11 @@
  *
  * Runs as its own process (the tests block on spawnSync while deploying):
  *   tsx writegen.ts --url https://host:port/api/v1/markers --ca ca.pem --connect <address> --first-id 1000000
- * On SIGTERM it stops, waits for requests in flight and prints a JSON WriteReport on stdout.
- * Its stdin is a pipe from the test: when the test process dies the generator exits at once.
+ * On SIGTERM it stops, waits for requests in flight and prints a JSON WriteReport on stdout
+ * (generator.ts: the options and the run it shares with loadgen.ts).
  */
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
-import { parseArgs } from 'node:util';
+import { request } from 'node:https';
+import { generatorArgs, runUntilStopped } from './generator.js';
 
 export interface WriteReport {
   /** Every acknowledged id: when its request was sent and when the 201 arrived (ms since the epoch). */
@@ -22,31 +21,17 @@ export interface WriteReport {
   failures: { id: number; sent: number; at: number; what: string }[];
 }
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    ca: { type: 'string' },
-    connect: { type: 'string', default: '127.0.0.1' },
-    concurrency: { type: 'string', default: '2' },
-    'pause-ms': { type: 'string', default: '100' },
-    'timeout-ms': { type: 'string', default: '10000' },
-    'first-id': { type: 'string', default: '1' },
-  },
-});
-if (!values.url || !values.ca) throw new Error('usage: writegen.ts --url <https url> --ca <ca.pem> [--connect address] [--first-id n]');
-const target = new URL(values.url);
-const timeoutMs = Number(values['timeout-ms']);
-const pauseMs = Number(values['pause-ms']);
-const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca: readFileSync(values.ca) });
+const args = generatorArgs('writegen.ts', { concurrency: 2, pauseMs: 100 }, { 'first-id': '1' });
+const { target, agent, timeoutMs } = args;
 const report: WriteReport = { acked: [], failures: [] };
-let nextId = Number(values['first-id']);
+let nextId = Number(args.extra['first-id']);
 
 function post(id: number): Promise<{ status: number } | { error: string }> {
   const body = JSON.stringify({ id });
   return new Promise((resolve) => {
     const req = request(
       {
-        host: values.connect,
+        host: args.connect,
         port: target.port || 443,
         path: target.pathname,
         method: 'POST',
@@ -67,30 +52,13 @@ function post(id: number): Promise<{ status: number } | { error: string }> {
   });
 }
 
-let running = true;
-process.on('SIGTERM', () => {
-  running = false;
-});
-process.on('SIGINT', () => {
-  running = false;
-});
-const parentGone = (): never => process.exit(3);
-process.stdin.on('close', parentGone);
-process.stdin.resume();
-
-async function worker(): Promise<void> {
-  while (running) {
-    const id = nextId++;
-    const sent = Date.now();
-    const outcome = await post(id);
-    const at = Date.now();
-    if ('status' in outcome && outcome.status === 201) report.acked.push({ id, sent, at });
-    else report.failures.push({ id, sent, at, what: 'status' in outcome ? String(outcome.status) : outcome.error });
-    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
-  }
+async function one(): Promise<void> {
+  const id = nextId++;
+  const sent = Date.now();
+  const outcome = await post(id);
+  const at = Date.now();
+  if ('status' in outcome && outcome.status === 201) report.acked.push({ id, sent, at });
+  else report.failures.push({ id, sent, at, what: 'status' in outcome ? String(outcome.status) : outcome.error });
 }
 
-await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
-agent.destroy();
-process.stdout.write(`${JSON.stringify(report)}\n`);
-process.stdin.off('close', parentGone).destroy();
+await runUntilStopped(args, one, () => report);
