@@ -507,10 +507,10 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     copy(join(bundle, 'repo-host'));
     copy(join(bundle, 'secrets'), ['pgbackrest_cipher.conf']);
     copy(tls);
-    // The repository runs as uid 999: its passphrase, its key and its folder are that user's.
+    // The repository runs as uid 999: its passphrase and its folder are that user's.
     onBackup(`chown 999:999 '${join(bundle, 'secrets', 'pgbackrest_cipher.conf')}' && chmod 0600 '${join(bundle, 'secrets', 'pgbackrest_cipher.conf')}'`);
-    // pgBackRest refuses a key its user owns with group or other bits (0640 only when root owns it).
-    onBackup(`chown -R 999:999 '${tls}' && chmod 0600 '${join(tls, 'key.pem')}' && install -d -o 999 -g 999 -m 0750 '${repository}'`);
+    // The TLS folder keeps what generate-certs.ts made (key root:999 0640, which pgBackRest accepts from root).
+    onBackup(`install -d -o 999 -g 999 -m 0750 '${repository}'`);
     docker(backup, ['network', 'create', `${stack.project}-pgbackrest`]);
     const up = await runAsync(
       'docker-compose',
