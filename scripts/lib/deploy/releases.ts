@@ -1,10 +1,13 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readManifest } from '../bundle-folder.js';
+import { firstDbHost } from '../env/inventory.js';
+import type { LoadedEnv } from '../env/load.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Shell } from '../host-shell.js';
-import { listBundle, SECRETS_DIR } from '../render/bundle.js';
+import { statePaths } from '../paths.js';
+import { bundleFolder, listBundle, SECRETS_DIR } from '../render/bundle.js';
 
 /**
  * Why a stable folder: the stack runs from <deploy>/current, a real folder
@@ -37,6 +40,15 @@ export function hostCurrentDir(deployDir: string, folder: string): string {
 export function stackFile(deployDir: string, envName: string, relative: string, folder = ''): string {
   const deployed = join(hostCurrentDir(deployDir, folder), relative);
   return existsSync(deployed) ? deployed : resolve('dist', envName, folder, relative);
+}
+
+/**
+ * A file of the first db host's stack, where the scripts acting on one PostgreSQL
+ * (backup-db --compose, the pgBackRest scripts) run: with several hosts its own
+ * folder (DOCKER_HOST names its engine).
+ */
+export function dbStackFile(env: LoadedEnv, relative: string): string {
+  return stackFile(statePaths(env).deploy, env.name, relative, bundleFolder(env.inventory, firstDbHost(env.inventory)));
 }
 
 /**

@@ -194,6 +194,17 @@ export function dbHosts(inventory: Inventory): InventoryHost[] {
   return inventory.hosts.filter((h) => h.roles.includes('db'));
 }
 
+/**
+ * The first db host: whose values a whole-stack bundle carries (Kubernetes, setup-monitoring), and
+ * where the scripts that act on one PostgreSQL (backups, PITR, rebuild) find its stack. A loaded
+ * inventory always has one (buildInventory refuses none; the implicit host has both roles).
+ */
+export function firstDbHost(inventory: Inventory): InventoryHost {
+  const first = dbHosts(inventory)[0];
+  if (!first) throw new Error('the inventory has no db host: buildInventory refuses that.');
+  return first;
+}
+
 export function appHosts(inventory: Inventory): InventoryHost[] {
   return inventory.hosts.filter((h) => h.roles.includes('app'));
 }
