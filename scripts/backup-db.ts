@@ -9,18 +9,11 @@ import { log } from './lib/log.js';
 
 async function runner(compose: boolean, env: LoadedEnv, settings: BackupSettings): Promise<PgRunner> {
   const { composeRunner, directRunner } = await import('./lib/backup/pg.js');
-  const { requireStackFile, stackFile } = await import('./lib/deploy/releases.js');
-  const { statePaths } = await import('./lib/paths.js');
-  const { bundleHost } = await import('./lib/cluster/deriver.js');
-  const { bundleFolder } = await import('./lib/render/bundle.js');
+  const { dbStackFile, requireStackFile } = await import('./lib/deploy/releases.js');
   if (!compose) return directRunner(settings.connection);
   // The stack runs from the deploy's stable folder; a bundle only rendered (never deployed) is the fallback.
   // With several hosts: the first db host's (its engine is DOCKER_HOST; the deploy points it there).
-  const composeFile = requireStackFile(
-    stackFile(statePaths(env).deploy, env.name, 'docker-compose.yml', bundleFolder(env.inventory, bundleHost(env))),
-    env.name,
-    'drop --compose to reach PostgreSQL directly',
-  );
+  const composeFile = requireStackFile(dbStackFile(env, 'docker-compose.yml'), env.name, 'drop --compose to reach PostgreSQL directly');
   return composeRunner(settings.connection, composeFile, env.values.COMPOSE_PROJECT_NAME);
 }
 

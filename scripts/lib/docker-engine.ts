@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 import { BadInputError, OperationError } from './errors.js';
+import { withoutPassword } from './ssh-url.js';
 
 /**
  * Questions to the Docker engine (docker …, compose ps …), each bounded in time: an engine that
@@ -19,11 +20,6 @@ export function engineTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): numb
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 3600)
     throw new BadInputError(`${ENGINE_TIMEOUT_VARIABLE} must be whole seconds from 1 to 3600, not "${raw}".`);
   return Number(raw);
-}
-
-/** A URL for a message: the password of user:password@ never shown (up to the last @, so a / or @ in it stays hidden too). */
-export function withoutPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):.*@/i, '$1:***@');
 }
 
 /** The engine the docker CLI talks to, for messages: DOCKER_HOST (without a password) or the local socket. */

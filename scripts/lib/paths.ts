@@ -55,6 +55,41 @@ export function clusterCaDir(paths: StatePaths): string {
   return join(paths.cluster, 'ca');
 }
 
+/** Where render writes bundles (render.ts --out), relative to the working directory. */
+export const DIST_DIR = 'dist';
+
+/** A rendered bundle: dist/<env>, or dist/<env>/<host> with several hosts (`folder`: render/bundle.ts bundleFolder). */
+export function distBundleDir(envName: string, folder = ''): string {
+  return resolve(DIST_DIR, envName, folder);
+}
+
+/**
+ * Under StatePaths.deploy. Why a stable folder: the stack runs from <deploy>/current, a real folder
+ * whose files are replaced in place (rename per file). Its path never changes,
+ * so compose sees the same bind-mount sources on every deploy and recreates no
+ * container just because a release id changed, and a `nginx -s reload` or a
+ * Prometheus reload reads the new files through the existing folder mounts.
+ * A render replacing dist/<env> whole never touches it. Each release is also
+ * kept as an immutable copy in releases/<id> (the rollback source).
+ */
+export const CURRENT_DIR = 'current';
+export const RELEASES_DIR = 'releases';
+/** With several hosts each has its own stable folder, hosts/<name>/current: the same path on its host and on the deploying machine. */
+export const HOSTS_DIR = 'hosts';
+
+/**
+ * The folder a host's stack runs from: <deploy>/current with one host (as
+ * always), <deploy>/hosts/<name>/current with several, so the deploying
+ * machine keeps one copy per host at the path it has there.
+ */
+export function hostCurrentDir(deployDir: string, folder: string): string {
+  return folder ? join(deployDir, HOSTS_DIR, folder, CURRENT_DIR) : join(deployDir, CURRENT_DIR);
+}
+
+export function releasePath(deployDir: string, id: string): string {
+  return join(deployDir, RELEASES_DIR, id);
+}
+
 /** Absolute host paths for templates (compose bind mounts). */
 export const deriveStatePaths: Deriver = (env) => {
   const paths = statePaths(env);

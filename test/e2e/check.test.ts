@@ -77,7 +77,7 @@ describe('deploy-prod.ts checks the bundle in the stack images', () => {
       expect(projectContainers()).toEqual([]);
       expect(existsSync(join(stack.stateDir, 'deploy', 'current'))).toBe(false);
       expect(releases()).toEqual([]);
-      expect(auditLines(stack.stateDir).at(-1)).toMatchObject({ result: 'failed', error: expect.stringMatching(/^step 4 \(check\)/) });
+      expect(auditLines(stack.stateDir).at(-1)).toMatchObject({ result: 'failed', error: expect.stringMatching(/^step 5 \(check\)/) });
     } finally {
       writeFileSync(join(stack.repo, GZIP_CONF), goodGzip);
     }
@@ -117,7 +117,7 @@ describe('deploy-prod.ts checks the bundle in the stack images', () => {
     expect(skipped.code, skipped.stderr).toBe(1);
     expect(skipped.stderr).toMatch(/skipped by --skip-check amtool/);
     expect(skipped.stderr).toMatch(/images cannot be pulled and are not on the engine: .*healthmate-e2e\/alertmanager:not-built/);
-    expect(auditLines(stack.stateDir).at(-1)).toMatchObject({ skippedChecks: ['amtool'], error: expect.stringMatching(/^step 7 \(pull\)/) });
+    expect(auditLines(stack.stateDir).at(-1)).toMatchObject({ skippedChecks: ['amtool'], error: expect.stringMatching(/^step 8 \(pull\)/) });
     expect(projectContainers()).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { engineHost } from '../../scripts/lib/deploy/host.js';
 import { EXAMPLE_SECRET, envExampleText } from '../../scripts/lib/env/example.js';
-import { dbHosts, dockerHostOf, isHostAddress } from '../../scripts/lib/env/inventory.js';
+import { dbHosts, dockerHostOf, isHostAddress, parseHostLine } from '../../scripts/lib/env/inventory.js';
 import { EnvError, formatProblem, type LoadedEnv, loadEnv } from '../../scripts/lib/env/load.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -90,9 +91,14 @@ describe('inventory', () => {
     [
       'an ssh engine with a password (never echoed)',
       ['HOST_A=engine=ssh://root:hunter2@a roles=db,app'],
-      /engine= holds a password; ssh authenticates with keys/,
+      /engine=ssh:\/\/root:\*\*\*@a holds a password, which ssh never takes from a URL; remove it and let ssh use a key/,
     ],
-    ['an ssh host starting with -', ['HOST_A=engine=ssh://-oProxyCommand=x roles=db,app'], /names no valid host|not a valid ssh/],
+    [
+      'an ssh host starting with -',
+      ['HOST_A=engine=ssh://-oProxyCommand=x roles=db,app'],
+      /engine=ssh:\/\/-oProxyCommand=x names a host that is not a plain name/,
+    ],
+    ['an ssh engine with a path', ['HOST_A=engine=ssh://a/srv roles=db,app'], /engine=ssh:\/\/a\/srv has a path, query or fragment after the host/],
     [
       'an address with an IPv6 zone id',
       ['HOST_A=engine=local roles=db,app address=fe80::1%eth0'],
@@ -132,6 +138,35 @@ describe('inventory', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(expected);
     expect(found.join('\n')).not.toContain('hunter2');
+  });
+
+  it("reads an engine's ssh:// URL as DOCKER_HOST is read: what one accepts the deploy reaches, what one refuses the other refuses alike", () => {
+    const urls = [
+      'ssh://deploy@db1.internal',
+      'ssh://db_1.internal:2222',
+      'ssh://root@[2001:db8::5]:22',
+      'ssh://',
+      'ssh://-oProxyCommand=x',
+      'ssh://-l@db1',
+      'ssh://root:hunter2@db1',
+      'ssh://db1/var/run/docker.sock',
+      'ssh://db1?x=1',
+    ];
+    for (const url of urls) {
+      const line = parseHostLine('HOST_A', `engine=${url} roles=db,app`);
+      let deploy: string;
+      try {
+        const reached = engineHost(url);
+        deploy = reached.kind === 'ssh' ? `${reached.target} ${reached.sshArgs.join(' ')}`.trim() : 'local';
+      } catch (error) {
+        deploy = (error as Error).message.replace(/^DOCKER_HOST \S+ /, '');
+      }
+      if ('problem' in line) expect(`${line.problem}.`, url).toContain(deploy.replace(/\.$/, ''));
+      else {
+        const { user, hostname, port } = line.host.engine as { user?: string; hostname: string; port?: number };
+        expect(deploy, url).toBe(`${user ? `${user}@` : ''}${hostname}${port ? ` -p ${port}` : ''}`);
+      }
+    }
   });
 
   it('tells host addresses from other text', () => {

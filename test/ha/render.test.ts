@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { bundleHost, clusterPublishAllowance, clusterValues } from '../../scripts/lib/cluster/deriver.js';
+import { clusterPublishAllowance, clusterValues } from '../../scripts/lib/cluster/deriver.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { checkPolicy } from '../../scripts/lib/compose/policy.js';
-import { dbHosts } from '../../scripts/lib/env/inventory.js';
+import { dbHosts, firstDbHost } from '../../scripts/lib/env/inventory.js';
 import { registeredSecrets } from '../../scripts/lib/log.js';
 import { pgbackrestDbNames } from '../../scripts/lib/pgbackrest/layout.js';
+import { pgbackrestSettings } from '../../scripts/lib/pgbackrest/settings.js';
 import { listBundle, planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { tempDir } from '../helpers/tmp.js';
 import { testEnv } from '../stack/env.js';
@@ -88,7 +89,7 @@ describe('cluster configs rendered from the inventory', () => {
       '10.0.0.11:2380:2380',
       '10.0.0.11:2381:2381',
     ]);
-    const host = bundleHost(env);
+    const host = firstDbHost(env.inventory);
     const allowance = clusterPublishAllowance(env, host);
     expect(allowance?.address).toBe('10.0.0.11');
     const options = { bundleFiles: listBundle(dir), secretValues: registeredSecrets() };
@@ -113,5 +114,25 @@ describe('cluster configs rendered from the inventory', () => {
       /HOST_DB2 has address=db2\.internal, a DNS name: a db host publishes its cluster ports on an interface address; give its private IP/,
     );
     expect(() => render({ PATRONI_TTL: '14' })).toThrow(/PATRONI_TTL=14 is shorter than PATRONI_LOOP_WAIT \+ 2 × PATRONI_RETRY_TIMEOUT \(5 \+ 2 × 5 = 15\)/);
+  });
+
+  it("the scripts acting on one PostgreSQL (backups, PITR, rebuild) find the first db host's stack: its own folder with several hosts", () => {
+    const files = (overrides: Record<string, string>) => {
+      const { env, stateDir } = testEnv('prod', overrides);
+      return { files: pgbackrestSettings(env).composeFiles, stateDir };
+    };
+    // Rendered only: dist/prod, or dist/prod/<first db host>.
+    expect(files({}).files).toEqual({ db: resolve('dist/prod/docker-compose.yml'), repo: resolve('dist/prod/repo-host/docker-compose.yml') });
+    const app = { HOST_WEB: 'engine=ssh://deploy@web.internal roles=app address=10.0.0.10' };
+    expect(files({ ...app, ...hosts(3) }).files).toEqual({
+      db: resolve('dist/prod/db1/docker-compose.yml'),
+      repo: resolve('dist/prod/db1/repo-host/docker-compose.yml'),
+    });
+    // Deployed: the host's stable folder (hosts/<name>/current with several).
+    const { env, stateDir } = testEnv('prod', { ...app, ...hosts(3) });
+    const deployed = join(stateDir, 'deploy', 'hosts', 'db1', 'current', 'docker-compose.yml');
+    mkdirSync(dirname(deployed), { recursive: true });
+    writeFileSync(deployed, 'services: {}\n');
+    expect(pgbackrestSettings(env).composeFiles.db).toBe(deployed);
   });
 });

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { expect } from 'vitest';
 import { EXAMPLE_SECRET, envExampleText } from '../../scripts/lib/env/example.js';
+import { freePort } from './net.js';
 import { runScriptAsync } from './run.js';
 
 /**
@@ -20,6 +21,8 @@ export interface Case {
   prodEnv: string;
   /** The schema's example, as .env.example holds it (placeholders: fine for plans only). */
   example: string;
+  /** A free loopback port, for rows that need something listening (or nothing). */
+  port: number;
 }
 
 export interface Row {
@@ -51,14 +54,15 @@ export async function writeProdEnv(dir: string, state: string): Promise<string> 
   return file;
 }
 
-/** Every file and folder under `dir`: type, mode and content hash. */
+/** Every file, folder and symlink under `dir`: type, mode and content hash (a link's target). */
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (rel: string): void => {
     for (const name of readdirSync(join(dir, rel)).sort()) {
       const path = join(rel, name);
-      const stat = statSync(join(dir, path));
-      if (stat.isDirectory()) {
+      const stat = lstatSync(join(dir, path));
+      if (stat.isSymbolicLink()) out[path] = `-> ${readlinkSync(join(dir, path))}`;
+      else if (stat.isDirectory()) {
         out[`${path}/`] = (stat.mode & 0o7777).toString(8);
         walk(path);
       } else
@@ -76,7 +80,7 @@ export async function runRow(row: Row, timeoutMs = 420_000): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-badinput-'));
   try {
     const state = join(dir, 'state');
-    const c: Case = { dir, state, prodEnv: await writeProdEnv(dir, state), example: join(dir, 'env.example') };
+    const c: Case = { dir, state, prodEnv: await writeProdEnv(dir, state), example: join(dir, 'env.example'), port: await freePort() };
     writeFileSync(c.example, envExampleText());
     await row.setup?.(c);
     const before = snapshot(dir);

@@ -76,13 +76,6 @@ export function clusterValues(env: LoadedEnv, host: InventoryHost): Record<strin
   return values;
 }
 
-/** The first db host: whose values a whole-stack bundle (Kubernetes, setup-monitoring) carries, and where the deploy backs up. */
-export function bundleHost(env: Pick<LoadedEnv, 'inventory'>): InventoryHost {
-  const first = dbHosts(env.inventory)[0];
-  if (!first) throw new BadInputError('the inventory has no db host; give one HOST_ line roles=db (or none at all for one host).');
-  return first;
-}
-
 /** What the compose policy lets a host publish beyond loopback: a db host's cluster ports, on its address. */
 export function clusterPublishAllowance(env: LoadedEnv, host: Pick<InventoryHost, 'address' | 'roles'>): AddressPorts | undefined {
   if (!host.address || !host.roles.includes('db')) return undefined;

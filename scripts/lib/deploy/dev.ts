@@ -4,6 +4,7 @@ import { $ } from 'zx/core';
 import { engineHas, engineName } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
+import { DIST_DIR } from '../paths.js';
 import { planHostBundles, repoRoot, writeBundles } from '../render/bundle.js';
 import type { DeployContext } from './context.js';
 import { engineVersion, waitServicesHealthy } from './docker.js';
@@ -80,7 +81,7 @@ export async function deployDev(ctx: DeployContext, options: { build: boolean; s
     throw new BadInputError(`the Docker engine at ${engineName()} cannot be reached; nothing was started.`, 'start Docker or fix DOCKER_HOST');
   }
   // Dev keeps no release history: the stack is staged straight from dist/dev (one host: the folder itself).
-  const bundleDir = ctx.dryRun ? render(ctx, options.scratch) : writeBundles(planHostBundles(ctx.plan.env), resolve('dist'));
+  const bundleDir = ctx.dryRun ? render(ctx, options.scratch) : writeBundles(planHostBundles(ctx.plan.env), resolve(DIST_DIR));
   await check(ctx, bundleDir);
   log.step(2, 6, 'certificates');
   await ensureCertificates(ctx);

@@ -9,10 +9,9 @@ import { askEngine, engineName, failureOf } from '../docker-engine.js';
 import { dockerHostOf, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { errorMessage, OperationError } from '../errors.js';
-import { statePaths } from '../paths.js';
+import { hostCurrentDir, statePaths } from '../paths.js';
 import { bundleFolder } from '../render/bundle.js';
 import { type EngineHost, engineHost } from './host.js';
-import { hostCurrentDir } from './releases.js';
 
 export interface HostTarget {
   host: InventoryHost;

@@ -6,11 +6,10 @@ import { ENGINE_TIMEOUT_VARIABLE, engineTimeoutSeconds } from '../docker-engine.
 import type { LoadedEnv } from '../env/load.js';
 import type { VarName } from '../env/schema.js';
 import { formatCommand } from '../host-shell.js';
-import { statePaths } from '../paths.js';
+import { releasePath, statePaths } from '../paths.js';
 import { scriptArgv } from './argv.js';
 import { describeHost, engineNote, type HostTarget, hasRole } from './hosts.js';
 import { appHostSteps, clusterStep, pullStep } from './plan-hosts.js';
-import { releasePath } from './releases.js';
 import type { ReleaseRef } from './state.js';
 
 export { formatCommand, shellQuote } from '../host-shell.js';

@@ -6,6 +6,7 @@ import { formatReport, runValidators } from '../check/runner.js';
 import { withStandInSecrets } from '../env/stand-in.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
+import { DIST_DIR, distBundleDir } from '../paths.js';
 import { listBundle, planHostBundles, refuseToReplace, writeBundles } from '../render/bundle.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { runScript } from './commands.js';
@@ -24,11 +25,11 @@ import '../derivers.js';
 export function render(ctx: DeployContext, scratch: string): string {
   if (ctx.dryRun) {
     // The dry run refuses the dist/<env> the real run would refuse to replace.
-    refuseToReplace(resolve('dist', ctx.plan.env.name));
+    refuseToReplace(distBundleDir(ctx.plan.env.name));
     return writeBundles(planHostBundles(withStandInSecrets(ctx.plan.env)), scratch);
   }
-  writeBundles(planHostBundles(ctx.plan.env), resolve('dist'));
-  return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
+  writeBundles(planHostBundles(ctx.plan.env), resolve(DIST_DIR));
+  return storeRelease(distBundleDir(ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
 }
 
 /**

@@ -1,34 +1,15 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readManifest } from '../bundle-folder.js';
+import { firstDbHost } from '../env/inventory.js';
+import type { LoadedEnv } from '../env/load.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Shell } from '../host-shell.js';
-import { listBundle, SECRETS_DIR } from '../render/bundle.js';
+import { distBundleDir, hostCurrentDir, RELEASES_DIR, releasePath, statePaths } from '../paths.js';
+import { bundleFolder, listBundle, SECRETS_DIR } from '../render/bundle.js';
 
-/**
- * Why a stable folder: the stack runs from <deploy>/current, a real folder
- * whose files are replaced in place (rename per file). Its path never changes,
- * so compose sees the same bind-mount sources on every deploy and recreates no
- * container just because a release id changed, and a `nginx -s reload` or a
- * Prometheus reload reads the new files through the existing folder mounts.
- * A render replacing dist/<env> whole never touches it. Each release is also
- * kept as an immutable copy in releases/<id> (the rollback source).
- */
-export const CURRENT_DIR = 'current';
-export const RELEASES_DIR = 'releases';
-/** With several hosts each has its own stable folder, hosts/<name>/current: the same path on its host and on the deploying machine. */
-export const HOSTS_DIR = 'hosts';
 export const KEEP_RELEASES = 5;
-
-/**
- * The folder a host's stack runs from: <deploy>/current with one host (as
- * always), <deploy>/hosts/<name>/current with several, so the deploying
- * machine keeps one copy per host at the path it has there.
- */
-export function hostCurrentDir(deployDir: string, folder: string): string {
-  return folder ? join(deployDir, HOSTS_DIR, folder, CURRENT_DIR) : join(deployDir, CURRENT_DIR);
-}
 
 /**
  * A file of the stack as a host runs it: the deployed release, else the bundle
@@ -36,7 +17,16 @@ export function hostCurrentDir(deployDir: string, folder: string): string {
  */
 export function stackFile(deployDir: string, envName: string, relative: string, folder = ''): string {
   const deployed = join(hostCurrentDir(deployDir, folder), relative);
-  return existsSync(deployed) ? deployed : resolve('dist', envName, folder, relative);
+  return existsSync(deployed) ? deployed : join(distBundleDir(envName, folder), relative);
+}
+
+/**
+ * A file of the first db host's stack, where the scripts acting on one PostgreSQL
+ * (backup-db --compose, the pgBackRest scripts) run: with several hosts its own
+ * folder (DOCKER_HOST names its engine).
+ */
+export function dbStackFile(env: LoadedEnv, relative: string): string {
+  return stackFile(statePaths(env).deploy, env.name, relative, bundleFolder(env.inventory, firstDbHost(env.inventory)));
 }
 
 /**
@@ -72,10 +62,6 @@ export function releaseId(tag: string, now = new Date()): string {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')}-${tag}`;
-}
-
-export function releasePath(deployDir: string, id: string): string {
-  return join(deployDir, RELEASES_DIR, id);
 }
 
 /** Copies a rendered bundle into releases/<id> (modes kept, secrets 0600 in a 0700 folder). */

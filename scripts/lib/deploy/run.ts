@@ -90,9 +90,16 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
       log.warn(`a deploy holds the lock on ${ctx.store.shell.where} now: ${holder.owner ? describeOwner(holder.owner) : 'unreadable owner'}.`);
   } else {
     lock = takeDeployLock(ctx.store, { purpose: 'deploy', version: plan.tag, env: plan.env.name });
-    // Checked under the lock (a held lock is said first): an engine that did not answer stops the deploy
-    // before anything changed on any host, and leaves no lock.
+    // Checked under the lock (a held lock is said first), before anything changed on any host, leaving no
+    // lock: another operator may have deployed since the plan (its rollback target would be wrong), and
+    // every engine must have answered.
     try {
+      const current = readState(ctx.store).current;
+      if (current?.release !== plan.previous?.release)
+        throw new BadInputError(
+          `the release state on ${ctx.store.where} changed since the plan was made: ${current ? `${current.tag} (release ${current.release})` : 'nothing'} runs now; nothing was started or stopped.`,
+          'run the deploy again to plan against it',
+        );
       refuseUnreachable(ctx.engines);
     } catch (error) {
       lock.release();
@@ -126,15 +133,6 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     ? () => undefined
     : addCleanup(() => appendAudit(ctx.store, auditEntry('interrupted', reached ? `interrupted at ${where(reached)}` : 'interrupted')));
   try {
-    if (!ctx.dryRun) {
-      // Another operator may have deployed between the plan and the lock: its rollback target would be wrong.
-      const current = readState(ctx.store).current;
-      if (current?.release !== plan.previous?.release)
-        throw new BadInputError(
-          `the release state on ${ctx.store.where} changed since the plan was made: ${current ? `${current.tag} (release ${current.release})` : 'nothing'} runs now; nothing was started or stopped.`,
-          'run the deploy again to plan against it',
-        );
-    }
     reached = step('render');
     announce(reached);
     const releaseDir = render(ctx, scratch);

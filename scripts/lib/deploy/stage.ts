@@ -8,10 +8,11 @@ import { readCompose } from '../compose/model.js';
 import { engineHas } from '../docker-engine.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
+import { releasePath } from '../paths.js';
 import { pgbackrestImages } from '../pgbackrest/layout.js';
 import type { DeployContext } from './context.js';
 import { formatCommand } from './plan.js';
-import { createMountpoints, hostBundleIn, releasePath, syncRelease } from './releases.js';
+import { createMountpoints, hostBundleIn, syncRelease } from './releases.js';
 
 /** The host's bundle in the release this deploy made. */
 export function releaseBundle(ctx: DeployContext): string {

@@ -1,3 +1,4 @@
+import { parseSshUrl, withoutPassword } from '../ssh-url.js';
 import type { EnvName } from './names.js';
 
 /**
@@ -61,7 +62,6 @@ const NAME = /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:]+$/i;
 const DNS = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
-const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const KEYS = ['engine', 'roles', 'address'] as const;
 
 export function isHostVariable(name: string): boolean {
@@ -84,20 +84,9 @@ type Parsed = { host: InventoryHost } | { problem: string };
 function parseEngine(raw: string): Engine | string {
   if (raw === 'local') return { kind: 'local' };
   if (!raw.startsWith('ssh://')) return `engine=${raw} is neither local nor ssh://[user@]host[:port]`;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `engine=${raw.replace(/\/\/[^@/]*@/, '//…@')} is not a valid ssh:// URL`;
-  }
-  if (url.password) return 'engine= holds a password; ssh authenticates with keys (ssh-agent or ~/.ssh/config)';
-  if (url.pathname !== '' && url.pathname !== '/') return `engine=${raw} has a path; write ssh://[user@]host[:port]`;
-  if (url.search || url.hash) return `engine=${raw} has a query or fragment; write ssh://[user@]host[:port]`;
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  if (!hostname || hostname.startsWith('-') || !isHostAddress(hostname)) return `engine=${raw} names no valid host`;
-  const user = decodeURIComponent(url.username);
-  if (user && !SSH_USER.test(user)) return `engine=${raw} has an invalid user name "${user}"`;
-  return { kind: 'ssh', url: raw.replace(/\/$/, ''), hostname, ...(user ? { user } : {}), ...(url.port ? { port: Number(url.port) } : {}) };
+  const url = parseSshUrl(raw);
+  if ('problem' in url) return `engine=${withoutPassword(raw)} ${url.problem}; ${url.hint}`;
+  return { kind: 'ssh', url: raw.replace(/\/$/, ''), ...url };
 }
 
 /** One HOST_ line: `engine=… roles=… [address=…]`, keys in any order, each once. */
@@ -203,6 +192,17 @@ export function buildInventory(lines: HostLine[], env: EnvName): { inventory: In
 
 export function dbHosts(inventory: Inventory): InventoryHost[] {
   return inventory.hosts.filter((h) => h.roles.includes('db'));
+}
+
+/**
+ * The first db host: whose values a whole-stack bundle carries (Kubernetes, setup-monitoring), and
+ * where the scripts that act on one PostgreSQL (backups, PITR, rebuild) find its stack. A loaded
+ * inventory always has one (buildInventory refuses none; the implicit host has both roles).
+ */
+export function firstDbHost(inventory: Inventory): InventoryHost {
+  const first = dbHosts(inventory)[0];
+  if (!first) throw new Error('the inventory has no db host: buildInventory refuses that.');
+  return first;
 }
 
 export function appHosts(inventory: Inventory): InventoryHost[] {

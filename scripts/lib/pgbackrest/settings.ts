@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
 import { etcdctl } from '../cluster/commands.js';
-import { bundleHost } from '../cluster/deriver.js';
-import { requireStackFile, stackFile } from '../deploy/releases.js';
+import { dbStackFile, requireStackFile } from '../deploy/releases.js';
+import { firstDbHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
 import { composeExecRunner, localRunner, type PgbackrestRunner, type PgbackrestSide } from './command.js';
@@ -14,9 +14,9 @@ export interface PgbackrestSettings {
   topology: 'repository-host' | 'single-host';
   textfileDir: string;
   project: string;
-  /** The stack's compose file (its `pgbackrest` service) and the repository host's. */
+  /** The first db host's compose file (its `pgbackrest` service) and the repository host's. */
   composeFiles: Record<PgbackrestSide, string>;
-  /** The Patroni cluster PostgreSQL runs in: its scope, and etcdctl against this host's etcd member (in its container). */
+  /** The Patroni cluster PostgreSQL runs in: its scope, and etcdctl against the first db host's etcd member (in its container). */
   cluster: { scope: string; etcdctl: (args: string[]) => string[] };
 }
 
@@ -28,10 +28,10 @@ export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
     textfileDir: statePaths(env).textfile,
     project: env.values.COMPOSE_PROJECT_NAME,
     composeFiles: {
-      db: stackFile(statePaths(env).deploy, env.name, 'docker-compose.yml'),
-      repo: stackFile(statePaths(env).deploy, env.name, join('repo-host', 'docker-compose.yml')),
+      db: dbStackFile(env, 'docker-compose.yml'),
+      repo: dbStackFile(env, join('repo-host', 'docker-compose.yml')),
     },
-    cluster: { scope: env.values.CLUSTER_NAME, etcdctl: (args) => etcdctl(bundleHost(env), env.values.ETCD_CLIENT_PORT, args) },
+    cluster: { scope: env.values.CLUSTER_NAME, etcdctl: (args) => etcdctl(firstDbHost(env.inventory), env.values.ETCD_CLIENT_PORT, args) },
   };
 }
 

@@ -3,11 +3,11 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { MANIFEST, replaceProblem } from '../bundle-folder.js';
 import { privateTempDir, type TempDir } from '../cleanup.js';
-import { HOST_ROLES, type Inventory, type InventoryHost } from '../env/inventory.js';
+import { firstDbHost, HOST_ROLES, type Inventory, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { checksumsFile, sha256 } from './checksums.js';
-import { buildContext, defaultHost } from './context.js';
+import { buildContext } from './context.js';
 import { bundleExtras, hostFiltersInOrder } from './derived.js';
 import { bundleLayout } from './layout.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
@@ -59,7 +59,7 @@ export function repoRoot(): string {
  * listing every problem.
  */
 export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: string) => boolean = () => true, host?: InventoryHost): Bundle {
-  const valuesHost = host ?? defaultHost(env);
+  const valuesHost = host ?? firstDbHost(env.inventory);
   const context = buildContext(env, valuesHost);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];

@@ -1,4 +1,4 @@
-import { dbHosts, type InventoryHost } from '../env/inventory.js';
+import { firstDbHost, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { SCHEMA, type VarName } from '../env/schema.js';
 import { BadInputError } from '../errors.js';
@@ -17,16 +17,8 @@ export function secretFileName(name: string): string {
   return name.toLowerCase();
 }
 
-/**
- * The host whose values a bundle carries when none is named (Kubernetes and
- * setup-monitoring read the whole stack, whatever host runs it): the first db host.
- */
-export function defaultHost(env: Pick<LoadedEnv, 'inventory'>): InventoryHost {
-  return dbHosts(env.inventory)[0] ?? (env.inventory.hosts[0] as InventoryHost);
-}
-
 /** Everything a template may reference, and every secret file, for one env as one host of its inventory renders it. */
-export function buildContext(env: LoadedEnv, host: InventoryHost = defaultHost(env)): RenderContext {
+export function buildContext(env: LoadedEnv, host: InventoryHost = firstDbHost(env.inventory)): RenderContext {
   const values: Record<string, RenderValue> = {};
   const secretNames = new Set<string>();
   const secretFiles = new Map<string, string>();

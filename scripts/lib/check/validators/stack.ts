@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { manifestHost } from '../../bundle-folder.js';
-import { bundleHost, clusterPublishAllowance } from '../../cluster/deriver.js';
+import { clusterPublishAllowance } from '../../cluster/deriver.js';
 import { capacityProblem } from '../../compose/capacity.js';
 import { composeConfig, detectCompose } from '../../compose/engine.js';
 import { readCompose } from '../../compose/model.js';
 import { checkPolicy } from '../../compose/policy.js';
-import type { InventoryHost } from '../../env/inventory.js';
+import { firstDbHost, type InventoryHost } from '../../env/inventory.js';
 import { ToolMissingError } from '../../tools.js';
 import { error, type Problem, type Validator, warning } from '../types.js';
 
@@ -32,7 +32,7 @@ export const composePolicyValidator: Validator = {
     if (!files.includes(COMPOSE_FILE)) return [];
     const model = readCompose(join(bundleDir, COMPOSE_FILE));
     // The host the bundle is for (its MANIFEST.json); a whole-stack bundle carries the first db host's values.
-    const host = manifestHost(bundleDir) ?? bundleHost(env);
+    const host = manifestHost(bundleDir) ?? firstDbHost(env.inventory);
     const onAddress = clusterPublishAllowance(env, { roles: host.roles as InventoryHost['roles'], ...(host.address ? { address: host.address } : {}) });
     return checkPolicy(model, { bundleFiles: files, secretValues, ...(onAddress ? { onAddress } : {}) }).map((f): Problem => {
       const message = f.service ? `service ${f.service} ${f.message}` : f.message;
