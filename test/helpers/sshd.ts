@@ -26,10 +26,19 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(): Promise<Sshd> {
+export interface SshdOptions {
+  /**
+   * The server (alone, in its own mount namespace) sees this folder as the
+   * user's home, e.g. to give it a ~/.bashrc that blocks.
+   */
+  home?: string;
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const sshd = needTool('sshd');
   const sshKeygen = needTool('ssh-keygen');
   needTool('ssh');
+  const sftp = needTool('sftp');
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-sshd-'));
   chmodSync(dir, 0o700);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -86,7 +95,11 @@ export async function startSshd(): Promise<Sshd> {
   );
   const sshArgs = ['-F', configFile, 'sshd-test'];
 
-  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = [sshd, '-D', '-e', '-f', config];
+  const [command, ...args] = options.home
+    ? [needTool('unshare'), '--mount', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', options.home, userInfo().homedir, ...server]
+    : server;
+  const child: ChildProcess = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += String(chunk);
@@ -106,13 +119,15 @@ export async function startSshd(): Promise<Sshd> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Ready means a key exchange, a login and the SFTP subsystem (internal-sftp: no login shell, so no
+    // ~/.bashrc that could block), as rclone's sftp backend uses it. Each try gets long enough for a busy machine.
     await waitFor(
       `sshd on 127.0.0.1:${port}`,
       () => {
         if (exited) throw new Error(`sshd exited: ${stderr}`);
-        return spawnSync('ssh', [...sshArgs, 'true'], { timeout: 5_000 }).status === 0;
+        return spawnSync(sftp, ['-F', configFile, '-b', '-', 'sshd-test'], { input: '', timeout: 60_000 }).status === 0;
       },
-      15_000,
+      180_000,
       200,
     );
   } catch (error) {
