@@ -112,7 +112,9 @@ describe('rollingUpdate (real engine and docker-compose)', () => {
     const p = project('backend', 5);
     const old = await p.first(1);
     p.write({ healthy: false, startPeriod: '600s' });
-    await expect(rollingUpdate(p.ctx, 'backend', 1)).rejects.toThrow(/^new backend containers: not healthy after 5s \(backend container \S+ starting running\)\.$/);
+    await expect(rollingUpdate(p.ctx, 'backend', 1)).rejects.toThrow(
+      /^new backend containers: not healthy after 5s \(backend container \S+ starting running\)\.$/,
+    );
     expect(await p.containers()).toEqual(old);
     expect(await serving(old)).toBe(true);
   });
