@@ -30,7 +30,7 @@ import { type PgbackrestRunner, pgbackrestError, requireSameVersion } from '../.
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
 import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, PG_BIN, startCluster } from './cluster.js';
 
@@ -73,7 +73,7 @@ function scriptFlags(): string[] {
  * the postgres image (it refuses a key that the running user neither owns nor
  * gets from root with 0640), with its own state folder.
  */
-function runDbScript(script: string, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+function runDbScript(script: string, args: string[], env: Record<string, string> = {}): ScriptResult {
   const vars = Object.entries({ ...sideEnv('db'), ...env }).map(([k, v]) => `${k}=${v}`);
   const flags = ['--env', 'dev', '--set', `STATE_DIR=${dirs.dbState}`];
   const result = spawnSync(
@@ -82,10 +82,10 @@ function runDbScript(script: string, args: string[], env: Record<string, string>
     {
       cwd: REPO,
       encoding: 'utf8',
-      timeout: 180_000,
+      timeout: SCRIPT_TIMEOUT_MS,
     },
   );
-  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+  return scriptResult(`scripts/${script} as postgres`, result, SCRIPT_TIMEOUT_MS);
 }
 
 function startServer(side: 'db' | 'repo'): void {

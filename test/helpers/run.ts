@@ -1,20 +1,28 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 
 export interface ScriptResult {
+  /** The exit code; for a script killed by a signal, 128 + its number, as a shell reports it. */
   code: number;
+  /** The signal that killed the script, when one did. */
+  signal?: NodeJS.Signals;
   stdout: string;
   stderr: string;
 }
+
+/** How long a script may run before the helpers kill it: long enough for a busy 2-core box. */
+export const SCRIPT_TIMEOUT_MS = 300_000;
 
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** Killed after this long (SIGTERM), and the call fails saying so (default SCRIPT_TIMEOUT_MS). */
   timeoutMs?: number;
   /** Run the script from this copy of the repo (see repoCopy) instead of REPO. */
   root?: string;
@@ -23,25 +31,58 @@ export interface RunOptions {
 /** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
   const root = options.root ?? REPO;
+  const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
   const result = spawnSync(TSX, [join(root, 'scripts', script), ...args], {
     cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env },
     input: options.input ?? '',
     encoding: 'utf8',
-    timeout: options.timeoutMs ?? 120_000,
+    timeout: timeoutMs,
   });
-  return { code: result.status ?? (result.signal ? 128 : 1), stdout: result.stdout, stderr: result.stderr };
+  return scriptResult(`scripts/${script}`, result, timeoutMs);
+}
+
+/**
+ * The outcome of a spawnSync of `what`: exit code and output, the signal when
+ * one killed it, and an error when the timeout did (a timeout must read as one,
+ * not as a wrong exit code).
+ */
+export function scriptResult(what: string, result: SpawnSyncReturns<string>, timeoutMs: number): ScriptResult {
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  return settle(what, result.status, result.signal, timedOut, timeoutMs, result.stdout ?? '', result.stderr ?? '');
+}
+
+function settle(
+  what: string,
+  status: number | null,
+  signal: NodeJS.Signals | null,
+  timedOut: boolean,
+  timeoutMs: number,
+  stdout: string,
+  stderr: string,
+): ScriptResult {
+  if (timedOut) {
+    const tail = stderr.trim().split('\n').slice(-20).join('\n');
+    throw new Error(`${what} was killed by ${signal ?? 'SIGTERM'} after the ${timeoutMs / 1000} s timeout; its stderr ended with:\n${tail}`);
+  }
+  if (signal) return { code: 128 + constants.signals[signal], signal, stdout, stderr };
+  return { code: status ?? 1, stdout, stderr };
 }
 
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
+  const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(TSX, [join(root, 'scripts', script), ...args], {
       cwd: options.cwd ?? root,
       env: { ...process.env, ...options.env },
-      timeout: options.timeoutMs ?? 120_000,
     });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -51,7 +92,14 @@ export function runScriptAsync(script: string, args: string[], options: RunOptio
       stderr += d;
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      try {
+        resolvePromise(settle(`scripts/${script}`, code, signal, timedOut, timeoutMs, stdout, stderr));
+      } catch (error) {
+        reject(error);
+      }
+    });
     child.stdin.on('error', () => {
       // a script that refuses its arguments exits before reading stdin (EPIPE); its exit code tells
     });

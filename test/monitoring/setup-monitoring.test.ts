@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, repoCopy } from '../helpers/run.js';
+import { REPO, repoCopy, runScriptAsync } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type Daemon, prodEnvArgs, runScriptAsync, startAlertmanager, startPrometheus, type TestServer, testServer, writeInitialConfigs } from './helpers.js';
+import { type Daemon, prodEnvArgs, startAlertmanager, startPrometheus, type TestServer, testServer, writeInitialConfigs } from './helpers.js';
 
 interface ContractMetric {
   name: string;

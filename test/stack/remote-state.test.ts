@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../scripts/lib/deploy/audit.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { REPO, runScript, SCRIPT_TIMEOUT_MS, scriptResult } from '../helpers/run.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
@@ -91,8 +91,8 @@ function deployCli(w: World, name: 'a' | 'b', args: string[]) {
     `STATE_DIR=${w.stateDir}`,
     ...args,
   ]);
-  const result = spawnSync(command as string, rest, { cwd: w.dir, env: w.env, encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+  const result = spawnSync(command as string, rest, { cwd: w.dir, env: w.env, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
+  return scriptResult(`deploy-prod.ts ${args.join(' ')} on laptop ${name}`, result, SCRIPT_TIMEOUT_MS);
 }
 
 /** Laptop A's deploys, through the deploy's own lock/state/audit functions and the ssh store. */
