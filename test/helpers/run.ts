@@ -2,9 +2,20 @@ import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+
+/**
+ * argv that runs a TypeScript file (or `--eval` code) in one node process, tsx
+ * as its loader, for tests that signal the script: the tsx CLI relays a signal
+ * to its child and SIGKILLs a child that has not confirmed it within 30 ms,
+ * which a busy machine misses, so the script's own cleanup would not run.
+ */
+export function nodeWithTsx(...args: string[]): [string, ...string[]] {
+  return [process.execPath, '--import', pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, ...args];
+}
 
 export interface ScriptResult {
   /** The exit code; for a script killed by a signal, 128 + its number, as a shell reports it. */
