@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { type Cluster, clusterFlags, startCluster } from './cluster.js';
@@ -251,7 +251,7 @@ describe('offsite copies to a real SFTP server', () => {
         seen.push(...rcloneCmdlines());
         return files(s.remote).some((n) => n.endsWith('.partial'));
       },
-      120_000,
+      WAIT_BUDGET_MS,
       20,
     );
     seen.push(...rcloneCmdlines());

@@ -29,7 +29,7 @@ import { statePaths } from '../../scripts/lib/paths.js';
 import { type PgbackrestRunner, pgbackrestError, requireSameVersion } from '../../scripts/lib/pgbackrest/command.js';
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, PG_BIN, startCluster } from './cluster.js';
@@ -52,7 +52,7 @@ const servers: Partial<Record<'db' | 'repo', ChildProcess>> = {};
 const restored: { dir: string; stop: () => void }[] = [];
 
 function sh(file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return spawnSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: SCRIPT_TIMEOUT_MS });
 }
 
 function asPostgres(file: string, args: string[], env: Record<string, string> = {}) {
@@ -109,7 +109,7 @@ async function stopServer(side: 'db' | 'repo'): Promise<void> {
   } catch {
     // already gone
   }
-  await waitFor(`the ${side} pgbackrest server to exit`, () => child.exitCode !== null || child.signalCode !== null, 20_000);
+  await waitFor(`the ${side} pgbackrest server to exit`, () => child.exitCode !== null || child.signalCode !== null);
   delete servers[side];
 }
 
@@ -118,7 +118,7 @@ async function serverUp(side: 'db' | 'repo'): Promise<void> {
     await waitFor(
       `the ${side} pgbackrest server to answer`,
       () => sh('pgbackrest', ['server-ping', 'localhost', `--tls-server-port=${ports[side]}`]).status === 0,
-      20_000,
+      WAIT_BUDGET_MS,
       200,
     );
   } catch (error) {
@@ -211,7 +211,7 @@ async function startRestored(dataDir: string): Promise<(statement: string) => st
     return r.stdout.trim();
   };
   // Recovery ends with a promotion; until then the server is read-only.
-  await waitFor('the restored server to promote', () => psql('SELECT pg_is_in_recovery()') === 'f', 120_000, 250);
+  await waitFor('the restored server to promote', () => psql('SELECT pg_is_in_recovery()') === 'f', WAIT_BUDGET_MS, 250);
   return psql;
 }
 
@@ -277,7 +277,7 @@ beforeAll(async () => {
   startServer('repo');
   await serverUp('db');
   await serverUp('repo');
-}, 240_000);
+});
 
 afterAll(async () => {
   for (const r of restored) r.stop();
@@ -318,7 +318,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       closeSync(fd);
       expect(head.toString('latin1'), file).toBe('Salted__');
     }
-  }, 240_000);
+  });
 
   it('recovers to a noted time with restore-pitr.ts: markers before it present, after it absent', async () => {
     for (const id of [1, 2, 3]) sql(`INSERT INTO markers (id, note) VALUES (${id}, 'before')`);
@@ -338,18 +338,18 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(statSync(join(dir, 'PG_VERSION')).uid).toBe(pgUid);
     const psql = await startRestored(dir);
     expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3');
-  }, 300_000);
+  });
 
   it('restores --latest with every archived marker', async () => {
     sql(`INSERT INTO markers (id, note) VALUES (7, 'latest')`);
     const segment = sql('SELECT pg_walfile_name(pg_switch_wal())');
-    await waitFor('the segment holding marker 7 to be archived', () => sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment, 60_000, 250);
+    await waitFor('the segment holding marker 7 to be archived', () => sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment, WAIT_BUDGET_MS, 250);
     const dir = newRestoreDir();
     const restore = runDbScript('restore-pitr.ts', ['--local', '--target-dir', dir, '--latest']);
     expect(restore.code, restore.stderr).toBe(0);
     const psql = await startRestored(dir);
     expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3,4,5,6,7');
-  }, 300_000);
+  });
 
   it('refuses a client certificate with the wrong CN or from another CA', async () => {
     const intruder = join(root, 'intruder');
@@ -378,7 +378,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       );
       expect(error, `${c.name}: ${error.message}`).toBeInstanceOf(BadInputError);
     }
-  }, 120_000);
+  });
 
   it('names a missing certificate, a wrong passphrase and a version mismatch in one sentence each (exit 2)', async () => {
     const missing = runDbScript('verify-pitr.ts', ['--metrics-only', '--local'], { PGBACKREST_REPO1_HOST_CERT_FILE: join(root, 'nowhere', 'cert.pem') });
@@ -400,14 +400,15 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const older: PgbackrestRunner = { side: 'repo', where: 'the repository host', command: () => ({ file: 'echo', args: ['pgBackRest 2.44'] }) };
     await expect(requireSameVersion(real, older)).rejects.toThrow(/pgBackRest 2\.45 on this host but 2\.44 on the repository host/);
     await expect(requireSameVersion(real, older)).rejects.toBeInstanceOf(BadInputError);
-  }, 120_000);
+  });
 
   it('with the repository host down, WAL waits in pg_wal (archive-push keeps retrying) and archiving catches up when it is back', async () => {
     await stopServer('repo');
+    const failures = Number(sql('SELECT failed_count FROM pg_stat_archiver'));
     sql(`INSERT INTO markers (id, note) VALUES (8, 'while the repository host was down')`);
     const segment = sql('SELECT pg_walfile_name(pg_switch_wal())');
     // PostgreSQL keeps the segment (and retries) until archive-push succeeds.
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor('archive-push to fail', () => Number(sql('SELECT failed_count FROM pg_stat_archiver')) > failures, WAIT_BUDGET_MS, 250);
     expect(sql('SELECT last_archived_wal FROM pg_stat_archiver') < segment).toBe(true);
     expect(readdirSync(join(cluster.dataDir, 'pg_wal', 'archive_status'))).toContain(`${segment}.ready`);
 
@@ -429,11 +430,11 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
         }
         return sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment;
       },
-      180_000,
+      WAIT_BUDGET_MS,
       500,
     );
     expect(sql(`SELECT count(*) FROM markers WHERE id = 8`)).toBe('1');
-  }, 360_000);
+  });
 
   it('verify-pitr.ts writes metrics promtool accepts, and finds a tampered repository file', async () => {
     const metricsFile = join(stateDir, 'textfile', 'healthmate_pgbackrest.prom');
@@ -460,7 +461,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(bad.stderr).toMatch(/damaged repository .*invalid checksum .*F\/pg_data\//);
     metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_verify_last_status 0$/m);
-  }, 360_000);
+  });
 });
 
 describe('error classification', () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/run.js';
+import { REPO, SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -27,7 +27,7 @@ function runEnding(ending: string): { code: number | null; stderr: string; folde
       '',
     ].join('\n'),
   );
-  const result = spawnSync(join(REPO, 'node_modules', '.bin', 'tsx'), [script], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(join(REPO, 'node_modules', '.bin', 'tsx'), [script], { cwd: dir, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
   return { code: result.status, stderr: result.stderr, folder: result.stdout.trim() };
 }
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/run.js';
+import { REPO, SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** The suite teardown (test/leftovers.ts) on a tiny suite of its own: a leaking test fails the run. */
@@ -19,7 +19,7 @@ function runSuite(testBody: string): { code: number; output: string } {
   const result = spawnSync(join(REPO, 'node_modules', '.bin', 'vitest'), ['run', '--root', dir, '--config', join(dir, 'vitest.config.mjs')], {
     cwd: dir,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: SCRIPT_TIMEOUT_MS,
   });
   return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}` };
 }

@@ -52,7 +52,7 @@ describe('the test sshd helper', () => {
     onTestFinished(() => {
       shell.kill('SIGKILL');
     });
-    await waitFor('the blocking ~/.bashrc to run', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 120_000);
+    await waitFor('the blocking ~/.bashrc to run', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
     expect(shell.exitCode).toBeNull();
     // Ends the blocking sleep (its pid, recorded by the .bashrc); the ssh command then ends too.
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');

@@ -32,7 +32,7 @@ export async function startDaemon(bin: string, args: string[], port: number, rea
       child.kill('SIGTERM');
     });
   try {
-    await waitFor(`${bin} on ${url}`, async () => (await fetch(`${url}${readyPath}`)).ok, 30_000);
+    await waitFor(`${bin} on ${url}`, async () => (await fetch(`${url}${readyPath}`)).ok);
   } catch (error) {
     await stop();
     throw new Error(`${bin} did not start: ${String(error)}\n${output.slice(-2000)}`);

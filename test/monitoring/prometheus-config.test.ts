@@ -97,7 +97,7 @@ describe('check.ts monitoring validators', () => {
       const report = await run(env);
       expect(report.results.flatMap((r) => r.problems)).toEqual([]);
     }
-  }, 120_000);
+  });
 
   it('report amtool and lint failures in a broken bundle', async () => {
     const am = join(bundle('dev'), 'monitoring', 'alertmanager', 'alertmanager.yml');
@@ -117,5 +117,5 @@ describe('check.ts monitoring validators', () => {
       writeFileSync(am, original);
       writeFileSync(dashboard, dashboardText);
     }
-  }, 120_000);
+  });
 });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { prodEnvArgs, testServer } from './helpers.js';
@@ -55,7 +55,7 @@ describe('setup-monitoring.ts temp bundle', () => {
     const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('close', (code, sig) => resolve(sig ?? code)));
 
     // Validated and installed: the run now waits for the reload, its temp bundle on disk.
-    await waitFor('the reload request', () => hang.requests.length > 0, 120_000, 200).catch((error) => {
+    await waitFor('the reload request', () => hang.requests.length > 0, WAIT_BUDGET_MS, 200).catch((error) => {
       throw new Error(`${error}\n${stderr}`);
     });
     const scratch = readdirSync(tmp).filter((f) => f.startsWith('healthmate-monitoring-'));
