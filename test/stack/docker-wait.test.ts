@@ -1,40 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serviceContainers, waitHealthy, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
 import { docker } from '../e2e/harness/docker.js';
-import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
-import { importBusyboxImage } from '../helpers/busybox.js';
+import { privateEngine } from './engine.js';
 
 /**
  * waitHealthy / serviceContainers against a real engine: a private dockerd
  * (no ports, no networks: every container runs with --network none) and a
  * busybox image imported in a second.
  */
-let daemon: Dockerd;
-let image: string;
-const savedDockerHost = process.env.DOCKER_HOST;
+const engine = privateEngine();
 const PROJECT = 'hm-wait';
-
-beforeAll(async () => {
-  daemon = await startDockerd();
-  process.env.DOCKER_HOST = daemon.host;
-  image = importBusyboxImage(daemon.env);
-});
-
-afterAll(async () => {
-  if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
-  else process.env.DOCKER_HOST = savedDockerHost;
-  await daemon?.stop();
-});
 
 /** A container labelled like compose's, detached. */
 function start(service: string, command: string, extra: string[] = []): string {
   const labels = ['--label', `com.docker.compose.project=${PROJECT}`, '--label', `com.docker.compose.service=${service}`];
-  return docker(daemon, ['run', '-d', '--network', 'none', ...labels, ...extra, image, 'sh', '-c', command]).trim();
+  return docker(engine.daemon, ['run', '-d', '--network', 'none', ...labels, ...extra, engine.image, 'sh', '-c', command]).trim();
 }
 
 function removeAll(): void {
-  const ids = docker(daemon, ['ps', '-aq']).split('\n').filter(Boolean);
-  if (ids.length > 0) docker(daemon, ['rm', '-f', ...ids]);
+  const ids = docker(engine.daemon, ['ps', '-aq']).split('\n').filter(Boolean);
+  if (ids.length > 0) docker(engine.daemon, ['rm', '-f', ...ids]);
 }
 
 const healthcheck = (cmd: string): string[] => ['--health-cmd', cmd, '--health-interval', '1s', '--health-retries', '1', '--health-timeout', '2s'];
@@ -43,7 +28,7 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
   it('lists a container that exited at once, and waiting for it fails naming service, container and exit code', async () => {
     removeAll();
     const id = start('postgres', 'exit 3', ['--name', 'hm-wait-postgres-1']);
-    docker(daemon, ['wait', id]);
+    docker(engine.daemon, ['wait', id]);
     expect(await serviceContainers(PROJECT, 'postgres')).toEqual([id]);
     await expect(waitServicesHealthy(PROJECT, ['postgres'], 30, 'postgres and redis')).rejects.toThrow(
       'postgres and redis: postgres container hm-wait-postgres-1 is exited (exit code 3).',
@@ -85,7 +70,7 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
     const sick = start('backend', 'sleep 600', healthcheck('false'));
     await expect(waitHealthy([{ service: 'backend', id: sick }], 60, 'new backend containers')).rejects.toThrow(/backend container \S+ is unhealthy\./);
     const doomed = start('worker', 'sleep 600', healthcheck('test -f /tmp/never'));
-    docker(daemon, ['rm', '-f', doomed]);
+    docker(engine.daemon, ['rm', '-f', doomed]);
     await expect(waitHealthy([{ service: 'worker', id: doomed }], 60, 'new worker containers')).rejects.toThrow(
       `new worker containers: worker container ${doomed.slice(0, 12)} is gone (removed while waiting).`,
     );

@@ -1,15 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMPOSE_V1, composeBase } from '../../scripts/lib/compose/engine.js';
 import type { DeployContext } from '../../scripts/lib/deploy/context.js';
 import { inspectContainers, serviceContainers, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
 import { rollingUpdate } from '../../scripts/lib/deploy/rollout.js';
-import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
-import { importBusyboxImage } from '../helpers/busybox.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
+import { privateEngine } from './engine.js';
 
 /**
  * The rolling update's health gate against a real engine (a private dockerd)
@@ -17,22 +16,7 @@ import { needTool } from '../helpers/tools.js';
  * healthy must fail, take its new containers away and leave the old ones
  * serving. Busybox containers without a network stand in for the backend.
  */
-let daemon: Dockerd;
-let image: string;
-const savedDockerHost = process.env.DOCKER_HOST;
-
-beforeAll(async () => {
-  needTool('docker-compose');
-  daemon = await startDockerd();
-  process.env.DOCKER_HOST = daemon.host;
-  image = importBusyboxImage(daemon.env);
-});
-
-afterAll(async () => {
-  if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
-  else process.env.DOCKER_HOST = savedDockerHost;
-  await daemon?.stop();
-});
+const engine = privateEngine();
 
 let projects = 0;
 
@@ -54,7 +38,7 @@ function project(service: 'backend' | 'worker', healthTimeout = 600) {
       [
         'services:',
         `  ${service}:`,
-        `    image: ${image}`,
+        `    image: ${engine.image}`,
         '    network_mode: none',
         `    command: ["sh", "-c", "${command}"]`,
         '    healthcheck:',
@@ -72,8 +56,12 @@ function project(service: 'backend' | 'worker', healthTimeout = 600) {
   const containers = () => serviceContainers(name, service);
   /** The release running before the update: `replicas` healthy containers. */
   const first = async (replicas: number): Promise<string[]> => {
+    needTool('docker-compose');
     write({ healthy: true });
-    const up = spawnSync('docker-compose', ['-p', name, '-f', file, 'up', '-d', '--scale', `${service}=${replicas}`], { env: daemon.env, encoding: 'utf8' });
+    const up = spawnSync('docker-compose', ['-p', name, '-f', file, 'up', '-d', '--scale', `${service}=${replicas}`], {
+      env: engine.daemon.env,
+      encoding: 'utf8',
+    });
     if (up.status !== 0) throw new Error(`docker-compose up failed: ${up.stderr}`);
     await waitServicesHealthy(name, [service], 600, 'the first release');
     return containers();
