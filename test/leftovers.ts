@@ -58,6 +58,15 @@ function daemonLeftovers(daemons: DockerdRecord[], before: Snapshot): string[] {
   return problems;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export default function setup(): () => Promise<void> {
   const before = snapshot();
   const savedTmp = process.env.TMPDIR;
@@ -73,9 +82,10 @@ export default function setup(): () => Promise<void> {
     const folders = readdirSync(privateTmp)
       .filter((name) => OUR_FOLDER.test(name))
       .map((name) => `temp folder ${join(privateTmp, name)}`);
-    // A stopping daemon's bridges and addresses go asynchronously: give them a moment.
+    // A daemon still shutting down takes its bridges and addresses away as it goes: wait for it to end.
     let problems = daemonLeftovers(daemons, before);
-    for (let tries = 0; problems.some((p) => !p.startsWith('temp folder')) && tries < 30; tries++) {
+    const deadline = Date.now() + 180_000;
+    while (problems.some((p) => !p.startsWith('temp folder')) && daemons.some((d) => alive(d.pid)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
       problems = daemonLeftovers(daemons, before);
     }

@@ -53,7 +53,9 @@ describe('test-run leftovers check', () => {
     const body = [
       "const root = join(outer, 'hm-e2e-daemon');",
       'mkdirSync(root);',
-      "writeDockerdRecord({ pid: process.pid, root, pool: '198.18.32.0/20', bridges: ['br-listed'] });",
+      // A daemon that has stopped (its pid is gone), so the teardown has nothing to wait for.
+      "const pid = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']));",
+      "writeDockerdRecord({ pid, root, pool: '198.18.32.0/20', bridges: ['br-listed'] });",
       "ip('link', 'add', 'br-listed', 'type', 'bridge');",
       // A bridge it did not list (it died before it could), known by its address in the daemon's pool.
       "ip('link', 'add', 'br-unlisted', 'type', 'bridge');",
@@ -71,7 +73,8 @@ describe('test-run leftovers check', () => {
   it("passes a run while another process's daemon makes bridges, addresses and /tmp/hm-e2e-* folders of its own", () => {
     const body = [
       // This run's daemon, stopped cleanly: its folder and bridge are gone.
-      "writeDockerdRecord({ pid: process.pid, root: join(outer, 'hm-e2e-gone'), pool: '198.18.32.0/20', bridges: ['br-gone'] });",
+      "const pid = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']));",
+      "writeDockerdRecord({ pid, root: join(outer, 'hm-e2e-gone'), pool: '198.18.32.0/20', bridges: ['br-gone'] });",
       // Another suite's daemon, in another /20 of 198.18.0.0/16.
       "const foreign = mkdtempSync('/tmp/hm-e2e-');",
       "writeFileSync(join(outer, 'foreign'), foreign);",
