@@ -1,6 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import type { TempDir } from './lib/cleanup.js';
 import { runCli } from './lib/cli.js';
 import { BadInputError, OperationError } from './lib/errors.js';
 import { log, registeredSecrets } from './lib/log.js';
@@ -19,13 +18,14 @@ await runCli(
     // Every area's template derivers, registered with render.
     await import('./lib/derivers.js');
     const { formatReport, runValidators } = await import('./lib/check/runner.js');
-    const { addCleanup } = await import('./lib/cleanup.js');
+    const { privateTempDir } = await import('./lib/cleanup.js');
+    const { withStandInSecrets } = await import('./lib/env/stand-in.js');
     const { envFromCli } = await import('./lib/env/from-cli.js');
     const { listBundle, planBundle, writeBundle } = await import('./lib/render/bundle.js');
     const { checkBundleFolder } = await import('./lib/render/bundle-env.js');
-    const env = envFromCli(args, 'plan');
+    let env = envFromCli(args, 'plan');
     let bundleDir: string;
-    let scratch: string | undefined;
+    let scratch: TempDir | undefined;
     if (typeof args.values.bundle === 'string') {
       bundleDir = resolve(args.values.bundle);
       checkBundleFolder(bundleDir, args.values.bundle, env.name);
@@ -35,11 +35,11 @@ await runCli(
         throw new BadInputError(`bundle folder ${args.values.bundle} cannot be read.`, 'render one with scripts/render.ts first');
       }
     } else {
-      const dir = mkdtempSync(join(tmpdir(), 'healthmate-check-'));
-      // The temp bundle holds secrets: the registry removes it on Ctrl-C and SIGTERM too.
-      addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-      scratch = dir;
-      bundleDir = writeBundle(planBundle(env), dir);
+      // The validators need secret files of the right shape, not the real ones: no real secret reaches the disk.
+      const bundle = planBundle(withStandInSecrets(env));
+      scratch = privateTempDir('healthmate-check-');
+      bundleDir = writeBundle(bundle, scratch.path);
+      env = bundle.env;
     }
     try {
       const report = await runValidators({ bundleDir, env, files: listBundle(bundleDir), secretValues: registeredSecrets() });
@@ -47,7 +47,7 @@ await runCli(
       log.out(formatReport(report, env.warnings.length));
       if (report.errors > 0) throw new OperationError(`check found ${report.errors} problems.`);
     } finally {
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
+      scratch?.remove();
     }
   },
 );

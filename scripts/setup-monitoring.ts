@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type CliArgs, runCli, urlOption } from './lib/cli.js';
 import type { EnvName } from './lib/env/spec.js';
@@ -61,7 +59,7 @@ await runCli(
   async (args) => {
     // Every area's template derivers, registered with render.
     await import('./lib/derivers.js');
-    const { addCleanup } = await import('./lib/cleanup.js');
+    const { privateTempDir } = await import('./lib/cleanup.js');
     const { envFromCli } = await import('./lib/env/from-cli.js');
     const { describePlan, installAndReload, isMonitoringFile, monitoringOnly, setupPlan, validateBundle } = await import('./lib/monitoring/setup.js');
     const { MONITORING_DIR } = await import('./lib/monitoring/validate.js');
@@ -77,14 +75,11 @@ await runCli(
       bundleDir = resolve(args.values.bundle);
       checkBundleFolder(bundleDir, args.values.bundle, env.name);
     } else {
-      // Only monitoring/ is rendered (no secrets at all); the registry removes it on every exit, Ctrl-C and SIGTERM included.
-      const scratch = mkdtempSync(join(tmpdir(), 'healthmate-monitoring-'));
-      const unregister = addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
-      removeScratch = () => {
-        rmSync(scratch, { recursive: true, force: true });
-        unregister();
-      };
-      bundleDir = writeBundle(monitoringOnly(planBundle(env, repoRoot(), isMonitoringFile)), scratch);
+      // Only monitoring/ is rendered (no secrets at all); the registry removes it on every exit, even a kill -9.
+      const bundle = monitoringOnly(planBundle(env, repoRoot(), isMonitoringFile));
+      const scratch = privateTempDir('healthmate-monitoring-');
+      removeScratch = scratch.remove;
+      bundleDir = writeBundle(bundle, scratch.path);
     }
     try {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -60,4 +60,6 @@ else
   echo "setup: all ${#packages[@]} Debian packages present" >&2
 fi
 
+# No dependency runs an install script (package.json allowScripts): esbuild's
+# only re-checks the binary its @esbuild/<platform> optional dependency brings.
 npm ci --no-audit --no-fund

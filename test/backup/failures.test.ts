@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
@@ -155,15 +156,16 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
   it('kill -9 of the script: no artifact or manifest; the next run recovers the lock and removes the partial', async () => {
     const s = state();
     const before = previousBackup(s);
-    // kill -9 runs no cleanup: the script's 0600 PGPASSFILE folder stays in its TMPDIR, a test folder removed afterwards.
+    // kill -9 runs no cleanup in the script: its reaper removes the 0600 PGPASSFILE folder from its TMPDIR.
     const tmp = tempDir();
     const lock = await holdTableLock();
     const backup = startBackup(s.flags, tmp);
     const dump = await pgDumpOf(backup);
+    expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
     process.kill(dump.ppid, 'SIGKILL');
     await backup.exit;
     lock.release();
-    expect(readdirSync(tmp).filter((n) => n.startsWith('healthmate-pgpass-'))).toHaveLength(1);
+    await waitFor('the reaper to remove the PGPASSFILE folder', () => !readdirSync(tmp).some((n) => n.startsWith('healthmate-pgpass-')));
     const left = files(s.backups);
     expect(left.filter((n) => !before.includes(n)).sort()).toEqual(['.healthmate.lock', expect.stringMatching(/\.dump\.partial$/)].sort());
     expect(status(s.dir)).toBe('0');
@@ -173,6 +175,30 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     expect(next.stderr).toMatch(/removing .*\.partial left by an interrupted run/);
     expect(files(s.backups).filter((n) => n.endsWith('.partial') || n.endsWith('.lock'))).toEqual([]);
     expect(status(s.dir)).toBe('1');
+  });
+
+  // The real pg_restore, fed a copy of the stream cut after 64 KiB: it fails as on any dump it cannot read.
+  it.each([
+    { name: 'plain', args: [] as string[] },
+    { name: 'age-encrypted', args: ['--set', 'BACKUP_AGE_RECIPIENTS_FILE=<recipients>'] },
+    { name: '--verify-restore', args: ['--verify-restore'] },
+  ])('a dump the verifier cannot read ($name): exit 1, no artifact, no manifest, status 0', async ({ args }) => {
+    const s = state();
+    const before = previousBackup(s);
+    const bin = join(root, `bin-${run}`);
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'pg_restore'), `#!/bin/sh\nhead -c 65536 | '${PG_BIN}/pg_restore' "$@"\n`, { mode: 0o755 });
+    const recipients = join(root, `recipients-${run}.txt`);
+    writeFileSync(recipients, `${await identityToRecipient(await generateIdentity())}\n`);
+    const result = runScript('backup-db.ts', [...s.flags, ...args.map((a) => a.replace('<recipients>', recipients))], {
+      env: { ...cluster.scriptEnv, PATH: `${bin}:${cluster.scriptEnv.PATH}` },
+    });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error: the output is not readable by pg_restore: .*(could not read from input file|unexpected end of file)/m);
+    // Only the earlier verified backup: no .dump or .dump.age, no .partial, no manifest of this run.
+    expect(files(s.backups).filter((n) => !n.startsWith('.'))).toEqual(before.filter((n) => !n.startsWith('.')));
+    expect(status(s.dir)).toBe('0');
+    expect(cluster.sql("SELECT count(*) FROM pg_database WHERE datname LIKE 'healthmate_verify_%'")).toBe('0');
   });
 
   it('server down: clear error, exit 1, retention not run', async () => {

@@ -121,6 +121,16 @@ function rcloneCmdlines(): string[] {
     });
 }
 
+/** Makes a local backup yesterday's, so local retention (newest of each day) keeps it next to the next run's. */
+function backdate(s: State, name: string): string {
+  const yesterday = `healthmate-${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}T020000Z.dump`;
+  renameSync(join(s.backups, name), join(s.backups, yesterday));
+  const moved = JSON.parse(readFileSync(join(s.backups, `${name}.json`), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(s.backups, `${yesterday}.json`), JSON.stringify({ ...moved, name: yesterday }));
+  rmSync(join(s.backups, `${name}.json`));
+  return yesterday;
+}
+
 /** Kills the server and its per-connection children, so a transfer in flight breaks (sshd -D keeps sessions alive otherwise). */
 function cutSshd(sshd: Sshd): void {
   const pid = Number(readFileSync(join(sshd.dir, 'sshd.pid'), 'utf8'));
@@ -221,12 +231,7 @@ describe('offsite copies to a real SFTP server', () => {
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_missing')).toBe('1');
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_success_timestamp_seconds')).toBeUndefined();
 
-    // Make it yesterday's backup, so local retention (newest of each day) keeps it next to the new one.
-    const yesterday = `healthmate-${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}T020000Z.dump`;
-    renameSync(join(s.backups, first as string), join(s.backups, yesterday));
-    const moved = JSON.parse(readFileSync(join(s.backups, `${first}.json`), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(s.backups, `${yesterday}.json`), JSON.stringify({ ...moved, name: yesterday }));
-    rmSync(join(s.backups, `${first}.json`));
+    backdate(s, first as string);
     const up = await sshdForTest();
     const next = backupDb(s, rcloneEnv(up));
     expect(next.code, next.stderr).toBe(0);
@@ -236,6 +241,51 @@ describe('offsite copies to a real SFTP server', () => {
     expect(files(s.remote)).toEqual(dumps.flatMap((n) => [n, `${n}.json`]).sort());
     for (const n of dumps) expect(sha256(join(s.remote, n))).toBe(manifest(join(s.backups, n)).sha256);
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_missing')).toBe('0');
+  });
+
+  it('an upload damaged in transit, size intact, is refused by the read-back: exit 1, local intact, metrics 0; the next run copies it', async () => {
+    const sshd = await sshdForTest();
+    const s = state();
+    // An SFTP-only account (no shell, as on most storage boxes) gives rclone no remote hash, so it
+    // checks sizes only: the read-back is all that stands between a damaged upload and a "verified" copy.
+    const sftpOnly = { ...rcloneEnv(sshd), RCLONE_CONFIG_OFFSITE_SHELL_TYPE: 'none' };
+    // With a shell rclone would compare md5 sums itself and fail the copy before the read-back.
+    const sftpServer = '/usr/lib/openssh/sftp-server';
+    expect(existsSync(sftpServer), 'openssh-sftp-server is not installed: run `npm run setup`').toBe(true);
+    const damaging = {
+      ...sftpOnly,
+      RCLONE_CONFIG_OFFSITE_SERVER_COMMAND: `${process.execPath} ${join(REPO, 'test', 'helpers', 'sftp-damage.mjs')} ${sftpServer}`,
+    };
+    const failed = backupDb(s, damaging);
+    expect(failed.code, failed.stderr).toBe(1);
+    const [name] = files(s.backups).filter((n) => n.endsWith('.dump'));
+    const local = join(s.backups, name as string);
+    const { size, sha256: sum } = manifest(local);
+    const errors = failed.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error: offsite copy to \S+ failed \(1 artifact\(s\) not there yet\): .*The local backup is intact/);
+    const readBack =
+      /the copy of (\S+) on \S+ reads back as sha256 ([0-9a-f]{12})\.\.\. \((\d+) bytes\), the manifest says ([0-9a-f]{12})\.\.\. \((\d+) bytes\); removed it/.exec(
+        errors[0] ?? '',
+      );
+    // Same size, another hash.
+    expect(readBack?.slice(1)).toEqual([name, expect.any(String), String(size), sum.slice(0, 12), String(size)]);
+    expect(readBack?.[2]).not.toBe(sum.slice(0, 12));
+    expect(sha256(local)).toBe(sum);
+    expect(files(s.remote)).toEqual([]);
+    expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('0');
+    expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_missing')).toBe('1');
+    expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_success_timestamp_seconds')).toBeUndefined();
+
+    const retried = backdate(s, name as string);
+    const next = backupDb(s, sftpOnly);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/: 2 copied and verified/);
+    const dumps = files(s.backups).filter((n) => n.endsWith('.dump'));
+    expect(dumps).toContain(retried);
+    expect(files(s.remote)).toEqual(dumps.flatMap((n) => [n, `${n}.json`]).sort());
+    for (const n of dumps) expect(sha256(join(s.remote, n))).toBe(manifest(join(s.backups, n)).sha256);
+    expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('1');
   });
 
   it('remote cut mid-copy: no remote artifact counts, local intact, no secret in rclone argv; the next run completes the remote', async () => {

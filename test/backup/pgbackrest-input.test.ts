@@ -206,13 +206,13 @@ describe('pgBackRest validators', () => {
     ]);
   });
 
-  it('lets the real pgbackrest parse each config: a bad value or unknown option is an error', () => {
+  it('lets the real pgbackrest parse each config: a bad value or unknown option is an error', async () => {
     const tool = needTool('pgbackrest');
     const dir = tempDir();
     writeFileSync(join(dir, 'good.conf'), fill(db));
-    expect(pgbackrestParse(tool, join(dir, 'good.conf'), 'good', 'healthmate')).toEqual([]);
+    expect(await pgbackrestParse(tool, join(dir, 'good.conf'), 'good', 'healthmate')).toEqual([]);
     writeFileSync(join(dir, 'bad.conf'), fill(db).replace('pg1-port=8432', 'pg1-port=abc').replace('process-max=2', 'process-max=2\nproces-max=3'));
-    expect(pgbackrestParse(tool, join(dir, 'bad.conf'), 'bad', 'healthmate').map((p) => p.message)).toEqual([
+    expect((await pgbackrestParse(tool, join(dir, 'bad.conf'), 'bad', 'healthmate')).map((p) => p.message)).toEqual([
       'pgbackrest does not know the option proces-max.',
       "pgbackrest refuses the config: 'abc' is not valid for 'pg1-port' option",
     ]);

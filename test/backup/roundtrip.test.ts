@@ -287,6 +287,37 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
     expect(left).toContain(old(2, 3));
     expect(left).toContain(old(35, 2));
   });
+
+  it('retention never deletes an old dump it cannot vouch for (no manifest, a damaged one, one not verified) and says so', () => {
+    const s = state();
+    expect(script('backup-db.ts', s.flags).code).toBe(0);
+    const [name] = artifacts(s.backups) as [string];
+    const manifest = manifestOf(s.backups);
+    // All 400 days old: far outside every window, so only the proof of what they are decides.
+    const old = (hour: number) => `healthmate-${new Date(Date.now() - 400 * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}T0${hour}0000Z.dump`;
+    const [verified, noManifest, damaged, unverified] = [old(1), old(2), old(3), old(4)] as [string, string, string, string];
+    for (const seed of [verified, noManifest, damaged, unverified]) copyFileSync(join(s.backups, name), join(s.backups, seed));
+    writeFileSync(join(s.backups, `${verified}.json`), JSON.stringify({ ...manifest, name: verified }));
+    writeFileSync(join(s.backups, `${damaged}.json`), '{"name": "cut short');
+    writeFileSync(join(s.backups, `${unverified}.json`), JSON.stringify({ ...manifest, name: unverified, verified: false }));
+    const notes = [
+      `retention leaves ${noManifest} alone: it has no manifest, so nothing proves what it holds; check it and delete it by hand`,
+      `retention leaves ${damaged} alone: its manifest is damaged, so nothing proves what it holds; check it and delete it by hand`,
+      `retention leaves ${unverified} alone: its manifest says it was not verified, so nothing proves what it holds; check it and delete it by hand`,
+    ];
+
+    const dry = script('backup-db.ts', [...s.flags, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = dry.stdout.split('\n').filter((l) => l.startsWith('retention would delete ') || l.startsWith('retention leaves '));
+    expect(planned.sort()).toEqual([`retention would delete ${name}`, `retention would delete ${verified}`, ...notes].sort());
+
+    const real = script('backup-db.ts', s.flags);
+    expect(real.code, real.stderr).toBe(0);
+    const left = artifacts(s.backups);
+    expect(left).not.toContain(verified);
+    for (const kept of [noManifest, damaged, `${damaged}.json`, unverified, `${unverified}.json`]) expect(left).toContain(kept);
+    for (const note of notes) expect(real.stderr).toContain(`warning: ${note}\n`);
+  });
 });
 
 function hostName(): string {

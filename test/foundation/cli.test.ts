@@ -9,23 +9,43 @@ import { tempDir } from '../helpers/tmp.js';
 
 afterEach(() => vi.restoreAllMocks());
 
+/** What the process writes to stderr and stdout from now on, in order (restored after the test). */
+function captureOutput(): string[] {
+  const written: string[] = [];
+  for (const stream of [process.stderr, process.stdout])
+    vi.spyOn(stream, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+  return written;
+}
+
 describe('logger', () => {
   it('redacts secrets in every line it prints, child output included', () => {
-    const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      written.push(String(chunk));
-      return true;
-    });
+    const written = captureOutput();
     registerSecret('s3cr3t-value-for-test');
     registerSecret('s3cr3t-value-for-test-longer');
     log.info('connecting with s3cr3t-value-for-test');
     log.passthrough('pg_dump: password s3cr3t-value-for-test-longer rejected\n');
     log.out('{"password":"s3cr3t-value-for-test"}');
     expect(written.join('')).toBe('connecting with ***\npg_dump: password *** rejected\n{"password":"***"}\n');
+  });
+
+  it('redacts every occurrence on a line, and a secret inside another secret, on every channel', () => {
+    const written = captureOutput();
+    // The short one is a substring of the long one (a password reused as part of a URL secret).
+    registerSecret('Rk7-twice-9Qz');
+    registerSecret('https://u:Rk7-twice-9Qz@host/x');
+    log.info('user=Rk7-twice-9Qz pass=Rk7-twice-9Qz');
+    log.warn('Rk7-twice-9QzRk7-twice-9Qz');
+    log.error('dsn https://u:Rk7-twice-9Qz@host/x, again https://u:Rk7-twice-9Qz@host/x, then Rk7-twice-9Qz');
+    log.passthrough('line one Rk7-twice-9Qz Rk7-twice-9Qz\nline two Rk7-twice-9Qz\n');
+    log.out('{"a":"Rk7-twice-9Qz","b":"Rk7-twice-9Qz"}');
+    expect(written.join('')).toBe(
+      ['user=*** pass=***', 'warning: ******', 'error: dsn ***, again ***, then ***', 'line one *** ***', 'line two ***', '{"a":"***","b":"***"}', ''].join(
+        '\n',
+      ),
+    );
   });
 });
 

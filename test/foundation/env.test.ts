@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLE_SECRET, envExampleText } from '../../scripts/lib/env/example.js';
@@ -7,6 +7,7 @@ import { nonProductionDomainReason, weakSecretReason } from '../../scripts/lib/e
 import { SECRET_NAMES } from '../../scripts/lib/env/schema.js';
 import { parseVar, v } from '../../scripts/lib/env/spec.js';
 import { redact } from '../../scripts/lib/log.js';
+import { runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const STRONG = 'Zq8v3LkP0sWn7YtR4bXe1HuC6mJa9FdG';
@@ -144,6 +145,55 @@ describe('loadEnv', () => {
     mkdirSync(folder);
     chmodSync(folder, 0o700);
     expect(() => loadEnv({ env: 'prod', envFile: folder, purpose: 'plan', processEnv: {} })).toThrow(/env file .*a-folder is a folder, not a file/);
+  });
+});
+
+describe('a control character in a secret', () => {
+  // Secrets skip the quote rule and the schema takes any string: only the control-character rule refuses these.
+  const HEAD = 'Zq8v3LkP';
+  const TAIL = 'sWn7YtR4';
+  const cases = [
+    { name: 'REDIS_PASSWORD', char: '\u0001', code: 1 },
+    { name: 'SECRET_KEY', char: '\u001b', code: 27 },
+    // dotenv alone reads a lone CR as a line end: the secret would be cut to HEAD, silently.
+    { name: 'POSTGRES_PASSWORD', char: '\r', code: 13 },
+  ];
+  const message = (code: number) => `holds a control character (code ${code}, e.g. a newline or tab); remove it.`;
+
+  it.each(cases)('$name with code $code is refused from the env file, --set and the process environment', ({ name, char, code }) => {
+    const secret = `${HEAD}${char}${TAIL}`;
+    const file = join(tempDir(), '.env.dev');
+    for (const written of [secret, `"${secret}"`]) {
+      writeFileSync(file, `SMTP_USER=alerts@healthmate.org\n${name}=${written}\n`);
+      const problems = problemsOf(() => loadEnv({ env: 'dev', envFile: file, purpose: 'plan', processEnv: {} }));
+      expect(problems).toEqual([{ variable: name, file, line: 2, message: message(code) }]);
+    }
+    expect(problemsOf(() => loadEnv({ env: 'dev', overrides: { [name]: secret }, purpose: 'plan', processEnv: {} }))).toEqual([
+      { variable: name, source: '--set', message: message(code) },
+    ]);
+    expect(problemsOf(() => loadEnv({ env: 'dev', purpose: 'plan', processEnv: { [name]: secret } }))).toEqual([
+      { variable: name, source: 'the process environment', message: message(code) },
+    ]);
+  });
+
+  it('an rclone line with a carriage return is refused too, not cut short', () => {
+    const file = join(tempDir(), '.env.dev');
+    writeFileSync(file, 'RCLONE_CONFIG_OFFSITE_TYPE=sftp\nRCLONE_CONFIG_OFFSITE_HOST=backup\r.example.org\n');
+    expect(problemsOf(() => loadEnv({ env: 'dev', envFile: file, purpose: 'plan', processEnv: {} }))).toEqual([
+      { variable: 'RCLONE_CONFIG_OFFSITE_HOST', file, line: 2, message: message(13) },
+    ]);
+  });
+
+  it('a script names the variable with file:line, exits 2, changes nothing and never prints the secret', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env.dev'), `# dev\nSMTP_USER=alerts@healthmate.org\nGRAFANA_ADMIN_PASSWORD=${HEAD}\u001b${TAIL}\n`);
+    const result = runScript('render.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`], { cwd: dir, env: { NO_COLOR: '1' } });
+    const output = result.stdout + result.stderr;
+    expect(result.code, output).toBe(2);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('error: '))).toEqual([`error: .env.dev:3: GRAFANA_ADMIN_PASSWORD ${message(27)}`]);
+    expect(output).not.toContain(HEAD);
+    expect(output).not.toContain(TAIL);
+    expect(readdirSync(dir)).toEqual(['.env.dev']);
   });
 });
 

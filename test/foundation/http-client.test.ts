@@ -68,4 +68,34 @@ describe('httpCall', () => {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
   });
+
+  it('times out after the timeout it was given, not after the 5 s idle timeout of Node 20 global agent', async () => {
+    const silent = createHttpServer(() => {
+      // never answers
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/silent`;
+    const timed = async (timeoutMs: number) => {
+      const started = performance.now();
+      const error = await httpCall(url, { method: 'GET', timeoutMs }).catch((e: unknown) => e);
+      return { error, elapsed: performance.now() - started };
+    };
+    try {
+      // Timers never fire early, so on any machine a 7 s timeout lasts at least 7 s; the agent's own
+      // 5 s timeout (what a request without `timeout` falls back to) also ends in ETIMEDOUT, sooner.
+      // 50 ms of slack: libuv times from the loop's cached clock, read a little before `started`.
+      const long = await timed(7000);
+      expect((long.error as HttpFailure).code).toBe('ETIMEDOUT');
+      expect(long.elapsed).toBeGreaterThanOrEqual(7000 - 50);
+      // A short timeout ends well before the 5 s default, even on a loaded machine.
+      const short = await timed(200);
+      expect((short.error as HttpFailure).code).toBe('ETIMEDOUT');
+      expect(short.elapsed).toBeGreaterThanOrEqual(200 - 50);
+      expect(short.elapsed).toBeLessThan(4000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
 });

@@ -25,6 +25,12 @@ describe('layering', () => {
     expect(offending).toEqual([]);
   });
 
+  it('every temp folder comes from privateTempDir (cleanup.ts): no other mkdtemp in scripts/', () => {
+    const scripts = join(REPO, 'scripts');
+    const offending = modules(scripts).filter((file) => file !== join('lib', 'cleanup.ts') && /\bmkdtemp/.test(readFileSync(join(scripts, file), 'utf8')));
+    expect(offending).toEqual([]);
+  });
+
   it('deploy/ is split by step group: no module over 400 lines', () => {
     const long = modules(join(LIB, 'deploy'))
       .map((file) => ({ file, lines: readFileSync(join(LIB, 'deploy', file), 'utf8').split('\n').length }))

@@ -68,6 +68,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       // The temp folder lives under /tmp (1777); the key files themselves are 0600.
       'StrictModes no',
       'Subsystem sftp internal-sftp',
+      // bash sources ~/.bashrc for an sshd command only in a top-level shell (SHLVL < 2 once
+      // incremented): the tester's own rc file (a stale pyenv lock: 60 s a session) stays out.
+      'SetEnv SHLVL=1',
       // Tests stream through one connection at a time; keep session limits generous.
       'MaxSessions 50',
       'MaxStartups 50:30:100',

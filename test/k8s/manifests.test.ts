@@ -310,70 +310,82 @@ describe('schema validation', () => {
   });
 });
 
-describe('operator CRD schemas (CloudNativePG and the Barman Cloud Plugin written here; the others from @kubernetes-models)', () => {
+describe('operator CRD schemas (CloudNativePG and the Barman Cloud Plugin: their own CRDs; the others from @kubernetes-models)', () => {
+  const cluster = (all: LoadedObject[]) => spec(find(all, 'Cluster', 'postgres'));
+  const store = (all: LoadedObject[]) => spec(find(all, 'ObjectStore', 'postgres-backups'));
+  const scheduled = (all: LoadedObject[]) => spec(find(all, 'ScheduledBackup', 'postgres-daily'));
   const cases: [string, string, (all: LoadedObject[]) => void, RegExp][] = [
-    ['Cluster', 'instances as a string', (all) => (spec(find(all, 'Cluster', 'postgres')).instances = '3'), /spec\.instances must be integer/],
-    ['Cluster', 'a misspelt field', (all) => (spec(find(all, 'Cluster', 'postgres')).instance = 3), /must NOT have additional properties \(instance\)/],
+    ['Cluster', 'instances as a string', (all) => (cluster(all).instances = '3'), /spec\.instances must be integer/],
+    ['Cluster', 'no instances', (all) => delete cluster(all).instances, /spec must have required property 'instances'/],
     [
       'Cluster',
-      'the deprecated in-tree backup.barmanObjectStore',
-      (all) => (spec(find(all, 'Cluster', 'postgres')).backup = { barmanObjectStore: { destinationPath: 's3://x' } }),
-      /additional properties \(backup\)/,
+      'a misspelt field, named with the file and version of the CRD',
+      (all) => (cluster(all).instance = 3),
+      /Cluster\/postgres does not match the upstream CRD postgresql\.cnpg\.io_clusters\.v1\.27\.1\.yaml schema: unknown field "spec\.instance"/,
     ],
+    ['Cluster', 'a misspelt nested field', (all) => (cluster(all).storage.sise = '10Gi'), /unknown field "spec\.storage\.sise"/],
+    ['Cluster', 'a misspelt top-level field', (all) => ((find(all, 'Cluster', 'postgres').object as Any).spec_ = {}), /unknown field "spec_"/],
     [
       'Cluster',
       'an unknown primaryUpdateStrategy',
-      (all) => (spec(find(all, 'Cluster', 'postgres')).primaryUpdateStrategy = 'auto'),
-      /unsupervised, supervised/,
+      (all) => (cluster(all).primaryUpdateStrategy = 'auto'),
+      /must be equal to one of the allowed values \(unsupervised, supervised\)/,
     ],
+    ['Cluster', 'a plugin without a name', (all) => delete cluster(all).plugins[0].name, /spec\.plugins\.0 must have required property 'name'/],
     [
       'Cluster',
-      'two bootstrap methods',
-      (all) => (spec(find(all, 'Cluster', 'postgres')).bootstrap.recovery = { source: 'x' }),
-      /spec\.bootstrap must NOT have more than 1 properties/,
+      'a number as a PostgreSQL parameter',
+      (all) => (cluster(all).postgresql.parameters.work_mem = 64),
+      /spec\.postgresql\.parameters\.work_mem must be string/,
     ],
-    ['Cluster', 'no storage', (all) => delete spec(find(all, 'Cluster', 'postgres')).storage, /must have required property 'storage'/],
+    // Quantities are int-or-string: a boolean is neither, a string must read as a quantity.
+    ['Cluster', 'a boolean quantity', (all) => (cluster(all).resources.requests.cpu = true), /spec\.resources\.requests\.cpu must be integer,string/],
+    ['Cluster', 'a quantity in words', (all) => (cluster(all).resources.limits.memory = 'four gigs'), /spec\.resources\.limits\.memory must match pattern/],
+    // metadata is ObjectMeta, as for every other kind.
     [
       'Cluster',
-      'a plugin without a name',
-      (all) => delete spec(find(all, 'Cluster', 'postgres')).plugins[0].name,
-      /plugins\.0 must have required property 'name'/,
+      'a label that is no string',
+      (all) => ((find(all, 'Cluster', 'postgres').object.metadata?.labels as Any).tier = 1),
+      /metadata\.labels\.tier must be string/,
     ],
     [
       'ScheduledBackup',
-      'a five-field cron',
-      (all) => (spec(find(all, 'ScheduledBackup', 'postgres-daily')).schedule = '0 2 * * *'),
-      /spec\.schedule must match pattern/,
+      'an unknown method',
+      (all) => (scheduled(all).method = 'barman'),
+      /spec\.method must be equal to one of the allowed values \(barmanObjectStore, volumeSnapshot, plugin\)/,
     ],
     [
       'ScheduledBackup',
-      'method plugin without pluginConfiguration',
-      (all) => delete spec(find(all, 'ScheduledBackup', 'postgres-daily')).pluginConfiguration,
-      /must have required property 'pluginConfiguration'/,
+      'a misspelt field',
+      (all) => (scheduled(all).pluginConfiguration.paramters = {}),
+      /unknown field "spec\.pluginConfiguration\.paramters"/,
+    ],
+    ['ScheduledBackup', 'immediate as a string', (all) => (scheduled(all).immediate = 'yes'), /spec\.immediate must be boolean/],
+    [
+      'ObjectStore',
+      'a WAL compression the plugin does not know',
+      (all) => (store(all).configuration.wal.compression = 'brotli'),
+      /wal\.compression must be equal to one of the allowed values \(bzip2, gzip, lz4, snappy, xz, zstd\)/,
+    ],
+    // The data (base backup) compressions are fewer than the WAL ones.
+    [
+      'ObjectStore',
+      'zstd for base backups',
+      (all) => (store(all).configuration.data.compression = 'zstd'),
+      /data\.compression must be equal to one of the allowed values \(bzip2, gzip, snappy\)/,
+    ],
+    ['ObjectStore', 'a retention in words', (all) => (store(all).retentionPolicy = '30 days'), /spec\.retentionPolicy must match pattern/],
+    [
+      'ObjectStore',
+      'a misspelt credentials field',
+      (all) => (store(all).configuration.s3Credentials.accessKey = store(all).configuration.s3Credentials.accessKeyId),
+      /unknown field "spec\.configuration\.s3Credentials\.accessKey"/,
     ],
     [
       'ObjectStore',
-      'a destination that is no URL',
-      (all) => (spec(find(all, 'ObjectStore', 'postgres-backups')).configuration.destinationPath = 'backups/'),
-      /destinationPath must match pattern/,
-    ],
-    [
-      'ObjectStore',
-      'an unknown compression',
-      (all) => (spec(find(all, 'ObjectStore', 'postgres-backups')).configuration.wal.compression = 'brotli'),
-      /wal\.compression must be equal to one of the allowed values \(bzip2, gzip/,
-    ],
-    [
-      'ObjectStore',
-      'a retention in words',
-      (all) => (spec(find(all, 'ObjectStore', 'postgres-backups')).retentionPolicy = '30 days'),
-      /retentionPolicy must match pattern/,
-    ],
-    [
-      'ObjectStore',
-      'a serverName (the plugin needs it empty)',
-      (all) => (spec(find(all, 'ObjectStore', 'postgres-backups')).configuration.serverName = 'postgres'),
-      /serverName must be equal to constant/,
+      'no destinationPath',
+      (all) => delete store(all).configuration.destinationPath,
+      /spec\.configuration must have required property 'destinationPath'/,
     ],
     [
       'ServiceMonitor',
@@ -402,10 +414,23 @@ describe('operator CRD schemas (CloudNativePG and the Barman Cloud Plugin writte
     expect(problems.map((p) => p.message).join('\n')).toMatch(message);
   });
 
-  it('a PITR recipe with a target time that is no timestamp fails', async () => {
+  it('takes what the CRD allows: an integer quantity, and the deprecated in-tree backup.barmanObjectStore (policy rule postgres-backups refuses it)', async () => {
+    const objects = mutated((all) => {
+      cluster(all).resources.requests.cpu = 1;
+      cluster(all).backup = { barmanObjectStore: { destinationPath: 's3://healthmate-backups/postgres' } };
+    });
+    expect(await validateSchemas(objects)).toEqual([]);
+  });
+
+  it('the recipes go through the same schemas: a misspelt recovery target and an ExternalSecret without its store fail', async () => {
     const recipes = loadRecipes(renderBundle(tempDir(), 'prod')).objects;
-    spec(find(recipes, 'Cluster', 'postgres-pitr')).bootstrap.recovery.recoveryTarget.targetTime = 'yesterday';
-    expect((await validateSchemas(recipes)).map((p) => p.message).join('\n')).toMatch(/recoveryTarget\.targetTime must match pattern/);
+    spec(find(recipes, 'Cluster', 'postgres-pitr')).bootstrap.recovery.recoveryTarget.targetTim = '2026-01-01T00:00:00Z';
+    delete spec(find(recipes, 'ExternalSecret', 'healthmate-secrets')).secretStoreRef.name;
+    const messages = (await validateSchemas(recipes)).map((p) => p.message);
+    expect(messages).toEqual([
+      expect.stringMatching(/^ExternalSecret\/healthmate-secrets .*External Secrets CRD .*spec\.secretStoreRef must have required property name/),
+      expect.stringMatching(/^Cluster\/postgres-pitr .*unknown field "spec\.bootstrap\.recovery\.recoveryTarget\.targetTim"\.$/),
+    ]);
   });
 });
 
@@ -521,6 +546,10 @@ describe('policy rules', () => {
       },
     ],
     ['postgres-backups', (all) => (spec(find(all, 'Cluster', 'postgres')).plugins = [])],
+    [
+      'postgres-backups',
+      (all) => (spec(find(all, 'Cluster', 'postgres')).backup = { barmanObjectStore: { destinationPath: 's3://healthmate-backups/postgres' } }),
+    ],
     ['postgres-backups', (all) => all.splice(all.indexOf(find(all, 'ObjectStore', 'postgres-backups')), 1)],
     ['postgres-backups', (all) => all.splice(all.indexOf(find(all, 'ScheduledBackup', 'postgres-daily')), 1)],
     ['postgres-backups', (all) => (spec(find(all, 'ScheduledBackup', 'postgres-daily')).suspend = true)],

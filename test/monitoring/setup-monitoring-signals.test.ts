@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { type Launched, type Launcher, launch, ourTempFolders } from '../helpers/interrupt.js';
 import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { commandLine } from '../helpers/procs.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { prodEnvArgs, testServer } from './helpers.js';
@@ -72,5 +74,39 @@ describe('setup-monitoring.ts temp bundle', () => {
     // tsx keeps its own cache (tsx-0) in TMPDIR; nothing of ours may remain.
     expect(readdirSync(tmp).filter((f) => f.startsWith('healthmate-'))).toEqual([]);
     expect(existsSync(bundle)).toBe(false);
+  });
+});
+
+describe('setup-monitoring.ts interrupted during a hanging reload, as an operator does', () => {
+  async function atReload(launcher: Launcher): Promise<{ run: Launched; tmp: string }> {
+    const dir = tempDir();
+    const tmp = tempDir();
+    const hang = await testServer(() => undefined);
+    onTestFinished(() => hang.close());
+    const args = [...prodEnvArgs(dir, join(dir, 'state')), '--prefix', join(dir, 'prefix'), '--prometheus-url', hang.url, '--alertmanager-url', hang.url];
+    const run = launch(launcher, 'setup-monitoring.ts', args, { TMPDIR: tmp });
+    await waitFor('the reload request', () => hang.requests.length > 0, WAIT_BUDGET_MS, 200).catch((error) => {
+      throw new Error(`${error}\n${run.stderr()}`);
+    });
+    expect(ourTempFolders(tmp)).toEqual([expect.stringMatching(/^healthmate-monitoring-/)]);
+    return { run, tmp };
+  }
+
+  it.each(['npx', 'tsx'] as const)('Ctrl-C through %s leaves no temp folder', async (launcher) => {
+    const { run, tmp } = await atReload(launcher);
+    run.press('SIGINT');
+    expect(['SIGINT', 130]).toContain(await run.exit);
+    await run.gone();
+    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0).catch(() => undefined);
+    expect(ourTempFolders(tmp)).toEqual([]);
+  });
+
+  it('kill -9 of the script leaves no temp folder (its reaper removes it)', async () => {
+    const { run, tmp } = await atReload('tsx');
+    const script = run.members().find((p) => commandLine(p.pid).includes('loader.mjs'))?.pid as number;
+    process.kill(script, 'SIGKILL');
+    await run.gone();
+    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0).catch(() => undefined);
+    expect(ourTempFolders(tmp)).toEqual([]);
   });
 });

@@ -29,10 +29,11 @@ export function dumpArgs(settings: BackupSettings, snapshot?: string): string[] 
 export function backupPlan(settings: BackupSettings, runner: PgRunner, options: BackupOptions): string[] {
   const db = settings.connection.database;
   const encrypted = settings.recipientsFile !== '';
-  const name = dumpName(db, (options.now ?? (() => new Date()))(), encrypted);
+  const now = (options.now ?? (() => new Date()))();
+  const name = dumpName(db, now, encrypted);
   // The new backup takes part, so the plan shows what this run would really delete.
-  const existing = listArtifacts(settings.dir, db).filter(isVerified);
-  const retention = planRetention([...existing, { name, time: options.now?.() ?? new Date() }], settings.retention, options.now?.() ?? new Date());
+  const artifacts = listArtifacts(settings.dir, db);
+  const retention = planRetention([...artifacts.filter(isVerified), { name, time: now }], settings.retention, now);
   return [
     `lock ${join(settings.dir, `.${db}.lock`)}`,
     `check free space in ${settings.dir} >= database size x ${settings.spaceFactor}`,
@@ -44,6 +45,7 @@ export function backupPlan(settings: BackupSettings, runner: PgRunner, options: 
       : `verify: ${describeCommand(runner.command('pg_restore', ['-f', '/dev/null'], ''))} reading the whole dump`,
     `manifest ${manifestPath(name)}`,
     ...retention.remove.map((e) => `retention would delete ${e.name}`),
+    ...unprovenNotes(artifacts),
     `retention keeps ${retention.keep.length} backups including the new one (days ${settings.retention.days}, weeks ${settings.retention.weeks}, months ${settings.retention.months})`,
     `metrics ${join(settings.textfileDir, 'healthmate_backup.prom')}`,
   ];
@@ -51,6 +53,21 @@ export function backupPlan(settings: BackupSettings, runner: PgRunner, options: 
 
 function retentionPlan(settings: BackupSettings, artifacts: ArtifactEntry[], now: Date) {
   return planRetention(artifacts.filter(isVerified), settings.retention, now);
+}
+
+/** Why retention leaves a dump alone, or undefined for a verified one. */
+function unprovenReason(entry: ArtifactEntry): string | undefined {
+  if (isVerified(entry)) return undefined;
+  if (entry.manifest) return 'its manifest says it was not verified';
+  return existsSync(manifestPath(entry.path)) ? 'its manifest is damaged' : 'it has no manifest';
+}
+
+/** One line per dump retention never deletes: nothing proves what it holds, so a person decides. */
+function unprovenNotes(artifacts: ArtifactEntry[]): string[] {
+  return artifacts.flatMap((entry) => {
+    const reason = unprovenReason(entry);
+    return reason ? [`retention leaves ${entry.name} alone: ${reason}, so nothing proves what it holds; check it and delete it by hand`] : [];
+  });
 }
 
 /** Removes partial files a killed run left; only called while holding the lock. */
@@ -183,12 +200,15 @@ export async function runBackup(settings: BackupSettings, runner: PgRunner, opti
       writeManifest(settings.dir, manifest);
       if (result.dumpSize < 1024) log.warn(`the dump of ${db} is only ${result.dumpSize} bytes: is the database empty?`);
 
-      const plan = retentionPlan(settings, listArtifacts(settings.dir, db), ended);
+      const artifacts = listArtifacts(settings.dir, db);
+      const plan = retentionPlan(settings, artifacts, ended);
+      const unproven = unprovenNotes(artifacts);
       for (const entry of plan.remove) {
         rmSync(entry.path, { force: true });
         rmSync(manifestPath(entry.path), { force: true });
         log.info(`retention: deleted ${entry.name}`);
       }
+      for (const note of unproven) log.warn(note);
       metrics(1);
       return { manifest, deleted: plan.remove.map((e) => e.name), kept: plan.keep.length };
     } finally {

@@ -1,7 +1,7 @@
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
@@ -310,9 +310,7 @@ export async function fetchOffsite(target: OffsiteTarget, set: Pick<OffsiteSet, 
     );
   }
   mkdirSync(localDir, { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(join(localDir, '.offsite-'));
-  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, name);
+  const file = join(privateTempDir('.offsite-', localDir).path, name);
   log.info(`offsite: downloading ${path} (${manifest.size} bytes)`);
   const got = await readRemote(target, path, file);
   await syncFile(file);

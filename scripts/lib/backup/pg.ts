@@ -1,7 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { findTool } from '../tools.js';
 import { type Captured, type Command, capture } from './process.js';
@@ -30,12 +29,9 @@ function escapePassfileField(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
 }
 
-/** A 0600 PGPASSFILE in a private temp folder, removed on exit (also on Ctrl-C). */
+/** A 0600 PGPASSFILE in a private temp folder, removed on every exit (Ctrl-C and kill -9 included). */
 export function createPassfile(connection: PgConnection): string {
-  const dir = mkdtempSync(join(tmpdir(), 'healthmate-pgpass-'));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  addCleanup(remove);
-  const file = join(dir, 'pgpass');
+  const file = join(privateTempDir('healthmate-pgpass-').path, 'pgpass');
   writeFileSync(file, `*:*:*:${escapePassfileField(connection.user)}:${escapePassfileField(connection.password)}\n`, { mode: 0o600 });
   return file;
 }

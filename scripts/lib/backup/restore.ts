@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { decryptStream } from './age.js';
@@ -102,9 +102,8 @@ export async function verifyArtifact(runner: PgRunner, chosen: Chosen, identitie
 async function plainFile(chosen: Chosen, identities: string[]): Promise<string> {
   if (!chosen.manifest.encrypted) return chosen.path;
   const stream = await dumpStream(chosen, identities);
-  const dir = mkdtempSync(join(dirname(chosen.path), '.restore-'));
-  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'plain.dump');
+  // Beside the artifact (its disk has room for it), not in TMPDIR.
+  const path = join(privateTempDir('.restore-', dirname(chosen.path)).path, 'plain.dump');
   await pipeline(stream, createWriteStream(path, { mode: 0o600 }));
   await syncFile(path);
   return path;

@@ -1,8 +1,7 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { $ } from 'zx/core';
-import { addCleanup } from '../cleanup.js';
+import { addCleanup, privateTempDir } from '../cleanup.js';
 import { type ComposeModel, type ComposeService, readCompose } from '../compose/model.js';
 import { SECRETS_DIR } from '../render/bundle.js';
 import type { CheckContext, ImageCheck } from './types.js';
@@ -67,12 +66,7 @@ export function imageCheckLine(check: ImageCheck, image: string): string {
  * the check's own files. Removed through the cleanup registry.
  */
 export async function stageContainerTree(check: ImageCheck, ctx: CheckContext, service: ComposeService): Promise<{ dir: string; remove: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'healthmate-image-check-'));
-  const stop = addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const remove = (): void => {
-    rmSync(dir, { recursive: true, force: true });
-    stop();
-  };
+  const { path: dir, remove } = privateTempDir('healthmate-image-check-');
   try {
     const at = (target: string): string => join(dir, normalize(target));
     for (const volume of service.volumes) {

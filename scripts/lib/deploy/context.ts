@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { checkNames } from '../check/runner.js';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import type { CliArgs } from '../cli.js';
 import { COMPOSE_V2, detectCompose } from '../compose/engine.js';
 import type { LoadedEnv } from '../env/load.js';
@@ -68,7 +65,5 @@ export function skipChecks(args: CliArgs): string[] {
 
 /** A temp folder for the dry run's render, removed on every exit path. */
 export function scratchDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'healthmate-deploy-'));
-  addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return privateTempDir('healthmate-deploy-').path;
 }

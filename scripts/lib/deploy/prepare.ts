@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VALIDATORS } from '../check/registry.js';
 import { formatReport, runValidators } from '../check/runner.js';
+import { withStandInSecrets } from '../env/stand-in.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
 import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
@@ -16,11 +17,12 @@ import '../derivers.js';
 
 /**
  * Renders into dist/<env> (what backup-db.ts --compose and the docs use) and
- * keeps a copy as releases/<id>; in a dry run into a temp folder only.
+ * keeps a copy as releases/<id>; in a dry run into a temp folder only, with
+ * stand-in secrets (it is only checked).
  */
 export function render(ctx: DeployContext, scratch: string): string {
+  if (ctx.dryRun) return writeBundle(planBundle(withStandInSecrets(ctx.plan.env)), scratch);
   const bundle = planBundle(ctx.plan.env);
-  if (ctx.dryRun) return writeBundle(bundle, scratch);
   writeBundle(bundle, resolve('dist'));
   return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
 }

@@ -17,6 +17,7 @@ export function envExampleText(): string {
     '# Secrets are never rendered into configs: they reach containers as files under dist/<env>/secrets/.',
     '',
   ];
+  out.push(...INVENTORY_EXAMPLE, '');
   for (const section of SCHEMA_SECTIONS) {
     out.push(`# ---- ${section.title} ----`, '');
     for (const [name, spec] of Object.entries(section.vars) as [string, VarSpec][]) {
@@ -32,6 +33,19 @@ export function envExampleText(): string {
   }
   return out.join('\n');
 }
+
+/** The HOST_ lines (scripts/lib/env/inventory.ts), commented out: without them the deployment is one host. */
+const INVENTORY_EXAMPLE = [
+  '# ---- Hosts (production) ----',
+  '',
+  '# One line per host: HOST_<NAME>=engine=<ssh://[user@]host[:port] | local> roles=<db,app> [address=<private IP or DNS name>].',
+  '# db: a Patroni member and an etcd member; app: nginx, backend, workers, HAProxy, Redis, monitoring.',
+  '# address: where the other hosts reach its cluster ports (required with several hosts). Use 1 or 3 db hosts (etcd quorum; docs/ha.md).',
+  '# Without HOST_ lines the deployment is one host, main, with both roles on the local engine (or DOCKER_HOST).',
+  '# HOST_DB1=engine=ssh://deploy@db1.internal roles=db,app address=10.0.0.11',
+  '# HOST_DB2=engine=ssh://deploy@db2.internal roles=db,app address=10.0.0.12',
+  '# HOST_DB3=engine=ssh://deploy@db3.internal roles=db address=10.0.0.13',
+];
 
 function show(value: string | undefined, spec: VarSpec): string {
   if (value === undefined) return 'required';

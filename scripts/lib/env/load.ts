@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
+import { buildInventory, type HostLine, type Inventory, isHostVariable } from './inventory.js';
 import { nonProductionDomainReason, weakSecretReason } from './policy.js';
 import { type EnvValues, isVarName, SCHEMA, SECRET_NAMES, type VarName } from './schema.js';
 import { defaultFor, type EnvName, NODE20_ENV_FILE_NOTE, parseVar } from './spec.js';
@@ -50,6 +51,8 @@ export interface LoadedEnv {
   secrets: Partial<Record<VarName, string>>;
   /** RCLONE_CONFIG_* lines of the env file: rclone's own env form of the offsite remote, passed to rclone as is. */
   rclone?: Record<string, string>;
+  /** The hosts the deployment spans (HOST_* lines; one host with both roles when there are none). */
+  inventory: Inventory;
 }
 
 /** rclone reads a remote's definition from RCLONE_CONFIG_<REMOTE>_<OPTION>; the env file may hold such lines. */
@@ -75,7 +78,8 @@ interface FileEntry {
   line: number;
 }
 
-const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
+// `.` stops at a carriage return; a CR inside a value must parse, so that the value check refuses it by name.
+const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=((?:.|\r)*)$/;
 
 export interface Duplicate {
   variable: string;
@@ -97,10 +101,13 @@ export function parseEnvFile(file: string, text: string): { entries: Map<string,
       return;
     }
     const name = match[1] as string;
-    const parsed = parseDotenv(`${name}=${match[2]}`);
+    const written = match[2] as string;
+    // dotenv takes a lone carriage return for a line end and would cut the value there:
+    // keep the text as written, so the value check refuses its control character.
+    const value = written.includes('\r') ? written : (parseDotenv(`${name}=${written}`)[name] ?? '');
     const earlier = entries.get(name);
     if (earlier) duplicates.push({ variable: name, lines: [earlier.line, line] });
-    entries.set(name, { value: parsed[name] ?? '', line });
+    entries.set(name, { value, line });
   });
   return { entries, problems, duplicates };
 }
@@ -158,15 +165,20 @@ const CONTROL = /[\u0000-\u001f\u007f\ufffd]/;
  */
 const QUOTES = /['"`\\$]/;
 
-/** Why a raw value cannot be used at all, whatever its variable's schema. */
-function rawValueProblem(raw: string, secret: boolean): string | undefined {
+/** Why a value cannot travel anywhere (a config, a file, a child's environment). */
+function unusableValueProblem(raw: string): string | undefined {
   if (raw.length > MAX_VALUE_LENGTH) return `is ${raw.length} characters long; at most ${MAX_VALUE_LENGTH}.`;
   const control = CONTROL.exec(raw);
-  if (control) {
-    return control[0] === '\ufffd'
-      ? 'holds invalid UTF-8 (or U+FFFD); set it as UTF-8 text.'
-      : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
-  }
+  if (!control) return undefined;
+  return control[0] === '\ufffd'
+    ? 'holds invalid UTF-8 (or U+FFFD); set it as UTF-8 text.'
+    : `holds a control character (code ${control[0].charCodeAt(0)}, e.g. a newline or tab); remove it.`;
+}
+
+/** Why a raw value cannot be used at all, whatever its variable's schema. */
+function rawValueProblem(raw: string, secret: boolean): string | undefined {
+  const unusable = unusableValueProblem(raw);
+  if (unusable) return unusable;
   if (secret && raw === '') return 'is an empty secret; set a value (scripts/init-env.ts makes strong ones).';
   if (!secret && QUOTES.test(raw)) return 'holds a quote, backslash or $, which the configs it is rendered into cannot hold safely; remove it.';
   return undefined;
@@ -205,9 +217,16 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   }
 
   const rclone: Record<string, string> = {};
+  const hostLines: HostLine[] = [];
   for (const [name, entry] of entries) {
     if (isVarName(name)) continue;
+    if (isHostVariable(name)) {
+      // --set HOST_X=… replaces the file's line.
+      if (options.overrides?.[name] === undefined) hostLines.push({ variable: name, value: entry.value, where: { file, line: entry.line } });
+      continue;
+    }
     if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
+      const unusable = unusableValueProblem(entry.value);
       if (RCLONE_SECRET_OPTION.test(name))
         problems.push({
           variable: name,
@@ -216,14 +235,16 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
           message:
             'holds a credential, which must not sit in the env file; put it in a 0600 file the remote names (key_file for sftp, shared_credentials_file for S3).',
         });
+      else if (unusable) problems.push({ variable: name, file, line: entry.line, message: unusable });
       else rclone[name] = entry.value;
       continue;
     }
     const problem = { variable: name, file, line: entry.line, message: 'is not a known variable; remove it or check its spelling.' };
     (env === 'prod' ? problems : warnings).push(problem);
   }
-  for (const name of Object.keys(options.overrides ?? {})) {
-    if (!isVarName(name)) problems.push({ variable: name, source: options.overrideSource ?? '--set', message: 'is not a known variable.' });
+  for (const [name, value] of Object.entries(options.overrides ?? {})) {
+    if (isHostVariable(name)) hostLines.push({ variable: name, value, where: { source: options.overrideSource ?? '--set' } });
+    else if (!isVarName(name)) problems.push({ variable: name, source: options.overrideSource ?? '--set', message: 'is not a known variable.' });
   }
 
   const values: Record<string, unknown> = {};
@@ -276,6 +297,17 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     }
   }
 
+  for (const line of hostLines) {
+    const rawProblem = rawValueProblem(line.value, false);
+    if (rawProblem) problems.push({ variable: line.variable, ...line.where, message: rawProblem });
+  }
+  const hosts = buildInventory(
+    hostLines.filter((line) => !rawValueProblem(line.value, false)),
+    env,
+  );
+  problems.push(...hosts.problems);
+  warnings.push(...hosts.warnings);
+
   if (env === 'prod') {
     const policy: EnvProblem[] = [];
     for (const name of SECRET_NAMES) {
@@ -300,7 +332,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   }
 
   if (problems.length > 0) throw new EnvError(problems);
-  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone };
+  return { name: env, ...(fileRead ? { file: fileRead } : {}), values: values as EnvValues, origins, warnings, secrets, rclone, inventory: hosts.inventory };
 }
 
 function whereOf(origin: Origin, overrideSource = '--set'): { file?: string; line?: number; source?: string } {

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { addCleanup } from '../cleanup.js';
+import { resolve } from 'node:path';
+import { privateTempDir } from '../cleanup.js';
 import type { CliArgs } from '../cli.js';
 import { envFromCli } from '../env/from-cli.js';
 import { BadInputError } from '../errors.js';
@@ -30,9 +28,7 @@ export async function runDeployK8s(args: CliArgs): Promise<void> {
     }
   } else {
     const bundle = planBundle(env);
-    const scratch = mkdtempSync(join(tmpdir(), 'healthmate-k8s-'));
-    addCleanup(() => rmSync(scratch, { recursive: true, force: true }));
-    bundleDir = writeBundle(bundle, scratch);
+    bundleDir = writeBundle(bundle, privateTempDir('healthmate-k8s-').path);
   }
   await deployK8s({ env, bundleDir, context, dryRun: args.dryRun });
 }

@@ -1,9 +1,9 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { $ } from 'zx/core';
-import { addCleanup } from '../cleanup.js';
+import { privateTempDir } from '../cleanup.js';
 import { log } from '../log.js';
 import { passedBefore, passKey, recordPass, toolCacheDir } from '../tool-cache.js';
 import { requireTool } from '../tools.js';
@@ -185,21 +185,17 @@ export function withoutKubernetesSd(text: string): string {
  * plus the promtool-checkable Kubernetes config. Returns the folder and its cleanup.
  */
 export function stageUnitTests(monitoringDir: string, repoMonitoringDir: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'healthmate-promtool-'));
-  // Registered too, so Ctrl-C or SIGTERM during a long promtool run leaves no folder behind.
-  const unregister = addCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const cleanup = (): void => {
-    rmSync(dir, { recursive: true, force: true });
-    unregister();
-  };
+  // Through the registry, so Ctrl-C or SIGTERM during a long promtool run leaves no folder behind.
+  const staged = privateTempDir('healthmate-promtool-');
+  const dir = staged.path;
   try {
     cpSync(join(monitoringDir, 'rules'), join(dir, 'rules'), { recursive: true });
     cpSync(join(repoMonitoringDir, 'tests'), join(dir, 'tests'), { recursive: true });
     const kubernetes = join(monitoringDir, KUBERNETES_CONFIG);
     if (existsSync(kubernetes)) writeFileSync(join(dir, KUBERNETES_CONFIG), withoutKubernetesSd(readFileSync(kubernetes, 'utf8')));
   } catch (error) {
-    cleanup();
+    staged.remove();
     throw error;
   }
-  return { dir, cleanup };
+  return { dir, cleanup: staged.remove };
 }

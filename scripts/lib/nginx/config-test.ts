@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { $ } from 'zx/core';
 import { SERVER_FILES } from '../certs/plan.js';
 import { buildServerCertificate, generateRsaKey } from '../certs/x509.js';
+import { privateTempDir } from '../cleanup.js';
 import { requireTool } from '../tools.js';
 
 export interface NginxProblem {
@@ -58,7 +58,8 @@ async function writeStandInCertificate(certsDir: string): Promise<void> {
  */
 export async function testNginxConfig(nginxDir: string): Promise<NginxProblem[]> {
   const nginx = requireTool('nginx');
-  const scratch = mkdtempSync(join(tmpdir(), 'healthmate-nginx-t-'));
+  const staged = privateTempDir('healthmate-nginx-t-');
+  const scratch = staged.path;
   try {
     const conf = join(scratch, 'nginx');
     cpSync(nginxDir, conf, { recursive: true });
@@ -67,13 +68,11 @@ export async function testNginxConfig(nginxDir: string): Promise<NginxProblem[]>
     const prefix = join(scratch, 'run');
     mkdirSync(prefix);
     // stdout is /dev/null, not a socket: nginx opens /dev/stdout for the access log,
-    // which fails on the socketpair Node gives a child for 'pipe'.
-    const result = spawnSync(nginx, ['-t', '-q', '-e', 'stderr', '-p', `${prefix}/`, '-c', join(conf, 'nginx.conf')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (result.status === 0) return [];
+    // which fails on the socketpair Node gives a child for 'pipe'. Asynchronous, so a
+    // Ctrl-C meanwhile is answered at once (tsx kills a script that does not answer).
+    const args = ['-t', '-q', '-e', 'stderr', '-p', `${prefix}/`, '-c', join(conf, 'nginx.conf')];
+    const result = await $({ quiet: true, nothrow: true, stdio: ['ignore', 'ignore', 'pipe'], timeout: '60s' })`${nginx} ${args}`;
+    if (result.exitCode === 0) return [];
     const problems: NginxProblem[] = [];
     for (const line of result.stderr.split('\n')) {
       const match = /\[(emerg|alert|crit|error)\] \d+#\d+: (.*?)(?: in (\S+):(\d+))?$/.exec(line);
@@ -86,6 +85,6 @@ export async function testNginxConfig(nginxDir: string): Promise<NginxProblem[]>
     }
     return problems.length > 0 ? problems : [{ message: `nginx -t failed: ${result.stderr.trim().replaceAll(scratch, '<tmp>')}` }];
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    staged.remove();
   }
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
+import { privateTempDir, type TempDir } from '../cleanup.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { checksumsFile, sha256 } from './checksums.js';
@@ -97,18 +98,21 @@ function modeString(mode: number): string {
 
 /**
  * Writes the bundle to `<outRoot>/<env>` atomically: everything is built in a
- * temp folder beside it, then swapped in. A failure leaves the previous bundle.
+ * temp folder beside it (a rename needs the same file system), then swapped in.
+ * A failure leaves the previous bundle; an interrupted write (even kill -9)
+ * leaves no staging folder with its secrets.
  */
 export function writeBundle(bundle: Bundle, outRoot: string): string {
   const finalDir = join(outRoot, bundle.env.name);
-  let staging: string;
+  let temp: TempDir;
   try {
     mkdirSync(outRoot, { recursive: true });
-    staging = mkdtempSync(join(outRoot, `.${bundle.env.name}.staging-`));
+    temp = privateTempDir(`.${bundle.env.name}.staging-`, outRoot);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new BadInputError(`output folder ${outRoot} is not writable (${code}).`, 'pass a writable folder with --out');
   }
+  const staging = temp.path;
   try {
     chmodSync(staging, 0o755);
     for (const file of bundle.files) {
@@ -118,10 +122,11 @@ export function writeBundle(bundle: Bundle, outRoot: string): string {
       chmodSync(path, file.mode);
     }
     if (bundle.files.some((f) => f.secret)) chmodSync(join(staging, SECRETS_DIR), 0o700);
+    // Renamed into place: the registry's removal of the staging path is a no-op from now on.
     swapDirectory(staging, finalDir);
     return finalDir;
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
+    temp.remove();
     throw error;
   }
 }

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { $ } from 'zx/core';
 import { offsiteTarget, remoteName } from '../../backup/offsite.js';
 import type { LoadedEnv } from '../../env/load.js';
 import { requireTool } from '../../tools.js';
@@ -88,18 +88,15 @@ export const backupValidators: Validator[] = [
   {
     name: 'backup systemd units (systemd-analyze verify)',
     tools: ['systemd-analyze'],
-    run(ctx) {
+    async run(ctx) {
       const units = ctx.files.filter((f) => /^backups\/systemd\/.*\.(service|timer)$/.test(f));
       if (units.length === 0) return [];
       const tool = requireTool('systemd-analyze');
-      const result = spawnSync(tool, ['verify', '--man=no', ...units.map((u) => `./${u.split('/').pop()}`)], {
-        cwd: join(ctx.bundleDir, 'backups', 'systemd'),
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      const lines = `${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
-      if (result.status === 0 && lines.length === 0) return [];
-      return (lines.length > 0 ? lines : [`systemd-analyze exited ${result.status}`]).map((l) => error(l, 'backups/systemd'));
+      const args = ['verify', '--man=no', ...units.map((u) => `./${u.split('/').pop()}`)];
+      const result = await $({ quiet: true, nothrow: true, timeout: '60s', cwd: join(ctx.bundleDir, 'backups', 'systemd') })`${tool} ${args}`;
+      const lines = result.stderr.split('\n').filter((l) => l.trim() !== '');
+      if (result.exitCode === 0 && lines.length === 0) return [];
+      return (lines.length > 0 ? lines : [`systemd-analyze exited ${result.exitCode}`]).map((l) => error(l, 'backups/systemd'));
     },
   },
 ];

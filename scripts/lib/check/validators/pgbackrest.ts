@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { $ } from 'zx/core';
+import { privateTempDir } from '../../cleanup.js';
 import { requireTool } from '../../tools.js';
 import { readYaml } from '../../yaml-data.js';
 import { type CheckContext, error, type Problem, type Validator, warning } from '../types.js';
@@ -115,23 +115,20 @@ export function checkPgbackrestConfigs(texts: Record<'db' | 'repo', string>, sta
  * holding a throwaway passphrase): option errors ([031]-[037]) and unknown
  * options are problems; the connection failure that follows is expected here.
  */
-export function pgbackrestParse(tool: string, configPath: string, file: string, stanza: string): Problem[] {
-  const include = mkdtempSync(join(tmpdir(), 'healthmate-pgbackrest-check-'));
+export async function pgbackrestParse(tool: string, configPath: string, file: string, stanza: string): Promise<Problem[]> {
+  const include = privateTempDir('healthmate-pgbackrest-check-');
   try {
-    writeFileSync(join(include, 'check.conf'), `[global]\nrepo1-cipher-pass=${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
-    const result = spawnSync(
-      tool,
-      [
-        `--config=${configPath}`,
-        `--config-include-path=${include}`,
-        `--stanza=${stanza}`,
-        '--io-timeout=1',
-        '--log-level-file=off',
-        `--log-path=${include}`,
-        'check',
-      ],
-      { encoding: 'utf8', timeout: 30_000 },
-    );
+    writeFileSync(join(include.path, 'check.conf'), `[global]\nrepo1-cipher-pass=${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
+    const args = [
+      `--config=${configPath}`,
+      `--config-include-path=${include.path}`,
+      `--stanza=${stanza}`,
+      '--io-timeout=1',
+      '--log-level-file=off',
+      `--log-path=${include.path}`,
+      'check',
+    ];
+    const result = await $({ quiet: true, nothrow: true, timeout: '30s' })`${tool} ${args}`;
     const output = `${result.stdout}${result.stderr}`;
     const problems: Problem[] = [];
     for (const m of output.matchAll(/WARN: configuration file contains invalid option '([^']+)'/g))
@@ -140,7 +137,7 @@ export function pgbackrestParse(tool: string, configPath: string, file: string, 
     if (optionError) problems.push(error(`pgbackrest refuses the config: ${optionError[1]}`, file));
     return problems;
   } finally {
-    rmSync(include, { recursive: true, force: true });
+    include.remove();
   }
 }
 
@@ -261,11 +258,13 @@ export const pgbackrestValidators: Validator[] = [
   },
   {
     name: 'pgBackRest configs (real pgbackrest option parsing)',
-    run(ctx) {
+    async run(ctx) {
       const present = Object.values(PGBACKREST_CONFIGS).filter((f) => ctx.files.includes(f));
       if (present.length === 0) return [];
       const tool = requireTool('pgbackrest');
-      return present.flatMap((file) => pgbackrestParse(tool, join(ctx.bundleDir, file), file, ctx.env.values.PGBACKREST_STANZA));
+      const problems: Problem[] = [];
+      for (const file of present) problems.push(...(await pgbackrestParse(tool, join(ctx.bundleDir, file), file, ctx.env.values.PGBACKREST_STANZA)));
+      return problems;
     },
   },
 ];

@@ -298,10 +298,13 @@ export const HEALTHMATE_RULES: Rule[] = [
     origin: 'HealthMate',
     encodes: 'issue 14 (continuous WAL archiving and a base backup schedule, through the Barman Cloud Plugin)',
     description:
-      'A CloudNativePG Cluster archives WAL through the Barman Cloud Plugin to an ObjectStore in the manifests, and a plugin ScheduledBackup backs it up.',
+      'A CloudNativePG Cluster archives WAL through the Barman Cloud Plugin to an ObjectStore in the manifests (not the in-tree backup.barmanObjectStore, deprecated since 1.26), and a plugin ScheduledBackup backs it up.',
     check: (all) =>
       each(all.clusters(), (c) => {
         const name = c.object.metadata?.name;
+        // The operator's CRD still carries it, so only this rule keeps it out.
+        if (c.object.spec?.backup?.barmanObjectStore)
+          return 'uses the in-tree backup.barmanObjectStore, deprecated since CloudNativePG 1.26: archive through the Barman Cloud Plugin (spec.plugins) instead.';
         const archiver = (c.object.spec?.plugins ?? []).find((p: Any) => p.name === 'barman-cloud.cloudnative-pg.io' && p.isWALArchiver === true);
         if (!archiver) return 'has no barman-cloud.cloudnative-pg.io plugin with isWALArchiver: true, so no WAL is archived.';
         const store = archiver.parameters?.barmanObjectName;

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envExampleText } from '../../scripts/lib/env/example.js';
+import { SECRET_NAMES } from '../../scripts/lib/env/schema.js';
+import { filesHolding, type Launched, type Launcher, launch, ourTempFolders } from '../helpers/interrupt.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { alive, commandLine, reaperOf } from '../helpers/procs.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * Ctrl-C during `check.ts --env prod`, pressed as an operator presses it: SIGINT
+ * to the whole foreground process group of `npx tsx` (or the tsx binary), whose
+ * parent process relays the signal and SIGKILLs the script when it does not
+ * acknowledge within about 60 ms. Afterwards no temp folder of ours is left and
+ * no file under TMPDIR holds a secret of the env file.
+ */
+
+/** A production env file whose every secret is a strong, recognisable random value. */
+function prodEnvFile(dir: string): { file: string; secrets: string[] } {
+  const secrets: string[] = [];
+  let text = envExampleText();
+  for (const name of SECRET_NAMES) {
+    const value = `N2canary${randomBytes(20).toString('hex')}`;
+    secrets.push(value);
+    text = text.replace(new RegExp(`^${name}=.*$`, 'm'), `${name}=${value}`);
+  }
+  text = text.replace(/^DOMAIN=.*$/m, 'DOMAIN=api.healthmate-ci.net');
+  const file = join(dir, 'env.prod');
+  writeFileSync(file, text, { mode: 0o600 });
+  return { file, secrets };
+}
+
+interface Moment {
+  name: string;
+  /** True once the run has reached the moment to interrupt it. */
+  reached(run: Launched, tmp: string, startedAt: number): boolean;
+}
+
+const running = (comm: string) => (run: Launched) => run.members().some((p) => p.comm === comm);
+const after = (ms: number): Moment => ({ name: `${ms / 1000} s in`, reached: (_run, _tmp, startedAt) => Date.now() - startedAt >= ms });
+
+const MOMENTS: Moment[] = [
+  { name: 'the first temp folder appears', reached: (_run, tmp) => ourTempFolders(tmp).length > 0 },
+  {
+    name: 'the temp bundle has its secrets/',
+    reached: (_run, tmp) => ourTempFolders(tmp).some((f) => f.startsWith('healthmate-check-') && existsSync(join(tmp, f, 'prod', 'secrets'))),
+  },
+  { name: 'nginx -t runs', reached: running('nginx') },
+  { name: 'promtool runs', reached: running('promtool') },
+  { name: 'docker-compose config runs', reached: (run) => run.members().some((p) => p.comm.startsWith('docker-compose')) },
+  { name: 'the Kubernetes schemas are checked', reached: (run) => /Kubernetes [\d.]+ and operator CRD schemas/.test(run.stderr()) },
+  after(1_000),
+  after(3_000),
+  after(6_000),
+  after(9_000),
+];
+
+/** Waits for the moment; fails at once, with the run's output, when the script ended before it. */
+async function reach(run: Launched, moment: Moment, tmp: string, startedAt: number): Promise<void> {
+  let ended = false;
+  void run.exit.then(() => {
+    ended = true;
+  });
+  let missed = false;
+  await waitFor(
+    moment.name,
+    () => {
+      if (moment.reached(run, tmp, startedAt)) return true;
+      missed = ended && run.members().length === 0;
+      return missed;
+    },
+    240_000,
+    10,
+  ).catch((error) => {
+    throw new Error(`${error}\n${run.stderr()}`);
+  });
+  if (missed) throw new Error(`check.ts ended before ${moment.name}:\n${run.stderr()}`);
+}
+
+/** check.ts --env prod on a strong env file, started as an operator does, with a private TMPDIR. */
+function startCheck(launcher: Launcher): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
+  const dir = tempDir();
+  // A private TMPDIR: only this run's folders appear in it.
+  const tmp = tempDir();
+  const env = prodEnvFile(dir);
+  const startedAt = Date.now();
+  const run = launch(launcher, 'check.ts', ['--env', 'prod', '--env-file', env.file, '--set', `STATE_DIR=${join(dir, 'state')}`], { TMPDIR: tmp });
+  return { run, tmp, secrets: env.secrets, startedAt };
+}
+
+/** The script itself (tsx's child), not the tsx process in front of it. */
+function scriptOf(run: Launched): number {
+  return run.members().find((p) => commandLine(p.pid).includes('loader.mjs'))?.pid as number;
+}
+
+interface Trial {
+  moment: string;
+  launcher: Launcher;
+  exit: NodeJS.Signals | number;
+  /** Files under TMPDIR holding a secret of the env file when the key was pressed (the render uses stand-ins). */
+  heldWhileRunning: string[];
+  /** Temp folders still there after the budget. */
+  left: string[];
+  /** Files under TMPDIR holding a secret of the env file afterwards. */
+  leaked: string[];
+}
+
+async function interruptCheck(moment: Moment, launcher: Launcher): Promise<Trial> {
+  const { run, tmp, secrets, startedAt } = startCheck(launcher);
+  await reach(run, moment, tmp, startedAt);
+  const heldWhileRunning = filesHolding(tmp, secrets);
+  run.press('SIGINT');
+  const exit = await run.exit;
+  await run.gone();
+  // What must be on disk is removed by the script or, after a SIGKILL, by its reaper: a generous budget for a busy machine.
+  await waitFor('the temp folders to go', () => ourTempFolders(tmp).length === 0, WAIT_BUDGET_MS, 100).catch(() => undefined);
+  return { moment: moment.name, launcher, exit, heldWhileRunning, left: ourTempFolders(tmp), leaked: filesHolding(tmp, secrets) };
+}
+
+function failed(trial: Trial): boolean {
+  return trial.heldWhileRunning.length > 0 || trial.left.length > 0 || trial.leaked.length > 0 || !(trial.exit === 'SIGINT' || trial.exit === 130);
+}
+
+describe('Ctrl-C during check.ts --env prod through npx tsx', () => {
+  it.each(MOMENTS.map((moment, index) => [moment.name, moment, index] as const))(
+    'leaves no temp folder and no secret when pressed when %s',
+    async (_name, moment, index) => {
+      // One trial per moment, through npx and through the tsx binary in turn.
+      const trial = await interruptCheck(moment, index % 2 === 0 ? 'npx' : 'tsx');
+      expect(failed(trial), JSON.stringify(trial, null, 2)).toBe(false);
+    },
+    600_000,
+  );
+});
+
+describe('kill -9 of check.ts itself', () => {
+  it.each([MOMENTS[1], MOMENTS[3]] as Moment[])(
+    'leaves no temp folder when it comes when $name',
+    async (moment) => {
+      const { run, tmp, secrets, startedAt } = startCheck('tsx');
+      await reach(run, moment, tmp, startedAt);
+      const script = scriptOf(run);
+      const reaper = reaperOf(script);
+      expect(reaper, 'the reaper runs beside the script').toBeDefined();
+      process.kill(script, 'SIGKILL');
+      // tsx exits 128 + 9 when its child was killed.
+      expect(await run.exit).toBe(137);
+      await run.gone();
+      await waitFor('the reaper to exit', () => !alive(reaper as number));
+      expect(ourTempFolders(tmp)).toEqual([]);
+      expect(filesHolding(tmp, secrets)).toEqual([]);
+    },
+    300_000,
+  );
+});
+
+/**
+ * Freezes (SIGSTOP) the first `tool` process of the run; false when the run
+ * ended before one could be caught (a fast tool may come and go between two looks).
+ */
+async function freezeWhenRunning(run: Launched, tool: string): Promise<boolean> {
+  let frozen = false;
+  let ended = false;
+  void run.exit.then(() => {
+    ended = true;
+  });
+  await waitFor(
+    `${tool} to run`,
+    () => {
+      for (const p of run.members().filter((m) => m.comm === tool.slice(0, 15))) {
+        try {
+          process.kill(p.pid, 'SIGSTOP');
+          frozen = true;
+        } catch {
+          // it ended meanwhile
+        }
+      }
+      return frozen || ended;
+    },
+    240_000,
+    5,
+  );
+  return frozen;
+}
+
+describe('Ctrl-C while check.ts waits for a tool', () => {
+  // The tool is frozen, so it never ends: only a script whose event loop is free while the tool runs
+  // (an asynchronous spawn) answers the signal; under spawnSync it would wait for the tool.
+  it.each(['nginx', 'promtool', 'systemd-analyze', 'pgbackrest'])(
+    'is answered at once while %s runs',
+    async (tool) => {
+      for (let attempt = 1; ; attempt++) {
+        const { run, tmp } = startCheck('tsx');
+        if (!(await freezeWhenRunning(run, tool))) {
+          if (attempt < 3) continue;
+          throw new Error(`${tool} was never caught running in ${attempt} runs:\n${run.stderr()}`);
+        }
+        const script = scriptOf(run);
+        process.kill(script, 'SIGINT');
+        await waitFor('check.ts to answer the Ctrl-C', () => run.stderr().includes('interrupted by SIGINT: cleaning up'));
+        await waitFor('check.ts to end', () => !alive(script));
+        expect(ourTempFolders(tmp)).toEqual([]);
+        return;
+      }
+    },
+    600_000,
+  );
+});

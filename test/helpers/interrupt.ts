@@ -1,0 +1,89 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { waitFor } from './net.js';
+import { groupMembers, type Proc } from './procs.js';
+import { REPO } from './run.js';
+
+/** How an operator starts a script: `npx tsx …`, or the tsx binary itself. Both put tsx's signal relay in front of the script. */
+export type Launcher = 'npx' | 'tsx';
+
+export interface Launched {
+  /** The launcher's pid, which leads its own process group, as a shell's foreground job does. */
+  pgid: number;
+  stdout(): string;
+  stderr(): string;
+  /** How the launcher ended: the signal's name, or the exit code. */
+  exit: Promise<NodeJS.Signals | number>;
+  /** Sends `signal` to the whole group, as a terminal sends Ctrl-C (SIGINT) to its foreground job. */
+  press(signal?: NodeJS.Signals): void;
+  /** The group's processes now (the launcher, tsx, the script, the tools it runs). */
+  members(): Proc[];
+  /** Waits until no process of the group is left (npx returns before its children are gone). */
+  gone(budgetMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `scripts/<script>` (or the script at an absolute path) as an operator
+ * does, in its own process group; the group is killed when the test ends.
+ */
+export function launch(launcher: Launcher, script: string, args: string[], env: NodeJS.ProcessEnv): Launched {
+  const command = launcher === 'npx' ? ['npx', 'tsx'] : [join(REPO, 'node_modules', '.bin', 'tsx')];
+  const path = isAbsolute(script) ? script : join(REPO, 'scripts', script);
+  const child: ChildProcess = spawn(command[0] as string, [...command.slice(1), path, ...args], {
+    cwd: REPO,
+    // SHLVL as in an operator's terminal: at 0, a bash whose stdin is a socket (zx runs every command through one)
+    // sources ~/.bashrc, which on this machine runs pyenv's rehash; an interrupt there leaves pyenv's lock behind.
+    env: { ...process.env, SHLVL: '1', ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pgid = child.pid as number;
+  const output = { stdout: '', stderr: '' };
+  for (const stream of ['stdout', 'stderr'] as const)
+    child[stream]?.setEncoding('utf8').on('data', (d: string) => {
+      output[stream] += d;
+    });
+  const exit = new Promise<NodeJS.Signals | number>((resolve) => child.once('close', (code, signal) => resolve(signal ?? code ?? -1)));
+  onTestFinished(() => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const members = (): Proc[] => groupMembers(pgid);
+  return {
+    pgid,
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
+    exit,
+    press: (signal = 'SIGINT') => process.kill(-pgid, signal),
+    members,
+    gone: (budgetMs = 120_000) => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, budgetMs, 50),
+  };
+}
+
+/** Our temp folders in `tmp` (tsx keeps its own cache, tsx-0, there too). */
+export function ourTempFolders(tmp: string): string[] {
+  return readdirSync(tmp).filter((name) => name.startsWith('healthmate-'));
+}
+
+/** Every file below `dir` that contains one of `secrets`. */
+export function filesHolding(dir: string, secrets: string[]): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const path = join(dir, name);
+    let text: string;
+    try {
+      if (!statSync(path).isFile()) continue;
+      text = readFileSync(path, 'latin1');
+    } catch {
+      // removed while we looked
+      continue;
+    }
+    if (secrets.some((secret) => text.includes(secret))) found.push(name);
+  }
+  return found;
+}
