@@ -34,28 +34,29 @@ describe('runScript and runScriptAsync', () => {
 
 /**
  * The test sshd's readiness probe must not depend on the user's shell: a
- * ~/.bashrc that blocks (a stale pyenv lock did, 60 s per login) once made
- * every offsite and remote-state test time out waiting for sshd.
+ * ~/.bashrc that blocked (a stale pyenv lock, 60 s per login) once made every
+ * offsite and remote-state test time out waiting for sshd.
  */
 describe('the test sshd helper', () => {
-  it("is ready while the user's ~/.bashrc blocks every shell login", async () => {
-    const home = tempDir();
-    const pidFile = join(home, 'bashrc.pid');
-    // Bash reads ~/.bashrc for a command run over ssh; this one records its pid and blocks.
-    writeFileSync(join(home, '.bashrc'), `echo $$ > ${pidFile}\nexec sleep 600\n`);
-    const sshd = await startSshd({ home });
+  it("is ready while the user's login shell blocks: the probe starts no shell", async () => {
+    const dir = tempDir();
+    const pidFile = join(dir, 'shell.pid');
+    const shell = join(dir, 'blocking-shell');
+    writeFileSync(shell, `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 600\n`, { mode: 0o755 });
+    const sshd = await startSshd({ loginShell: shell });
     onTestFinished(() => sshd.stop());
 
-    // The server does see that ~/.bashrc: a command over ssh runs it and blocks there.
-    const shell = spawn('ssh', [...sshd.sshArgs, 'true'], { stdio: 'ignore' });
-    const shellExit = new Promise<number | null>((resolve) => shell.once('exit', resolve));
+    // The server does run that shell for a command over ssh, and it blocks there.
+    const command = spawn('ssh', [...sshd.sshArgs, 'true'], { stdio: 'ignore' });
+    const commandExit = new Promise<number | null>((resolve) => command.once('exit', resolve));
     onTestFinished(() => {
-      shell.kill('SIGKILL');
+      command.kill('SIGKILL');
     });
-    await waitFor('the blocking ~/.bashrc to run', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
-    expect(shell.exitCode).toBeNull();
-    // Ends the blocking sleep (its pid, recorded by the .bashrc); the ssh command then ends too.
+    const ran = (): boolean => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '';
+    await waitFor('the blocking login shell to run (or ssh to end)', () => ran() || command.exitCode !== null);
+    expect(command.exitCode).toBeNull();
+    // Ends the blocking shell (its pid, recorded by itself); the ssh command then ends too.
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
-    await shellExit;
+    await commandExit;
   });
 });

@@ -28,10 +28,11 @@ export interface Sshd {
 
 export interface SshdOptions {
   /**
-   * The server (alone, in its own mount namespace) sees this folder as the
-   * user's home, e.g. to give it a ~/.bashrc that blocks.
+   * A program the server (alone, in its own mount namespace) runs as the
+   * user's login shell, e.g. one that blocks, as a shell whose rc file waits
+   * on a stale lock does.
    */
-  home?: string;
+  loginShell?: string;
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
@@ -99,8 +100,18 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const sshArgs = ['-F', configFile, 'sshd-test'];
 
   const server = [sshd, '-D', '-e', '-f', config];
-  const [command, ...args] = options.home
-    ? [needTool('unshare'), '--mount', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', options.home, userInfo().homedir, ...server]
+  const [command, ...args] = options.loginShell
+    ? [
+        needTool('unshare'),
+        '--mount',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        options.loginShell,
+        userInfo().shell ?? '/bin/sh',
+        ...server,
+      ]
     : server;
   const child: ChildProcess = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -122,8 +133,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // Ready means a key exchange, a login and the SFTP subsystem (internal-sftp: no login shell, so no
-    // ~/.bashrc that could block), as rclone's sftp backend uses it. Each try gets long enough for a busy machine.
+    // Ready means a key exchange, a login and the SFTP subsystem (internal-sftp: no login shell, so
+    // nothing of the user's shell setup can block it), as rclone's sftp backend uses it. Each try gets
+    // long enough for a busy machine.
     await waitFor(
       `sshd on 127.0.0.1:${port}`,
       () => {
