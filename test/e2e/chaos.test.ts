@@ -41,6 +41,14 @@ const FAST_MONITORING: Record<string, (text: string) => string> = {
   'monitoring/rules/healthmate_rules.yml': scaleChaosAlerts,
 };
 
+// Scenario 1. PostgresDown resolves one scrape and one evaluation (5 s each here) after the exporter
+// reaches PostgreSQL again: two minutes is room for a busy box, not a figure (the figure is reported).
+const POSTGRES_DOWN_RESOLVES_WITHIN_MS = 120_000;
+// The goal is at most 2 s of failed traffic after PostgreSQL accepts connections again (docs/e2e.md
+// reports the figure). The test allows more, for a busy box, and still fails on the old behaviour:
+// nginx then rested both replicas for up to fail_timeout (10 s) after they were healthy again.
+const FAILED_AFTER_DATABASE_BACK_LIMIT_S = 5;
+
 /** One scenario's figures, printed and kept for docs/e2e.md. */
 interface Figures {
   outcome: string;
@@ -50,12 +58,31 @@ interface Figures {
   lostDuringFault?: number;
   /** From the fix until every healthcheck is green again (reported, not asserted). */
   lostWhileRecovering?: number;
+  /** Scenario 1: from PostgreSQL accepting connections again until the last failed request (goal ≤ 2 s). */
+  failedAfterDatabaseBack?: FailuresSince;
   lostAfterRecovery?: number;
   load?: Partial<LoadReport>;
 }
 
+interface FailuresSince {
+  /** From the moment until the last failure seen (0 when none). */
+  seconds: number;
+  requests: number;
+  /** Statuses and error codes, with counts. */
+  what: Record<string, number>;
+}
+
 const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The failures a load saw from `since` (ms since the epoch) on. */
+function failuresSince(report: LoadReport, since: number): FailuresSince {
+  const late = report.failures.filter((failure) => failure.at >= since);
+  const what: Record<string, number> = {};
+  for (const failure of late) what[failure.what] = (what[failure.what] ?? 0) + 1;
+  const last = late.reduce((latest, failure) => Math.max(latest, failure.at), since);
+  return { seconds: seconds(last - since), requests: late.length, what };
+}
 
 describe('chaos: the faults operators meet, on one production stack under load', () => {
   const timings = new Timings();
@@ -168,6 +195,18 @@ describe('chaos: the faults operators meet, on one production stack under load',
     await waitFor('every container running and healthy before the scenario', allHealthy, 300_000, 2_000).catch((error) => {
       throw new Error(`${error}:\n${projectStates().join('\n')}`);
     });
+  };
+  /**
+   * When PostgreSQL accepts connections again (ms since the epoch), seen from inside its container:
+   * pg_isready every 0.1 s, then the clock the container shares with the host. Through the engine,
+   * as nothing publishes PostgreSQL's port; one `docker exec`, so its own start-up costs nothing.
+   */
+  const acceptingConnectionsAt = (id: string): number => {
+    const script = 'i=0; until pg_isready -q -h 127.0.0.1; do i=$((i+1)); [ "$i" -lt 3000 ] || exit 1; sleep 0.1; done; date +%s%3N';
+    const probe = dockerProbe(daemon, ['exec', id, 'sh', '-c', script]);
+    const at = Number(probe.stdout.trim());
+    if (probe.code !== 0 || !Number.isSafeInteger(at)) throw new Error(`PostgreSQL did not accept connections within 5 minutes: ${probe.stderr.trim()}`);
+    return at;
   };
   /** Load for a while on a recovered stack: every request must succeed. */
   const loadAfterRecovery = async (ms = 15_000): Promise<LoadReport> => {
@@ -302,7 +341,7 @@ describe('chaos: the faults operators meet, on one production stack under load',
     timings.write('timings-chaos.json');
   });
 
-  it('1. PostgreSQL killed in the middle of a rolling deploy: the deploy rolls back (exit 1, names PostgreSQL), lock released, audit line, PostgresDown reaches Alertmanager, 0 failed requests once PostgreSQL is back', {
+  it('1. PostgreSQL killed in the middle of a rolling deploy: the deploy rolls back (exit 1, names PostgreSQL), lock released, audit line, PostgresDown reaches Alertmanager and resolves, few failed requests once PostgreSQL answers again, 0 once recovered', {
     timeout: 1_200_000,
   }, async () => {
     await healthyBaseline();
@@ -341,32 +380,37 @@ describe('chaos: the faults operators meet, on one production stack under load',
     const recovering = load();
     docker(daemon, ['start', postgres as string]);
     const startedAt = Date.now();
+    const databaseBackAt = acceptingConnectionsAt(postgres as string);
     await waitFor('/health through nginx answers 200 again', async () => (await healthThroughNginx()) === 200, 180_000, 500);
     const recoverMs = Date.now() - startedAt;
-    // The exporter's lookups of the vanished name time out for a while: PostgresDown resolves late.
-    let resolvedMs: number | undefined;
-    await alertGone('PostgresDown', {}, 300_000)
-      .then(() => {
-        resolvedMs = Date.now() - startedAt;
-      })
-      .catch(() => undefined);
-    // "Back" is every healthcheck green again. Until then nginx may still hold both replicas as failed
-    // (max_fails during the outage) and answer 502: reported as lostWhileRecovering, not asserted.
+    // PostgresDown resolves once the exporter's scrapes reach PostgreSQL again.
+    const postgresDownGone = await alertGone('PostgresDown', {}, POSTGRES_DOWN_RESOLVES_WITHIN_MS).then(
+      () => ({ resolvedMs: Date.now() - databaseBackAt }),
+      (error: Error) => ({ error }),
+    );
+    // "Back" is every healthcheck green again; what failed until then is reported.
     await waitFor('every container healthy again', allHealthy, 300_000, 2_000);
     const recoveringReport = await recovering.stop();
+    const afterDatabaseBack = failuresSince(recoveringReport, databaseBackAt);
+    if (afterDatabaseBack.seconds > FAILED_AFTER_DATABASE_BACK_LIMIT_S) console.log(`chaos 1: the edge after PostgreSQL came back:\n${edgeView()}`);
     const after = await loadAfterRecovery();
-    expect(after.requests).toBeGreaterThan(50);
-    expect(after.failed, JSON.stringify(after)).toBe(0);
 
     report('scenario 1: PostgreSQL killed mid-deploy', {
-      outcome: `rolled back to ${TAG_1} (exit 1): the new replicas could not turn healthy without PostgreSQL; PostgreSQL stays down after docker kill until started; BackendDependencyDown fired for ${dependencyAlerts} replica(s) too; PostgresDown resolved ${resolvedMs === undefined ? 'not within 300 s' : `${seconds(resolvedMs)} s`} after the start`,
+      outcome: `rolled back to ${TAG_1} (exit 1): the new replicas could not turn healthy without PostgreSQL; PostgreSQL stays down after docker kill until started; BackendDependencyDown fired for ${dependencyAlerts} replica(s) too; PostgreSQL accepted connections ${seconds(databaseBackAt - startedAt)} s after docker start; PostgresDown resolved ${'resolvedMs' in postgresDownGone ? `${seconds(postgresDownGone.resolvedMs)} s after that` : `not within ${POSTGRES_DOWN_RESOLVES_WITHIN_MS / 1000} s`}`,
       timeToAlertSeconds: seconds(alertMs),
       timeToRecoverSeconds: seconds(recoverMs),
       lostDuringFault: duringReport.failed,
       lostWhileRecovering: recoveringReport.failed,
+      failedAfterDatabaseBack: afterDatabaseBack,
       lostAfterRecovery: after.failed,
       load: brief(duringReport),
     });
+    if ('error' in postgresDownGone) throw postgresDownGone.error;
+    expect(afterDatabaseBack.seconds, `failed requests after PostgreSQL accepted connections again: ${JSON.stringify(afterDatabaseBack)}`).toBeLessThanOrEqual(
+      FAILED_AFTER_DATABASE_BACK_LIMIT_S,
+    );
+    expect(after.requests).toBeGreaterThan(50);
+    expect(after.failed, JSON.stringify(after)).toBe(0);
   });
 
   it('3. one replica loses its network to PostgreSQL: its /health names the dependency, nginx keeps answering 200, BackendDependencyDown fires; reconnected, all green without a redeploy', {

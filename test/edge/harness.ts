@@ -41,6 +41,8 @@ export interface Backend {
   address: string;
   requests: SeenRequest[];
   connections: number;
+  /** While true every request answers 503, as a replica whose database is down. */
+  failing: boolean;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startBackend(name: string): Promise<Backend> {
   const port = await freePort();
   const requests: SeenRequest[] = [];
   let connections = 0;
+  let failing = false;
   const server: Server = createServer((req, res) => {
     const connection = (req.socket as unknown as { healthmateId: number }).healthmateId;
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, connection });
@@ -62,6 +65,7 @@ export async function startBackend(name: string): Promise<Backend> {
         res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'backend-echo-should-be-hidden', ...extra });
         res.end(JSON.stringify(body));
       };
+      if (failing) return json(503, { status: 'unhealthy', reason: 'cannot reach database', backend: name });
       if (path === '/health') return json(200, { status: 'ok' });
       if (path === '/version') return json(200, { version: '1.0.0' });
       if (path === '/metrics') {
@@ -89,6 +93,12 @@ export async function startBackend(name: string): Promise<Backend> {
     requests,
     get connections() {
       return connections;
+    },
+    get failing() {
+      return failing;
+    },
+    set failing(value: boolean) {
+      failing = value;
     },
     close: () =>
       new Promise<void>((resolve) => {

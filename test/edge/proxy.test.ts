@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { accessLogEntries, type Backend, type Edge, type Reply, request, SECURITY_HEADERS, startBackend, startEdge } from './harness.js';
 
 // The tests of this file run in order against one prod nginx: the last ones
@@ -204,6 +204,25 @@ describe('nginx in front of the backend (prod config)', () => {
     // At most one new connection per nginx worker and backend (workers = CPUs).
     expect(opened).toBeLessThanOrEqual(cpus().length * 2);
     expect([...a.requests, ...b.requests].filter((r) => r.url.startsWith('/api/v1/keepalive/'))).toHaveLength(60);
+  });
+
+  it('after every replica answered 503 (the database was down), serves the moment one is healthy again, not after fail_timeout', async () => {
+    a.failing = true;
+    b.failing = true;
+    onTestFinished(() => {
+      a.failing = false;
+      b.failing = false;
+    });
+    // Three failing requests mark both replicas failed (max_fails=3; the state is shared by the workers).
+    const down = [];
+    for (let i = 0; i < 6; i += 1) down.push(await request(edge, { path: '/health' }));
+    expect(down.every((r) => r.status === 503 || r.status === 502)).toBe(true);
+    // Both replicas rest (fail_timeout 10 s): the last request ran out of replicas to ask.
+    expect(accessLogEntries(edge).at(-1)?.upstream_status).toMatch(/502$/);
+    a.failing = false;
+    // Still within fail_timeout: the first request after a replica is healthy again succeeds.
+    const back = await Promise.all(Array.from({ length: 8 }, () => request(edge, { path: '/health' })));
+    expect(back.map((r) => r.status)).toEqual(Array(back.length).fill(200));
   });
 
   it('fails over: with one of two backends down every request succeeds', async () => {

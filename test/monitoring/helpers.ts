@@ -15,8 +15,8 @@ export interface Daemon {
   stop: () => Promise<void>;
 }
 
-export async function startDaemon(bin: string, args: string[], port: number, readyPath: string): Promise<Daemon> {
-  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(bin: string, args: string[], port: number, readyPath: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout?.on('data', (d) => {
     output += d;

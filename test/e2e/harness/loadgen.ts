@@ -3,7 +3,7 @@
  * connections, and ONE retry (over a new connection) of an idempotent request only when a
  * reused connection closed before any response byte arrived. Every other error,
  * every non-2xx status and every timeout counts as a failure. The raw figure
- * (as if there were no such retry) is reported too.
+ * (as if there were no such retry) is reported too, and when each failure happened.
  *
  * Runs as its own process (the tests block on spawnSync while deploying):
  *   tsx loadgen.ts --url https://host:port/path --ca ca.pem --connect 127.0.0.1 [--concurrency 4] [--pause-ms 10]
@@ -30,6 +30,8 @@ export interface LoadReport {
   errors: Record<string, number>;
   /** Versions the backend reported in its responses (field "version"), with counts. */
   versions: Record<string, number>;
+  /** Each failure: when the client gave up on it (ms since the epoch) and what it got (status or error code). */
+  failures: { at: number; what: string }[];
   durationSeconds: number;
 }
 
@@ -50,7 +52,19 @@ const pauseMs = Number(values['pause-ms']);
 const ca = readFileSync(values.ca);
 const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca });
 
-const report: LoadReport = { requests: 0, ok: 0, failed: 0, rawFailed: 0, retries: 0, timeouts: 0, statuses: {}, errors: {}, versions: {}, durationSeconds: 0 };
+const report: LoadReport = {
+  requests: 0,
+  ok: 0,
+  failed: 0,
+  rawFailed: 0,
+  retries: 0,
+  timeouts: 0,
+  statuses: {},
+  errors: {},
+  versions: {},
+  failures: [],
+  durationSeconds: 0,
+};
 const bump = (counts: Record<string, number>, key: string): void => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
@@ -122,6 +136,7 @@ async function one(): Promise<void> {
     bump(report.errors, outcome.code);
     if (outcome.timeout) report.timeouts++;
   }
+  report.failures.push({ at: Date.now(), what: outcome.kind === 'response' ? String(outcome.status) : outcome.code });
   report.failed++;
   report.rawFailed++;
 }

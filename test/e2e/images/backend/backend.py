@@ -9,6 +9,7 @@ database and Redis answer with those credentials: 503 naming the failing one und
 """
 import json
 import os
+import queue
 import random
 import signal
 import socket
@@ -96,12 +97,38 @@ class Metrics:
 METRICS = Metrics()
 
 
-class Dependencies:
-    """Checks the database and Redis every two seconds in the background, so
-    /health under load costs nothing and never piles up connections. Each check
-    is bounded (connect and TCP user timeouts), so a network that silently drops
-    packets shows within seconds instead of hanging the check."""
+def lookup(host, port, seconds):
+    """getaddrinfo bounded in time: it has none of its own, and the name of a stopped
+    container can take Docker's DNS 10 s to fail, which would hold the check that long
+    after the container is back. A lookup still running is left to finish on its own."""
+    answer = queue.Queue(maxsize=1)
 
+    def run():
+        try:
+            answer.put(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+        except OSError as error:
+            answer.put(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        found = answer.get(timeout=seconds)
+    except queue.Empty:
+        raise TimeoutError(f"looking up {host} took over {seconds} s") from None
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+class Dependencies:
+    """Checks the database and Redis every second in the background, so /health
+    under load costs nothing and never piles up connections, and a dependency that
+    is back shows within a second. Each check is bounded as a whole (name lookup,
+    connect and TCP user timeouts), so a network that silently drops packets or a
+    name that no longer resolves shows within seconds instead of hanging the check."""
+
+    INTERVAL_SECONDS = 1
+    # Docker's DNS answers a name it knows within milliseconds.
+    LOOKUP_SECONDS = 2
     NAMES = ("database", "redis")
 
     def __init__(self):
@@ -114,8 +141,11 @@ class Dependencies:
         threading.Thread(target=self.loop, daemon=True).start()
 
     def loop(self):
+        # One check a second, start to start: after a slow (failing) one the next starts at once.
+        started = time.monotonic()
         while True:
-            time.sleep(2)
+            time.sleep(max(0.0, started + self.INTERVAL_SECONDS - time.monotonic()))
+            started = time.monotonic()
             self.check()
 
     def check(self):
@@ -137,8 +167,11 @@ class Dependencies:
 
             if self.db is None or self.db.closed:
                 url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+                parsed = urlparse(url)
+                # libpq's own lookup has no timeout: connect to the address found in time.
+                address = lookup(parsed.hostname, parsed.port or 5432, self.LOOKUP_SECONDS)
                 # tcp_user_timeout: unacknowledged data (a dropped network) fails the query after 3 s.
-                self.db = psycopg2.connect(url, connect_timeout=3, tcp_user_timeout=3000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
+                self.db = psycopg2.connect(url, hostaddr=address, connect_timeout=3, tcp_user_timeout=3000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
                 self.db.autocommit = True
             with self.db.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -155,6 +188,9 @@ class Dependencies:
         try:
             import redis
 
+            # A bounded lookup first: redis-py's own (unbounded) one is then answered at once.
+            parsed = urlparse(self.redis_url)
+            lookup(parsed.hostname, parsed.port or 6379, self.LOOKUP_SECONDS)
             redis.Redis.from_url(self.redis_url, socket_timeout=3, socket_connect_timeout=3).ping()
             return None
         except Exception as error:
