@@ -13,9 +13,9 @@ export default defineConfig({
           globalSetup: ['test/leftovers.ts', 'test/tool-cache.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
-          // Budgets for a test and a hook to finish before they count as hung, not claims about
-          // speed: the tests wait on conditions, and a busy box (two CPU hogs beside the suite)
-          // runs them 5-8 times slower than a quiet one (docs/e2e.md).
+          // How long a test or hook may take before it counts as hung, not a claim about speed:
+          // the tests wait on conditions, and a busy box (two CPU hogs and other suites beside
+          // this one) runs them several times slower than a quiet one (docs/performance.md).
           testTimeout: 600_000,
           hookTimeout: 600_000,
         },
