@@ -9,7 +9,7 @@
  * Usage: npm run bench:startup [-- --runs 5] [--only render.ts,check.ts]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -92,6 +92,13 @@ try {
   const remembered: Record<string, number[]> = {};
   const cache = join(work, 'passes');
   const command = (script: string) => [join(REPO, 'scripts', script), ...(REAL[script] as string[])];
+  // The pgBackRest commands name the deployed stack's compose files (and refuse without them): a prod release to find.
+  spawnSync(TSX, [join(REPO, 'scripts', 'render.ts'), '--env', 'prod', '--env-file', '.env.example', '--out', join(work, 'render')], {
+    cwd: REPO,
+    stdio: 'ignore',
+    env: { ...process.env, STATE_DIR: join(work, 'state') },
+  });
+  cpSync(join(work, 'render', 'prod'), join(work, 'state', 'deploy', 'current'), { recursive: true });
   for (const script of scripts) fixedCost(command(script), cache);
   // Interleave the baseline with the scripts, so load on the machine hits every figure alike.
   for (let i = 0; i < RUNS; i++) {

@@ -18,14 +18,18 @@ Brings the rendered bundle in this folder up with Docker Compose, in four steps:
   1. verify the copy: sha256sum -c SHA256SUMS, and no file that SHA256SUMS does not list
   2. give each secret file to the uid of the service that reads it (secret-owners.txt)
   3. create the state folders and mount points the stack needs (host-setup.txt)
-  4. start postgres and redis, run the migrations, start the rest, wait until every
-     container is running and healthy, reload nginx, Prometheus, Alertmanager and the
-     blackbox exporter (SIGHUP: configs copied over a running stack), print what is up
+  4. start the datastores (etcd, PostgreSQL under Patroni, HAProxy, redis), run the
+     migrations, start the rest, wait until every container is running and healthy,
+     reload nginx, Prometheus, Alertmanager and the blackbox exporter (SIGHUP: configs
+     copied over a running stack), print what is up
 
 Options:
   --dry-run          check everything, then print the steps; change nothing
   --timeout SECONDS  how long to wait for health at each wait (default 300)
   -h, --help         this text
+
+Environment: DOCKER_HOST (the engine), HEALTHMATE_ENGINE_TIMEOUT (seconds each question
+to the engine may take, default 30).
 
 Runs as root (secret files belong to the service uids). Idempotent: run it again after a
 change. Exit 0 when up and healthy, 1 when an operation failed, 2 when refused (nothing changed).
@@ -98,37 +102,53 @@ if ! report=$(sha256sum -c SHA256SUMS 2>&1); then
   done
   refuse "the copy in $here does not match its SHA256SUMS (files above): copy dist/<env> again, whole."
 fi
-listed='
+# SHA256SUMS read line by line: each line is `<sha256>  <file>` (as render writes it), a file
+# name is the rest of its line, whole. A line of another form is refused, not skipped.
+nl='
 '
+hex64='' digits=0
+while [ "$digits" -lt 64 ]; do
+  hex64="${hex64}[0-9a-f]"
+  digits=$((digits + 1))
+done
+listed=$nl
 checked=0
-while read -r _ path; do
-  listed="$listed$path
-"
+while IFS= read -r line || [ -n "$line" ]; do
+  case $line in
+    $hex64'  '?*) ;;
+    *) refuse "$here/SHA256SUMS line $((checked + 1)) is not \"<sha256>  <file>\": copy dist/<env> again, whole." ;;
+  esac
+  listed="$listed${line#*  }$nl"
   checked=$((checked + 1))
 done <SHA256SUMS
-# A file SHA256SUMS does not list was not rendered, yet Prometheus or nginx would load it.
+# A file SHA256SUMS does not list was not rendered, yet Prometheus or nginx would load it: every
+# name counts (dot files, `..x`, spaces), compared whole. secrets/ is not listed (its hashes would
+# give weak secrets away); compose reads only the secret files docker-compose.yml names.
+unlisted=''
+note_unlisted() {
+  case $1 in
+    *"$nl"*) refuse "a file name with a line break is in $here (it starts \"${1%%"$nl"*}\"); remove it, or copy dist/<env> again into an empty folder." ;;
+  esac
+  case $listed in
+    *"$nl$1$nl"*) ;;
+    *) [ "$1" = SHA256SUMS ] || unlisted="$unlisted '$1'" ;;
+  esac
+}
+# Every entry below $1 but . and ..; a symbolic link is a file here (never followed).
 walk() {
-  set +f
-  for entry in "$1"/* "$1"/.[!.]*; do
-    [ -e "$entry" ] || continue
-    if [ -d "$entry" ]; then
+  for entry in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    [ -e "$entry" ] || [ -L "$entry" ] || continue
+    if [ -d "$entry" ] && [ ! -L "$entry" ]; then
       [ "$entry" = ./secrets ] || walk "$entry"
     else
-      printf '%s\n' "${entry#./}"
+      note_unlisted "${entry#./}"
     fi
   done
-  set -f
 }
-extra=''
-for path in $(walk .); do
-  case $listed in
-    *"
-$path
-"*) ;;
-    *) [ "$path" = SHA256SUMS ] || extra="$extra $path" ;;
-  esac
-done
-[ -z "$extra" ] || refuse "files not in SHA256SUMS are in $here:$extra; remove them or copy dist/<env> again into an empty folder."
+set +f
+walk .
+set -f
+[ -z "$unlisted" ] || refuse "files not in SHA256SUMS are in $here:$unlisted; remove them or copy dist/<env> again into an empty folder."
 
 # ---- checks before anything changes: secrets, root, Docker, certificates ----
 me=$(id -u)
@@ -152,6 +172,8 @@ while read -r uid _ path; do
   [ -f "$path" ] || refuse "$here/$path is missing: copy the secrets/ folder too (scp -r keeps it)."
 done <secret-owners.txt
 
+command -v timeout >/dev/null 2>&1 ||
+  refuse 'timeout is not installed (it comes with coreutils): install coreutils.'
 command -v docker >/dev/null 2>&1 ||
   refuse 'Docker is not installed (no docker on PATH): install Docker Engine with the compose plugin, or docker-compose.'
 if docker compose version >/dev/null 2>&1; then
@@ -170,10 +192,20 @@ compose() {
 }
 
 for file in $required; do
-  [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md)."
+  [ -f "$file" ] || refuse "$file is missing: put the certificates in place first (nginx: generate-certs.ts or certbot, docs/edge.md; pgBackRest: generate-certs.ts --profile pgbackrest, docs/backup-restore.md; etcd and Patroni: generate-certs.ts --profile cluster, docs/ha.md)."
 done
 
-if ! docker version >/dev/null 2>&1; then
+# Each question to the engine is bounded: one that accepts and never answers must not hang up.sh.
+engine_timeout=${HEALTHMATE_ENGINE_TIMEOUT:-30}
+case $engine_timeout in
+  '' | *[!0-9]* | 0) refuse "HEALTHMATE_ENGINE_TIMEOUT=$engine_timeout is not a whole number of seconds above 0." ;;
+esac
+ask_engine() { timeout "$engine_timeout" docker "$@"; }
+engine_status=0
+ask_engine version >/dev/null 2>&1 || engine_status=$?
+if [ "$engine_status" = 124 ]; then
+  fail "the Docker engine at ${DOCKER_HOST:-the local socket} did not answer docker version within ${engine_timeout}s: check that it runs, or fix DOCKER_HOST."
+elif [ "$engine_status" != 0 ]; then
   [ "$dry_run" = 1 ] || fail "the Docker engine at ${DOCKER_HOST:-the local socket} cannot be reached: start Docker, or fix DOCKER_HOST."
   say "up.sh: warning: the Docker engine at ${DOCKER_HOST:-the local socket} cannot be reached (a real run stops here)."
 fi
@@ -200,10 +232,10 @@ wait_healthy() {
   while :; do
     pending=''
     for service in $1; do
-      ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service")
+      ids=$(ask_engine ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$service")
       [ -n "$ids" ] || pending="$pending $service(no container)"
       for id in $ids; do
-        state=$(docker inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo gone)
+        state=$(ask_engine inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{else}}no-healthcheck{{end}}' "$id" 2>/dev/null || echo gone)
         case $state in
           running/healthy | running/no-healthcheck) ;;
           *) pending="$pending $service($state)" ;;
@@ -273,4 +305,4 @@ if [ "$dry_run" = 1 ]; then
   exit 0
 fi
 printf 'up: compose project %s from %s\n' "$project" "$here"
-docker ps --filter "label=com.docker.compose.project=$project" --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'
+ask_engine ps --filter "label=com.docker.compose.project=$project" --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}'

@@ -1,17 +1,4 @@
+import { SPEC } from './lib/cli/specs/deploy-k8s.js';
 import { runCli } from './lib/cli.js';
-import { K8S_CLI_OPTIONS } from './lib/k8s/options.js';
 
-await runCli(
-  {
-    name: 'deploy-k8s.ts',
-    summary:
-      "Deploy HealthMate to Kubernetes: render, validate (schemas and policy), check the operators' CRDs (CloudNativePG, Barman Cloud Plugin, Prometheus Operator, cert-manager, VPA), create the Secrets from secrets files, apply in dependency order, wait for the PostgreSQL Cluster and every rollout, smoke-check the backend, then monitors and the certificate and Ingress; on failure roll the Deployments back and exit 1.",
-    dryRun: true,
-    options: K8S_CLI_OPTIONS,
-    examples: [
-      'npx tsx scripts/deploy-k8s.ts --env prod --context prod-cluster --dry-run',
-      'npx tsx scripts/deploy-k8s.ts --env prod --env-file .env.prod --context prod-cluster',
-    ],
-  },
-  async (args) => (await import('./lib/k8s/cli.js')).runDeployK8s(args),
-);
+await runCli(SPEC, async (args) => (await import('./lib/k8s/cli.js')).runDeployK8s(args, args.values));

@@ -1,16 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DockerdRecord, dockerdRecords, inPool } from './helpers/dockerd-records.js';
+import { type DockerdRecord, dockerdRecords, type HostsRecord, hostsRecords, inPool } from './helpers/harness-records.js';
 
 /**
  * Vitest globalSetup for both projects: the run gets a private TMPDIR, and its
  * teardown fails the run when the run's tests left behind a healthmate-* or
- * hm-e2e-* folder in it, or when a private dockerd of this run (each records
- * itself in the TMPDIR: test/helpers/dockerd-records.ts) left its folder, a
- * bridge or an address of its pool. What other processes on the machine
- * create meanwhile (another suite's daemons) is not this run's to judge, and
- * what existed before the run does not count.
+ * hm-e2e-* folder in it, or when the run's e2e harness left something outside
+ * it (each private dockerd and each set of e2e hosts records itself in the
+ * TMPDIR: test/helpers/harness-records.ts): a daemon's folder, a bridge or an
+ * address of its pool; the hosts' folder, switch, network namespaces or links.
+ * What other processes on the machine create meanwhile (another suite's
+ * daemons and hosts) is not this run's to judge, and what existed before the
+ * run does not count.
  */
 
 const SYSTEM_TMP = '/tmp';
@@ -20,6 +22,9 @@ interface Snapshot {
   bridges: string[];
   /** [address with prefix length, device] in 198.18.0.0/16, the range of the private daemons' pools. */
   addresses: [string, string][];
+  /** Every link's name (the e2e hosts' switch and veth ends among them) and network namespace. */
+  links: string[];
+  namespaces: string[];
 }
 
 function lines(command: string, args: string[]): string[] {
@@ -36,11 +41,13 @@ function snapshot(): Snapshot {
       .map((l) => /^\d+:\s+(\S+)\s+inet\s+(198\.18\.\d+\.\d+\/\d+)/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => [m[2] as string, m[1] as string]),
+    links: lines('ip', ['-o', 'link', 'show']).map((l) => l.split(':')[1]?.trim().split('@')[0] ?? ''),
+    namespaces: lines('ip', ['netns', 'list']).map((l) => l.split(' ')[0] ?? ''),
   };
 }
 
-/** What this run's daemons left behind that was not there before the run. */
-function daemonLeftovers(daemons: DockerdRecord[], before: Snapshot): string[] {
+/** What this run's daemons and hosts left behind that was not there before the run. */
+function harnessLeftovers(daemons: DockerdRecord[], hosts: HostsRecord[], before: Snapshot): string[] {
   const after = snapshot();
   const problems: string[] = [];
   const owner = (address: string) => daemons.find((d) => inPool(address, d.pool));
@@ -54,6 +61,12 @@ function daemonLeftovers(daemons: DockerdRecord[], before: Snapshot): string[] {
   for (const [address, device] of after.addresses.filter(([a, d]) => !seen.has(`${a} ${d}`))) {
     const daemon = owner(address);
     if (daemon) problems.push(`address ${address} on ${device} (pool ${daemon.pool} of the private dockerd in ${daemon.root})`);
+  }
+  // The hosts' names are unique to the run (they carry its folder's random part): what is there is theirs.
+  for (const set of hosts) {
+    if (existsSync(set.root)) problems.push(`temp folder ${set.root} (the e2e hosts' own)`);
+    for (const link of [set.bridge, ...set.links].filter((l) => after.links.includes(l))) problems.push(`link ${link} (of the e2e hosts in ${set.root})`);
+    for (const netns of set.netns.filter((n) => after.namespaces.includes(n))) problems.push(`network namespace ${netns} (of the e2e hosts in ${set.root})`);
   }
   return problems;
 }
@@ -79,15 +92,16 @@ export default function setup(): () => Promise<void> {
     if (savedTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = savedTmp;
     const daemons = dockerdRecords(privateTmp);
+    const hosts = hostsRecords(privateTmp);
     const folders = readdirSync(privateTmp)
       .filter((name) => OUR_FOLDER.test(name))
       .map((name) => `temp folder ${join(privateTmp, name)}`);
     // A daemon still shutting down takes its bridges and addresses away as it goes: wait for it to end.
-    let problems = daemonLeftovers(daemons, before);
+    let problems = harnessLeftovers(daemons, hosts, before);
     const deadline = Date.now() + 180_000;
     while (problems.some((p) => !p.startsWith('temp folder')) && daemons.some((d) => alive(d.pid)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
-      problems = daemonLeftovers(daemons, before);
+      problems = harnessLeftovers(daemons, hosts, before);
     }
     problems = [...folders, ...problems];
     rmSync(privateTmp, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { deriveBackup } from './backup/deriver.js';
+import { clusterTargetFiles, deriveCluster } from './cluster/deriver.js';
 import { deriveStack } from './compose/deriver.js';
 import { hostSetupFiles } from './compose/host-setup.js';
 import { deriveK8s } from './k8s/deriver.js';
@@ -15,8 +16,11 @@ registerDeriver('state paths', deriveStatePaths);
 registerDeriver('edge', deriveEdge);
 registerDeriver('backup', deriveBackup);
 registerDeriver('stack', deriveStack);
+registerDeriver('cluster', deriveCluster);
 registerDeriver('k8s', deriveK8s);
 // up.sh's owner list and host setup, from the same compose labels the deploy reads.
 registerBundleFiles('host setup', hostSetupFiles);
+// Prometheus' file_sd targets of the cluster members, from the inventory.
+registerBundleFiles('cluster scrape targets', clusterTargetFiles);
 // The Prometheus Operator's PrometheusRule, from the rendered rule files promtool tests.
 registerBundleFiles('k8s PrometheusRule', prometheusRuleFiles);

@@ -9,10 +9,21 @@ let quiet = false;
 
 export const REDACTED = '***';
 
+/**
+ * The shortest value the redactor hides. A shorter one cannot be hidden without rewriting our
+ * own words (a secret "password" turned the warning about it into `contains "***"`, and
+ * `grafana_admin_password` into `grafana_admin_***`), and what goes missing shows the value.
+ * Every placeholder word the prod policy knows (env/policy.ts) is shorter, and prod refuses a
+ * secret shorter than 16 for every real run (init-env never writes one), so every secret a real
+ * prod run holds is hidden wherever it appears; a shorter value is a dev value or a placeholder.
+ */
+export const MIN_REDACTED_LENGTH = 12;
+
 export function registerSecret(value: string | undefined): void {
   if (value && value.length > 0) secretValues.add(value);
 }
 
+/** Every registered value, short ones too: check.ts looks for them in the rendered configs. */
 export function registeredSecrets(): string[] {
   return [...secretValues];
 }
@@ -21,7 +32,7 @@ export function redact(text: string): string {
   let result = text;
   // Longest first, so a secret that contains another is hidden whole.
   for (const secret of [...secretValues].sort((a, b) => b.length - a.length)) {
-    result = result.split(secret).join(REDACTED);
+    if (secret.length >= MIN_REDACTED_LENGTH) result = result.split(secret).join(REDACTED);
   }
   return result;
 }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LoadedEnv } from './env/load.js';
 import type { Deriver } from './render/derived.js';
 
@@ -20,6 +20,8 @@ export interface StatePaths {
   backups: string;
   /** Deploy lock, audit log and the previous-release state file (on the engine's host: deploy/store.ts). */
   deploy: string;
+  /** The PostgreSQL cluster's TLS files: per db host (etcd, Patroni/PostgreSQL) and the CA certificate alone. */
+  cluster: string;
 }
 
 export function statePaths(env: LoadedEnv): StatePaths {
@@ -33,7 +35,24 @@ export function statePaths(env: LoadedEnv): StatePaths {
     // BACKUP_DIR lets backups live on their own disk.
     backups: env.values.BACKUP_DIR ? resolve(env.values.BACKUP_DIR) : resolve(root, 'backups'),
     deploy: resolve(root, 'deploy'),
+    cluster: resolve(root, 'cluster'),
   };
+}
+
+/** What each cluster TLS folder holds: the project CA certificate, the host's certificate and its key. */
+export const CLUSTER_TLS_FILES = { ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' } as const;
+/** The two certificates of a db host: its etcd member (peer and client TLS), and Patroni's REST API with PostgreSQL. */
+export const CLUSTER_COMPONENTS = ['etcd', 'postgres'] as const;
+export type ClusterComponent = (typeof CLUSTER_COMPONENTS)[number];
+
+/** One db host's TLS folder for one component, mounted read-only into that container. */
+export function clusterTlsDir(paths: StatePaths, host: string, component: ClusterComponent): string {
+  return join(paths.cluster, 'tls', host, component);
+}
+
+/** The CA certificate alone (ca.pem): what HAProxy and Prometheus need to verify the members. */
+export function clusterCaDir(paths: StatePaths): string {
+  return join(paths.cluster, 'ca');
 }
 
 /** Absolute host paths for templates (compose bind mounts). */

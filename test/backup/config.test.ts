@@ -8,12 +8,13 @@ import { needTool } from '../helpers/tools.js';
 
 const SECRET = 'Config-Test-Secret-9f3a71c2';
 
-/** A rendered-bundle stand-in with a config file and a secrets/ folder. */
+/** A rendered-bundle stand-in with a config file, a secrets/ folder and the MANIFEST.json --bundle-dir looks for. */
 function bundle(dir: string): string {
   const b = join(dir, 'bundle', 'dev');
   mkdirSync(join(b, 'secrets'), { recursive: true });
   writeFileSync(join(b, 'docker-compose.yml'), 'services: {}\n');
   writeFileSync(join(b, 'secrets', 'postgres_password'), SECRET, { mode: 0o600 });
+  writeFileSync(join(b, 'MANIFEST.json'), JSON.stringify({ env: 'dev', files: [{ path: 'docker-compose.yml' }, { path: 'secrets/postgres_password' }] }));
   return b;
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { overriding, REPO, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type Cluster, clusterFlags, PG_BIN, startCluster } from './cluster.js';
 
@@ -210,7 +210,7 @@ describe('backup-db.ts failures leave no finished artifact and the previous back
     copyFileSync(join(s.backups, artifact as string), join(s.backups, old));
     copyFileSync(join(s.backups, `${artifact}.json`), join(s.backups, `${old}.json`));
     const deadPort = await freePort();
-    const result = runScript('backup-db.ts', [...s.flags, '--set', `BACKUP_DB_PORT=${deadPort}`], { env: cluster.scriptEnv });
+    const result = runScript('backup-db.ts', overriding(s.flags, ['--set', `BACKUP_DB_PORT=${deadPort}`]), { env: cluster.scriptEnv });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`error: cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${deadPort}`));
     expect(files(s.backups)).toEqual([...before, old, `${old}.json`].sort());

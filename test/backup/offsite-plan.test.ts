@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,8 +7,9 @@ import { type OffsiteArtifact, type OffsiteSet, offsiteTarget, planOffsite, remo
 import { offsiteMetricsText } from '../../scripts/lib/backup/offsite-metrics.js';
 import { planRetention } from '../../scripts/lib/backup/retention.js';
 import { checkOffsite } from '../../scripts/lib/check/validators/backup.js';
-import { loadEnv } from '../../scripts/lib/env/load.js';
+import { isRcloneCredential, loadEnv } from '../../scripts/lib/env/load.js';
 import { tempDir } from '../helpers/tmp.js';
+import { needTool } from '../helpers/tools.js';
 
 const NOW = new Date('2026-12-10T02:30:00Z');
 
@@ -143,5 +145,65 @@ describe("the env file carries rclone's RCLONE_CONFIG_* form of the remote", () 
     }
     writeFileSync(file, `${example}\nRCLONE_OFFSITE_TYPE=sftp\n`);
     expect(() => loadEnv({ env: 'prod', envFile: file, purpose: 'plan', processEnv: {} })).toThrow(/RCLONE_OFFSITE_TYPE is not a known variable/);
+  });
+});
+
+describe('which RCLONE_CONFIG_* options are credentials (refused in the env file, never printed)', () => {
+  /** Every option name of every backend rclone knows, with whether rclone itself hides it (IsPassword). */
+  function rcloneOptions(): Map<string, boolean> {
+    const result = spawnSync(needTool('rclone'), ['config', 'providers'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(result.status, result.stderr).toBe(0);
+    const options = new Map<string, boolean>();
+    for (const backend of JSON.parse(result.stdout) as { Options: { Name: string; IsPassword: boolean }[] }[])
+      for (const option of backend.Options) options.set(option.Name, (options.get(option.Name) ?? false) || option.IsPassword);
+    return options;
+  }
+  const asVariable = (option: string): string => `RCLONE_CONFIG_OFFSITE_${option.toUpperCase()}`;
+
+  it('every option rclone obscures (its own list: pass, password2, key_file_pass, ...) is one', () => {
+    const obscured = [...rcloneOptions()].filter(([, hidden]) => hidden).map(([name]) => name);
+    expect(obscured).toContain('password2');
+    expect(obscured.filter((name) => !isRcloneCredential(asVariable(name)))).toEqual([]);
+  });
+
+  it('so are the plain credentials (tokens, keys, client secrets), and not the paths and switches that name them', () => {
+    const options = rcloneOptions();
+    // By hand from rclone 1.60's backends: what a leak would give away, and what it would not.
+    const secrets = [
+      'token',
+      'access_token',
+      'refresh_token',
+      'client_secret',
+      'secret_access_key',
+      'session_token',
+      'key',
+      'key_pem',
+      'api_key',
+      'sas_url',
+      'service_account_credentials',
+      'sse_customer_key',
+      'sse_customer_key_base64',
+      'application_credential_secret',
+      'bearer_token',
+      'auth_token',
+    ];
+    const plain = [
+      'host',
+      'user',
+      'port',
+      'key_file',
+      'pubkey_file',
+      'known_hosts_file',
+      'shared_credentials_file',
+      'access_key_id',
+      'token_url',
+      'bearer_token_command',
+      'ask_password',
+      'key_use_agent',
+      'env_auth',
+    ];
+    for (const name of [...secrets, ...plain]) expect(options.has(name), `rclone has no option ${name}`).toBe(true);
+    expect(secrets.filter((name) => !isRcloneCredential(asVariable(name)))).toEqual([]);
+    expect(plain.filter((name) => isRcloneCredential(asVariable(name)))).toEqual([]);
   });
 });

@@ -1,12 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { overriding, REPO, runScript, runScriptAsync } from '../helpers/run.js';
+import { startSilentServers } from '../helpers/silent-server.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
+import { needTool } from '../helpers/tools.js';
 import { type Cluster, clusterFlags, startCluster } from './cluster.js';
 
 /**
@@ -61,7 +63,12 @@ interface State {
 function state(extra: string[] = []): State {
   const dir = join(root, `state-${++run}`);
   const remote = join(root, `remote-${run}`);
-  return { dir, backups: join(dir, 'backups'), remote, flags: [...clusterFlags(cluster, dir), '--set', `BACKUP_OFFSITE_REMOTE=offsite:${remote}`, ...extra] };
+  return {
+    dir,
+    backups: join(dir, 'backups'),
+    remote,
+    flags: overriding([...clusterFlags(cluster, dir), '--set', `BACKUP_OFFSITE_REMOTE=offsite:${remote}`], extra),
+  };
 }
 
 function files(dir: string): string[] {
@@ -287,6 +294,35 @@ describe('offsite copies to a real SFTP server', () => {
     for (const n of dumps) expect(sha256(join(s.remote, n))).toBe(manifest(join(s.backups, n)).sha256);
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('1');
   });
+  it('a remote that accepts TCP and never answers (a hung SFTP server): the offsite step gives up within the test timeout, local backup kept', async () => {
+    // The test timeout is the only bound asserted (no lower one): about a minute (2 tries x --timeout 30s)
+    // plus the dump passes it with room on a busy box; the old flags took 191 s.
+    const silent = await startSilentServers();
+    onTestFinished(() => silent.close());
+    const s = state();
+    mkdirSync(s.dir, { recursive: true });
+    // A real key: rclone reads it before it dials; the handshake is what never ends.
+    const key = join(s.dir, 'offsite_ed25519');
+    const keygen = spawnSync(needTool('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', key], { encoding: 'utf8' });
+    expect(keygen.status, keygen.stderr).toBe(0);
+    writeFileSync(join(s.dir, 'known_hosts'), '');
+    const env = {
+      RCLONE_CONFIG_OFFSITE_TYPE: 'sftp',
+      RCLONE_CONFIG_OFFSITE_HOST: '127.0.0.1',
+      RCLONE_CONFIG_OFFSITE_PORT: String(silent.port),
+      RCLONE_CONFIG_OFFSITE_USER: 'healthmate',
+      RCLONE_CONFIG_OFFSITE_KEY_FILE: key,
+      RCLONE_CONFIG_OFFSITE_KNOWN_HOSTS_FILE: join(s.dir, 'known_hosts'),
+    };
+    // Asynchronously, so the silent server keeps accepting while the script runs.
+    const failed = await runScriptAsync('backup-db.ts', s.flags, { env: { ...cluster.scriptEnv, ...env }, timeoutMs: 600_000 });
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/^error: offsite copy to offsite:\S+ failed \(1 artifact\(s\) not there yet\): .*i\/o timeout.*The local backup is intact/m);
+    expect(silent.accepted()).toBeGreaterThan(0);
+    const [dump] = files(s.backups).filter((n) => n.endsWith('.dump'));
+    expect(sha256(join(s.backups, dump as string))).toBe(manifest(join(s.backups, dump as string)).sha256);
+    expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('0');
+  }, 150_000);
 
   it('remote cut mid-copy: no remote artifact counts, local intact, no secret in rclone argv; the next run completes the remote', async () => {
     const s = state();
@@ -369,10 +405,11 @@ describe('offsite copies to a real SFTP server', () => {
   it('backup-config.ts copies the config tarball to <remote>/config, verified', async () => {
     const sshd = await sshdForTest();
     const s = state();
-    // A bundle folder of its own (a missing one is refused): one config file is enough for the archive.
+    // A bundle folder of its own (a missing one is refused): one config file and its manifest are enough for the archive.
     const bundle = join(s.dir, 'bundle');
     mkdirSync(bundle, { recursive: true });
     writeFileSync(join(bundle, 'docker-compose.yml'), 'services: {}\n');
+    writeFileSync(join(bundle, 'MANIFEST.json'), JSON.stringify({ env: 'dev', files: [{ path: 'docker-compose.yml' }] }));
     const result = runScript('backup-config.ts', [...s.flags, '--bundle-dir', bundle], { env: rcloneEnv(sshd) });
     expect(result.code, result.stderr).toBe(0);
     const [name] = files(join(s.backups, 'config')).filter((n) => n.endsWith('.tar.gz'));
@@ -440,11 +477,14 @@ describe('offsite bad input: exit 2, one sentence, nothing changed', () => {
     });
   }
 
-  it('an undefined remote: --dry-run fails as the real run would, naming how to define it', () => {
+  it('an undefined remote is bad input: refused before the backup, in --dry-run and the real run alike, naming how to define it', () => {
     const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=nosuch:backups']);
-    const result = backupDb(s, {}, ['--dry-run']);
-    expect(result.code, result.stderr).toBe(1);
-    expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
+    for (const args of [['--dry-run'], []]) {
+      const result = backupDb(s, {}, args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
+      expect(existsSync(s.backups)).toBe(false);
+    }
   });
 
   it('restore-db --from-offsite without a remote', () => {

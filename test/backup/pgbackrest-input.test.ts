@@ -10,14 +10,15 @@ import {
   pgbackrestParse,
   pgbackrestValidators,
 } from '../../scripts/lib/check/validators/pgbackrest.js';
+import { parseDateTime } from '../../scripts/lib/cli/kinds.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { loadEnv } from '../../scripts/lib/env/load.js';
 import { BadInputError } from '../../scripts/lib/errors.js';
 import { verifyProblems } from '../../scripts/lib/pgbackrest/backup.js';
 import { parseInfo, pgbackrestMetricsText, segmentEndBytes } from '../../scripts/lib/pgbackrest/metrics.js';
-import { parseRecoveryTime, restoreTarget } from '../../scripts/lib/pgbackrest/target.js';
+import { restoreTarget } from '../../scripts/lib/pgbackrest/target.js';
 import { REPO, runScript } from '../helpers/run.js';
-import { tempDir } from '../helpers/tmp.js';
+import { tempDir, tempDirWithBundle } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
@@ -29,7 +30,7 @@ describe('restore-pitr --to: a real RFC 3339 instant in the past', () => {
     ['2026-11-30T13:30:00+02:00', '2026-11-30 13:30:00+02:00'],
     ['2024-02-29T08:00:00-05:00', '2024-02-29 08:00:00-05:00'],
   ])('accepts %s', (text, postgres) => {
-    expect(parseRecoveryTime(text, NOW).postgres).toBe(postgres);
+    expect(parseDateTime(text, '--to', NOW, true).sql).toBe(postgres);
   });
 
   it.each([
@@ -45,15 +46,15 @@ describe('restore-pitr --to: a real RFC 3339 instant in the past', () => {
     ['2026-11-30T12:00:01Z', /is in the future/],
     ['2027-01-01T00:00:00Z', /is in the future/],
   ])('refuses %s', (text, message) => {
-    expect(() => parseRecoveryTime(text, NOW)).toThrow(BadInputError);
-    expect(() => parseRecoveryTime(text, NOW)).toThrow(message);
+    expect(() => parseDateTime(text, '--to', NOW, true)).toThrow(BadInputError);
+    expect(() => parseDateTime(text, '--to', NOW, true)).toThrow(message);
   });
 
-  it('wants exactly one of --to, --latest, --immediate', () => {
-    expect(() => restoreTarget({}, NOW)).toThrow(/say where recovery stops/);
-    expect(() => restoreTarget({ to: '2026-11-30T10:00:00Z', latest: true }, NOW)).toThrow(/--to and --latest exclude each other/);
-    expect(() => restoreTarget({ latest: true, immediate: true }, NOW)).toThrow(/--latest and --immediate exclude each other/);
-    expect(restoreTarget({ immediate: true }, NOW)).toEqual({ kind: 'immediate' });
+  it('stops at --to, at the end of the backup with --immediate, else at the end of the archive', () => {
+    const to = parseDateTime('2026-11-30T10:00:00Z', '--to', NOW, true);
+    expect(restoreTarget({ to })).toEqual({ kind: 'time', instant: to.instant, postgres: '2026-11-30 10:00:00+00' });
+    expect(restoreTarget({ immediate: true })).toEqual({ kind: 'immediate' });
+    expect(restoreTarget({})).toEqual({ kind: 'latest' });
   });
 });
 
@@ -66,9 +67,9 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
   const cases: [string, string, (dir: string) => string[], RegExp][] = [
     ['backup --base --verify-restore', 'backup-db.ts', () => ['--base', '--verify-restore'], /--base and --verify-restore exclude each other/],
     ['backup --base --compose', 'backup-db.ts', () => ['--base', '--compose'], /--base and --compose exclude each other/],
-    ['backup --type without --base', 'backup-db.ts', () => ['--type', 'diff'], /--type and --local go with --base only/],
-    ['backup --local without --base', 'backup-db.ts', () => ['--local'], /--type and --local go with --base only/],
-    ['backup --base --type weekly', 'backup-db.ts', () => ['--base', '--type', 'weekly', '--local'], /--type must be full, diff or incr/],
+    ['backup --type without --base', 'backup-db.ts', () => ['--type', 'diff'], /--type applies only with --base/],
+    ['backup --local without --base', 'backup-db.ts', () => ['--local'], /--local applies only with --base/],
+    ['backup --base --type weekly', 'backup-db.ts', () => ['--base', '--type', 'weekly', '--local'], /--type must be one of full, diff, incr/],
     ['restore without a target', 'restore-pitr.ts', () => ['--volume', 'v1'], /say where recovery stops/],
     [
       'restore --to and --latest',
@@ -86,9 +87,9 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
       (d) => ['--latest', '--local', '--volume', 'v1', '--target-dir', d],
       /--volume and --local exclude each other/,
     ],
-    ['restore --target-dir without --local', 'restore-pitr.ts', (d) => ['--latest', '--target-dir', d], /--target-dir goes with --local/],
+    ['restore --target-dir without --local', 'restore-pitr.ts', (d) => ['--latest', '--target-dir', d], /--target-dir applies only with --local/],
     ['restore without a destination', 'restore-pitr.ts', () => ['--latest'], /say where to restore/],
-    ['restore --volume with a bad name', 'restore-pitr.ts', () => ['--latest', '--volume', '../etc'], /is not a docker volume name/],
+    ['restore --volume with a bad name', 'restore-pitr.ts', () => ['--latest', '--volume', '../etc'], /--volume must be a docker volume name/],
     ['restore into a non-empty folder', 'restore-pitr.ts', (d) => ['--latest', '--local', '--target-dir', notEmpty(join(d, 'full'))], /is not empty/],
     [
       'restore --delta into a non-cluster',
@@ -97,8 +98,8 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
       /--delta needs an existing PostgreSQL data folder/,
     ],
     ['rebuild --to and --immediate', 'rebuild-db-host.ts', () => ['--to', '2026-01-01T00:00:00Z', '--immediate'], /--to and --immediate exclude each other/],
-    ['rebuild --timeout abc', 'rebuild-db-host.ts', () => ['--timeout', 'abc'], /--timeout must be whole seconds/],
-    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be server or pgbackrest/],
+    ['rebuild --timeout abc', 'rebuild-db-host.ts', () => ['--timeout', 'abc'], /--timeout must be a whole number of seconds from 10 to 86400/],
+    ['certs --profile bogus', 'generate-certs.ts', () => ['--profile', 'bogus'], /--profile must be one of server, pgbackrest, cluster/],
     [
       'certs --profile pgbackrest without a CA',
       'generate-certs.ts',
@@ -126,8 +127,10 @@ describe('bad input on the backup and restore paths: exit 2, one sentence, nothi
 describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
   it('restores through postgres-pitr (no live volume mounted), at its own path, and prints the spare PostgreSQL on it', () => {
     needTool('docker-compose');
-    const dir = tempDir();
-    const result = runScript('restore-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--latest', '--volume', 'pitr1', '--dry-run']);
+    const { dir, work } = devBundleHere();
+    const result = runScript('restore-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--latest', '--volume', 'pitr1', '--dry-run'], {
+      cwd: work,
+    });
     expect(result.code, result.stderr).toBe(0);
     // prepare, restore, spare: compose run cannot replace a service's own mount at the same path.
     const mounts = [...result.stdout.matchAll(/-v pitr1:(\S+) (?:--user 999:999 --entrypoint \S+ )?(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
@@ -137,12 +140,12 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
   });
 
   it('verify-pitr.ts --dry-run prints verify and the metrics it would write, and writes nothing', () => {
-    const dir = tempDir();
+    const { dir, work } = devBundleHere();
     for (const [flags, expected] of [
       [[], /exec -T pgbackrest-repo pgbackrest --stanza=healthmate verify /],
       [['--metrics-only', '--local'], /^pgbackrest --stanza=healthmate info --output=json → .*healthmate_pgbackrest\.prom$/m],
     ] as const) {
-      const result = runScript('verify-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--dry-run', ...flags]);
+      const result = runScript('verify-pitr.ts', ['--env', 'dev', '--set', `STATE_DIR=${join(dir, 'state')}`, '--dry-run', ...flags], { cwd: work });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(expected);
     }
@@ -159,13 +162,21 @@ describe('pgBackRest dry runs, and the on-demand postgres-pitr service', () => {
     expect(service?.profiles).toEqual(['pitr']);
     expect(pitr?.volumes.filter((v) => /postgres-data|postgres-socket|pgbackrest-spool|\/var\/lib\/postgresql\/pitr/.test(v))).toEqual([]);
     expect(pitr?.environment.PGDATA).toBe('/var/lib/postgresql/pitr/pgdata');
-    // Recovery refuses to start below the primary's max_connections.
-    const postgres = doc.services.postgres;
+    // Recovery refuses to start below the primary's max_connections (the cluster's, in Patroni's bootstrap.dcs).
+    const patroni = parseYaml(readFileSync(join(dir, 'patroni', 'patroni.yml'), 'utf8')) as {
+      bootstrap: { dcs: { postgresql: { parameters: Record<string, unknown> } } };
+    };
     const setting = (command: string[] | undefined, name: string) => command?.find((c) => c.startsWith(`${name}=`));
-    expect(setting(pitr?.command, 'max_connections')).toBe(setting(postgres?.command, 'max_connections'));
+    expect(setting(pitr?.command, 'max_connections')).toBe(`max_connections=${patroni.bootstrap.dcs.postgresql.parameters.max_connections}`);
     expect(setting(pitr?.command, 'archive_mode')).toBe('archive_mode=off');
   });
 });
+
+/** A working folder with dist/dev rendered: the compose files the pgBackRest commands name (they refuse without). */
+function devBundleHere(): { dir: string; work: string } {
+  const dir = tempDir();
+  return { dir, work: tempDirWithBundle('dev', join(dir, 'state')) };
+}
 
 function renderedBundle(): { dir: string; env: ReturnType<typeof loadEnv> } {
   const dir = tempDir();
@@ -177,11 +188,29 @@ function renderedBundle(): { dir: string; env: ReturnType<typeof loadEnv> } {
 describe('pgBackRest validators', () => {
   const db = readFileSync(join(REPO, 'compose', 'postgres', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
   const repo = readFileSync(join(REPO, 'compose', 'repo-host', 'pgbackrest', 'pgbackrest.conf'), 'utf8').replaceAll('@@PGBACKREST_STANZA@@', 'healthmate');
-  const fill = (text: string) =>
+  const pgHost = (n: number, host: string) =>
+    [`pg${n}-host=${host}`, `pg${n}-host-type=tls`, `pg${n}-host-ca-file=/x`, `pg${n}-host-cert-file=/x`, `pg${n}-host-key-file=/x`, `pg${n}-path=/x`].join(
+      '\n',
+    );
+  const fill = (text: string, pgHosts = pgHost(1, 'db.internal')) =>
     text
+      .replace('@@PGBACKREST_REPO_PG_HOSTS@@', pgHosts)
       .replace(/@@PGBACKREST_(DB|REPO)_HOST@@/g, (_m, side: string) => (side === 'DB' ? 'db.internal' : 'backup.internal'))
       .replace(/@@[A-Z_]+_PORT@@/g, '8432')
       .replace(/@@[A-Z_]+@@/g, '/x');
+
+  it('several db hosts: the repository names each as <host>.<CN of the database certificate>, no other name', () => {
+    const several = [pgHost(1, 'main.db.internal'), pgHost(2, 'db2.db.internal'), pgHost(3, 'db3.db.internal')].join('\n');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, several) }, 'healthmate')).toEqual([]);
+    const other = several.replace('pg2-host=db2.db.internal', 'pg2-host=db2.elsewhere');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, other) }, 'healthmate').map((p) => p.message)).toEqual([
+      "tls-server-auth must admit the database host's CN db2.elsewhere (tls-server-auth=db2.elsewhere=healthmate); with several db hosts their names are <host>.<CN>.",
+    ]);
+    const ip = several.replace('pg3-host=db3.db.internal', 'pg3-host=10.0.0.13');
+    expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo, ip) }, 'healthmate').map((p) => p.message)).toContain(
+      'pg3-host=10.0.0.13 is an IP address: pgBackRest matches DNS names against the certificate, so use a host name.',
+    );
+  });
 
   it('accepts the shipped configs and names each broken setting', () => {
     expect(checkPgbackrestConfigs({ db: fill(db), repo: fill(repo) }, 'healthmate')).toEqual([]);
@@ -237,12 +266,10 @@ describe('pgBackRest validators', () => {
     const ctx = { bundleDir: dir, env, files, secretValues: [] };
     expect(checkPgbackrestCompose(ctx, 'healthmate')).toEqual([]);
     const stack = join(dir, 'docker-compose.yml');
-    writeFileSync(
-      stack,
-      readFileSync(stack, 'utf8')
-        .replace('archive_command=pgbackrest --stanza=healthmate archive-push %p', 'archive_command=cp %p /wal/%f')
-        .replace(/(tls\/db:\/etc\/pgbackrest\/tls):ro/, '$1'),
-    );
+    writeFileSync(stack, readFileSync(stack, 'utf8').replace(/(tls\/db:\/etc\/pgbackrest\/tls):ro/, '$1'));
+    // Every Patroni member archives with the same command, from its own patroni.yml.
+    const patroni = join(dir, 'patroni', 'patroni.yml');
+    writeFileSync(patroni, readFileSync(patroni, 'utf8').replace("'pgbackrest --stanza=healthmate archive-push %p'", "'cp %p /wal/%f'"));
     const repoCompose = join(dir, 'repo-host', 'docker-compose.yml');
     writeFileSync(repoCompose, readFileSync(repoCompose, 'utf8').replace(/PGBACKREST_DEB_VERSION: "[^"]+"/, 'PGBACKREST_DEB_VERSION: "2.54-1"'));
     expect(checkPgbackrestCompose(ctx, 'healthmate').map((p) => p.message)).toEqual([
@@ -293,5 +320,15 @@ describe('pgBackRest info → metrics, verify output', () => {
     const damaged = "P02   INFO: invalid checksum '20261130-044841F/pg_data/base/5/1255.zst'\nP00   INFO: stanza: healthmate\n  status: error\n";
     expect(verifyProblems(damaged)).toEqual(['invalid checksum 20261130-044841F/pg_data/base/5/1255.zst']);
     expect(verifyProblems('P00   INFO: stanza: healthmate\n  status: ok\n')).toEqual([]);
+    // pgBackRest 2.45 on a WAL segment whose last cipher block was damaged (test/backup/pgbackrest.test.ts makes one).
+    const unreadable = [
+      'P01   INFO: invalid result 15-1/0000000100000000/000000010000000000000001-a2f8ab397fba5441e639afa615010a9a9adcddb5.zst: [95] raised from local-1 protocol: unable to flush',
+      '                                    [CryptoError] on retry after 0ms',
+      'P00   INFO: stanza: healthmate',
+      '                                    status: error',
+    ].join('\n');
+    expect(verifyProblems(unreadable)).toEqual([
+      'invalid result 15-1/0000000100000000/000000010000000000000001-a2f8ab397fba5441e639afa615010a9a9adcddb5.zst (unable to flush)',
+    ]);
   });
 });

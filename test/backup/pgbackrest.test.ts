@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { repoPgHostLines } from '../../scripts/lib/backup/deriver.js';
 import { applyPgbackrestCerts, planPgbackrestCerts } from '../../scripts/lib/certs/pgbackrest.js';
 import { buildCaCertificate, buildServerCertificate, generateRsaKey } from '../../scripts/lib/certs/x509.js';
 import { PGBACKREST_TLS_FILES } from '../../scripts/lib/pgbackrest/layout.js';
@@ -154,7 +155,9 @@ function renderSide(side: 'db' | 'repo', file: string): void {
     PGBACKREST_PG_SOCKET_PATH: cluster.socketDir,
     PGBACKREST_PG_PORT: String(cluster.port),
   };
-  const text = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), values, context.secretNames);
+  // The repository side's pg1 block with the same test paths (render derives it from the container paths).
+  const withHosts = { ...values, PGBACKREST_REPO_PG_HOSTS: repoPgHostLines(['localhost'], values) };
+  const text = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), withHosts, context.secretNames);
   expect(text.problems).toEqual([]);
   writeFileSync(join(dirs[side] as string, 'pgbackrest.conf'), text.text);
   // The include folder mirrors /run/secrets: the passphrase file beside a non-.conf secret pgBackRest must ignore.
@@ -162,16 +165,19 @@ function renderSide(side: 'db' | 'repo', file: string): void {
   writeFileSync(join(dirs.include as string, 'postgres_password'), 'not a pgbackrest setting\n', { mode: 0o640 });
 }
 
-/** archive_* and wal_level exactly as the shipped prod compose file passes them to postgres. */
+/** archive_* and wal_level exactly as the shipped prod patroni.yml gives them to every member's PostgreSQL. */
 function shippedArchiveSettings(): string {
   const env = loadEnv({ env: 'prod', envFile: join(REPO, '.env.example'), purpose: 'plan', processEnv: {}, overrides: { PGBACKREST_STANZA: STANZA } });
   const context = buildContext(env);
-  const file = 'compose/docker-compose.prod.yml';
+  const file = 'compose/patroni/prod/patroni.yml';
   const rendered = renderTemplate(file, readFileSync(join(REPO, file), 'utf8'), context.values, context.secretNames);
-  const compose = parseYaml(rendered.text) as { services: { postgres: { command: string[] } } };
-  const settings = compose.services.postgres.command.filter((arg) => /^(archive_|wal_level)/.test(arg));
-  expect(settings.find((s) => s.startsWith('archive_command='))).toBe(`archive_command=pgbackrest --stanza=${STANZA} archive-push %p`);
-  return settings.map((s) => s.replace(/^([^=]+)=(.*)$/, (_, k: string, v: string) => `${k} = '${v.replace(/'/g, "''")}'`)).join('\n');
+  type Parameters = Record<string, string | number>;
+  const patroni = parseYaml(rendered.text) as { postgresql: { parameters: Parameters }; bootstrap: { dcs: { postgresql: { parameters: Parameters } } } };
+  const settings = Object.entries({ ...patroni.postgresql.parameters, wal_level: patroni.bootstrap.dcs.postgresql.parameters.wal_level }).filter(([k]) =>
+    /^(archive_|wal_level)/.test(k),
+  );
+  expect(Object.fromEntries(settings).archive_command).toBe(`pgbackrest --stanza=${STANZA} archive-push %p`);
+  return settings.map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n');
 }
 
 function sql(statement: string, database = 'healthmate'): string {
@@ -249,6 +255,11 @@ beforeAll(async () => {
   const request = { paths, hosts: { db: 'localhost', repo: 'localhost' }, extraSans: [], bits: 2048, days: 90, force: false };
   await applyPgbackrestCerts(planPgbackrestCerts(request));
   expect(planPgbackrestCerts(request).hosts.map((h) => `${h.action}: ${h.reason}`)).toEqual([expect.stringMatching(/^keep/), expect.stringMatching(/^keep/)]);
+  // Several db hosts: the one database certificate also names each host's server (<host>.<name>); the repository's stays.
+  expect(planPgbackrestCerts({ ...request, dbNames: ['main.localhost', 'db2.localhost'] }).hosts.map((h) => `${h.role} ${h.action}: ${h.reason}`)).toEqual([
+    'db issue: SANs change to DNS:db2.localhost, DNS:localhost, DNS:main.localhost',
+    expect.stringMatching(/^repo keep/),
+  ]);
 
   cluster = await startCluster(join(root, 'pg'), '', {});
   // Ownership as on the hosts: the database side is the postgres user.
@@ -453,16 +464,49 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       .stdout.split('\n')
       .filter(Boolean);
     const victim = full[0] as string;
-    const fd = openSync(victim, 'r+');
-    writeSync(fd, Buffer.from('tampered'), 0, 8, 4096);
-    closeSync(fd);
+    const undo = damage(victim, 4096);
     const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    undo();
     expect(bad.code, bad.stdout).toBe(1);
     expect(bad.stderr).toMatch(/damaged repository .*invalid checksum .*F\/pg_data\//);
     metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_verify_last_status 0$/m);
   });
+
+  it('verify-pitr.ts names a damaged WAL segment of the archive', async () => {
+    const segments = sh('find', [join(dirs.repoPath as string, 'archive', STANZA), '-name', '0000000*.zst', '-size', '+1k'])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .sort();
+    const victim = segments[0] as string;
+    const segment = (/(0{7}[0-9A-F]{17})-[0-9a-f]{40}\.zst$/.exec(victim) as RegExpExecArray)[1] as string;
+    // Its last bytes: the cipher's final block no longer decrypts, and pgBackRest reports `invalid result <file>: ...`.
+    const undo = damage(victim, statSync(victim).size - 8);
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
+    undo();
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stderr, bad.stderr).toMatch(
+      new RegExp(`^error: pgbackrest verify found a damaged repository \\(.*\\): invalid result \\S*${segment}-[0-9a-f]{40}\\.zst \\(unable to flush\\)`, 'm'),
+    );
+    // Repaired, the repository verifies again.
+    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
 });
+
+/** Overwrites 8 bytes of a file at `offset`; returns what puts them back. */
+function damage(file: string, offset: number): () => void {
+  const original = Buffer.alloc(8);
+  const fd = openSync(file, 'r+');
+  readSync(fd, original, 0, 8, offset);
+  writeSync(fd, Buffer.from('tampered'), 0, 8, offset);
+  closeSync(fd);
+  return () => {
+    const again = openSync(file, 'r+');
+    writeSync(again, original, 0, 8, offset);
+    closeSync(again);
+  };
+}
 
 describe('error classification', () => {
   it('turns an unreachable host into an operation failure', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../scripts/lib/backup/lock.js';
 import type { Manifest } from '../../scripts/lib/backup/manifest.js';
-import { runScript } from '../helpers/run.js';
+import { overriding, runScript } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, clusterFlags, PG_BIN, startCluster } from './cluster.js';
 import { DATASET_SQL, tableChecksums } from './dataset.js';
@@ -220,7 +220,7 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
       ['restore-db.ts', ['--file', join(root, 'no-such.dump')], /backup file .* does not exist/],
     ];
     for (const [name, extra, message] of cases) {
-      const result = script(name, [...clusterFlags(cluster, s.dir), ...extra]);
+      const result = script(name, overriding(clusterFlags(cluster, s.dir), extra));
       expect(result.code, `${name} ${extra.join(' ')}: ${result.stderr}`).toBe(2);
       const errors = result.stderr.split('\n').filter((l) => l.startsWith('error: '));
       expect(errors).toHaveLength(1);

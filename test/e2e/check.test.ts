@@ -9,8 +9,9 @@ import { auditLines } from './harness/probe.js';
 import { prepareStack, removeProject, type Stack } from './harness/stack.js';
 
 /**
- * The deploy's check step runs nginx -t, promtool, amtool and blackbox from
- * the very images the stack runs (the stand-ins), through the engine
+ * The deploy's check step runs nginx -t, promtool, amtool, blackbox, haproxy -c
+ * and patroni --validate-config from the very images the stack runs (the
+ * stand-ins), through the engine
  * DOCKER_HOST names: a bundle those tools refuse stops the deploy before
  * anything changes, and a check that cannot run stops it unless skipped.
  */
@@ -56,6 +57,8 @@ describe('deploy-prod.ts checks the bundle in the stack images', () => {
       'promtool test rules (the repo unit tests against the rendered rules) in the prometheus image',
       'amtool check-config in the alertmanager image',
       'blackbox_exporter --config.check in the blackbox-exporter image',
+      'haproxy -c in the haproxy image',
+      'patroni --validate-config in the postgres image',
     ])
       expect(result.stderr).toContain(label);
     expect(result.stderr).not.toMatch(/checks with the local tools/);
@@ -77,6 +80,24 @@ describe('deploy-prod.ts checks the bundle in the stack images', () => {
       expect(auditLines(stack.stateDir).at(-1)).toMatchObject({ result: 'failed', error: expect.stringMatching(/^step 4 \(check\)/) });
     } finally {
       writeFileSync(join(stack.repo, GZIP_CONF), goodGzip);
+    }
+  });
+
+  it('a haproxy.cfg the haproxy image refuses and a patroni.yml the postgres image refuses stop the deploy at the check: exit 2, nothing started', () => {
+    const files = { haproxy: 'compose/haproxy/prod/haproxy.cfg', patroni: 'compose/patroni/prod/patroni.yml' };
+    const good = Object.fromEntries(Object.entries(files).map(([name, file]) => [name, readFileSync(join(stack.repo, file), 'utf8')]));
+    writeFileSync(join(stack.repo, files.haproxy), (good.haproxy as string).replace('balance roundrobin', 'balance round-robin'));
+    writeFileSync(join(stack.repo, files.patroni), (good.patroni as string).replace("mode: 'off'", "mode: 'sometimes'"));
+    try {
+      const result = deploy([]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/haproxy -c in the haproxy image failed:[\s\S]*balance only supports/);
+      expect(result.stderr).toMatch(/patroni --validate-config in the postgres image failed:[\s\S]*watchdog\.mode sometimes didn't pass validation/);
+      expect(result.stderr).toMatch(/error: the rendered bundle fails check with 2 errors \(listed above\); nothing was started or stopped\./);
+      expect(projectContainers()).toEqual([]);
+      expect(docker(daemon, ['ps', '-aq'])).toBe('');
+    } finally {
+      for (const [name, file] of Object.entries(files)) writeFileSync(join(stack.repo, file), good[name] as string);
     }
   });
 

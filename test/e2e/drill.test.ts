@@ -14,9 +14,10 @@ import { Timings } from './harness/timings.js';
 /**
  * Host-loss drill (issue 12): the production stack archives WAL with pgBackRest
  * to a repository-host container (single-host topology on the private engine),
- * one full backup, markers written continuously, then the postgres container,
- * its data volume and the local backup folder are destroyed and
- * rebuild-db-host.ts restores from the repository alone; then restore-pitr.ts puts the
+ * one full backup, markers written continuously, then the db host's containers
+ * (etcd, PostgreSQL under Patroni, the pgbackrest server), their volumes and the
+ * local backup folder are destroyed and rebuild-db-host.ts restores from the
+ * repository alone into a new one-member cluster; then restore-pitr.ts puts the
  * state at a marker's commit time into a new volume beside it, and a spare PostgreSQL on
  * that volume holds exactly the markers up to it.
  * RPO = last committed marker − last recovered marker; RTO = destroy → first
@@ -25,6 +26,8 @@ import { Timings } from './harness/timings.js';
 const TAG = '1.0.0';
 const ARCHIVE_TIMEOUT_SECONDS = 60;
 const ASYNC_SHIP_SECONDS = 10;
+/** What a db host runs: lost together. */
+const DB_SERVICES = ['etcd', 'postgres', 'pgbackrest'];
 
 describe('host-loss drill: rebuild the database host from the pgBackRest repository host', () => {
   const timings = new Timings();
@@ -161,14 +164,15 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     await new Promise((r) => setTimeout(r, (ARCHIVE_TIMEOUT_SECONDS + 15) * 1000));
     clearInterval(ticker);
 
-    // The host is lost: no clean shutdown (a stop would archive the last segment), then postgres and its
-    // pgbackrest service, the data and spool volumes and the local backup folder are gone.
+    // The host is lost, and with it the whole (one-member) cluster: no clean shutdown (a stop would archive
+    // the last segment), then etcd, postgres (Patroni) and the pgbackrest server, etcd's, the data and the
+    // spool volumes and the local backup folder are gone.
     const destroyedAt = Date.now();
-    expect(stack.compose(['kill', '-s', 'SIGKILL', 'postgres', 'pgbackrest']).code).toBe(0);
+    expect(stack.compose(['kill', '-s', 'SIGKILL', ...DB_SERVICES]).code).toBe(0);
     const [lastId, lastAt] = lastCommitted.split('|');
     writer.kill('SIGKILL');
-    for (const service of ['postgres', 'pgbackrest']) expect(stack.compose(['rm', '-f', '-s', '-v', service]).code).toBe(0);
-    for (const volume of ['postgres-data', 'pgbackrest-spool']) docker(daemon, ['volume', 'rm', `${stack.project}_${volume}`]);
+    for (const service of DB_SERVICES) expect(stack.compose(['rm', '-f', '-s', '-v', service]).code).toBe(0);
+    for (const volume of ['etcd-data', 'postgres-data', 'pgbackrest-spool']) docker(daemon, ['volume', 'rm', `${stack.project}_${volume}`]);
     rmSync(join(stack.stateDir, 'backups'), { recursive: true, force: true });
     expect(lastId, 'markers were committed before the loss').toMatch(/^\d+$/);
 

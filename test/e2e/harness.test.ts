@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dockerdRecords, inPool } from '../helpers/dockerd-records.js';
+import { dockerdRecords, inPool } from '../helpers/harness-records.js';
 import { assertNoForeignDaemon, startDockerd } from './harness/dockerd.js';
 import { debianMirror } from './harness/images.js';
 

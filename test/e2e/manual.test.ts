@@ -88,6 +88,9 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     // pgBackRest's mutual-TLS pair for the database host, which postgres and its pgbackrest server mount.
     const pgbackrestCerts = stack.run('generate-certs.ts', ['--env', 'prod', '--env-file', stack.envFile, '--profile', 'pgbackrest']);
     expect(pgbackrestCerts.code, pgbackrestCerts.stderr).toBe(0);
+    // etcd's and Patroni's certificates for the (one) db host, and the CA copy HAProxy mounts.
+    const clusterCerts = stack.run('generate-certs.ts', ['--env', 'prod', '--env-file', stack.envFile, '--profile', 'cluster']);
+    expect(clusterCerts.code, clusterCerts.stderr).toBe(0);
     const render = stack.run('render.ts', ['--env', 'prod', '--env-file', stack.envFile]);
     expect(render.code, render.stderr).toBe(0);
 
@@ -112,7 +115,10 @@ describe('manual path (scp -r dist/prod, ssh host up.sh; no Node on the host)', 
     const setup = containers();
     const services = new Set(setup.map((line) => line.split(' ')[1]));
     for (const service of [
+      'etcd',
       'postgres',
+      'pgbackrest',
+      'haproxy',
       'redis',
       'backend',
       'worker',

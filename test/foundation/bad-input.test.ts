@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
@@ -38,6 +38,8 @@ interface Row {
   code: number;
   /** Fragment of stderr+stdout. */
   message: string | RegExp;
+  /** Text that must not appear in the output (a password given on the command line). */
+  absent?: string;
 }
 
 const dirs: string[] = [];
@@ -70,8 +72,9 @@ function snapshot(dir: string): Record<string, string> {
   const walk = (rel: string): void => {
     for (const name of readdirSync(join(dir, rel)).sort()) {
       const path = join(rel, name);
-      const stat = statSync(join(dir, path));
-      if (stat.isDirectory()) {
+      const stat = lstatSync(join(dir, path));
+      if (stat.isSymbolicLink()) out[path] = `-> ${readlinkSync(join(dir, path))}`;
+      else if (stat.isDirectory()) {
         out[`${path}/`] = (stat.mode & 0o7777).toString(8);
         walk(path);
       } else
@@ -88,6 +91,11 @@ const prod = (c: Case): string[] => ['--env', 'prod', '--env-file', c.prodEnv];
 const dev = (c: Case): string[] => ['--env', 'dev', '--set', `STATE_DIR=${c.state}`];
 const examplePlan = (c: Case): string[] => ['--env', 'prod', '--env-file', c.example, '--set', `STATE_DIR=${c.state}`];
 const DUMP = 'healthmate-20261130T010000Z.dump';
+/** A folder that looks like a rendered bundle of `env` (what the --bundle kinds read: its MANIFEST.json). */
+function fakeBundle(dir: string, env: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'MANIFEST.json'), `${JSON.stringify({ env, files: [] })}\n`);
+}
 
 function writeDump(c: Case, manifest: string): void {
   mkdirSync(join(c.dir, 'b'));
@@ -116,21 +124,21 @@ const ROWS: Row[] = [
     script: 'init-env.ts',
     args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'x\nSTATE_DIR=/'],
     code: 2,
-    message: 'DOMAIN (from --set or --domain) holds a control character',
+    message: '--domain holds a control character',
   },
   {
     name: 'init-env refuses a --domain that is no DNS name',
     script: 'init-env.ts',
     args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'not a domain'],
     code: 2,
-    message: 'DOMAIN (from --set or --domain) must be a DNS name',
+    message: '--domain must be a DNS name like api.example.org, not "not a domain"',
   },
   {
     name: 'init-env refuses a URL as --domain',
     script: 'init-env.ts',
     args: (c) => ['--env', 'prod', '--out', join(c.dir, 'new.env'), '--domain', 'https://api.healthmate.org/'],
     code: 2,
-    message: 'must be a DNS name like api.example.org (got "https://api.healthmate.org/")',
+    message: '--domain must be a DNS name like api.example.org, not "https://api.healthmate.org/"',
   },
   {
     name: 'init-env checks --set with the schema',
@@ -379,7 +387,7 @@ const ROWS: Row[] = [
     script: 'maintenance.ts',
     args: (c) => [...dev(c), '--end', 'all', '--reason', 'done'],
     code: 2,
-    message: '--reason goes with --for only',
+    message: '--reason applies only with --for: it describes a new window.',
   },
   {
     name: 'maintenance --list with --end',
@@ -421,14 +429,14 @@ const ROWS: Row[] = [
     script: 'generate-certs.ts',
     args: (c) => [...dev(c), '--days', '-5'],
     code: 2,
-    message: '--days must be a whole number from 1 to 825, not "-5"',
+    message: '--days must be a whole number of days from 1 to 825, not "-5"',
   },
   {
     name: 'check-certs --warn-days -1',
     script: 'check-certs.ts',
     args: (c) => [...dev(c), '--warn-days', '-1'],
     code: 2,
-    message: '--warn-days must be a whole number of days, not "-1"',
+    message: '--warn-days must be a whole number of days from 0 to 3650, not "-1"',
   },
   {
     name: 'restore-db: a manifest that is not JSON',
@@ -504,10 +512,309 @@ const ROWS: Row[] = [
     },
     args: (c) => [...examplePlan(c), '--bundle', 'dist/dev'],
     code: 2,
-    message: 'dist/dev is a dev bundle (its MANIFEST.json says so), not a prod one',
+    message: '--bundle "dist/dev" is a dev bundle (its MANIFEST.json says so), not a prod one',
+  },
+  // ---- Issue 25: option kinds and relations (each row failed before them) ----
+  {
+    name: 'N1 render --out never deletes what DIR/<env> holds that render did not write',
+    script: 'render.ts',
+    setup: (c) => {
+      mkdirSync(join(c.dir, 'out', 'dev'), { recursive: true });
+      writeFileSync(join(c.dir, 'out', 'dev', 'precious.txt'), 'keep me\n');
+    },
+    args: (c) => [...dev(c), '--out', join(c.dir, 'out')],
+    code: 2,
+    message: /dev holds no MANIFEST\.json, so it is not a bundle rendered by render\.ts; render replaces only a bundle it rendered, and deleted nothing/,
+  },
+  {
+    name: 'N1 render --out keeps a file put by hand into a previous bundle',
+    script: 'render.ts',
+    setup: (c) => {
+      fakeBundle(join(c.dir, 'out', 'dev'), 'dev');
+      writeFileSync(join(c.dir, 'out', 'dev', 'notes.txt'), 'mine\n');
+    },
+    args: (c) => [...dev(c), '--out', join(c.dir, 'out')],
+    code: 2,
+    message: 'holds notes.txt, which its MANIFEST.json does not list',
+  },
+  {
+    name: 'N1 deploy-dev --dry-run refuses the dist/dev its real run would not replace',
+    script: 'deploy-dev.ts',
+    setup: (c) => {
+      mkdirSync(join(c.dir, 'dist', 'dev'), { recursive: true });
+      writeFileSync(join(c.dir, 'dist', 'dev', 'precious.txt'), 'keep me\n');
+    },
+    args: (c) => [...dev(c), '--dry-run'],
+    code: 2,
+    message: /dist\/dev holds no MANIFEST\.json, so it is not a bundle rendered by render\.ts; a render replaces only a bundle it rendered/,
+  },
+  {
+    name: "N1 render --out '' is not the working folder",
+    script: 'render.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'dev'), 'a file named like the env\n'),
+    args: (c) => [...dev(c), '--out', ''],
+    code: 2,
+    message: '--out is empty',
+  },
+  {
+    name: 'N3 deploy-k8s --env prod --bundle of a dev bundle',
+    script: 'deploy-k8s.ts',
+    setup: (c) => fakeBundle(join(c.dir, 'dist', 'dev'), 'dev'),
+    args: (c) => [...examplePlan(c), '--context', 'prod-cluster', '--bundle', 'dist/dev', '--dry-run'],
+    code: 2,
+    message: '--bundle "dist/dev" is a dev bundle (its MANIFEST.json says so), not a prod one',
+  },
+  {
+    name: 'N4 restore-db --target-db template1 --force',
+    script: 'restore-db.ts',
+    setup: (c) => writeDump(c, '{}'),
+    args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP), '--target-db', 'template1', '--force'],
+    code: 2,
+    message: "--target-db template1 is one of PostgreSQL's own databases",
+  },
+  {
+    name: 'N4 restore-db --target-db postgres',
+    script: 'restore-db.ts',
+    setup: (c) => writeDump(c, '{}'),
+    args: (c) => [...dev(c), '--file', join(c.dir, 'b', DUMP), '--target-db', 'postgres', '--dry-run'],
+    code: 2,
+    message: "--target-db postgres is one of PostgreSQL's own databases",
+  },
+  {
+    name: "N5 restore-pitr --local --target-dir '' is not the working folder",
+    script: 'restore-pitr.ts',
+    args: (c) => [...dev(c), '--latest', '--local', '--target-dir', '', '--dry-run'],
+    code: 2,
+    message: '--target-dir is empty',
+  },
+  {
+    name: 'N6 maintenance --url with a password: refused, never printed',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--list', '--url', 'http://admin:s3cretpw@127.0.0.1:9093'],
+    code: 2,
+    message: '--url holds a user name or password (not shown)',
+    absent: 's3cretpw',
+  },
+  {
+    name: 'N6 reload-prometheus --url with a password',
+    script: 'reload-prometheus.ts',
+    args: (c) => [...dev(c), '--url', 'http://admin:s3cretpw@127.0.0.1:9091', '--dry-run'],
+    code: 2,
+    message: '--url holds a user name or password (not shown)',
+    absent: 's3cretpw',
+  },
+  {
+    name: 'N6 setup-monitoring --alertmanager-url with a password and no host',
+    script: 'setup-monitoring.ts',
+    args: (c) => [...dev(c), '--prefix', join(c.dir, 'root'), '--alertmanager-url', 'http://admin:s3cretpw@', '--dry-run'],
+    code: 2,
+    message: '--alertmanager-url holds a user name or password (not shown)',
+    absent: 's3cretpw',
+  },
+  {
+    name: 'N7 generate-certs --san with an IPv6 zone id (real run)',
+    script: 'generate-certs.ts',
+    args: (c) => [...dev(c), '--san', 'fe80::1%eth0'],
+    code: 2,
+    message: '--san "fe80::1%eth0" carries an IPv6 zone id',
+  },
+  {
+    name: 'N12 --env given twice (the last one won: prod was rendered)',
+    script: 'render.ts',
+    args: (c) => ['--env', 'dev', '--env', 'prod', '--env-file', c.example, '--out', join(c.dir, 'out')],
+    code: 2,
+    message: '--env is given twice; pass it once.',
+  },
+  {
+    name: 'N12 --set of the same variable twice',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'NGINX_BURST_API=10', '--set', 'NGINX_BURST_API=30', '--dry-run'],
+    code: 2,
+    message: '--set NGINX_BURST_API is given twice; pass it once.',
+  },
+  {
+    name: 'N13 restore-db --list with --file',
+    script: 'restore-db.ts',
+    args: (c) => [...dev(c), '--list', '--file', join(c.dir, 'nope.dump')],
+    code: 2,
+    message: '--list and --file exclude each other; pass one.',
+  },
+  {
+    name: 'N13 restore-db --list with --latest',
+    script: 'restore-db.ts',
+    args: (c) => [...dev(c), '--list', '--latest'],
+    code: 2,
+    message: '--list and --latest exclude each other; pass one.',
+  },
+  {
+    name: 'N13 generate-certs --mode import with --days',
+    script: 'generate-certs.ts',
+    setup: (c) => mkdirSync(join(c.dir, 'live')),
+    args: (c) => [...dev(c), '--mode', 'import', '--from', join(c.dir, 'live'), '--days', '30', '--dry-run'],
+    code: 2,
+    message: '--days does not apply with --mode import',
+  },
+  {
+    name: 'N13 generate-certs --mode import with --san',
+    script: 'generate-certs.ts',
+    setup: (c) => mkdirSync(join(c.dir, 'live')),
+    args: (c) => [...dev(c), '--mode', 'import', '--from', join(c.dir, 'live'), '--san', 'api.internal.example.org', '--dry-run'],
+    code: 2,
+    message: '--san does not apply with --mode import',
+  },
+  {
+    name: 'N13 deploy-prod --status with --skip-backup',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--status', '--skip-backup'],
+    code: 2,
+    message: '--skip-backup does not apply with --status',
+  },
+  {
+    name: 'N14 init-env --dry-run --out of an existing file',
+    script: 'init-env.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'existing.env'), 'DOMAIN=keep.me\n'),
+    args: (c) => ['--env', 'prod', '--out', join(c.dir, 'existing.env'), '--dry-run'],
+    code: 2,
+    message: 'already exists; it is never overwritten',
+  },
+  {
+    name: 'N14 maintenance --end not-a-uuid --dry-run',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--end', 'not-a-uuid', '--dry-run'],
+    code: 2,
+    message: '--end must be a silence id (a UUID) or all, not "not-a-uuid"',
+  },
+  {
+    name: 'N14 backup-db --dry-run with BACKUP_DIR a file',
+    script: 'backup-db.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'backups-file'), 'x\n'),
+    args: (c) => [...dev(c), '--set', `BACKUP_DIR=${join(c.dir, 'backups-file')}`, '--dry-run'],
+    code: 2,
+    message: /BACKUP_DIR .*backups-file is a file, not a folder/,
+  },
+  {
+    name: 'N15 maintenance --matcher severity=~critical can never match',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--for', '30m', '--reason', 'db upgrade', '--matcher', 'severity=~critical', '--dry-run'],
+    code: 2,
+    message: '--matcher severity=~critical would make a silence that can never match',
+  },
+  {
+    name: 'N15 maintenance --matcher with an invalid regex',
+    script: 'maintenance.ts',
+    args: (c) => [...dev(c), '--for', '30m', '--reason', 'db upgrade', '--matcher', 'team=~(db', '--dry-run'],
+    code: 2,
+    message: '"(db" is not a regular expression Alertmanager accepts',
+  },
+  {
+    name: 'N16 backup-config --bundle-dir /',
+    script: 'backup-config.ts',
+    args: (c) => [...dev(c), '--bundle-dir', '/', '--dry-run'],
+    code: 2,
+    message: '--bundle-dir "/" holds no MANIFEST.json, so it is not a bundle rendered by render.ts',
+  },
+  {
+    name: 'N16 backup-config --env prod --bundle-dir of a dev bundle',
+    script: 'backup-config.ts',
+    setup: (c) => fakeBundle(join(c.dir, 'dist', 'dev'), 'dev'),
+    args: (c) => [...prod(c), '--bundle-dir', 'dist/dev', '--no-offsite', '--dry-run'],
+    code: 2,
+    message: '--bundle-dir "dist/dev" is a dev bundle (its MANIFEST.json says so), not a prod one',
+  },
+  {
+    name: "N18 setup-monitoring --prefix '' is not the working folder",
+    script: 'setup-monitoring.ts',
+    args: (c) => [...dev(c), '--prefix', '', '--dry-run'],
+    code: 2,
+    message: '--prefix is empty',
+  },
+  {
+    name: 'N18 a .env.dev symlink loop is no "using the defaults"',
+    script: 'render.ts',
+    setup: (c) => symlinkSync('.env.dev', join(c.dir, '.env.dev')),
+    args: () => ['--env', 'dev', '--dry-run'],
+    code: 2,
+    message: 'env file .env.dev is a symlink loop (ELOOP)',
+  },
+  {
+    name: 'N21 rebuild-db-host --timeout has an upper bound',
+    script: 'rebuild-db-host.ts',
+    args: (c) => [...dev(c), '--timeout', '99999999999', '--dry-run'],
+    code: 2,
+    message: '--timeout must be a whole number of seconds from 10 to 86400',
+  },
+  {
+    name: 'N22 setup-monitoring --prefix of a file (real run)',
+    script: 'setup-monitoring.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'afile'), 'x\n'),
+    args: (c) => [...dev(c), '--prefix', join(c.dir, 'afile')],
+    code: 2,
+    message: /--prefix ".*afile" is a file; pass a folder\./,
+  },
+  {
+    name: 'N22 restore-pitr --target-dir below a file',
+    script: 'restore-pitr.ts',
+    setup: (c) => writeFileSync(join(c.dir, 'afile'), 'x\n'),
+    args: (c) => [...dev(c), '--latest', '--local', '--target-dir', join(c.dir, 'afile', 'pitr'), '--dry-run'],
+    code: 2,
+    message: /--target-dir ".*afile\/pitr" is below .*afile, which is a file, not a folder/,
+  },
+  {
+    name: 'N23 backup-db --compose without a deployed or rendered bundle',
+    script: 'backup-db.ts',
+    args: (c) => [...dev(c), '--compose', '--dry-run'],
+    code: 2,
+    message: /dist\/dev\/docker-compose\.yml does not exist: this host has no deployed release and no rendered dev bundle/,
+  },
+  {
+    name: 'N23 verify-pitr through the engine without a bundle',
+    script: 'verify-pitr.ts',
+    args: (c) => [...dev(c), '--dry-run'],
+    code: 2,
+    message: /repo-host\/docker-compose\.yml does not exist: this host has no deployed release and no rendered dev bundle/,
+  },
+  {
+    name: 'N24 check --bundle of a folder that is no bundle: one sentence',
+    script: 'check.ts',
+    setup: (c) => {
+      mkdirSync(join(c.dir, 'notes'));
+      writeFileSync(join(c.dir, 'notes', 'a.yml'), 'a: [\n');
+    },
+    args: (c) => [...dev(c), '--bundle', 'notes'],
+    code: 2,
+    message: '--bundle "notes" holds no MANIFEST.json, so it is not a bundle rendered by render.ts',
+  },
+  {
+    name: 'N24 setup-monitoring --bundle not rendered yet',
+    script: 'setup-monitoring.ts',
+    args: (c) => [...dev(c), '--bundle', 'dist/dev', '--dry-run'],
+    code: 2,
+    message: '--bundle "dist/dev" does not exist; render it with npx tsx scripts/render.ts --env dev',
+  },
+  {
+    name: 'N25 init-env --out -x.env is judged as a path, not by Node',
+    script: 'init-env.ts',
+    args: () => ['--env', 'prod', '--out', '-x.env', '--dry-run'],
+    code: 2,
+    message: '--out "-x.env" starts with a dash; to mean that path, write ./-x.env.',
+  },
+  {
+    name: '--set NAME value (a space for the =) never prints the value',
+    script: 'render.ts',
+    args: (c) => [...dev(c), '--set', 'POSTGRES_PASSWORD', 'Stray-Secret-8d2f', '--dry-run'],
+    code: 2,
+    message: 'render.ts: unexpected word 7 on the command line (not shown)',
+    absent: 'Stray-Secret-8d2f',
+  },
+  {
+    name: 'N27 a refused --rollback writes no audit line',
+    script: 'deploy-prod.ts',
+    args: (c) => [...prod(c), '--rollback'],
+    code: 2,
+    message: 'no previous release is recorded',
   },
   // ---- Usage ----
-  { name: 'an unknown flag', script: 'render.ts', args: () => ['--evn', 'dev'], code: 2, message: "Unknown option '--evn'" },
+  { name: 'an unknown flag', script: 'render.ts', args: () => ['--evn', 'dev'], code: 2, message: 'render.ts: unknown option --evn.' },
   { name: 'an unknown env', script: 'render.ts', args: () => ['--env', 'staging'], code: 2, message: '--env must be one of dev, prod, not "staging"' },
   { name: '--set without =', script: 'render.ts', args: (c) => [...dev(c), '--set', 'DOMAIN'], code: 2, message: '--set expects NAME=value' },
   {
@@ -552,6 +859,7 @@ describe.concurrent('bad input: exit code, one sentence, nothing changed', () =>
       expect(result.code, output).toBe(row.code);
       if (typeof row.message === 'string') expect(output).toContain(row.message);
       else expect(output).toMatch(row.message);
+      if (row.absent) expect(output).not.toContain(row.absent);
       expect(output, 'no stack trace').not.toMatch(/\n\s+at .+:\d+:\d+/);
       if (row.code === 1 || row.code === 2) expect(result.stderr.match(/^error: /gm), 'one error sentence').toHaveLength(1);
       expect(snapshot(dir), 'nothing changed').toEqual(before);

@@ -100,7 +100,7 @@ describe('init-env.ts', () => {
     writeFileSync(file, 'DOMAIN=keep.me\n');
     const result = runScript('init-env.ts', ['--env', 'prod', '--out', file]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('already exists; init-env never overwrites it.');
+    expect(result.stderr).toContain('already exists; it is never overwritten.');
     expect(readFileSync(file, 'utf8')).toBe('DOMAIN=keep.me\n');
   });
 });

@@ -41,6 +41,8 @@ interface Moment {
 
 const running = (comm: string) => (run: Launched) => run.members().some((p) => p.comm === comm);
 const after = (ms: number): Moment => ({ name: `${ms / 1000} s in`, reached: (_run, _tmp, startedAt) => Date.now() - startedAt >= ms });
+/** check.ts announces each step as `[k/N] title`: a moment that comes as late in the run on a fast box as on a slow one. */
+const step = (k: number): Moment => ({ name: `step ${k} begins`, reached: (run) => new RegExp(`^\\[${k}/\\d+\\] `, 'm').test(run.stderr()) });
 
 const MOMENTS: Moment[] = [
   { name: 'the first temp folder appears', reached: (_run, tmp) => ourTempFolders(tmp).length > 0 },
@@ -53,9 +55,9 @@ const MOMENTS: Moment[] = [
   { name: 'docker-compose config runs', reached: (run) => run.members().some((p) => p.comm.startsWith('docker-compose')) },
   { name: 'the Kubernetes schemas are checked', reached: (run) => /Kubernetes [\d.]+ and operator CRD schemas/.test(run.stderr()) },
   after(1_000),
-  after(3_000),
-  after(6_000),
-  after(9_000),
+  step(6),
+  step(9),
+  step(13),
 ];
 
 /** Waits for the moment; fails at once, with the run's output, when the script ended before it. */

@@ -5,7 +5,7 @@ import { REPO } from '../helpers/run.js';
 
 /** House layering: entry → deploy/check/k8s → areas → render → env → core. */
 const LIB = join(REPO, 'scripts', 'lib');
-const AREAS = ['backup', 'certs', 'check', 'compose', 'deploy', 'k8s', 'monitoring', 'nginx'];
+const AREAS = ['backup', 'certs', 'check', 'cluster', 'compose', 'deploy', 'k8s', 'monitoring', 'nginx'];
 
 function modules(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));

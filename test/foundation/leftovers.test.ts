@@ -8,8 +8,9 @@ import { needTool } from '../helpers/tools.js';
 
 /**
  * The suite teardown (test/leftovers.ts) on a tiny suite of its own: a leaking test fails the run.
- * With `netns`, the suite runs in a network namespace of its own (unshare --net), where its
- * bridges and addresses cannot touch the machine's.
+ * With `netns`, the suite runs in a network and mount namespace of its own (unshare, a tmpfs
+ * on /run/netns), where its bridges, addresses and named network namespaces cannot touch the
+ * machine's.
  */
 function runSuite(testBody: string, options: { netns?: boolean } = {}): { code: number; output: string; dir: string } {
   const dir = tempDir();
@@ -24,7 +25,7 @@ function runSuite(testBody: string, options: { netns?: boolean } = {}): { code: 
       "import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';",
       "import { tmpdir } from 'node:os';",
       "import { join } from 'node:path';",
-      `import { writeDockerdRecord } from ${JSON.stringify(join(REPO, 'test', 'helpers', 'dockerd-records.ts'))};`,
+      `import { writeDockerdRecord, writeHostsRecord } from ${JSON.stringify(join(REPO, 'test', 'helpers', 'harness-records.ts'))};`,
       `const outer = ${JSON.stringify(dir)};`,
       "const ip = (...args) => execFileSync('ip', args);",
       `test('probe', () => {\n${testBody}\n});`,
@@ -32,7 +33,8 @@ function runSuite(testBody: string, options: { netns?: boolean } = {}): { code: 
     ].join('\n'),
   );
   const vitest = [join(REPO, 'node_modules', '.bin', 'vitest'), 'run', '--root', dir, '--config', join(dir, 'vitest.config.mjs')];
-  const [command, ...args] = options.netns ? [needTool('unshare'), '--net', ...vitest] : vitest;
+  const isolated = [needTool('unshare'), '--net', '--mount', 'sh', '-c', 'mkdir -p /run/netns && mount -t tmpfs tmpfs /run/netns && exec "$@"', 'sh'];
+  const [command, ...args] = options.netns ? [...isolated, ...vitest] : vitest;
   const result = spawnSync(command as string, args, { cwd: dir, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
   return { code: result.status ?? 1, output: `${result.stdout}${result.stderr}`, dir };
 }
@@ -68,6 +70,38 @@ describe('test-run leftovers check', () => {
     expect(result.output).toMatch(/bridge br-listed \(of the private dockerd in /);
     expect(result.output).toMatch(/bridge br-unlisted \(of the private dockerd in /);
     expect(result.output).toMatch(/address 198\.18\.40\.1\/24 on br-unlisted \(pool 198\.18\.32\.0\/20 /);
+  });
+
+  it("fails a run whose e2e hosts left their folder, switch, a link and a namespace, naming each; another suite's hosts do not count", () => {
+    const body = [
+      "const root = join(outer, 'hm-e2e-hosts');",
+      'mkdirSync(root);',
+      "writeHostsRecord({ root, bridge: 'hm-left', netns: ['hm-e2e-left-a', 'hm-e2e-left-b'], links: ['hm-left-0', 'hm-left-1'] });",
+      "ip('link', 'add', 'hm-left', 'type', 'bridge');",
+      // Host a stayed plugged in; host b was unplugged (its namespace and link gone).
+      "ip('netns', 'add', 'hm-e2e-left-a');",
+      "ip('link', 'add', 'hm-left-0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'hm-e2e-left-a');",
+      // Another suite's hosts, the same kinds of names.
+      "ip('link', 'add', 'hm-foreign', 'type', 'bridge');",
+      "ip('netns', 'add', 'hm-e2e-foreign-a');",
+      "ip('link', 'add', 'hm-foreign-0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', 'hm-e2e-foreign-a');",
+    ].join('\n');
+    const result = runSuite(body, { netns: true });
+    expect(result.code, result.output).toBe(1);
+    const listed = result.output.slice(result.output.indexOf('the test run left behind:')).split('\nfix the test')[0] as string;
+    expect(
+      listed
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().replace(/ \(.*\)$/, '')),
+    ).toEqual([
+      expect.stringMatching(/^temp folder \/tmp\/vt-\w+\/healthmate-test-\w+\/hm-e2e-hosts$/),
+      'link hm-left',
+      'link hm-left-0',
+      'network namespace hm-e2e-left-a',
+    ]);
+    expect(listed).toMatch(/temp folder \S+\/hm-e2e-hosts \(the e2e hosts' own\)/);
+    expect(listed).toMatch(/link hm-left-0 \(of the e2e hosts in \S+\/hm-e2e-hosts\)/);
   });
 
   it("passes a run while another process's daemon makes bridges, addresses and /tmp/hm-e2e-* folders of its own", () => {

@@ -160,7 +160,7 @@ describe('bad input: exit 2, one sentence, dist untouched', () => {
 
   it('unknown option', () => {
     const out = tempDir();
-    expectBadInput(runScript('render.ts', ['--env', 'prod', '--frobnicate', '--out', out]), /Unknown option '--frobnicate'/, out);
+    expectBadInput(runScript('render.ts', ['--env', 'prod', '--frobnicate', '--out', out]), /unknown option --frobnicate\./, out);
   });
 
   it('unknown environment', () => {
@@ -174,7 +174,7 @@ describe('bad input: exit 2, one sentence, dist untouched', () => {
     writeFileSync(file, 'x');
     const result = runScript('render.ts', ['--env', 'prod', '--env-file', EXAMPLE, '--out', join(file, 'dist')]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/output folder .*a-file\/dist is not writable \(ENOTDIR\)/);
+    expect(result.stderr).toMatch(/--out .*a-file\/dist" is below .*a-file, which is a file, not a folder/);
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 });

@@ -17,4 +17,4 @@ export function reducedPath(dir: string, tools: string[]): string {
 }
 
 /** What up.sh may use besides sh and Docker: coreutils. */
-export const COREUTILS = ['sha256sum', 'id', 'date', 'sleep', 'mkdir', 'chown', 'chmod', 'dirname', 'cat'];
+export const COREUTILS = ['sha256sum', 'id', 'date', 'sleep', 'mkdir', 'chown', 'chmod', 'dirname', 'cat', 'timeout'];

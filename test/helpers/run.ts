@@ -39,6 +39,18 @@ export interface RunOptions {
   root?: string;
 }
 
+/**
+ * `base` then `extra`, where a `--set NAME=value` in `extra` takes the place of
+ * the one `base` has for NAME: a script refuses a variable set twice.
+ */
+export function overriding(base: string[], extra: string[]): string[] {
+  const names = new Set(extra.flatMap((word, i) => (extra[i - 1] === '--set' ? [word.split('=')[0]] : [])));
+  const kept = base.filter(
+    (word, i) => !(word === '--set' && names.has(base[i + 1]?.split('=')[0])) && !(base[i - 1] === '--set' && names.has(word.split('=')[0])),
+  );
+  return [...kept, ...extra];
+}
+
 /** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
   const root = options.root ?? REPO;
@@ -83,10 +95,19 @@ function settle(
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
+  return spawnSettled(`scripts/${script}`, TSX, [join(root, 'scripts', script), ...args], { ...options, cwd: options.cwd ?? root });
+}
+
+/** Runs a command without blocking the test process; its exit code (128 + the signal's number when one killed it) and output. */
+export function runAsync(command: string, args: string[], options: Omit<RunOptions, 'root'> = {}): Promise<ScriptResult> {
+  return spawnSettled(command, command, args, options);
+}
+
+function spawnSettled(what: string, command: string, args: string[], options: Omit<RunOptions, 'root'>): Promise<ScriptResult> {
   const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(TSX, [join(root, 'scripts', script), ...args], {
-      cwd: options.cwd ?? root,
+    const child = spawn(command, args, {
+      cwd: options.cwd,
       env: { ...process.env, ...options.env },
     });
     let timedOut = false;
@@ -106,7 +127,7 @@ export function runScriptAsync(script: string, args: string[], options: RunOptio
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       try {
-        resolvePromise(settle(`scripts/${script}`, code, signal, timedOut, timeoutMs, stdout, stderr));
+        resolvePromise(settle(what, code, signal, timedOut, timeoutMs, stdout, stderr));
       } catch (error) {
         reject(error);
       }

@@ -35,9 +35,45 @@ export interface SshdOptions {
   loginShell?: string;
 }
 
+/** A new ed25519 key pair without passphrase at `path` (and `path`.pub). */
+export function sshKeygen(path: string): void {
+  const result = spawnSync(needTool('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', path], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`ssh-keygen failed: ${result.stderr}`);
+}
+
+/**
+ * sshd_config lines every test server shares: keys only, no PAM, the temp folders' modes
+ * accepted, and sessions that run a command without the tester's shell start-up files.
+ */
+export function sshdOptions(files: { hostKey: string; pidFile: string; authorizedKeys: string }, setEnv: string[] = []): string[] {
+  return [
+    `HostKey ${files.hostKey}`,
+    `PidFile ${files.pidFile}`,
+    `AuthorizedKeysFile ${files.authorizedKeys}`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PermitRootLogin prohibit-password',
+    'UsePAM no',
+    // The temp folder lives under /tmp (1777); the key files themselves are 0600.
+    'StrictModes no',
+    'Subsystem sftp internal-sftp',
+    // bash sources ~/.bashrc for an sshd command only in a top-level shell (SHLVL < 2 once
+    // incremented): the tester's own rc file (a stale pyenv lock: 60 s a session) stays out.
+    `SetEnv ${['SHLVL=1', ...setEnv].join(' ')}`,
+    // Tests stream through one connection at a time, docker-compose opens one per request; keep session limits generous.
+    'MaxSessions 50',
+    'MaxStartups 50:30:100',
+    'LogLevel ERROR',
+  ];
+}
+
+/** ssh_config lines of a client that logs in with one key and trusts only the known host keys. */
+export function sshClientOptions(keyFile: string, knownHostsFile: string): string[] {
+  return [`  IdentityFile ${keyFile}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHostsFile}`, '  StrictHostKeyChecking yes', '  BatchMode yes'];
+}
+
 export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const sshd = needTool('sshd');
-  const sshKeygen = needTool('ssh-keygen');
   needTool('ssh');
   const sftp = needTool('sftp');
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-sshd-'));
@@ -45,10 +81,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const hostKey = join(dir, 'host_ed25519');
   const keyFile = join(dir, 'client_ed25519');
-  for (const key of [hostKey, keyFile]) {
-    const result = spawnSync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-f', key], { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`ssh-keygen failed: ${result.stderr}`);
-  }
+  for (const key of [hostKey, keyFile]) sshKeygen(key);
   const authorizedKeys = join(dir, 'authorized_keys');
   writeFileSync(authorizedKeys, readFileSync(`${keyFile}.pub`), { mode: 0o600 });
   const port = await freePort();
@@ -56,46 +89,14 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password',
-      'UsePAM no',
-      // The temp folder lives under /tmp (1777); the key files themselves are 0600.
-      'StrictModes no',
-      'Subsystem sftp internal-sftp',
-      // bash sources ~/.bashrc for an sshd command only in a top-level shell (SHLVL < 2 once
-      // incremented): the tester's own rc file (a stale pyenv lock: 60 s a session) stays out.
-      'SetEnv SHLVL=1',
-      // Tests stream through one connection at a time; keep session limits generous.
-      'MaxSessions 50',
-      'MaxStartups 50:30:100',
-      'LogLevel ERROR',
-      '',
-    ].join('\n'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', ...sshdOptions({ hostKey, pidFile: join(dir, 'sshd.pid'), authorizedKeys }), ''].join('\n'),
   );
   const knownHostsFile = join(dir, 'known_hosts');
   writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').trim()}\n`);
   const configFile = join(dir, 'ssh_config');
   writeFileSync(
     configFile,
-    [
-      'Host sshd-test',
-      '  HostName 127.0.0.1',
-      `  Port ${port}`,
-      `  User ${user}`,
-      `  IdentityFile ${keyFile}`,
-      '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${knownHostsFile}`,
-      '  StrictHostKeyChecking yes',
-      '  BatchMode yes',
-      '',
-    ].join('\n'),
+    ['Host sshd-test', '  HostName 127.0.0.1', `  Port ${port}`, `  User ${user}`, ...sshClientOptions(keyFile, knownHostsFile), ''].join('\n'),
   );
   const sshArgs = ['-F', configFile, 'sshd-test'];
 

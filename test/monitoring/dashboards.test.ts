@@ -47,6 +47,11 @@ describe('Grafana dashboards', () => {
       'healthmate_backup_last_success_timestamp_seconds',
       'healthmate_certificate_expiry_timestamp_seconds',
       'probe_ssl_earliest_cert_expiry',
+      'patroni_primary',
+      'patroni_sync_standby',
+      'patroni_xlog_replayed_location',
+      'etcd_server_has_leader',
+      'haproxy_backend_active_servers',
     ])
       expect(metrics).toContain(metric);
   });

@@ -101,11 +101,11 @@ describe('maintenance.ts against a real Alertmanager', () => {
   });
 
   it.each([
-    [['--for', '30m'], /--reason is required/],
+    [['--for', '30m'], /--for needs --reason <text>: say why alerts are silenced/],
     [['--for', '10d', '--reason', 'x'], /--for 10d is longer than 7 days/],
     [['--for', 'soon', '--reason', 'x'], /--for must be a duration like 30m/],
     [['--for', '30m', '--reason', 'x', '--matcher', 'bad matcher'], /--matcher must look like name=value/],
-    [['--end', 'not-a-uuid'], /--end expects a silence id/],
+    [['--end', 'not-a-uuid'], /--end must be a silence id \(a UUID\) or all/],
   ])('refuses bad input %j with exit 2 and creates nothing', async (args, message) => {
     const before = (await silences()).length;
     const result = maintenance(args);

@@ -45,7 +45,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('Prometheus configs', () => {
   it.each(['prod', 'dev'] as const)('%s passes promtool check config with its rule files', (env) => {
     const result = spawnSync(needTool('promtool'), ['check', 'config', join(bundle(env), 'monitoring', 'prometheus.yml')], { encoding: 'utf8' });
-    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 3 rule files found/);
+    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 4 rule files found/);
     expect(result.status).toBe(0);
   });
 
@@ -81,7 +81,7 @@ describe('Prometheus configs', () => {
     const result = spawnSync(needTool('promtool'), ['check', 'config', stubbed], { encoding: 'utf8' });
     rmSync(stubbed);
     rmSync(dir, { recursive: true });
-    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 3 rule files found/);
+    expect(result.stdout + result.stderr).toMatch(/SUCCESS: 4 rule files found/);
     expect(result.status).toBe(0);
   });
 });
@@ -116,6 +116,29 @@ describe('check.ts monitoring validators', () => {
     } finally {
       writeFileSync(am, original);
       writeFileSync(dashboard, dashboardText);
+    }
+  });
+
+  it("check the PrometheusRule Kubernetes loads: broken PromQL in it fails promtool, and groups other than monitoring/rules' fail the lint", async () => {
+    const file = join(bundle('dev'), 'k8s', 'prometheus-rules.yaml');
+    const original = readFileSync(file, 'utf8');
+    // The same expression in monitoring/rules is caught by promtool check rules; here only the PrometheusRule holds it.
+    writeFileSync(file, original.replace('expr: vector(1)', 'expr: sum(rate(up[5m]) by'));
+    try {
+      const report = await run('dev');
+      const messages = report.results.flatMap((r) => r.problems.map((p) => `${p.file ?? ''}: ${p.message}`));
+      expect(messages).toEqual([
+        expect.stringMatching(
+          /^k8s\/prometheus-rules\.yaml: promtool check rules k8s\/prometheus-rules\.yaml \(its spec\.groups\) failed:[\s\S]*could not parse expression/,
+        ),
+        'k8s/prometheus-rules.yaml: holds other rule groups than monitoring/rules/*.yml, the files promtool tests: render the bundle again, never edit it.',
+      ]);
+      // A valid expression that differs from the tested rules is still not what was tested.
+      writeFileSync(file, original.replace('expr: vector(1)', 'expr: vector(2)'));
+      const drifted = (await run('dev')).results.flatMap((r) => r.problems.map((p) => p.message));
+      expect(drifted).toEqual([expect.stringMatching(/^holds other rule groups than monitoring\/rules/)]);
+    } finally {
+      writeFileSync(file, original);
     }
   });
 });

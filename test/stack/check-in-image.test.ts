@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,6 +86,17 @@ describe('in-image checks (real engine)', () => {
   it('reports the tool output when the tool refuses the bundle', async () => {
     const outcome = await runImageCheck(shellCheck('echo "nginx: [emerg] unknown directive in /etc/nginx/nginx.conf:1" >&2; exit 1'), bundle());
     expect(outcome).toEqual({ status: 'failed', output: 'nginx: [emerg] unknown directive in /etc/nginx/nginx.conf:1' });
+    expect(containers()).toEqual([]);
+  });
+
+  it('builds the image of a service the deploy builds (the postgres image) when it is not on the engine, and checks in it', async () => {
+    const ctx = bundle('healthmate-test/built-by-the-check:1.0');
+    mkdirSync(join(ctx.bundleDir, 'img'));
+    writeFileSync(join(ctx.bundleDir, 'img', 'Dockerfile'), `FROM ${engine.image}\nRUN touch /built-here\n`);
+    const compose = join(ctx.bundleDir, 'docker-compose.yml');
+    writeFileSync(compose, readFileSync(compose, 'utf8').replace('  nginx:\n', '  nginx:\n    build: ./img\n'));
+    expect(await runImageCheck(shellCheck('test -f /built-here'), ctx)).toEqual({ status: 'ok' });
+    expect(docker(engine.daemon, ['image', 'ls', '-q', 'healthmate-test/built-by-the-check:1.0'])).not.toBe('');
     expect(containers()).toEqual([]);
   });
 

@@ -49,7 +49,7 @@ describe('rendered compose files', () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace('restart: unless-stopped', 'restrat: unless-stopped'));
     const result = await composeConfig(COMPOSE_V1, 'healthmate-test', file);
     expect(result.ok).toBe(false);
-    expect(result.message).toMatch(/Unsupported config option for services\.postgres: 'restrat'/);
+    expect(result.message).toMatch(/Unsupported config option for services\.[\w-]+: 'restrat'/);
   });
 
   it('prod: only nginx publishes ports beyond loopback; the app network is internal; every image pinned', () => {
@@ -67,7 +67,9 @@ describe('rendered compose files', () => {
         'beat',
         'blackbox-exporter',
         'certbot',
+        'etcd',
         'grafana',
+        'haproxy',
         'nginx',
         'nginx-exporter',
         'node-exporter',
@@ -97,8 +99,10 @@ describe('rendered compose files', () => {
   it('writes connection URLs and the redis password only into secret files', () => {
     const secret = 'p@ss/word:with"special#chars-1234';
     const { dir } = renderStack('prod', { POSTGRES_PASSWORD: secret, REDIS_PASSWORD: secret });
-    const url = readFileSync(join(dir, 'secrets/database_url'), 'utf8');
-    expect(url).toBe(`postgresql+asyncpg://healthmate_user:${encodeURIComponent(secret)}@postgres:5432/healthmate`);
+    // Through HAProxy: its write port leads to the Patroni leader, its read port to the replicas.
+    const url = (name: string) => readFileSync(join(dir, 'secrets', name), 'utf8');
+    expect(url('database_url')).toBe(`postgresql+asyncpg://healthmate_user:${encodeURIComponent(secret)}@haproxy:5000/healthmate`);
+    expect(url('database_read_url')).toBe(`postgresql+asyncpg://healthmate_user:${encodeURIComponent(secret)}@haproxy:5001/healthmate`);
     expect(readFileSync(join(dir, 'secrets/redis_auth.conf'), 'utf8')).toBe(`requirepass "p@ss/word:with\\"special#chars-1234"\n`);
     for (const f of listBundle(dir).filter((f) => !f.startsWith('secrets/'))) {
       expect(readFileSync(join(dir, f), 'utf8'), f).not.toContain(secret);
@@ -137,6 +141,25 @@ services:
   it('a port published beyond loopback by anything but nginx', () => {
     expect(check(`${base}    ports: ["9090:9090"]\n`).join()).toMatch(/web: publishes 9090:9090 beyond loopback/);
     expect(check(`${base}    ports: ["127.0.0.1:9090:9090"]\n`)).toEqual([]);
+  });
+  it('cluster ports on the host address: only the listed services and ports, the same port on both sides', () => {
+    const onAddress = { address: '10.0.0.11', ports: { web: [2379, 8008] } };
+    const withPorts = (ports: string, service = 'web') => `${base.replace('  web:', `  ${service}:`)}    ports: [${ports}]\n`;
+    const checkOn = (text: string) => checkPolicy(parseCompose(text), { bundleFiles: [], secretValues: [], onAddress }).map((f) => f.message);
+    expect(checkOn(withPorts('"10.0.0.11:2379:2379", "10.0.0.11:8008:8008", "127.0.0.1::9999"'))).toEqual([]);
+    // Another port, another address, a different host port, another service: refused, with the way out.
+    expect(checkOn(withPorts('"10.0.0.11:5432:5432"')).join()).toMatch(
+      /publishes 10\.0\.0\.11:5432:5432 beyond loopback; .* or to 10\.0\.0\.11 with the same port/,
+    );
+    expect(checkOn(withPorts('"10.0.0.12:2379:2379"')).join()).toMatch(/beyond loopback/);
+    expect(checkOn(withPorts('"10.0.0.11:12379:2379"')).join()).toMatch(/beyond loopback/);
+    // An allowed host port leading to another container port is still refused.
+    expect(checkOn(withPorts('"10.0.0.11:2379:8008"')).join()).toMatch(/beyond loopback/);
+    expect(checkOn(withPorts('"10.0.0.11:2379:2379"', 'other')).join()).toMatch(
+      /publishes 10\.0\.0\.11:2379:2379 beyond loopback; only nginx may, bind it to 127\.0\.0\.1 instead/,
+    );
+    // Without an inventory address nothing but loopback is allowed.
+    expect(check(withPorts('"10.0.0.11:2379:2379"')).join()).toMatch(/beyond loopback/);
   });
   it('secrets in environment literals', () => {
     expect(check(`${base}    environment: { DB_PASSWORD: hunter2hunter2 }\n`).join()).toMatch(/DB_PASSWORD looks like a secret/);

@@ -130,7 +130,7 @@ describe('deploy-prod.ts', () => {
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
-      /error: --skip-check nginx-t names no check; use one of: amtool, blackbox-exporter, docker-compose, nginx, .*systemd-analyze\./,
+      /error: --skip-check "nginx-t" names no check; use one of: amtool, blackbox-exporter, docker-compose, haproxy, nginx, patroni, .*systemd-analyze\./,
     );
     expect(tree(state)).toEqual([]);
   });
@@ -154,7 +154,7 @@ describe('deploy-prod.ts', () => {
     expect(dry.stderr).toContain('no previous release is recorded');
     const bad = runScript('deploy-prod.ts', ['--target', 'swarm', '--dry-run']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--target must be compose or k8s, not "swarm"/);
+    expect(bad.stderr).toMatch(/--target must be one of compose, k8s, not "swarm"/);
   });
 
   it('--rollback --dry-run names the previous release (state.json previous), not the one running now', () => {
@@ -181,11 +181,11 @@ describe('deploy-prod.ts', () => {
   });
 
   it.each([
-    [['--status', '--rollback'], /--status and --rollback cannot be combined/],
-    [['--status', '--dry-run'], /--status only reads: drop --dry-run/],
+    [['--status', '--rollback'], /--status and --rollback exclude each other; pass one\./],
+    [['--status', '--dry-run'], /--dry-run does not apply with --status: --status only reads\./],
     [['--reason', 'x'], /--reason applies only with --force-unlock/],
     [['--force-unlock'], /--force-unlock needs --reason/],
-    [['--force-unlock', '--reason', '  '], /--force-unlock needs --reason/],
+    [['--force-unlock', '--reason', '  '], /--reason is empty; pass <text>\./],
   ])('bad lock/status options %j: one sentence, exit 2, nothing created', (args, message) => {
     const dir = tempDir();
     const result = runScript('deploy-prod.ts', ['--env-file', exampleEnvFile(dir), '--set', `STATE_DIR=${dir}/s`, ...args], { cwd: dir });

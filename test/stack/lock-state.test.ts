@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CliArgs } from '../../scripts/lib/cli.js';
+import type { EnvArgs } from '../../scripts/lib/cli.js';
 import { appendAudit, lastAudit } from '../../scripts/lib/deploy/audit.js';
 import { deployContext } from '../../scripts/lib/deploy/context.js';
 import { deployLockHolder, forceUnlock, LOCK_FILE, takeDeployLock } from '../../scripts/lib/deploy/lock.js';
@@ -142,8 +142,8 @@ describe('state file and audit log', () => {
 describe('a deploy under the lock', () => {
   it('refuses when the release state changed between the plan and the lock (another operator deployed): exit 2, lock released, nothing recorded', async () => {
     const { env, stateDir } = testEnv('prod');
-    const args: CliArgs = { env: 'prod', overrides: {}, dryRun: false, verbose: false, values: {}, positionals: [] };
-    const ctx = await deployContext(args, env, { skipBackup: true });
+    const args: EnvArgs = { env: 'prod', overrides: {}, dryRun: false };
+    const ctx = await deployContext(args, env, { skipBackup: true, skipChecks: [] });
     expect(ctx.plan.previous).toBeUndefined();
     const store = local(join(stateDir, 'deploy'));
     writeState(store, { current: { release: 'r9', tag: '9.0.0', at: 't' } });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { statePaths } from '../paths.js';
-import { PGBACKREST_CONTAINER_PATHS, pgbackrestImages, pgbackrestTlsDir } from '../pgbackrest/layout.js';
+import { PGBACKREST_CONTAINER_PATHS, pgbackrestDbNames, pgbackrestImages, pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import { repoRoot } from '../render/bundle.js';
 import type { Deriver } from '../render/derived.js';
 
@@ -23,7 +23,32 @@ export const deriveBackup: Deriver = (env) => {
       POSTGRES_PGBACKREST_IMAGE: images.db,
       PGBACKREST_REPO_IMAGE: images.repo,
       ...PGBACKREST_CONTAINER_PATHS,
+      PGBACKREST_REPO_PG_HOSTS: repoPgHostLines(pgbackrestDbNames(env), { ...env.values, ...PGBACKREST_CONTAINER_PATHS }),
     },
     secretFiles,
   };
 };
+
+/**
+ * The repository host's pgN-* lines: one block per db host's pgBackRest server (`names`), the same
+ * paths on each (the same image), taken from `values` as the template names them.
+ */
+export function repoPgHostLines(names: string[], values: Record<string, unknown>): string {
+  const v = (name: string) => String(values[name]);
+  return names
+    .map((name, i) =>
+      [
+        `pg${i + 1}-host=${name}`,
+        `pg${i + 1}-host-type=tls`,
+        `pg${i + 1}-host-port=${v('PGBACKREST_DB_PORT')}`,
+        `pg${i + 1}-host-ca-file=${v('PGBACKREST_TLS_PATH')}/ca.pem`,
+        `pg${i + 1}-host-cert-file=${v('PGBACKREST_TLS_PATH')}/cert.pem`,
+        `pg${i + 1}-host-key-file=${v('PGBACKREST_TLS_PATH')}/key.pem`,
+        `pg${i + 1}-path=${v('PGBACKREST_PG_PATH')}`,
+        `pg${i + 1}-socket-path=${v('PGBACKREST_PG_SOCKET_PATH')}`,
+        `pg${i + 1}-port=${v('PGBACKREST_PG_PORT')}`,
+        `pg${i + 1}-user=${v('POSTGRES_USER')}`,
+      ].join('\n'),
+    )
+    .join('\n');
+}

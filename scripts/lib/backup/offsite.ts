@@ -48,8 +48,13 @@ export function remotePath(target: OffsiteTarget, ...parts: string[]): string {
   return `${target.remote.slice(0, colon + 1)}${path}`;
 }
 
-// One retry and short timeouts: a dead remote fails the run in about a minute, and the next run retries.
-const RCLONE_FLAGS = ['--retries', '1', '--low-level-retries', '3', '--contimeout', '15s', '--timeout', '60s'];
+/**
+ * No retry of a whole operation, two tries of each request: a remote that accepts and never
+ * answers fails the run after about 2 × --timeout (the idle timeout, 30 s) = one minute; one
+ * that does not accept, after 2 × --contimeout (15 s). The next run retries. (3 tries × 60 s
+ * took 191 s.) 30 s without a byte is long for an upload that is moving.
+ */
+export const RCLONE_FLAGS = ['--retries', '1', '--low-level-retries', '2', '--contimeout', '15s', '--timeout', '30s'];
 
 export function rcloneCommand(target: OffsiteTarget, args: string[]): Command {
   return { file: 'rclone', args: ['--config', target.configFile, ...RCLONE_FLAGS, ...args], env: target.env };
@@ -75,12 +80,12 @@ async function rcloneOk(target: OffsiteTarget, args: string[], what: string): Pr
   return result.stdout;
 }
 
-/** Refuses a remote rclone does not know, with the two ways to define it. */
+/** Refuses a remote rclone does not know (bad input: nothing is written), with the two ways to define it. */
 export async function checkRemoteDefined(target: OffsiteTarget): Promise<void> {
   const names = (await rcloneOk(target, ['listremotes'], 'rclone listremotes')).split('\n').map((l) => l.trim().replace(/:$/, ''));
   const name = remoteName(target);
   if (!names.includes(name))
-    throw new OperationError(
+    throw new BadInputError(
       `BACKUP_OFFSITE_REMOTE names the rclone remote "${name}", which is not defined.`,
       `define it with RCLONE_CONFIG_${name.toUpperCase().replace(/-/g, '_')}_TYPE=... lines (env file or environment) or in BACKUP_OFFSITE_RCLONE_CONFIG; see docs/backup-restore.md`,
     );
@@ -227,13 +232,13 @@ export interface OffsiteResult {
  * Metrics say 0 from the start, so a run killed midway reads as failed.
  */
 export async function copyOffsite(target: OffsiteTarget, set: OffsiteSet, textfileDir: string, now = new Date()): Promise<OffsiteResult> {
+  await checkRemoteDefined(target);
   const release = acquireLock(join(set.localDir, `.offsite-${set.label}.lock`), `offsite copy of ${set.label}`);
   const metrics = (status: 0 | 1, missing: number) =>
     writeOffsiteMetrics(textfileDir, { label: set.label, attemptedAt: now, status, missing, ...(status === 1 ? { verifiedAt: new Date() } : {}) });
   let missing = set.artifacts.length;
   try {
     metrics(0, missing);
-    await checkRemoteDefined(target);
     const plan = planOffsite(set, await listRemote(target, set.subdir), now);
     missing = plan.copy.length;
     const copied: string[] = [];

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { pathState } from '../cli/kinds.js';
 import type { LoadedEnv } from '../env/load.js';
+import { BadInputError } from '../errors.js';
 import { statePaths } from '../paths.js';
 import type { PgConnection } from './pg.js';
 import type { RetentionPolicy } from './retention.js';
@@ -23,6 +25,13 @@ export interface BackupSettings {
 export function backupSettings(env: LoadedEnv): BackupSettings {
   const paths = statePaths(env);
   const values = env.values;
+  // Checked here, so a dry run refuses the folder the real run could not create.
+  const state = pathState(paths.backups);
+  if (state.type === 'file' || state.type === 'blocked')
+    throw new BadInputError(
+      `${values.BACKUP_DIR ? 'BACKUP_DIR' : 'the backup folder'} ${paths.backups} ${state.type === 'file' ? 'is a file' : `is below ${state.by}, which is a file`}, not a folder.`,
+      'point BACKUP_DIR at a folder (it is created when missing)',
+    );
   return {
     envName: env.name,
     dir: paths.backups,

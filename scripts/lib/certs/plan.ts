@@ -1,5 +1,4 @@
 import type { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
@@ -17,8 +16,6 @@ export const CA_FILES = { key: 'ca.key', cert: 'ca.pem' } as const;
 /** A certificate with fewer days left than this is renewed. */
 export const RENEW_DAYS = 30;
 export const CA_DAYS = 3650;
-export const DEFAULT_DAYS = 397;
-export const DEFAULT_BITS = 2048;
 
 export interface CertRequest {
   mode: CertMode;
@@ -37,24 +34,11 @@ export interface CertPlan {
   server: { action: 'issue' | 'keep'; reason: string };
 }
 
-const DNS_NAME = /^(\*\.)?(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
-
-export function parseSan(raw: string): SubjectAltName {
-  const value = raw.trim().replace(/^(DNS|IP):/i, '');
-  if (isIP(value)) return { type: 'IP', value };
-  // A numeric last label is no host name (RFC 3696): 999.1.1.1 or 1.2.3.4.5 is a mistyped IP, not a DNS name to certify.
-  if (/^[\d.]+$/.test(value) || /(^|\.)\d+$/.test(value) || value.includes(':'))
-    throw new BadInputError(`--san "${raw}" looks like an IP address but is not one; pass a valid IPv4/IPv6 address or a DNS name.`);
-  const name = value.toLowerCase();
-  if (DNS_NAME.test(name)) return { type: 'DNS', value: name };
-  throw new BadInputError(`--san "${raw}" is neither a DNS name nor an IP address; pass names like api.example.org or 10.0.0.5.`);
-}
-
 /** DOMAIN first (it is also the CN), then dev's local names, then extras; no duplicates. */
-export function wantedSans(env: LoadedEnv, extras: string[]): SubjectAltName[] {
+export function wantedSans(env: LoadedEnv, extras: SubjectAltName[]): SubjectAltName[] {
   const all: SubjectAltName[] = [{ type: 'DNS', value: env.values.DOMAIN }];
   if (env.name === 'dev') all.push({ type: 'DNS', value: 'localhost' }, { type: 'IP', value: '127.0.0.1' });
-  all.push(...extras.map(parseSan));
+  all.push(...extras);
   const seen = new Set<string>();
   return all.filter((san) => {
     const key = `${san.type}:${san.value}`;

@@ -2,7 +2,10 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, statSync, writeF
 import { dirname, join, normalize } from 'node:path';
 import { $ } from 'zx/core';
 import { addCleanup, privateTempDir } from '../cleanup.js';
+import { detectCompose } from '../compose/engine.js';
 import { type ComposeModel, type ComposeService, readCompose } from '../compose/model.js';
+import { engineHas, lastLine } from '../docker-engine.js';
+import { errorMessage } from '../errors.js';
 import { SECRETS_DIR } from '../render/bundle.js';
 import type { CheckContext, ImageCheck } from './types.js';
 
@@ -62,8 +65,8 @@ export function imageCheckLine(check: ImageCheck, image: string): string {
 /**
  * Builds, in a temp folder, the file tree the service's container would see:
  * bundle folders where compose bind-mounts them, an empty placeholder for each
- * secret (never the real one), empty folders for host paths and volumes, and
- * the check's own files. Removed through the cleanup registry.
+ * secret (never the real one), and the check's own files (host paths and
+ * volumes are the empty volumes createArgv mounts). Removed through the cleanup registry.
  */
 export async function stageContainerTree(check: ImageCheck, ctx: CheckContext, service: ComposeService): Promise<{ dir: string; remove: () => void }> {
   const { path: dir, remove } = privateTempDir('healthmate-image-check-');
@@ -76,9 +79,9 @@ export async function stageContainerTree(check: ImageCheck, ctx: CheckContext, s
       if (source && existsSync(source)) {
         // Never copy a secret, even when a mounted folder happens to contain one.
         cpSync(source, at(volume.target), { recursive: true, filter: (path) => !path.startsWith(join(ctx.bundleDir, SECRETS_DIR)) });
-      } else if (!existsSync(at(volume.target))) {
-        mkdirSync(at(volume.target), { recursive: true });
       }
+      // Host paths and volumes: the empty volume createArgv mounts there is the folder. Not made in the
+      // tree, where a path through a symlink of the image (/var/run → /run) would make docker cp fail.
     }
     for (const name of service.secrets) writePlain(at(join(SECRETS_TARGET, name)), '');
     for (const folder of check.dirs ?? []) mkdirSync(at(folder), { recursive: true });
@@ -109,15 +112,26 @@ function openUp(path: string): void {
 
 const quiet = $({ quiet: true, nothrow: true });
 
-/** The image on the engine, pulled when missing; the reason when neither works. */
-async function ensureImage(image: string): Promise<string | undefined> {
-  if ((await quiet`docker image inspect ${image}`).exitCode === 0) return undefined;
+/**
+ * The image on the engine: pulled when missing, or built when the service builds it (the postgres
+ * image: the deploy would build it a few steps later, so the check runs in the image that will run);
+ * the reason when none of that works (or the engine cannot be asked).
+ */
+async function ensureImage(image: string, service: ComposeService, composeFile: string): Promise<string | undefined> {
+  try {
+    if (await engineHas('image', image)) return undefined;
+  } catch (error) {
+    return errorMessage(error).replace(/\.$/, '');
+  }
+  if (service.built) {
+    const flavor = await detectCompose();
+    if (!flavor) return `image ${image} is not on the engine and no docker compose is here to build it`;
+    const [command, ...args] = [...flavor.argv, '-f', composeFile, 'build', service.name];
+    const built = await quiet`${command} ${args}`;
+    return built.exitCode === 0 ? undefined : `image ${image} is not on the engine and building it failed: ${lastLine(built.stderr)}`;
+  }
   const pulled = await quiet`docker pull --quiet ${image}`;
   return pulled.exitCode === 0 ? undefined : `image ${image} is not on the engine and cannot be pulled: ${lastLine(pulled.stderr)}`;
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').pop() ?? '';
 }
 
 /** Runs one check in its image through the engine DOCKER_HOST names. */
@@ -128,7 +142,7 @@ export async function runImageCheck(check: ImageCheck, ctx: CheckContext): Promi
   const service = model.services.find((s) => s.name === check.service);
   if (!service) return { status: 'not-needed' };
   if (!service.image) return { status: 'cannot-run', reason: `service ${check.service} in ${COMPOSE_FILE} names no image` };
-  const missing = await ensureImage(service.image);
+  const missing = await ensureImage(service.image, service, composeFile);
   if (missing) return { status: 'cannot-run', reason: missing };
   const args = typeof check.args === 'function' ? check.args(ctx) : check.args;
   const tree = await stageContainerTree(check, ctx, service);

@@ -1,5 +1,6 @@
 import type { Validator } from './types.js';
 import { backupValidators } from './validators/backup.js';
+import { clusterValidators } from './validators/cluster.js';
 import { edgeValidators } from './validators/edge.js';
 import { foundationValidators } from './validators/foundation.js';
 import { k8sValidators } from './validators/k8s.js';
@@ -14,6 +15,7 @@ export const VALIDATORS: Validator[] = [
   ...monitoringValidators,
   ...backupValidators,
   ...pgbackrestValidators,
+  ...clusterValidators,
   ...stackValidators,
   ...k8sValidators,
 ];

@@ -49,6 +49,8 @@ export interface ImageCheck {
   label: string;
   /** The compose service whose image and mounts the check borrows. */
   service: string;
+  /** The image the plan names, when it is not the service's *_IMAGE variable (a service the deploy builds). */
+  planImage?(env: LoadedEnv): string;
   /** Overrides the image's entrypoint (a tool beside the daemon, e.g. /bin/promtool). */
   entrypoint?: string;
   /** Arguments inside the container; a function when they depend on the bundle. */

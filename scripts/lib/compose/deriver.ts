@@ -1,7 +1,20 @@
 import { resolve } from 'node:path';
+import { CLUSTER_SERVICES, POSTGRES_PORT } from '../cluster/topology.js';
+import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import type { Deriver } from '../render/derived.js';
 import { capacityProblem, SUPERUSER_RESERVED_CONNECTIONS } from './capacity.js';
+
+/**
+ * Where the application reaches PostgreSQL. Production: HAProxy on its own
+ * host, whose write port leads to the Patroni leader and read port to the
+ * replicas (the leader when none is up). Dev: its one PostgreSQL, both ways.
+ */
+export function databaseEndpoints(env: LoadedEnv): { write: string; read: string } {
+  if (env.name !== 'prod') return { write: `postgres:${POSTGRES_PORT}`, read: `postgres:${POSTGRES_PORT}` };
+  const haproxy = CLUSTER_SERVICES.haproxy;
+  return { write: `${haproxy}:${env.values.HAPROXY_WRITE_PORT}`, read: `${haproxy}:${env.values.HAPROXY_READ_PORT}` };
+}
 
 function portOf(listen: string): string {
   return listen.split(':').pop() as string;
@@ -25,7 +38,11 @@ export const deriveStack: Deriver = (env) => {
   const { POSTGRES_USER, POSTGRES_DB } = env.values;
   const secretFiles: Record<string, string> = {};
   if (pgPassword !== undefined) {
-    secretFiles.database_url = `postgresql+asyncpg://${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(pgPassword)}@postgres:5432/${POSTGRES_DB}`;
+    const endpoints = databaseEndpoints(env);
+    const url = (endpoint: string): string =>
+      `postgresql+asyncpg://${encodeURIComponent(POSTGRES_USER)}:${encodeURIComponent(pgPassword)}@${endpoint}/${POSTGRES_DB}`;
+    secretFiles.database_url = url(endpoints.write);
+    secretFiles.database_read_url = url(endpoints.read);
     secretFiles.postgres_exporter_password = pgPassword;
   }
   if (redisPassword !== undefined) {
@@ -35,6 +52,8 @@ export const deriveStack: Deriver = (env) => {
   }
   return {
     values: {
+      // postgres_exporter connects where the backend writes: the leader, through HAProxy in production.
+      POSTGRES_EXPORTER_ENDPOINT: databaseEndpoints(env).write,
       POSTGRES_SUPERUSER_RESERVED_CONNECTIONS: SUPERUSER_RESERVED_CONNECTIONS,
       // The first CIDR nginx trusts for /metrics is the subnet compose pins for the monitoring network.
       MONITORING_SUBNET: env.values.NGINX_MONITORING_CIDRS.split(',')[0] as string,

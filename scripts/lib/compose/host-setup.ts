@@ -1,7 +1,8 @@
 import { join, posix } from 'node:path';
 import { SERVER_FILES } from '../certs/plan.js';
+import { bundleHost } from '../cluster/deriver.js';
 import type { LoadedEnv } from '../env/load.js';
-import { statePaths } from '../paths.js';
+import { CLUSTER_TLS_FILES, clusterCaDir, clusterTlsDir, statePaths } from '../paths.js';
 import { PGBACKREST_TLS_FILES, pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import type { BundleFile } from '../render/bundle.js';
 import { type ComposeModel, parseCompose, secretOwners } from './model.js';
@@ -36,8 +37,12 @@ export const HOST_SETUP_FILE = 'host-setup.txt';
 export const SECRET_MODE = 0o600;
 /** Re-read their config files on SIGHUP (compose does not recreate a container whose folder mount changed). */
 const RELOAD_ON_SIGHUP = ['nginx', 'prometheus', 'alertmanager', 'blackbox-exporter'];
-/** Started and healthy before migrations run, as in the scripted deploy. */
-export const DATASTORES = ['postgres', 'redis'] as const;
+/**
+ * Started and healthy before migrations run, as in the scripted deploy: the
+ * cluster (etcd, PostgreSQL under Patroni, HAProxy, healthy once a leader takes
+ * writes through it) and Redis. A bundle holds those of its host's roles.
+ */
+export const DATASTORES = ['etcd', 'postgres', 'haproxy', 'redis'] as const;
 
 export function hostSetup(model: ComposeModel, env: LoadedEnv): HostSetup {
   const paths = statePaths(env);
@@ -52,12 +57,26 @@ export function hostSetup(model: ComposeModel, env: LoadedEnv): HostSetup {
       join(paths.certs, SERVER_FILES.privkey),
       // pgBackRest's mutual-TLS files, mounted into postgres and its pgbackrest server (generate-certs.ts --profile pgbackrest).
       ...(postgres ? Object.values(PGBACKREST_TLS_FILES).map((file) => join(pgbackrestTlsDir(paths, 'db'), file)) : []),
+      // The cluster's TLS files (generate-certs.ts --profile cluster): this host's etcd and Patroni certificates, the CA for HAProxy and Prometheus.
+      ...clusterTlsFiles(model, env),
     ],
     services: model.services.filter((s) => !s.profiles?.length).map((s) => s.name),
     datastores: DATASTORES.filter((name) => model.services.some((s) => s.name === name)),
     migration: env.values.MIGRATION_COMMAND.trim().split(/\s+/),
     reload: RELOAD_ON_SIGHUP.filter((name) => model.services.some((s) => s.name === name && !s.profiles?.length)),
   };
+}
+
+/** The cluster TLS files of the folders the bundle's services mount: the host's own etcd and Patroni certificates, the CA alone for HAProxy and Prometheus. */
+function clusterTlsFiles(model: ComposeModel, env: LoadedEnv): string[] {
+  const paths = statePaths(env);
+  const host = bundleHost(env).name;
+  const folders = new Map<string, string[]>([
+    ...(['etcd', 'postgres'] as const).map((c): [string, string[]] => [clusterTlsDir(paths, host, c), Object.values(CLUSTER_TLS_FILES)]),
+    [clusterCaDir(paths), [CLUSTER_TLS_FILES.ca]],
+  ]);
+  const mounted = new Set(model.services.flatMap((s) => s.volumes.filter((v) => v.kind === 'bind').map((v) => v.source)));
+  return [...folders].filter(([dir]) => mounted.has(dir)).flatMap(([dir, files]) => files.map((f) => join(dir, f)));
 }
 
 /** The host setup of a rendered compose file (text), for the bundle writer. */

@@ -6,6 +6,8 @@ import { readYaml } from '../yaml-data.js';
 export interface ComposeService {
   name: string;
   image?: string;
+  /** The service has a `build:` section: its image is built on the engine, not pulled. */
+  built?: boolean;
   user?: string;
   restart?: string;
   /** `init: true`: Docker's tini is PID 1 and reaps orphaned processes. */
@@ -25,6 +27,9 @@ export interface ComposeService {
 export interface PortMapping {
   raw: string;
   hostIp?: string;
+  /** The host side's port, when the mapping names one (not `ip::container`, not a range). */
+  hostPort?: number;
+  containerPort?: number;
 }
 
 export interface VolumeMount {
@@ -65,18 +70,30 @@ function keyValues(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(asRecord(value)).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]));
 }
 
+const PORT = /^\d+$/;
+
+function numbers(host: unknown, container: unknown): Pick<PortMapping, 'hostPort' | 'containerPort'> {
+  const h = String(host ?? '');
+  const c = String(container ?? '').replace(/\/(tcp|udp)$/, '');
+  return { ...(PORT.test(h) ? { hostPort: Number(h) } : {}), ...(PORT.test(c) ? { containerPort: Number(c) } : {}) };
+}
+
 function parsePort(entry: unknown): PortMapping {
   if (typeof entry === 'object' && entry !== null) {
     const long = entry as Raw;
     const raw = JSON.stringify(long);
-    return typeof long.host_ip === 'string' ? { raw, hostIp: long.host_ip } : { raw };
+    return { raw, ...(typeof long.host_ip === 'string' ? { hostIp: long.host_ip } : {}), ...numbers(long.published, long.target) };
   }
   const raw = String(entry);
   // ip:host:container, host:container or container; IPv6 addresses come in brackets.
-  const v6 = /^\[([^\]]+)\]:/.exec(raw);
-  if (v6?.[1]) return { raw, hostIp: v6[1] };
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(raw);
+  if (v6?.[1]) {
+    const [host, container] = (v6[2] ?? '').split(':');
+    return { raw, hostIp: v6[1], ...numbers(host, container) };
+  }
   const parts = raw.split(':');
-  return parts.length === 3 && parts[0] ? { raw, hostIp: parts[0] } : { raw };
+  if (parts.length === 3 && parts[0]) return { raw, hostIp: parts[0], ...numbers(parts[1], parts[2]) };
+  return parts.length === 2 ? { raw, ...numbers(parts[0], parts[1]) } : { raw };
 }
 
 function parseVolume(entry: unknown): VolumeMount {
@@ -110,6 +127,7 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
     return {
       name,
       ...(typeof s.image === 'string' ? { image: s.image } : {}),
+      ...(s.build !== undefined ? { built: true } : {}),
       ...(s.user !== undefined ? { user: String(s.user) } : {}),
       ...(typeof s.restart === 'string' ? { restart: s.restart } : {}),
       ...(typeof s.init === 'boolean' ? { init: s.init } : {}),

@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { type ComposeModel, type ComposeService, HEALTHCHECK_EXEMPT_LABEL, secretOwners } from './model.js';
+import { type ComposeModel, type ComposeService, HEALTHCHECK_EXEMPT_LABEL, type PortMapping, secretOwners } from './model.js';
 
 export interface PolicyFinding {
   service?: string;
@@ -35,12 +35,28 @@ function imageProblem(image: string | undefined): string | undefined {
 }
 
 /**
+ * Ports a service may publish on one non-loopback address: a db host's cluster
+ * ports (etcd, PostgreSQL, Patroni's REST API) on its private address, where
+ * the other hosts dial them. Same port on both sides, nothing else.
+ */
+export interface AddressPorts {
+  address: string;
+  ports: Record<string, number[]>;
+}
+
+function publishedOnAddress(service: string, port: PortMapping, allowed: AddressPorts | undefined): boolean {
+  if (!allowed || port.hostIp !== allowed.address || port.hostPort === undefined) return false;
+  return port.hostPort === port.containerPort && (allowed.ports[service] ?? []).includes(port.hostPort);
+}
+
+/**
  * The stack's rules: health checks, restart policies and log limits on every
- * long-running service, pinned images, no public ports except nginx, no secret
+ * long-running service, pinned images, no public ports except nginx (and the
+ * cluster ports on the host's private address), no secret
  * in an environment literal, every bundle file a service mounts present, and
  * one reader uid per secret file.
  */
-export function checkPolicy(model: ComposeModel, options: { bundleFiles: string[]; secretValues: string[] }): PolicyFinding[] {
+export function checkPolicy(model: ComposeModel, options: { bundleFiles: string[]; secretValues: string[]; onAddress?: AddressPorts }): PolicyFinding[] {
   const findings: PolicyFinding[] = [];
   const error = (service: string | undefined, message: string): void => {
     findings.push({ ...(service ? { service } : {}), message, severity: 'error' });
@@ -75,10 +91,10 @@ export function checkPolicy(model: ComposeModel, options: { bundleFiles: string[
       );
     }
     for (const port of service.ports) {
-      if (name === PUBLIC_SERVICE) continue;
-      if (!port.hostIp || !LOOPBACK.test(port.hostIp)) {
-        error(name, `publishes ${port.raw} beyond loopback; only ${PUBLIC_SERVICE} may, bind it to 127.0.0.1 instead.`);
-      }
+      if (name === PUBLIC_SERVICE || (port.hostIp && LOOPBACK.test(port.hostIp)) || publishedOnAddress(name, port, options.onAddress)) continue;
+      const cluster =
+        options.onAddress && (options.onAddress.ports[name] ?? []).length > 0 ? ` or to ${options.onAddress.address} with the same port on both sides` : '';
+      error(name, `publishes ${port.raw} beyond loopback; only ${PUBLIC_SERVICE} may, bind it to 127.0.0.1${cluster} instead.`);
     }
     for (const [key, value] of Object.entries(service.environment)) {
       if (secrets.some((secret) => value.includes(secret))) error(name, `environment ${key} contains a secret value; use a secret file.`);

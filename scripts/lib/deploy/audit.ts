@@ -11,7 +11,8 @@ export interface AuditEntry {
   commit: string;
   image: string;
   tag: string;
-  action: 'deploy' | 'rollback' | 'force-unlock';
+  /** switchover, reinit: db-cluster.ts (the image is the PostgreSQL one). */
+  action: 'deploy' | 'rollback' | 'force-unlock' | 'switchover' | 'reinit';
   /** interrupted: stopped by a signal (Ctrl-C); containers it had started are removed, the lock released. */
   result: 'success' | 'failed' | 'rolled-back' | 'interrupted';
   durationSeconds: number;
@@ -23,6 +24,10 @@ export interface AuditEntry {
   /** force-unlock: why, and whose lock was removed. */
   reason?: string;
   lockHolder?: string;
+  /** switchover and reinit: the member that led before and after, or the member rebuilt. */
+  leaderBefore?: string;
+  leaderAfter?: string;
+  member?: string;
 }
 
 export function appendAudit(store: DeployStore, entry: AuditEntry): void {

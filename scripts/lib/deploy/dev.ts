@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { $ } from 'zx/core';
+import { engineHas, engineName } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { planBundle, repoRoot, writeBundle } from '../render/bundle.js';
@@ -63,7 +64,7 @@ export function checkBuildSource(ctx: DeployContext): void {
 
 async function ensureBackendImage(ctx: DeployContext, build: boolean): Promise<void> {
   const image = ctx.plan.image;
-  const present = (await $({ quiet: true, nothrow: true })`docker image inspect ${image}`).exitCode === 0;
+  const present = await engineHas('image', image);
   if (present && !build) return;
   checkBuildSource(ctx);
   const [command, ...rest] = backendBuildArgv(ctx);
@@ -76,10 +77,7 @@ async function ensureBackendImage(ctx: DeployContext, build: boolean): Promise<v
 export async function deployDev(ctx: DeployContext, options: { build: boolean; scratch: string }): Promise<void> {
   log.step(1, 6, 'render and check');
   if (!ctx.dryRun && !(await engineVersion())) {
-    throw new BadInputError(
-      `the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached; nothing was started.`,
-      'start Docker or fix DOCKER_HOST',
-    );
+    throw new BadInputError(`the Docker engine at ${engineName()} cannot be reached; nothing was started.`, 'start Docker or fix DOCKER_HOST');
   }
   // Dev keeps no release history: the stack is staged straight from dist/dev.
   const bundleDir = ctx.dryRun ? render(ctx, options.scratch) : writeBundle(planBundle(ctx.plan.env), resolve('dist'));

@@ -1,14 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { $ } from 'zx/core';
+import { askEngine, engineName, failureOf } from '../docker-engine.js';
 import { OperationError } from '../errors.js';
 
-/** Read-only questions to the Docker engine (DOCKER_HOST is honoured by the docker CLI). */
-const quiet = $({ quiet: true, nothrow: true });
+// Read-only questions to the Docker engine (DOCKER_HOST is honoured by the docker CLI), each bounded in time.
 
-/** Server version, or undefined when the engine cannot be reached. */
+/** Server version, or undefined when the engine cannot be reached; throws when it accepts and never answers. */
 export async function engineVersion(): Promise<string | undefined> {
-  const result = await quiet`docker version --format ${'{{.Server.Version}}'}`;
-  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  const result = await askEngine(['docker', 'version', '--format', '{{.Server.Version}}']);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/** A question the engine must answer: its output, or an error naming the engine. */
+async function answerOf(argv: string[]): Promise<string> {
+  const result = await askEngine(argv);
+  if (result.code !== 0) throw new OperationError(`\`${argv.slice(0, 3).join(' ')}\` at the Docker engine ${engineName()} failed: ${failureOf(result)}.`);
+  return result.stdout;
 }
 
 /**
@@ -16,10 +22,8 @@ export async function engineVersion(): Promise<string | undefined> {
  * a container that exited at once must be seen, not mistaken for "none yet".
  */
 export async function serviceContainers(project: string, service: string): Promise<string[]> {
-  const result = await $({
-    quiet: true,
-  })`docker ps -a -q --no-trunc --filter ${`label=com.docker.compose.project=${project}`} --filter ${`label=com.docker.compose.service=${service}`}`;
-  return result.stdout.split('\n').filter(Boolean).sort();
+  const labels = ['--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`];
+  return (await answerOf(['docker', 'ps', '-a', '-q', '--no-trunc', ...labels])).split('\n').filter(Boolean).sort();
 }
 
 export interface ContainerState {
@@ -53,9 +57,9 @@ interface InspectJson {
  */
 export async function inspectContainers(ids: string[]): Promise<ContainerState[]> {
   if (ids.length === 0) return [];
-  const result = await quiet`docker inspect ${ids}`;
-  if (result.exitCode !== 0 && !/no such (object|container)/i.test(result.stderr)) {
-    throw new OperationError(`docker inspect failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
+  const result = await askEngine(['docker', 'inspect', ...ids]);
+  if (result.code !== 0 && !/no such (object|container)/i.test(result.stderr)) {
+    throw new OperationError(`docker inspect at the Docker engine ${engineName()} failed: ${failureOf(result)}.`);
   }
   const found = JSON.parse(result.stdout.trim() || '[]') as InspectJson[];
   return found.map((c) => ({

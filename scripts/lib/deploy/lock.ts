@@ -32,7 +32,7 @@ function refusal(store: DeployStore, owner: LockOwner | undefined, verdict: Verd
  * refuses with exit 2 naming the holder; a dead process of this machine is
  * taken over.
  */
-export function takeDeployLock(store: DeployStore, info: { purpose: 'deploy' | 'rollback'; version: string; env: string }): HeldLock {
+export function takeDeployLock(store: DeployStore, info: { purpose: 'deploy' | 'rollback' | 'switchover' | 'reinit'; version: string; env: string }): HeldLock {
   const result = tryTakeLock(store.shell, storePath(store, LOCK_FILE), newOwner(info.purpose, { version: info.version, env: info.env }));
   if ('refused' in result) throw refusal(store, result.refused.owner, result.refused.verdict);
   if (result.recovered) log.warn(`took over the deploy lock of a dead process: ${describeOwner(result.recovered)}.`);

@@ -139,7 +139,7 @@ function checkLines(input: PlanInput, releaseDir: string): string[] {
   for (const check of inImage) {
     if (skip.has(check.name)) continue;
     const variable = imageVariable(check.service) as VarName;
-    lines.push(imageCheckLine(check, String(input.env.values[variable] ?? `<${variable}>`)));
+    lines.push(imageCheckLine(check, check.planImage?.(input.env) ?? String(input.env.values[variable] ?? `<${variable}>`)));
   }
   lines.push('# a check that cannot run (image not pullable, tool missing here) stops the deploy unless --skip-check <name> is given');
   if (skip.size > 0) lines.push(`# skipped by --skip-check (recorded in the audit log): ${[...skip].sort().join(', ')}`);
@@ -184,6 +184,7 @@ export function buildPlan(input: PlanInput): DeployPlan {
     formatCommand(scriptArgv('check-certs.ts', input, ['--warn-days', '21'])),
     `# missing or expiring and no ACME certificate: ${formatCommand(scriptArgv('generate-certs.ts', input, ['--mode', 'ca']))} (warns: local CA)`,
     `${formatCommand(scriptArgv('generate-certs.ts', input, ['--profile', 'pgbackrest']))}   # pgBackRest mutual TLS; valid ones are kept`,
+    `${formatCommand(scriptArgv('generate-certs.ts', input, ['--profile', 'cluster']))}   # etcd and Patroni TLS per db host; valid ones are kept`,
   ];
 
   const steps: Omit<PlanStep, 'index'>[] = [
@@ -243,10 +244,10 @@ export function buildPlan(input: PlanInput): DeployPlan {
     },
     {
       id: 'datastores',
-      title: 'postgres, redis and the pgbackrest server up and healthy',
+      title: 'the PostgreSQL cluster, redis and the pgbackrest server up and healthy',
       lines: [
         c('up', '-d', '--no-deps', ...DATASTORES),
-        `# wait until ${DATASTORES.join(' and ')} report healthy`,
+        `# wait until ${DATASTORES.join(', ')} report healthy (postgres: Patroni's /readiness, the member leads or replicates; haproxy: a leader takes writes)`,
         c('up', '-d', '--no-deps', PGBACKREST_SERVICE),
         `# wait until ${PGBACKREST_SERVICE} reports healthy (the repository host dials it for backups)`,
       ],

@@ -6,7 +6,7 @@ import { formatReport, runValidators } from '../check/runner.js';
 import { withStandInSecrets } from '../env/stand-in.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
-import { listBundle, planBundle, writeBundle } from '../render/bundle.js';
+import { listBundle, planBundle, refuseToReplace, writeBundle } from '../render/bundle.js';
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { runScript } from './commands.js';
 import type { DeployContext } from './context.js';
@@ -21,7 +21,11 @@ import '../derivers.js';
  * stand-in secrets (it is only checked).
  */
 export function render(ctx: DeployContext, scratch: string): string {
-  if (ctx.dryRun) return writeBundle(planBundle(withStandInSecrets(ctx.plan.env)), scratch);
+  if (ctx.dryRun) {
+    // The dry run refuses the dist/<env> the real run would refuse to replace.
+    refuseToReplace(resolve('dist', ctx.plan.env.name));
+    return writeBundle(planBundle(withStandInSecrets(ctx.plan.env)), scratch);
+  }
   const bundle = planBundle(ctx.plan.env);
   writeBundle(bundle, resolve('dist'));
   return storeRelease(resolve('dist', ctx.plan.env.name), ctx.paths.deploy, ctx.plan.releaseId);
@@ -50,11 +54,15 @@ export async function check(ctx: DeployContext, bundleDir: string): Promise<void
     );
 }
 
-/** pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls): issued by the local CA when missing or expiring, else kept. */
+/**
+ * pgBackRest's mutual-TLS certificates (STATE_DIR/pgbackrest/tls) and the cluster's (STATE_DIR/cluster:
+ * etcd and Patroni per db host): issued by the local CA when missing or expiring, else kept.
+ */
 async function ensurePgbackrestCertificates(ctx: DeployContext): Promise<void> {
   if (ctx.dryRun) return;
   if (!existsSync(join(ctx.paths.ca, 'ca.pem'))) await runScript(ctx, 'generate-certs.ts', ['--mode', 'ca']);
   await runScript(ctx, 'generate-certs.ts', ['--profile', 'pgbackrest']);
+  await runScript(ctx, 'generate-certs.ts', ['--profile', 'cluster']);
 }
 
 export async function ensureCertificates(ctx: DeployContext): Promise<void> {

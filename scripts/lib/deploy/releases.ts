@@ -1,6 +1,6 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { OperationError } from '../errors.js';
+import { dirname, join, resolve } from 'node:path';
+import { BadInputError, OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Shell } from '../host-shell.js';
 import { listBundle, SECRETS_DIR } from '../render/bundle.js';
@@ -17,6 +17,22 @@ import { listBundle, SECRETS_DIR } from '../render/bundle.js';
 export const CURRENT_DIR = 'current';
 export const RELEASES_DIR = 'releases';
 export const KEEP_RELEASES = 5;
+
+/** A file of the stack as this host runs it: the deployed release, else the bundle only rendered here (dist/<env>). */
+export function stackFile(deployDir: string, envName: string, relative: string): string {
+  const deployed = join(deployDir, CURRENT_DIR, relative);
+  return existsSync(deployed) ? deployed : resolve('dist', envName, relative);
+}
+
+/** Refuses a stack file that is not there, before a compose command fails on it with a traceback. */
+export function requireStackFile(file: string, envName: string, otherwise: string): string {
+  if (!existsSync(file))
+    throw new BadInputError(
+      `${file} does not exist: this host has no deployed release and no rendered ${envName} bundle.`,
+      `render it with npx tsx scripts/render.ts --env ${envName} (or deploy), or ${otherwise}`,
+    );
+  return file;
+}
 
 export function releaseId(tag: string, now = new Date()): string {
   return `${now

@@ -86,8 +86,9 @@ export function rollbackTarget(store: DeployStore): ReleaseRef {
 /** `--rollback`: back to the previous release on demand, same rolling procedure. */
 export async function executeRollback(ctx: DeployContext): Promise<void> {
   const started = Date.now();
-  const planned = readState(ctx.store).previous;
-  const lock = takeDeployLock(ctx.store, { purpose: 'rollback', version: planned?.tag ?? '(none)', env: ctx.plan.env.name });
+  // Nothing to roll back to is bad input: refused before the lock, and no audit line records an attempt that never was.
+  const planned = rollbackTarget(ctx.store);
+  const lock = takeDeployLock(ctx.store, { purpose: 'rollback', version: planned.tag, env: ctx.plan.env.name });
   let result: AuditEntry['result'] = 'failed';
   let state: DeployState = {};
   try {

@@ -16,7 +16,7 @@ import { DATASTORES, durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_
 export async function datastores(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...DATASTORES]);
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
-  await waitServicesHealthy(project, DATASTORES, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'postgres and redis');
+  await waitServicesHealthy(project, DATASTORES, ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, DATASTORES.join(', '));
   await compose(ctx, ['up', '-d', '--no-deps', PGBACKREST_SERVICE]);
   await waitServicesHealthy(project, [PGBACKREST_SERVICE], ctx.plan.env.values.BACKEND_HEALTH_TIMEOUT, 'the pgbackrest server');
 }

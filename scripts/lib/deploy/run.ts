@@ -1,6 +1,7 @@
 /** The whole deploy: runs the plan's steps in order under the lock, records the outcome in the audit log. */
 import { hostname } from 'node:os';
 import { addCleanup } from '../cleanup.js';
+import { engineName } from '../docker-engine.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { localShell } from '../host-shell.js';
 import { log } from '../log.js';
@@ -44,7 +45,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
   if (ctx.dryRun) {
     const version = await engineVersion();
     if (version) log.info(`  Docker engine ${version}`);
-    else log.warn(`the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached (a real deploy would stop here).`);
+    else log.warn(`the Docker engine at ${engineName()} cannot be reached (a real deploy would stop here).`);
   }
 
   announce(step('lock'));
@@ -95,10 +96,7 @@ export async function executeDeploy(ctx: DeployContext, scratch: string): Promis
     if (!ctx.dryRun) {
       const version = await engineVersion();
       if (!version) {
-        throw new BadInputError(
-          `the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached; nothing was started or stopped.`,
-          'start Docker or fix DOCKER_HOST',
-        );
+        throw new BadInputError(`the Docker engine at ${engineName()} cannot be reached; nothing was started or stopped.`, 'start Docker or fix DOCKER_HOST');
       }
       log.info(`  Docker engine ${version}`);
     }

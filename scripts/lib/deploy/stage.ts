@@ -5,6 +5,7 @@ import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
 import { hostSetup } from '../compose/host-setup.js';
 import { readCompose } from '../compose/model.js';
+import { engineHas } from '../docker-engine.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { pgbackrestImages } from '../pgbackrest/layout.js';
@@ -17,7 +18,7 @@ export async function pullImages(ctx: DeployContext): Promise<void> {
   const releaseCompose = [...ctx.plan.compose.slice(0, -1), join(ctx.plan.releaseDir, 'docker-compose.yml')];
   // The postgres image (pinned PostgreSQL + Debian's pgbackrest) is built here, once per version pair.
   const postgresImage = pgbackrestImages(ctx.plan.env.values).db;
-  if ((await $({ quiet: true, nothrow: true })`docker image inspect ${postgresImage}`).exitCode !== 0) {
+  if (!(await engineHas('image', postgresImage))) {
     log.info(`  building ${postgresImage}`);
     const [bcommand, ...brest] = [...releaseCompose, 'build', 'postgres'];
     const built = await $({ quiet: true, nothrow: true })`${bcommand} ${brest}`;
@@ -30,7 +31,7 @@ export async function pullImages(ctx: DeployContext): Promise<void> {
   const images = [...new Set(model.services.filter((s) => !s.profiles?.length).map((s) => s.image ?? ''))].filter(Boolean);
   const missing: string[] = [];
   for (const image of images) {
-    if ((await $({ quiet: true, nothrow: true })`docker image inspect ${image}`).exitCode !== 0) missing.push(image);
+    if (!(await engineHas('image', image))) missing.push(image);
   }
   if (missing.length > 0)
     throw new OperationError(

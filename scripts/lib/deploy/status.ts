@@ -1,4 +1,4 @@
-import { $ } from 'zx/core';
+import { askEngine, engineName, lastLine } from '../docker-engine.js';
 import { lastAudit } from './audit.js';
 import { engineVersion } from './docker.js';
 import { deployLockHolder, describeOwner } from './lock.js';
@@ -15,8 +15,8 @@ function describeRelease(ref: ReleaseRef | undefined): string {
 /** Containers of the stack per service: "2 running (2 healthy)", "1 exited". */
 async function replicaHealth(project: string): Promise<string[]> {
   const format = '{{.Label "com.docker.compose.service"}}\t{{.State}}\t{{.Status}}';
-  const result = await $({ quiet: true, nothrow: true })`docker ps -a --filter ${`label=com.docker.compose.project=${project}`} --format ${format}`;
-  if (result.exitCode !== 0) return [`  cannot list containers: ${result.stderr.trim().split('\n').pop()}`];
+  const result = await askEngine(['docker', 'ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', format]);
+  if (result.code !== 0) return [`  cannot list containers: ${lastLine(result.stderr)}`];
   const byService = new Map<string, string[]>();
   for (const line of result.stdout.split('\n').filter(Boolean)) {
     const [service = '?', state = '', status = ''] = line.split('\t');
@@ -56,7 +56,7 @@ export async function deployStatus(store: DeployStore, project: string): Promise
     `last ${AUDIT_LINES} audit entries (oldest first):`,
     ...(audit.length > 0 ? audit : ['  (none)']),
     `replicas (project ${project}):`,
-    ...(version ? await replicaHealth(project) : [`  the Docker engine at ${process.env.DOCKER_HOST ?? 'the local socket'} cannot be reached`]),
+    ...(version ? await replicaHealth(project) : [`  the Docker engine at ${engineName()} cannot be reached`]),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { CliArgs } from '../cli.js';
+import { relative } from 'node:path';
+import type { EnvArgs } from '../cli.js';
 import { BadInputError } from '../errors.js';
 import { writeNewFile } from '../fs-atomic.js';
 import { log } from '../log.js';
 import { EXAMPLE_SECRET, envExampleText } from './example.js';
-import { formatProblem, loadEnv, parseEnvFile } from './load.js';
-import { isVarName, SCHEMA } from './schema.js';
+import { EnvError, formatProblem, loadEnv, parseEnvFile } from './load.js';
+import { isVarName, SCHEMA, SECRET_NAMES } from './schema.js';
 import { defaultFor, type EnvName } from './spec.js';
 
 function hasOwnDefault(line: string, env: EnvName, given: Record<string, string>): boolean {
@@ -33,15 +34,17 @@ function envFileText(env: EnvName, given: Record<string, string>): string {
 }
 
 /** init-env.ts: writes a new env file (0600, never overwriting) with random secrets and the given values. */
-export async function initEnv(args: CliArgs): Promise<void> {
-  const file = typeof args.values.out === 'string' ? args.values.out : `.env.${args.env}`;
+export async function initEnv(args: EnvArgs, options: { out: string; domain?: string | undefined }): Promise<void> {
+  // --out is absolute (its option kind checked it is new); messages show it as typed from here.
+  const inCwd = relative(process.cwd(), options.out);
+  const file = inCwd && !inCwd.startsWith('..') ? inCwd : options.out;
   const given: Record<string, string> = { ...args.overrides };
-  if (typeof args.values.domain === 'string') {
-    if (given.DOMAIN !== undefined && given.DOMAIN !== args.values.domain) throw new BadInputError('--domain and --set DOMAIN=... disagree; pass one.');
-    given.DOMAIN = args.values.domain;
+  if (options.domain !== undefined) {
+    if (given.DOMAIN !== undefined && given.DOMAIN !== options.domain) throw new BadInputError('--domain and --set DOMAIN=... disagree; pass one.');
+    given.DOMAIN = options.domain;
   }
   // Every value given is checked with the schema every other script uses, before it becomes a line...
-  loadEnv({
+  const givenEnv = loadEnv({
     env: args.env,
     envFile: file,
     fileText: envExampleText(),
@@ -50,6 +53,10 @@ export async function initEnv(args: CliArgs): Promise<void> {
     processEnv: {},
     purpose: 'plan',
   });
+  // ...and a prod file gets no weak secret: a warning here would be the last anyone sees of it.
+  // (The example's own placeholders are replaced with random values below.)
+  const weak = givenEnv.warnings.filter((w) => w.variable !== undefined && w.variable in given && (SECRET_NAMES as readonly string[]).includes(w.variable));
+  if (args.env === 'prod' && weak.length > 0) throw new EnvError(weak, 'leave the secret out and init-env makes a strong one, or give a strong random value');
   const text = envFileText(args.env, given);
   // ...and so is the whole file, as the other scripts will read it (the file's values only).
   const env = loadEnv({ env: args.env, envFile: file, fileText: text, processEnv: {}, purpose: 'plan' });
@@ -65,9 +72,10 @@ export async function initEnv(args: CliArgs): Promise<void> {
     return;
   }
   try {
-    writeNewFile(file, text, 0o600);
+    writeNewFile(options.out, text, 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    // Checked before; a file that appeared since is still never overwritten.
     if (code === 'EEXIST') throw new BadInputError(`${file} already exists; init-env never overwrites it.`, 'edit it, or move it away first');
     throw new BadInputError(`${file} cannot be written (${code ?? 'error'}).`, 'pass a writable path with --out');
   }

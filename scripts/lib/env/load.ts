@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { BadInputError } from '../errors.js';
 import { registerSecret } from '../log.js';
@@ -57,9 +57,22 @@ export interface LoadedEnv {
 
 /** rclone reads a remote's definition from RCLONE_CONFIG_<REMOTE>_<OPTION>; the env file may hold such lines. */
 export const RCLONE_CONFIG_PREFIX = 'RCLONE_CONFIG_';
-// Options that hold credentials: they belong in a 0600 file the remote names (key_file, shared_credentials_file).
-const RCLONE_SECRET_OPTION =
-  /_(PASS|PASSWORD|KEY_PEM|SECRET_ACCESS_KEY|SESSION_TOKEN|TOKEN|ACCOUNT_KEY|KEY|CLIENT_SECRET|SERVICE_ACCOUNT_CREDENTIALS|SSE_CUSTOMER_KEY)$/;
+/**
+ * rclone options that hold credentials: they belong in a 0600 file the remote names (key_file,
+ * shared_credentials_file). Matched by the end of the option name, as rclone 1.60 names them:
+ * its obscured options (pass, password, password2, api_password, key_file_pass, library_key,
+ * secret, ...) and the plain ones (token, access_token, client_secret, secret_access_key,
+ * session_token, key, key_pem, sas_url, service_account_credentials, sse_customer_key[_base64],
+ * authorization, ...). Not credentials: key_file, pubkey_file, shared_credentials_file,
+ * access_key_id, token_url, bearer_token_command, ask_password (a yes/no switch).
+ */
+const RCLONE_SECRET_OPTION = /_(PASS|PASSWORD|SECRET|TOKEN|KEY|CREDENTIALS)\d*$|_KEY_(PEM|BASE64|MD5)$|_SAS_URL$|_AUTHORIZATION$/;
+const RCLONE_PLAIN_OPTION = /_ASK_PASSWORD$/;
+
+/** Whether an RCLONE_CONFIG_<REMOTE>_<OPTION> variable holds a credential. */
+export function isRcloneCredential(name: string): boolean {
+  return RCLONE_SECRET_OPTION.test(name) && !RCLONE_PLAIN_OPTION.test(name);
+}
 
 export function formatProblem(p: EnvProblem): string {
   const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ''}: ` : '';
@@ -67,8 +80,11 @@ export function formatProblem(p: EnvProblem): string {
 }
 
 export class EnvError extends BadInputError {
-  constructor(readonly problems: EnvProblem[]) {
-    super(problems.map(formatProblem).join('\n'), 'fix the values above where they came from (see .env.example for every variable)');
+  constructor(
+    readonly problems: EnvProblem[],
+    hint = 'fix the values above where they came from (see .env.example for every variable)',
+  ) {
+    super(problems.map(formatProblem).join('\n'), hint);
     this.name = 'EnvError';
   }
 }
@@ -112,6 +128,16 @@ export function parseEnvFile(file: string, text: string): { entries: Map<string,
   return { entries, problems, duplicates };
 }
 
+/** Anything at `path`, a symlink that leads nowhere included: that is a broken env file, not "no env file". */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads an env file as strict UTF-8: a byte that is not UTF-8 would otherwise become U+FFFD silently. */
 export function readEnvFile(path: string): string {
   let bytes: Buffer;
@@ -123,6 +149,7 @@ export function readEnvFile(path: string): string {
       throw new BadInputError(`env file ${path} does not exist.`, `create it with \`npx tsx scripts/init-env.ts\` or pass --env-file. ${NODE20_ENV_FILE_NOTE}`);
     }
     if (code === 'EISDIR') throw new BadInputError(`env file ${path} is a folder, not a file.`, `pass the env file itself. ${NODE20_ENV_FILE_NOTE}`);
+    if (code === 'ELOOP') throw new BadInputError(`env file ${path} is a symlink loop (ELOOP).`, 'point the link at a real file, or remove it');
     throw new BadInputError(`env file ${path} cannot be read (${code ?? 'unknown error'}).`, 'check its permissions');
   }
   return decodeUtf8(path, bytes);
@@ -200,7 +227,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
   let entries = new Map<string, FileEntry>();
   let fileRead: string | undefined;
   // Dev runs on defaults alone; prod, or a file named on the command line, must exist.
-  if (options.fileText !== undefined || explicitFile || env === 'prod' || existsSync(file)) {
+  if (options.fileText !== undefined || explicitFile || env === 'prod' || present(file)) {
     const parsed = parseEnvFile(file, options.fileText ?? readEnvFile(file));
     entries = parsed.entries;
     problems.push(...parsed.problems);
@@ -227,7 +254,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
     }
     if (name.startsWith(RCLONE_CONFIG_PREFIX)) {
       const unusable = unusableValueProblem(entry.value);
-      if (RCLONE_SECRET_OPTION.test(name))
+      if (isRcloneCredential(name))
         problems.push({
           variable: name,
           file,
@@ -284,7 +311,7 @@ export function loadEnv(options: LoadOptions): LoadedEnv {
       problems.push({ variable: name, ...where, message: rawProblem });
       continue;
     }
-    const result = parseVar(spec, raw);
+    const result = parseVar(spec, raw, env);
     if (!result.ok) {
       const got = spec.secret ? '' : ` (got "${shown(raw)}")`;
       problems.push({ variable: name, ...where, message: `${result.message}${got}.` });

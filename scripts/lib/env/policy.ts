@@ -2,7 +2,7 @@
  * Production policy: values that are fine for a dry run but must never reach
  * a real system (placeholder secrets, reserved domains).
  */
-const WEAK_WORDS = [
+export const WEAK_WORDS = [
   'changeme',
   'change-me',
   'change_me',

@@ -1,5 +1,6 @@
 import type { InferVars, VarSpecs } from './spec.js';
 import { backupVars } from './vars/backup.js';
+import { clusterVars } from './vars/cluster.js';
 import { coreVars } from './vars/core.js';
 import { edgeVars } from './vars/edge.js';
 import { k8sVars } from './vars/k8s.js';
@@ -10,6 +11,7 @@ import { stackVars } from './vars/stack.js';
 export const SCHEMA_SECTIONS = [
   { title: 'General', vars: coreVars },
   { title: 'Application stack (compose)', vars: stackVars },
+  { title: 'PostgreSQL cluster: Patroni, etcd, HAProxy (compose, prod)', vars: clusterVars },
   { title: 'Edge: nginx and TLS', vars: edgeVars },
   { title: 'Monitoring and alerting', vars: monitoringVars },
   { title: 'Backups', vars: backupVars },
@@ -19,6 +21,7 @@ export const SCHEMA_SECTIONS = [
 export const SCHEMA = {
   ...coreVars,
   ...stackVars,
+  ...clusterVars,
   ...edgeVars,
   ...monitoringVars,
   ...backupVars,

@@ -1,4 +1,5 @@
 import * as vb from 'valibot';
+import { dnsNameProblem } from '../cli/kinds.js';
 
 export { ENV_NAMES, type EnvName, NODE20_ENV_FILE_NOTE } from './names.js';
 
@@ -18,15 +19,19 @@ export interface VarSpec<T = unknown> {
   type: string;
   /** Value .env.example sets when prod has no default (secrets get a placeholder). */
   example?: string;
+  /** A further rule in one environment only (a host path absolute in prod): the value passes `check`, or `message` says why not. */
+  inEnv?: { env: EnvName; check: (raw: string) => boolean; message: string };
 }
 
 export type VarSpecs = Record<string, VarSpec>;
 export type InferVars<S extends VarSpecs> = { [K in keyof S]: S[K] extends VarSpec<infer T> ? T : never };
 
-/** The raw string parsed by the variable's schema: its value, or the first problem's message. */
-export function parseVar(spec: VarSpec, raw: string): { ok: true; value: unknown } | { ok: false; message: string } {
+/** The raw string parsed by the variable's schema (and its rule for `env`): its value, or the first problem's message. */
+export function parseVar(spec: VarSpec, raw: string, env?: EnvName): { ok: true; value: unknown } | { ok: false; message: string } {
   const result = vb.safeParse(spec.schema, raw);
-  return result.success ? { ok: true, value: result.output } : { ok: false, message: result.issues[0].message };
+  if (!result.success) return { ok: false, message: result.issues[0].message };
+  if (spec.inEnv && spec.inEnv.env === env && !spec.inEnv.check(raw)) return { ok: false, message: spec.inEnv.message };
+  return { ok: true, value: result.output };
 }
 
 export function defaultFor(spec: VarSpec, env: EnvName): string | undefined {
@@ -39,8 +44,6 @@ interface Common {
   default?: Default;
   example?: string;
 }
-
-const DOMAIN_RE = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
 
 export const v = {
   str(opts: Common & { pattern?: RegExp; patternHint?: string }): VarSpec<string> {
@@ -75,12 +78,14 @@ export const v = {
     return { ...opts, schema, secret: false, type: values.join('|') };
   },
   domain(opts: Common): VarSpec<string> {
+    // The same check as a DNS name option (init-env --domain).
     const schema = vb.pipe(
       vb.string(),
       vb.toLowerCase(),
-      vb.regex(DOMAIN_RE, 'must be a DNS name like api.example.org'),
-      // A numeric last label is no host name (RFC 3696): 999.1.1.1 is a mistyped IP address.
-      vb.check((s) => !/(^|\.)\d+$/.test(s), 'must be a DNS name like api.example.org, not something that looks like an IP address'),
+      vb.check(
+        (s) => dnsNameProblem(s) === undefined,
+        (issue) => dnsNameProblem(String(issue.input)) ?? '',
+      ),
     );
     return { ...opts, schema, secret: false, type: 'domain' };
   },
@@ -97,6 +102,25 @@ export const v = {
       vb.check((s) => !s.endsWith(':latest'), 'must be pinned to a version tag, not latest'),
     );
     return { ...opts, schema, secret: false, type: 'image:tag' };
+  },
+  /**
+   * A folder or file on the host, without spaces (host-setup.txt and the configs split on them).
+   * Absolute in prod: it is rendered into a bundle that runs on another machine, where a path
+   * resolved against this machine's working folder means nothing. Dev runs where it renders.
+   */
+  hostPath(opts: Common & { optional?: boolean }): VarSpec<string> {
+    const schema = vb.pipe(vb.string(), vb.regex(opts.optional ? /^[^\s@]*$/ : /^[^\s@]+$/, 'must be a path without spaces'));
+    return {
+      ...opts,
+      schema,
+      secret: false,
+      type: opts.optional ? 'path or empty' : 'path',
+      inEnv: {
+        env: 'prod',
+        check: (raw) => raw === '' || raw.startsWith('/'),
+        message: 'must be an absolute path in prod, where it is rendered into a bundle another machine runs; write it from /, e.g. /var/lib/healthmate',
+      },
+    };
   },
   secret(opts: Common & { minLength?: number }): VarSpec<string> {
     return { ...opts, schema: vb.string(), secret: true, type: 'secret' };

@@ -2,9 +2,21 @@ import type { BundleExtra } from '../render/derived.js';
 import { readYaml, writeYaml } from '../yaml-data.js';
 
 /** Bundle path of the generated PrometheusRule. */
-const PROMETHEUS_RULE_FILE = 'k8s/prometheus-rules.yaml';
+export const PROMETHEUS_RULE_FILE = 'k8s/prometheus-rules.yaml';
 /** Rendered rule files it is generated from: the ones promtool tests. */
 const RULE_FILE_RE = /^monitoring\/rules\/[^/]+\.ya?ml$/;
+
+/** The groups of the rendered rule files among `files`, in file order: what the PrometheusRule holds. */
+export function ruleGroupsOf(files: { path: string; content: string }[]): unknown[] {
+  const sources = files.filter((f) => RULE_FILE_RE.test(f.path)).sort((a, b) => a.path.localeCompare(b.path));
+  return sources.flatMap((f) => (readYaml(f.content) as { groups?: unknown[] } | null)?.groups ?? []);
+}
+
+/** The spec.groups of a PrometheusRule's text, or undefined when it holds none. */
+export function prometheusRuleGroups(text: string): unknown[] | undefined {
+  const groups = (readYaml(text) as { spec?: { groups?: unknown } } | null)?.spec?.groups;
+  return Array.isArray(groups) ? groups : undefined;
+}
 
 /**
  * The Prometheus Operator's PrometheusRule for Kubernetes, generated at
@@ -16,7 +28,7 @@ const RULE_FILE_RE = /^monitoring\/rules\/[^/]+\.ya?ml$/;
 export const prometheusRuleFiles: BundleExtra = (env, files, wanted) => {
   if (!wanted(PROMETHEUS_RULE_FILE)) return [];
   const sources = files.filter((f) => RULE_FILE_RE.test(f.path)).sort((a, b) => a.path.localeCompare(b.path));
-  const groups = sources.flatMap((f) => (readYaml(f.content) as { groups?: unknown[] } | null)?.groups ?? []);
+  const groups = ruleGroupsOf(sources);
   const rule = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',

@@ -1,13 +1,9 @@
+import { type AlertMatcher, alertRegex } from '../cli/kinds.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { type HttpAnswer, type HttpCall, HttpFailure, httpCall } from '../http-client.js';
 
-/** Alertmanager API v2 matcher. */
-export interface Matcher {
-  name: string;
-  value: string;
-  isRegex: boolean;
-  isEqual: boolean;
-}
+/** Alertmanager API v2 matcher (maintenance.ts --matcher checked its syntax and regex). */
+export type Matcher = AlertMatcher;
 
 export interface SilenceRequest {
   matchers: Matcher[];
@@ -19,23 +15,14 @@ export interface SilenceRequest {
 
 /** Silences this script makes carry this author, so `--end all` ends only those. */
 export const MAINTENANCE_AUTHOR = 'healthmate-maintenance';
-const MAX_MINUTES = 7 * 24 * 60;
 
-/** 30m, 2h, 1h30m, 1d → minutes. */
-export function parseDuration(text: string): number {
-  const match = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/.exec(text);
-  const minutes = match ? Number(match[1] ?? 0) * 1440 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0) : 0;
-  if (!match || minutes <= 0) throw new BadInputError(`--for must be a duration like 30m, 2h or 1h30m, not "${text}".`);
-  if (minutes > MAX_MINUTES) throw new BadInputError(`--for ${text} is longer than 7 days; a maintenance silence that long hides real problems.`);
-  return minutes;
-}
+/** The severities a maintenance window silences: critical alerts always page. */
+const SILENCED_SEVERITIES = ['warning', 'info'];
 
-/** name=value, name!=value, name=~regex or name!~regex. */
-export function parseMatcher(text: string): Matcher {
-  const match = /^([a-zA-Z_][a-zA-Z0-9_]*)(=~|!~|!=|=)(.*)$/.exec(text);
-  if (!match) throw new BadInputError(`--matcher must look like name=value, name!=value, name=~regex or name!~regex, not "${text}".`);
-  const [, name, op, value] = match as unknown as [string, string, string, string];
-  return { name, value, isRegex: op.endsWith('~'), isEqual: !op.startsWith('!') };
+/** Whether `m` lets an alert with this label value through, as Alertmanager matches (regexes anchored). */
+function accepts(m: Matcher, value: string): boolean {
+  const equal = m.isRegex ? (alertRegex(m.value)?.test(value) ?? false) : m.value === value;
+  return m.isEqual ? equal : !equal;
 }
 
 /**
@@ -44,10 +31,10 @@ export function parseMatcher(text: string): Matcher {
  */
 export function maintenanceMatchers(environment: string, extra: Matcher[]): Matcher[] {
   for (const m of extra) {
-    // The window's own severity matcher already keeps critical alerts out; narrowing to them matches nothing.
-    if (m.name === 'severity' && m.isEqual && !m.isRegex && !['warning', 'info'].includes(m.value))
+    // The window's own severity matcher already keeps critical alerts out; a matcher that lets neither warning nor info through matches nothing.
+    if (m.name === 'severity' && !SILENCED_SEVERITIES.some((severity) => accepts(m, severity)))
       throw new BadInputError(
-        `--matcher severity=${m.value} would make a silence that can never match: maintenance silences only warning and info alerts, and critical alerts always page.`,
+        `--matcher severity${m.isEqual ? '=' : '!'}${m.isRegex ? '~' : m.isEqual ? '' : '='}${m.value} would make a silence that can never match: maintenance silences only warning and info alerts, and critical alerts always page.`,
         'drop the matcher, or use severity=warning or severity=info',
       );
     if (m.name === 'environment' || m.name === 'data_loss')
@@ -107,6 +94,5 @@ export async function maintenanceSilences(baseUrl: string): Promise<Silence[]> {
 }
 
 export async function expireSilence(baseUrl: string, id: string): Promise<void> {
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new BadInputError(`--end expects a silence id (a UUID) or "all", not "${id}".`);
   await call(baseUrl, `/silence/${id}`, { method: 'DELETE' });
 }

@@ -1,18 +1,12 @@
 import { describeCommand } from '../backup/process.js';
-import { BadInputError, OperationError } from '../errors.js';
+import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { type PgbackrestRunner, runPgbackrest, stanzaArgs } from './command.js';
 import { parseInfo, pgbackrestMetricsText, previousVerify, type StanzaInfo, type VerifyResult, writePgbackrestMetrics } from './metrics.js';
 import type { PgbackrestSettings } from './settings.js';
 
-export const BACKUP_TYPES = ['full', 'diff', 'incr'] as const;
-export type PhysicalBackupType = (typeof BACKUP_TYPES)[number];
-
-export function parseBackupType(raw: unknown): PhysicalBackupType {
-  if (raw === undefined) return 'full';
-  if ((BACKUP_TYPES as readonly unknown[]).includes(raw)) return raw as PhysicalBackupType;
-  throw new BadInputError(`--type must be full, diff or incr, not "${String(raw)}".`);
-}
+/** pgBackRest's backup types (backup-db.ts --type checks the value). */
+export type PhysicalBackupType = 'full' | 'diff' | 'incr';
 
 /** The commands a physical backup runs, for --dry-run and the tests. */
 export function physicalBackupPlan(settings: PgbackrestSettings, runner: PgbackrestRunner, type: PhysicalBackupType): string[] {
@@ -81,12 +75,18 @@ function verifyArgs(stanza: string): string[] {
 
 /**
  * pgBackRest 2.45 `verify` exits 0 even when it finds damage: its summary says
- * `status: error` and the log names each `invalid checksum '<file>'`.
+ * `status: error` and the log names each damaged file, as `invalid checksum '<file>'`
+ * (or size) when the file reads but differs, and `invalid result <file>: [95] raised from
+ * local-1 protocol: <reason>` when it cannot be read at all (a WAL segment whose encryption
+ * does not decrypt).
  */
 export function verifyProblems(output: string): string[] {
   const invalid = [...output.matchAll(/INFO: invalid (\w+) '([^']+)'/g)].map((m) => `invalid ${m[1]} ${m[2]}`);
+  const unreadable = [...output.matchAll(/INFO: invalid result (\S+): (?:\[\d+\] )?(?:raised from \S+ protocol: )?([^\n]*)/g)].map(
+    (m) => `invalid result ${m[1]} (${(m[2] as string).trim()})`,
+  );
   const missing = [...output.matchAll(/(?:WARN|ERROR): \[\d+\]: ([^\n]*(?:missing|invalid)[^\n]*)/g)].map((m) => m[1] as string);
-  const problems = [...invalid, ...missing];
+  const problems = [...invalid, ...unreadable, ...missing];
   if (problems.length === 0 && /^\s*status: error/m.test(output)) problems.push('status: error');
   return problems;
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { dbHosts } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import type { StatePaths } from '../paths.js';
 
@@ -22,9 +23,28 @@ export function pgbackrestTlsDir(paths: StatePaths, role: 'db' | 'repo'): string
   return join(paths.root, 'pgbackrest', 'tls', role);
 }
 
-/** Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest, and the repository host image; both carry the same package version. */
-export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION'>): { db: string; repo: string } {
+/**
+ * Local image tags: the pinned PostgreSQL image plus Debian's pgbackrest and patroni, and the
+ * repository host image; both carry the same pgbackrest version. The tag names every package
+ * version, so a changed one builds a new image instead of reusing the old.
+ */
+export function pgbackrestImages(values: Pick<LoadedEnv['values'], 'POSTGRES_IMAGE' | 'PGBACKREST_DEB_VERSION' | 'PATRONI_DEB_VERSION'>): {
+  db: string;
+  repo: string;
+} {
   const postgresTag = values.POSTGRES_IMAGE.split(':').pop() as string;
   const version = values.PGBACKREST_DEB_VERSION;
-  return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}`, repo: `healthmate-pgbackrest:${version}` };
+  return { db: `healthmate-postgres:${postgresTag}-pgbackrest${version}-patroni${values.PATRONI_DEB_VERSION}`, repo: `healthmate-pgbackrest:${version}` };
+}
+
+/**
+ * The DNS name of each db host's pgBackRest server, in inventory order: the repository host dials
+ * them (pg1-host, pg2-host, …) and asks each whether it is the primary. One db host: PGBACKREST_DB_HOST
+ * itself; several: <host>.<PGBACKREST_DB_HOST>, each resolving to that host (DNS or /etc/hosts on the
+ * repository host). All are names of the one database-side certificate (CN PGBACKREST_DB_HOST).
+ */
+export function pgbackrestDbNames(env: Pick<LoadedEnv, 'inventory' | 'values'>): string[] {
+  const hosts = dbHosts(env.inventory);
+  const base = env.values.PGBACKREST_DB_HOST;
+  return hosts.length <= 1 ? [base] : hosts.map((h) => `${h.name}.${base}`);
 }

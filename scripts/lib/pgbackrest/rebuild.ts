@@ -1,11 +1,12 @@
 import { composeCommand } from '../backup/pg.js';
 import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
+import { askEngine, engineHas, engineName, failureOf } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { composeExecRunner, type PgbackrestRunner, pgbackrestError, requireSameVersion } from './command.js';
 import { PGBACKREST_CONTAINER_PATHS } from './layout.js';
 import { restoreArgs } from './restore.js';
-import { type PgbackrestSettings, repoProject } from './settings.js';
+import { composeFile, type PgbackrestSettings, repoProject } from './settings.js';
 import { describeTarget, type RestoreTarget } from './target.js';
 
 export interface VolumeRestoreOptions {
@@ -22,7 +23,7 @@ interface Engine {
 
 async function engine(settings: PgbackrestSettings): Promise<Engine> {
   const compose = await composeCommand();
-  return { compose, stack: [...compose, '-p', settings.project, '-f', settings.composeFiles.db] };
+  return { compose, stack: [...compose, '-p', settings.project, '-f', composeFile(settings, 'db')] };
 }
 
 function cmd(argv: string[]): Command {
@@ -71,10 +72,6 @@ async function run(command: Command, what: string): Promise<Captured> {
   return result;
 }
 
-async function volumeExists(volume: string): Promise<boolean> {
-  return (await capture({ file: 'docker', args: ['volume', 'inspect', volume] })).code === 0;
-}
-
 export async function volumeRestorePlan(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<string[]> {
   const e = await engine(settings);
   const { prepare, restore } = volumeCommands(settings, e, options);
@@ -89,7 +86,7 @@ export async function volumeRestorePlan(settings: PgbackrestSettings, options: V
 /** Restores into a docker volume through postgres-pitr; returns seconds taken. */
 export async function restoreVolume(settings: PgbackrestSettings, options: VolumeRestoreOptions): Promise<number> {
   const e = await engine(settings);
-  const exists = await volumeExists(options.volume);
+  const exists = await engineHas('volume', options.volume);
   if (exists && !options.delta)
     throw new BadInputError(`docker volume ${options.volume} exists already; restore into a new one, or pass --delta to overwrite it.`);
   if (!exists && options.delta) throw new BadInputError(`--delta needs the existing volume ${options.volume}, and there is none.`);
@@ -134,16 +131,65 @@ export async function rebuildPlan(settings: PgbackrestSettings, options: Rebuild
   const c = (...args: string[]) => describeCommand(cmd([...e.stack, ...args]));
   const volume = dataVolume(settings);
   const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
+  const prefix = dcsPrefix(settings.cluster.scope);
   return [
     `1. refuse when volume ${volume} exists or the stack has a postgres container (this is for a lost host; use restore-pitr.ts otherwise)`,
     `2. pgBackRest versions equal: ${c('run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', 'version')} and the repository host's`,
-    `3. ${c('up', '--no-start', 'postgres', 'pgbackrest')}   # a new, empty ${volume}; any failure from here removes it and the containers again`,
-    `4. ${describeCommand(prepare)}`,
-    `5. ${describeCommand(restore)}   # ${describeTarget(options.target)}`,
-    `6. ${c('up', '-d', 'postgres', 'pgbackrest')}; wait until healthy and out of recovery (at most ${options.timeoutSeconds}s)`,
-    `7. count the rows of every table in ${options.database} and print them`,
-    `8. ${c('up', '-d')}   # the whole stack on the rebuilt database`,
+    `3. ${c('up', '-d', '--no-deps', 'etcd')}; wait until it answers: ${c('exec', '-T', 'etcd', ...settings.cluster.etcdctl(['endpoint', 'health']))}`,
+    `4. refuse when etcd holds a leader or live members under ${prefix} (the cluster is alive); remove what a lost cluster left there: ${c('exec', '-T', 'etcd', ...settings.cluster.etcdctl(['del', '--prefix', prefix]))}`,
+    `5. ${c('up', '--no-start', 'postgres', 'pgbackrest')}   # a new, empty ${volume}; any failure from here removes it and the containers again`,
+    `6. ${describeCommand(prepare)}`,
+    `7. ${describeCommand(restore)}   # ${describeTarget(options.target)}`,
+    `8. ${c('up', '-d', '--no-deps', 'postgres', 'pgbackrest')}; Patroni takes the restored data over (a new cluster ${settings.cluster.scope} in etcd), replays the archive and promotes it; wait until it leads, out of recovery (at most ${options.timeoutSeconds}s)`,
+    `9. count the rows of every table in ${options.database} and print them`,
+    `10. ${c('up', '-d')}   # the whole stack on the rebuilt database`,
   ];
+}
+
+/** Where Patroni keeps a cluster's state in etcd (its default namespace /service). */
+export function dcsPrefix(scope: string): string {
+  return `/service/${scope}/`;
+}
+
+async function etcdIn(e: Engine, settings: PgbackrestSettings, args: string[]): Promise<Captured> {
+  return capture(cmd([...e.stack, 'exec', '-T', 'etcd', ...settings.cluster.etcdctl(args)]));
+}
+
+async function waitEtcd(e: Engine, settings: PgbackrestSettings, timeoutSeconds: number): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const health = await etcdIn(e, settings, ['endpoint', 'health']);
+    if (health.code === 0) return;
+    last = (health.stderr || health.stdout).trim().split('\n').pop() ?? '';
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new OperationError(
+    `etcd did not answer within ${timeoutSeconds}s (${last}): with several db hosts, start etcd on each of them first (docs/ha.md), then rebuild on one.`,
+  );
+}
+
+/**
+ * A cluster still known to etcd is refused while it has a leader or live members (it is not
+ * lost: a lost member rejoins by itself). What a lost cluster left there (its system id, its
+ * last leader's position, its history) would keep Patroni from promoting older data: removed.
+ */
+export async function clearLostCluster(e: Engine, settings: PgbackrestSettings): Promise<string[]> {
+  const prefix = dcsPrefix(settings.cluster.scope);
+  const listed = await etcdIn(e, settings, ['get', '--prefix', '--keys-only', prefix]);
+  if (listed.code !== 0) throw new OperationError(`etcdctl get ${prefix} failed: ${listed.stderr.trim()}`);
+  const keys = listed.stdout.split('\n').filter(Boolean);
+  const live = keys.filter((key) => key === `${prefix}leader` || key.startsWith(`${prefix}members/`));
+  if (live.length > 0)
+    throw new BadInputError(
+      `etcd holds ${live.map((key) => key.slice(prefix.length)).join(', ')} of cluster ${settings.cluster.scope}: a member is alive, and rebuild-db-host.ts is for a cluster that lost every db host (a lost member rejoins as a replica by itself: docs/ha.md). A member that just died leaves its keys for PATRONI_TTL seconds: then run it again.`,
+    );
+  if (keys.length > 0) {
+    const removed = await etcdIn(e, settings, ['del', '--prefix', prefix]);
+    if (removed.code !== 0) throw new OperationError(`etcdctl del --prefix ${prefix} failed: ${removed.stderr.trim()}`);
+    log.info(`removed what the lost cluster left in etcd: ${keys.map((key) => key.slice(prefix.length)).join(', ')}`);
+  }
+  return keys;
 }
 
 async function psqlIn(e: Engine, user: string, db: string, sql: string): Promise<string> {
@@ -204,12 +250,17 @@ export async function rebuildDbHost(
     command: (args) => cmd([...e.stack, 'run', '--rm', '--no-deps', '-T', '--entrypoint', 'pgbackrest', 'pgbackrest', ...args]),
   };
   // Refusals first: `compose run` of the pgbackrest service (the version check) creates the volume.
-  const running = await capture(cmd([...e.stack, 'ps', '-q', 'postgres']));
+  const running = await askEngine([...e.stack, 'ps', '-q', 'postgres']);
+  if (running.code !== 0)
+    throw new OperationError(
+      `could not ask the Docker engine at ${engineName()} whether the stack has a postgres container: ${failureOf(running)}.`,
+      'start Docker or fix DOCKER_HOST, then run this again; nothing was changed',
+    );
   if (running.stdout.trim() !== '')
     throw new BadInputError(
       'the stack still has a postgres container: this rebuilds a LOST database host; for a restore beside it use restore-pitr.ts --volume.',
     );
-  if (await volumeExists(volume))
+  if (await engineHas('volume', volume))
     throw new BadInputError(
       `volume ${volume} still exists: this rebuilds a lost database host; move it away (docker volume rm) only if its data is really lost.`,
     );
@@ -218,6 +269,10 @@ export async function rebuildDbHost(
   try {
     const version = await requireSameVersion(dbVersionRunner, options.repo);
     log.info(`pgBackRest ${version} on both hosts`);
+    // PostgreSQL runs under Patroni, which keeps the cluster in etcd: etcd first, and no living cluster there.
+    await run(cmd([...e.stack, 'up', '-d', '--no-deps', 'etcd']), 'starting etcd');
+    await waitEtcd(e, settings, Math.min(options.timeoutSeconds, 120));
+    await clearLostCluster(e, settings);
     await run(cmd([...e.stack, 'up', '--no-start', 'postgres', 'pgbackrest']), 'creating the postgres containers and the new data volume');
     // The stack's own postgres-data, just created empty by `up --no-start`.
     const { prepare, restore } = volumeCommands(settings, e, { target: options.target, volume: undefined, delta: false });
@@ -231,7 +286,9 @@ export async function rebuildDbHost(
     throw error;
   }
   await run(cmd([...e.stack, 'up', '-d', '--no-deps', 'postgres', 'pgbackrest']), 'starting postgres');
-  log.info('PostgreSQL replays WAL from the repository host');
+  // Patroni finds data and no cluster in etcd: it registers the data's system id as a new cluster,
+  // starts PostgreSQL as a standby that replays the archive (restore_command), and promotes it.
+  log.info('Patroni takes the restored data over; PostgreSQL replays WAL from the repository host');
   await waitRecovered(e, options.user, options.database, options.timeoutSeconds);
   const counts = await tableCounts(e, options.user, options.database);
   if (Object.keys(counts).length === 0)
@@ -242,5 +299,5 @@ export async function rebuildDbHost(
 
 /** The repository side through the engine, for the rebuild's version check. */
 export async function repoComposeRunner(settings: PgbackrestSettings): Promise<PgbackrestRunner> {
-  return composeExecRunner('repo', await composeCommand(), repoProject(settings), settings.composeFiles.repo);
+  return composeExecRunner('repo', await composeCommand(), repoProject(settings), composeFile(settings, 'repo'));
 }

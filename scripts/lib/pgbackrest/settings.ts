@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
-import { CURRENT_DIR } from '../deploy/releases.js';
+import { etcdctl } from '../cluster/commands.js';
+import { bundleHost } from '../cluster/deriver.js';
+import { requireStackFile, stackFile } from '../deploy/releases.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
 import { composeExecRunner, localRunner, type PgbackrestRunner, type PgbackrestSide } from './command.js';
@@ -15,12 +16,8 @@ export interface PgbackrestSettings {
   project: string;
   /** The stack's compose file (its `pgbackrest` service) and the repository host's. */
   composeFiles: Record<PgbackrestSide, string>;
-}
-
-/** The deployed copy when there is one, else the rendered bundle (a host that only rendered). */
-function bundleFile(env: LoadedEnv, relative: string): string {
-  const deployed = join(statePaths(env).deploy, CURRENT_DIR, relative);
-  return existsSync(deployed) ? deployed : resolve('dist', env.name, relative);
+  /** The Patroni cluster PostgreSQL runs in: its scope, and etcdctl against this host's etcd member (in its container). */
+  cluster: { scope: string; etcdctl: (args: string[]) => string[] };
 }
 
 export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
@@ -30,7 +27,11 @@ export function pgbackrestSettings(env: LoadedEnv): PgbackrestSettings {
     topology: env.values.PGBACKREST_TOPOLOGY,
     textfileDir: statePaths(env).textfile,
     project: env.values.COMPOSE_PROJECT_NAME,
-    composeFiles: { db: bundleFile(env, 'docker-compose.yml'), repo: bundleFile(env, join('repo-host', 'docker-compose.yml')) },
+    composeFiles: {
+      db: stackFile(statePaths(env).deploy, env.name, 'docker-compose.yml'),
+      repo: stackFile(statePaths(env).deploy, env.name, join('repo-host', 'docker-compose.yml')),
+    },
+    cluster: { scope: env.values.CLUSTER_NAME, etcdctl: (args) => etcdctl(bundleHost(env), env.values.ETCD_CLIENT_PORT, args) },
   };
 }
 
@@ -39,9 +40,14 @@ export function repoProject(settings: PgbackrestSettings): string {
   return `${settings.project}-pgbackrest`;
 }
 
+/** The side's compose file; bad input when neither a deployed release nor a rendered bundle has it. */
+export function composeFile(settings: PgbackrestSettings, side: PgbackrestSide, otherwise = 'run this where the stack is deployed'): string {
+  return requireStackFile(settings.composeFiles[side], settings.envName, otherwise);
+}
+
 /** `--local`: the pgbackrest binary here; otherwise the side's compose service through the engine. */
 export async function pgbackrestRunner(settings: PgbackrestSettings, side: PgbackrestSide, local: boolean): Promise<PgbackrestRunner> {
   if (local) return localRunner(side);
   const project = side === 'db' ? settings.project : repoProject(settings);
-  return composeExecRunner(side, await composeCommand(), project, settings.composeFiles[side]);
+  return composeExecRunner(side, await composeCommand(), project, composeFile(settings, side, 'pass --local to run the pgbackrest binary of this host'));
 }

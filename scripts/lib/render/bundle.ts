@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
+import { MANIFEST, replaceProblem } from '../bundle-folder.js';
 import { privateTempDir, type TempDir } from '../cleanup.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
@@ -9,9 +10,9 @@ import { buildContext } from './context.js';
 import { bundleExtras } from './derived.js';
 import { bundleLayout } from './layout.js';
 import { assertRenderedParses, type RenderedFile } from './syntax.js';
-import { renderTemplate, type TemplateProblem } from './template.js';
+import { type RenderValue, renderTemplate, type TemplateProblem } from './template.js';
 
-export const MANIFEST = 'MANIFEST.json';
+export { MANIFEST } from '../bundle-folder.js';
 export const SECRETS_DIR = 'secrets';
 
 export interface BundleFile {
@@ -40,10 +41,18 @@ export function repoRoot(): string {
 
 /**
  * Renders every template in memory, or only the files `only` accepts (what a
- * command that ships one folder needs). Throws RenderError listing every problem.
+ * command that ships one folder needs). `hostValues` replace derived values for
+ * one host of the inventory (its member name, endpoints, TLS folders).
+ * Throws RenderError listing every problem.
  */
-export function planBundle(env: LoadedEnv, root = repoRoot(), only: (path: string) => boolean = () => true): Bundle {
+export function planBundle(
+  env: LoadedEnv,
+  root = repoRoot(),
+  only: (path: string) => boolean = () => true,
+  hostValues: Record<string, RenderValue> = {},
+): Bundle {
   const context = buildContext(env);
+  Object.assign(context.values, hostValues);
   const problems: TemplateProblem[] = [];
   const files: BundleFile[] = [];
   const rendered: RenderedFile[] = [];
@@ -96,6 +105,13 @@ function modeString(mode: number): string {
   return `0${mode.toString(8)}`;
 }
 
+/** Only a previous bundle is replaced: anything else at `dir` is refused, never deleted (render --out checks it first too). */
+export function refuseToReplace(dir: string): void {
+  const problem = replaceProblem(dir);
+  if (problem)
+    throw new BadInputError(`${dir} ${problem}; a render replaces only a bundle it rendered, and deleted nothing.`, 'move it away, or render elsewhere');
+}
+
 /**
  * Writes the bundle to `<outRoot>/<env>` atomically: everything is built in a
  * temp folder beside it (a rename needs the same file system), then swapped in.
@@ -104,6 +120,7 @@ function modeString(mode: number): string {
  */
 export function writeBundle(bundle: Bundle, outRoot: string): string {
   const finalDir = join(outRoot, bundle.env.name);
+  refuseToReplace(finalDir);
   let temp: TempDir;
   try {
     mkdirSync(outRoot, { recursive: true });

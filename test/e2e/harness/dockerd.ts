@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { inPool, writeDockerdRecord } from '../../helpers/dockerd-records.js';
+import { inPool, writeDockerdRecord } from '../../helpers/harness-records.js';
 import { waitFor } from '../../helpers/net.js';
 import { needTool } from '../../helpers/tools.js';
 
@@ -40,17 +40,102 @@ export function assertNoForeignDaemon(): void {
  * Each daemon takes a /20 of 198.18.0.0/16 for its /24 networks that no route on this host
  * uses yet, so two private daemons (two vitest workers, another suite) do not route the same
  * subnet through two bridges. Each vitest worker draws from its own quarter first, so two
- * daemons starting at the same moment do not pick the same free slice.
+ * daemons starting at the same moment do not pick the same free slice. The `count` slices
+ * returned are distinct (the daemons of several hosts at once).
  */
-function addressPool(): string {
+export function addressPools(count: number): string[] {
   const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout ?? '';
   const used = new Set([...routes.matchAll(/^198\.18\.(\d+)\./gm)].map((m) => Math.floor(Number(m[1]) / 16)));
-  const free = [...Array(16).keys()].filter((slice) => !used.has(slice));
   const worker = Number(process.env.VITEST_POOL_ID ?? 0);
-  const preferred = free.filter((slice) => slice % 4 === worker % 4);
-  const choices = preferred.length > 0 ? preferred : free.length > 0 ? free : [...Array(16).keys()];
-  const slice = choices[Math.floor(Math.random() * choices.length)] as number;
-  return `198.18.${slice * 16}.0/20`;
+  const pools: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const free = [...Array(16).keys()].filter((slice) => !used.has(slice));
+    const preferred = free.filter((slice) => slice % 4 === worker % 4);
+    const choices = preferred.length > 0 ? preferred : free.length > 0 ? free : [...Array(16).keys()];
+    const slice = choices[Math.floor(Math.random() * choices.length)] as number;
+    used.add(slice);
+    pools.push(`198.18.${slice * 16}.0/20`);
+  }
+  return pools;
+}
+
+/** Where a private daemon keeps its state, its socket and its log. */
+export interface EngineLayout {
+  dataRoot: string;
+  execRoot: string;
+  pidFile: string;
+  socket: string;
+  logFile: string;
+}
+
+/**
+ * On this machine's own network a daemon never touches the firewall or forwarding, and
+ * published ports bind to loopback unless a compose file names an address: nothing is
+ * reachable from outside.
+ */
+const LOOPBACK_ONLY = ['--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--ip=127.0.0.1'];
+
+/** The options of every private daemon; `network` says how it treats the network it runs in. */
+export function dockerdArgs(layout: EngineLayout, pool: string, network: string[] = LOOPBACK_ONLY): string[] {
+  return [
+    `--data-root=${layout.dataRoot}`,
+    `--exec-root=${layout.execRoot}`,
+    `--pidfile=${layout.pidFile}`,
+    `-H=unix://${layout.socket}`,
+    ...network,
+    // No default bridge: docker0 would clash with another daemon on this host.
+    '--bridge=none',
+    `--default-address-pool=base=${pool},size=24`,
+    '--storage-driver=overlay2',
+    // Containers get this long to stop when the daemon shuts down (cleanup, Ctrl-C).
+    '--shutdown-timeout=10',
+    '--log-driver=json-file',
+  ];
+}
+
+/** Environment for docker, docker-compose and the scripts against one engine (the legacy builder builds FROM a local image, no registry). */
+export function engineEnv(dockerHost: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, DOCKER_HOST: dockerHost, DOCKER_BUILDKIT: '0' };
+}
+
+/**
+ * Waits until the engine `env` names answers (dockerd answers only after it has restarted
+ * every container with a restart policy), then checks that it is the daemon with this
+ * layout's data root, not another one listening at that address.
+ */
+export async function waitForEngine(env: NodeJS.ProcessEnv, layout: EngineLayout, exited: () => boolean): Promise<void> {
+  await waitFor(
+    `the private dockerd at ${env.DOCKER_HOST} to answer`,
+    () => {
+      if (exited()) throw new Error('dockerd exited at start');
+      return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8', timeout: 30_000 }).status === 0;
+    },
+    120_000,
+    250,
+  ).catch((error) => {
+    throw new Error(`${error}:\n${tail(layout.logFile)}`);
+  });
+  const root = (spawnSync('docker', ['info', '--format', '{{.DockerRootDir}}'], { env, encoding: 'utf8', timeout: 30_000 }).stdout ?? '').trim();
+  if (root !== layout.dataRoot) throw new Error(`docker at ${env.DOCKER_HOST} reports root ${root}, not ${layout.dataRoot}: refusing to use it.`);
+}
+
+/**
+ * Runs `stopSync` at process exit and on SIGINT/SIGTERM (then dies of the same signal, as if
+ * the harness had not been there). Returns the function that takes it back.
+ */
+export function onProcessEnd(stopSync: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopSync();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', stopSync);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', stopSync);
+  };
 }
 
 export async function startDockerd(): Promise<Dockerd> {
@@ -59,33 +144,19 @@ export async function startDockerd(): Promise<Dockerd> {
   needTool('docker');
   // Short path: a unix socket path must stay under 108 bytes.
   const root = mkdtempSync('/tmp/hm-e2e-');
-  const socket = join(root, 'docker.sock');
-  const host = `unix://${socket}`;
-  const logFile = join(root, 'dockerd.log');
-  const dataRoot = join(root, 'data');
-  const execRoot = join(root, 'exec');
-  mkdirSync(dataRoot);
-  mkdirSync(execRoot);
-  const pool = addressPool();
-  const args = [
-    `--data-root=${dataRoot}`,
-    `--exec-root=${execRoot}`,
-    `--pidfile=${join(root, 'dockerd.pid')}`,
-    `-H=${host}`,
-    '--iptables=false',
-    '--ip6tables=false',
-    '--ip-forward=false',
-    '--ip-masq=false',
-    // No default bridge: docker0 would clash with another daemon on this host.
-    '--bridge=none',
-    // Published ports bind to loopback unless a compose file names an address: nothing is reachable from outside.
-    '--ip=127.0.0.1',
-    `--default-address-pool=base=${pool},size=24`,
-    '--storage-driver=overlay2',
-    // Containers get this long to stop when the daemon shuts down (cleanup, Ctrl-C).
-    '--shutdown-timeout=10',
-    '--log-driver=json-file',
-  ];
+  const layout: EngineLayout = {
+    dataRoot: join(root, 'data'),
+    execRoot: join(root, 'exec'),
+    pidFile: join(root, 'dockerd.pid'),
+    socket: join(root, 'docker.sock'),
+    logFile: join(root, 'dockerd.log'),
+  };
+  const { logFile } = layout;
+  const host = `unix://${layout.socket}`;
+  mkdirSync(layout.dataRoot);
+  mkdirSync(layout.execRoot);
+  const [pool] = addressPools(1) as [string];
+  const args = dockerdArgs(layout, pool);
   let child: ChildProcess;
   let exited = false;
   const spawnDaemon = (): void => {
@@ -103,16 +174,10 @@ export async function startDockerd(): Promise<Dockerd> {
     current.unref();
   };
   spawnDaemon();
-  // The legacy builder builds FROM a local image without any registry.
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
+  const env = engineEnv(host);
 
   let stopped = false;
   let lastStopSeconds = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    stopSync();
-    // Die of the same signal, as if the harness had not been there.
-    process.kill(process.pid, signal);
-  };
   /**
    * SIGTERM: dockerd stops every container and its containerd. Its shutdown takes up to the longest
    * stop timeout of a container + 5 s (PostgreSQL's 60 s stop_grace_period: 65 s), so it gets 120 s,
@@ -134,9 +199,7 @@ export async function startDockerd(): Promise<Dockerd> {
   const stopSync = (): void => {
     if (stopped) return;
     stopped = true;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', stopSync);
+    unregister();
     writeDockerdRecord({ pid: child.pid ?? 0, root, pool, bridges: bridgesOf(env) });
     terminate();
     // Containers' overlay mounts and netns files can outlive the daemon; unmount before removing.
@@ -144,23 +207,9 @@ export async function startDockerd(): Promise<Dockerd> {
     rmSync(root, { recursive: true, force: true });
     removeBridgesIn(pool);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', stopSync);
+  const unregister = onProcessEnd(stopSync);
   const stop = async (): Promise<void> => stopSync();
-  // dockerd answers only after it has restarted every container with a restart policy.
-  const answers = (): Promise<void> =>
-    waitFor(
-      'the private dockerd to answer',
-      () => {
-        if (exited) throw new Error(`dockerd exited at start:\n${tail(logFile)}`);
-        return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' }).status === 0;
-      },
-      120_000,
-      250,
-    ).catch((error) => {
-      throw new Error(`${error}:\n${tail(logFile)}`);
-    });
+  const answers = (): Promise<void> => waitForEngine(env, layout, () => exited);
   const restart = async (): Promise<{ stopSeconds: number; startSeconds: number }> => {
     if (stopped) throw new Error('the private dockerd was stopped; it cannot restart.');
     terminate();
@@ -172,9 +221,6 @@ export async function startDockerd(): Promise<Dockerd> {
 
   try {
     await answers();
-    // The socket must lead to the daemon started here, not to another one listening at that path.
-    const info = spawnSync('docker', ['info', '--format', '{{.DockerRootDir}}'], { env, encoding: 'utf8' });
-    if (info.stdout.trim() !== dataRoot) throw new Error(`docker at ${host} reports root ${info.stdout.trim()}, not ${dataRoot}: refusing to use it.`);
   } catch (error) {
     await stop();
     throw error;
@@ -202,7 +248,7 @@ function bridgesOf(env: NodeJS.ProcessEnv): string[] {
     .map((id) => `br-${id.slice(0, 12)}`);
 }
 
-function tail(file: string, lines = 30): string {
+export function tail(file: string, lines = 30): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '';
 }
 

@@ -2,12 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { SCHEMA } from '../../../scripts/lib/env/schema.js';
 import { defaultFor } from '../../../scripts/lib/env/spec.js';
 import { pgbackrestImages } from '../../../scripts/lib/pgbackrest/layout.js';
 import { needTool } from '../../helpers/tools.js';
-import { docker } from './docker.js';
-import type { Dockerd } from './dockerd.js';
+import { docker, type Engine } from './docker.js';
 
 const IMAGES_DIR = resolve(import.meta.dirname, '..', 'images');
 const PACKAGES_FILE = join(IMAGES_DIR, 'base', 'packages.txt');
@@ -109,18 +109,46 @@ export function ensureBaseTar(log: (line: string) => void = () => {}): string {
   return tar;
 }
 
-/** Imports the base tar into the daemon (streamed: the tar is over a gigabyte). */
-async function importBase(daemon: Dockerd, tar: string, tag: string): Promise<void> {
-  await new Promise<void>((resolvePromise, reject) => {
-    const child = spawn('docker', ['import', '-', tag], { env: daemon.env, stdio: ['pipe', 'ignore', 'pipe'] });
+/** Runs docker on `engine` with `source` streamed into its stdin (images are gigabytes: never held in memory). */
+function dockerFrom(engine: Engine, args: string[], source: Readable): Promise<void> {
+  return new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('docker', args, { env: engine.env, stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
-    createReadStream(tar).pipe(child.stdin);
+    // A docker that fails early closes its stdin; its exit code tells.
+    child.stdin.on('error', () => {});
+    source.pipe(child.stdin);
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`docker import failed: ${stderr}`))));
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`docker ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`))));
   });
+}
+
+/** Imports the base tar into the daemon. */
+function importBase(daemon: Engine, tar: string, tag: string): Promise<void> {
+  return dockerFrom(daemon, ['import', '-', tag], createReadStream(tar));
+}
+
+/**
+ * Every tagged image of `from` into each engine of `to`: one `docker save`, streamed into a
+ * `docker load` per target at the same time (the stand-ins share one base layer, so the
+ * stream is about the size of the base tar).
+ */
+export async function copyImages(from: Engine, to: Engine[]): Promise<void> {
+  const refs = docker(from, ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}'])
+    .split('\n')
+    .filter((ref) => ref && !ref.includes('<none>'));
+  const save = spawn('docker', ['save', ...refs], { env: from.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  save.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const saved = new Promise<void>((resolvePromise, reject) => {
+    save.on('error', reject);
+    save.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`docker save failed (exit ${code}): ${stderr.trim()}`))));
+  });
+  await Promise.all([saved, ...to.map((engine) => dockerFrom(engine, ['load', '-q'], save.stdout))]);
 }
 
 export const STANDIN_PREFIX = 'healthmate-e2e';
@@ -142,6 +170,8 @@ const STANDINS: Record<string, StandIn> = {
   alertmanager: { variable: 'ALERTMANAGER_IMAGE', dir: 'alertmanager' },
   grafana: { variable: 'GRAFANA_IMAGE', dir: 'grafana' },
   mailhog: { variable: 'MAILHOG_IMAGE', dir: 'mailhog' },
+  etcd: { variable: 'ETCD_IMAGE', dir: 'etcd' },
+  haproxy: { variable: 'HAPROXY_IMAGE', dir: 'haproxy' },
   'postgres-exporter': { variable: 'POSTGRES_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-postgres-exporter', PORT: '9187' } },
   'redis-exporter': { variable: 'REDIS_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-redis-exporter', PORT: '9121' } },
   'node-exporter': { variable: 'NODE_EXPORTER_IMAGE', dir: 'exporters', buildArgs: { BINARY: '/usr/bin/prometheus-node-exporter', PORT: '9100' } },
@@ -157,14 +187,14 @@ export interface StandInImages {
   backendRepository: string;
 }
 
-function build(daemon: Dockerd, tag: string, dir: string, buildArgs: Record<string, string>, dockerfile = 'Dockerfile'): void {
+function build(daemon: Engine, tag: string, dir: string, buildArgs: Record<string, string>, dockerfile = 'Dockerfile'): void {
   const args = ['build', '-q', '-t', tag, '-f', join(IMAGES_DIR, dir, dockerfile)];
   for (const [name, value] of Object.entries(buildArgs)) args.push('--build-arg', `${name}=${value}`);
   docker(daemon, [...args, join(IMAGES_DIR, dir)]);
 }
 
 /** Base image plus one thin image per service, in the given (fresh) daemon. */
-export async function buildStandIns(daemon: Dockerd, log: (line: string) => void = () => {}): Promise<StandInImages> {
+export async function buildStandIns(daemon: Engine, log: (line: string) => void = () => {}): Promise<StandInImages> {
   const tar = ensureBaseTar(log);
   const base = `${STANDIN_PREFIX}/base:${baseKey()}`;
   log(`docker import ${tar}`);
@@ -177,11 +207,12 @@ export async function buildStandIns(daemon: Dockerd, log: (line: string) => void
   }
   // Only started with the "certbot" profile, which no scenario uses; the base makes the name resolvable.
   vars.CERTBOT_IMAGE = base;
-  // The deploy builds postgres+pgbackrest and the repository host image from Debian's archive;
-  // here the stand-ins already carry pgbackrest, so they get the names the bundle expects.
+  // The deploy builds postgres+pgbackrest+patroni and the repository host image from Debian's archive;
+  // here the base already carries pgbackrest and patroni, so the stand-ins get the names the bundle expects.
   const pgbackrest = pgbackrestImages({
     POSTGRES_IMAGE: vars.POSTGRES_IMAGE as string,
     PGBACKREST_DEB_VERSION: defaultFor(SCHEMA.PGBACKREST_DEB_VERSION, 'prod') as string,
+    PATRONI_DEB_VERSION: defaultFor(SCHEMA.PATRONI_DEB_VERSION, 'prod') as string,
   });
   docker(daemon, ['tag', vars.POSTGRES_IMAGE as string, pgbackrest.db]);
   build(daemon, pgbackrest.repo, 'pgbackrest-repo', { BASE: base });
@@ -189,7 +220,7 @@ export async function buildStandIns(daemon: Dockerd, log: (line: string) => void
 }
 
 /** A backend release: /version reports `version`; healthy=false fails /health. */
-export function buildBackend(daemon: Dockerd, images: StandInImages, version: string, healthy = true): string {
+export function buildBackend(daemon: Engine, images: StandInImages, version: string, healthy = true): string {
   const tag = `${images.backendRepository}:${version}`;
   build(daemon, tag, 'backend', { BASE: images.base, VERSION: version, HEALTHY: String(healthy) });
   return tag;

@@ -60,7 +60,7 @@ export function checkOffsite(env: LoadedEnv, processEnv: NodeJS.ProcessEnv = pro
   if (!option('TYPE') && !inFile)
     return [
       warning(
-        `BACKUP_OFFSITE_REMOTE names the rclone remote "${name}", which is not defined: add ${prefix}TYPE=... lines or a [${name}] section in BACKUP_OFFSITE_RCLONE_CONFIG, or backups will exit 1 after the local copy.`,
+        `BACKUP_OFFSITE_REMOTE names the rclone remote "${name}", which is not defined: add ${prefix}TYPE=... lines or a [${name}] section in BACKUP_OFFSITE_RCLONE_CONFIG, or backups refuse to run (exit 2).`,
       ),
     ];
   if (option('TYPE') === 'sftp' && !option('KNOWN_HOSTS_FILE'))

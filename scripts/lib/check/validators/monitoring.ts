@@ -1,13 +1,56 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { KUBERNETES_CONFIG, MONITORING_DIR, runToolChecks, stageUnitTests, toolChecks, withoutKubernetesSd } from '../../monitoring/validate.js';
+import { isDeepStrictEqual } from 'node:util';
+import { PROMETHEUS_RULE_FILE, prometheusRuleGroups, ruleGroupsOf } from '../../k8s/prometheus-rule.js';
+import {
+  KUBERNETES_CONFIG,
+  MONITORING_DIR,
+  runToolChecks,
+  stageUnitTests,
+  type ToolCheck,
+  toolChecks,
+  withoutKubernetesSd,
+} from '../../monitoring/validate.js';
 import { repoRoot } from '../../render/bundle.js';
-import { error, type ImageCheck, type Validator } from '../types.js';
+import { writeYaml } from '../../yaml-data.js';
+import { type CheckContext, error, type ImageCheck, type Problem, type Validator } from '../types.js';
 
 /** Where compose mounts the bundle's monitoring folder in the prometheus container. */
 const PROMETHEUS_DIR = '/etc/prometheus';
 /** The Kubernetes config with its discovery stubbed, beside the rules it names (check container only). */
 const KUBERNETES_STUB = `${PROMETHEUS_DIR}/.prometheus-kubernetes.check.yml`;
+
+/**
+ * The bundle's PrometheusRule (what the Prometheus Operator loads on Kubernetes) as a plain rule
+ * file, so promtool checks its groups like monitoring/rules; undefined when the bundle has none.
+ */
+const PROMETHEUS_RULE_CHECK = '.prometheus-rule.check.yml';
+const PROMETHEUS_RULE_LABEL = `promtool check rules ${PROMETHEUS_RULE_FILE} (its spec.groups)`;
+
+function prometheusRuleAsRuleFile({ bundleDir, files }: Pick<CheckContext, 'bundleDir' | 'files'>): string | undefined {
+  if (!files.includes(PROMETHEUS_RULE_FILE)) return undefined;
+  return writeYaml({ groups: prometheusRuleGroups(readFileSync(join(bundleDir, PROMETHEUS_RULE_FILE), 'utf8')) ?? [] });
+}
+
+/**
+ * The PrometheusRule must hold exactly the groups of monitoring/rules/*.yml, the files the lint
+ * and the promtool unit tests judge: then what Kubernetes loads is what was tested.
+ */
+function prometheusRuleProblems({ bundleDir, files }: Pick<CheckContext, 'bundleDir' | 'files'>): Problem[] {
+  if (!files.includes(PROMETHEUS_RULE_FILE)) return [];
+  const groups = prometheusRuleGroups(readFileSync(join(bundleDir, PROMETHEUS_RULE_FILE), 'utf8'));
+  if (!groups) return [error('holds no spec.groups: render the bundle again.', PROMETHEUS_RULE_FILE)];
+  const ruleFiles = files.filter((path) => path.startsWith(`${MONITORING_DIR}/rules/`));
+  const tested = ruleGroupsOf(ruleFiles.map((path) => ({ path, content: readFileSync(join(bundleDir, path), 'utf8') })));
+  return isDeepStrictEqual(groups, tested)
+    ? []
+    : [
+        error(
+          `holds other rule groups than ${MONITORING_DIR}/rules/*.yml, the files promtool tests: render the bundle again, never edit it.`,
+          PROMETHEUS_RULE_FILE,
+        ),
+      ];
+}
 
 const repoTests = (): string[] => {
   const dir = join(repoRoot(), MONITORING_DIR, 'tests');
@@ -49,6 +92,15 @@ const monitoringImageChecks: ImageCheck[] = [
       Object.fromEntries(repoTests().map((f) => [`${PROMETHEUS_DIR}/tests/${f}`, readFileSync(join(repoRoot(), MONITORING_DIR, 'tests', f), 'utf8')])),
   },
   {
+    name: 'promtool',
+    label: `${PROMETHEUS_RULE_LABEL} in the prometheus image`,
+    service: 'prometheus',
+    entrypoint: '/bin/promtool',
+    args: ['check', 'rules', `${PROMETHEUS_DIR}/${PROMETHEUS_RULE_CHECK}`],
+    when: ({ files }) => files.includes(PROMETHEUS_RULE_FILE),
+    files: (ctx) => ({ [`${PROMETHEUS_DIR}/${PROMETHEUS_RULE_CHECK}`]: prometheusRuleAsRuleFile(ctx) ?? '' }),
+  },
+  {
     name: 'amtool',
     label: 'amtool check-config in the alertmanager image',
     service: 'alertmanager',
@@ -68,12 +120,20 @@ const monitoringImageChecks: ImageCheck[] = [
 const monitoringToolsValidator: Validator = {
   name: 'promtool, amtool and blackbox config checks',
   tools: ['promtool', 'amtool', 'prometheus-blackbox-exporter'],
-  async run({ bundleDir }) {
-    const monitoringDir = join(bundleDir, MONITORING_DIR);
+  async run(ctx) {
+    const monitoringDir = join(ctx.bundleDir, MONITORING_DIR);
     const staged = stageUnitTests(monitoringDir, join(repoRoot(), MONITORING_DIR));
     try {
-      const results = await runToolChecks(toolChecks(monitoringDir, staged.dir));
-      return results.filter((r) => !r.ok).map((r) => error(`${r.check.label} failed:\n${r.output}`, MONITORING_DIR));
+      const checks: ToolCheck[] = toolChecks(monitoringDir, staged.dir);
+      const ruleFile = prometheusRuleAsRuleFile(ctx);
+      if (ruleFile !== undefined) {
+        writeFileSync(join(staged.dir, PROMETHEUS_RULE_CHECK), ruleFile);
+        checks.push({ label: PROMETHEUS_RULE_LABEL, tool: 'promtool', args: ['check', 'rules', join(staged.dir, PROMETHEUS_RULE_CHECK)] });
+      }
+      const results = await runToolChecks(checks);
+      return results
+        .filter((r) => !r.ok)
+        .map((r) => error(`${r.check.label} failed:\n${r.output}`, r.check.label === PROMETHEUS_RULE_LABEL ? PROMETHEUS_RULE_FILE : MONITORING_DIR));
     } finally {
       staged.cleanup();
     }
@@ -84,10 +144,15 @@ const monitoringToolsValidator: Validator = {
 /** Alert rule lint (mixtool rules, runbook links) and dashboard lint (PromQL, metrics, units). */
 const monitoringLintValidator: Validator = {
   name: 'alert rules and dashboards lint',
-  async run({ bundleDir }) {
+  async run(ctx) {
     // The PromQL parser (lezer) loads only when the lint runs, not when a deploy plans its checks.
     const { lintMonitoring } = await import('../../monitoring/lint.js');
-    return lintMonitoring(join(bundleDir, MONITORING_DIR), join(repoRoot(), 'docs', 'runbooks.md'), bundleDir).map((p) => error(p.message, p.file, p.line));
+    return [
+      ...lintMonitoring(join(ctx.bundleDir, MONITORING_DIR), join(repoRoot(), 'docs', 'runbooks.md'), ctx.bundleDir).map((p) =>
+        error(p.message, p.file, p.line),
+      ),
+      ...prometheusRuleProblems(ctx),
+    ];
   },
 };
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { $ } from 'zx/core';
 import { privateTempDir } from '../../cleanup.js';
+import { PATRONI_CONFIG } from '../../cluster/config-test.js';
 import { requireTool } from '../../tools.js';
 import { readYaml } from '../../yaml-data.js';
 import { type CheckContext, error, type Problem, type Validator, warning } from '../types.js';
@@ -91,19 +92,26 @@ export function checkPgbackrestConfigs(texts: Record<'db' | 'repo', string>, sta
     for (const [section, values] of ini) {
       if (values.has('repo1-cipher-pass'))
         problems.push(error(`repo1-cipher-pass in [${section}]: the passphrase belongs in secrets/pgbackrest_cipher.conf only.`, file));
-      for (const key of ['repo1-host', 'pg1-host'])
-        if (values.has(key) && isIP(values.get(key) as string))
+      for (const key of [...values.keys()].filter((k) => k === 'repo1-host' || /^pg\d+-host$/.test(k)))
+        if (isIP(values.get(key) as string))
           problems.push(error(`${key}=${values.get(key)} is an IP address: pgBackRest matches DNS names against the certificate, so use a host name.`, file));
     }
   }
-  const dbHost = parsed.repo.get(stanza)?.get('pg1-host');
+  // Every db host's server name: the database certificate's CN, or (several db hosts) <host>.<CN>.
+  const dbHosts = [...(parsed.repo.get(stanza) ?? new Map<string, string>())].filter(([key]) => /^pg\d+-host$/.test(key)).map(([, value]) => value);
   const repoHost = parsed.db.get('global')?.get('repo1-host');
   const dbAuth = parsed.db.get('global')?.get('tls-server-auth') ?? '';
   const repoAuth = parsed.repo.get('global')?.get('tls-server-auth') ?? '';
   if (repoHost && !dbAuth.startsWith(`${repoHost}=`))
     problems.push(error(`tls-server-auth must admit the repository host's CN ${repoHost} (tls-server-auth=${repoHost}=${stanza}).`, PGBACKREST_CONFIGS.db));
-  if (dbHost && !repoAuth.startsWith(`${dbHost}=`))
-    problems.push(error(`tls-server-auth must admit the database host's CN ${dbHost} (tls-server-auth=${dbHost}=${stanza}).`, PGBACKREST_CONFIGS.repo));
+  const dbCn = repoAuth.split('=')[0] ?? '';
+  for (const dbHost of dbHosts.filter((host) => host !== dbCn && !host.endsWith(`.${dbCn}`)))
+    problems.push(
+      error(
+        `tls-server-auth must admit the database host's CN ${dbHost} (tls-server-auth=${dbHost}=${stanza}); with several db hosts their names are <host>.<CN>.`,
+        PGBACKREST_CONFIGS.repo,
+      ),
+    );
   const cipher = (side: 'db' | 'repo') => parsed[side].get('global')?.get('repo1-cipher-type');
   if (cipher('db') !== cipher('repo'))
     problems.push(error('repo1-cipher-type differs between the two hosts: encryption happens on the database host, both must agree.', PGBACKREST_CONFIGS.repo));
@@ -162,23 +170,29 @@ function secretNames(service: ComposeService): string[] {
   return (service.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.source));
 }
 
-/** The compose wiring pgBackRest depends on, on both hosts. */
+function patroniParameters(ctx: CheckContext): Record<string, unknown> | undefined {
+  if (!existsSync(join(ctx.bundleDir, PATRONI_CONFIG))) return undefined;
+  const config = readYaml(readFileSync(join(ctx.bundleDir, PATRONI_CONFIG), 'utf8')) as { postgresql?: { parameters?: Record<string, unknown> } } | null;
+  return config?.postgresql?.parameters;
+}
+
+/** The compose wiring pgBackRest depends on, on both hosts, and the archive settings of every member. */
 export function checkPgbackrestCompose(ctx: CheckContext, stanza: string): Problem[] {
   const problems: Problem[] = [];
   const stack = services(ctx, 'docker-compose.yml');
   const repo = services(ctx, REPO_COMPOSE);
   const postgres = stack.postgres;
   if (!postgres) return [error('the stack has no postgres service.', 'docker-compose.yml')];
-  const command = Array.isArray(postgres.command) ? postgres.command : [];
-  const setting = (name: string) => command.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
-  if (setting('archive_mode') !== 'on') problems.push(error('postgres must run with archive_mode=on.', 'docker-compose.yml'));
+  // PostgreSQL runs under Patroni: every member's archive settings are its local postgresql.parameters.
+  const settings = patroniParameters(ctx);
+  if (!settings) return [error(`the bundle has no ${PATRONI_CONFIG} with postgresql.parameters.`, PATRONI_CONFIG)];
+  const setting = (name: string) => (settings[name] === undefined ? undefined : String(settings[name]));
+  if (setting('archive_mode') !== 'on') problems.push(error('postgresql.parameters.archive_mode must be on.', PATRONI_CONFIG));
   if (setting('archive_command') !== `pgbackrest --stanza=${stanza} archive-push %p`)
-    problems.push(
-      error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, 'docker-compose.yml'),
-    );
+    problems.push(error(`archive_command must be "pgbackrest --stanza=${stanza} archive-push %p", not "${setting('archive_command') ?? ''}".`, PATRONI_CONFIG));
   const timeout = Number(setting('archive_timeout'));
   if (!(timeout > 0 && timeout <= 60))
-    problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', 'docker-compose.yml'));
+    problems.push(error('archive_timeout must be 1-60 seconds: it bounds the data a lost host takes with it.', PATRONI_CONFIG));
 
   const sides: [string, string, ComposeService | undefined][] = [
     ['docker-compose.yml', 'postgres', postgres],

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { bundleHost, clusterPublishAllowance } from '../../cluster/deriver.js';
 import { capacityProblem } from '../../compose/capacity.js';
 import { composeConfig, detectCompose } from '../../compose/engine.js';
 import { readCompose } from '../../compose/model.js';
@@ -25,10 +26,11 @@ export const composeConfigValidator: Validator = {
 /** Health checks, restart, logs, pinned images, ports, secrets, mounts. */
 export const composePolicyValidator: Validator = {
   name: 'compose policy',
-  run({ bundleDir, files, secretValues }) {
+  run({ bundleDir, env, files, secretValues }) {
     if (!files.includes(COMPOSE_FILE)) return [];
     const model = readCompose(join(bundleDir, COMPOSE_FILE));
-    return checkPolicy(model, { bundleFiles: files, secretValues }).map((f): Problem => {
+    const onAddress = clusterPublishAllowance(env, bundleHost(env));
+    return checkPolicy(model, { bundleFiles: files, secretValues, ...(onAddress ? { onAddress } : {}) }).map((f): Problem => {
       const message = f.service ? `service ${f.service} ${f.message}` : f.message;
       return f.severity === 'error' ? error(message, COMPOSE_FILE) : warning(message, COMPOSE_FILE);
     });

@@ -2,10 +2,10 @@ import { v } from '../spec.js';
 
 /** Database and configuration backups. */
 export const backupVars = {
-  BACKUP_DIR: v.str({
-    description: 'Folder for database dumps and config tarballs (empty: <STATE_DIR>/backups); physical backups and WAL live in the pgBackRest repository.',
-    pattern: /^[^\s@]*$/,
-    patternHint: 'must be a path without spaces',
+  BACKUP_DIR: v.hostPath({
+    description:
+      'Folder for database dumps and config tarballs (empty: <STATE_DIR>/backups; absolute in prod); physical backups and WAL live in the pgBackRest repository.',
+    optional: true,
     default: '',
   }),
   BACKUP_DB_HOST: v.str({
@@ -41,8 +41,10 @@ export const backupVars = {
   BACKUP_OFFSITE_REMOTE: v.str({
     description:
       'rclone remote and path every verified dump and config tarball is copied to (3-2-1), e.g. offsite:healthmate/prod; define the remote with RCLONE_CONFIG_<NAME>_* lines or BACKUP_OFFSITE_RCLONE_CONFIG; empty = no offsite copy (check.ts warns in prod).',
-    pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9_-]*:[^\s'"\\]*$/,
-    patternHint: 'must be a named rclone remote and a path, like offsite:healthmate/prod (no inline :backend,option=... remotes: they can carry secrets)',
+    // No `..` segment: retention deletes in that folder, so it must be the one named, not a parent.
+    pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9_-]*:(?!(?:.*\/)?\.\.(?:\/|$))[^\s'"\\]*$/,
+    patternHint:
+      'must be a named rclone remote and a path without .. segments, like offsite:healthmate/prod (no inline :backend,option=... remotes: they can carry secrets)',
     default: { dev: '', prod: 'offsite:healthmate/prod' },
   }),
   BACKUP_OFFSITE_RCLONE_CONFIG: v.str({
@@ -89,10 +91,9 @@ export const backupVars = {
     patternHint: 'must be an IP address',
     default: '127.0.0.1',
   }),
-  PGBACKREST_REPO_DIR: v.str({
-    description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest).',
-    pattern: /^[^\s@]*$/,
-    patternHint: 'must be a path without spaces',
+  PGBACKREST_REPO_DIR: v.hostPath({
+    description: 'Host folder of the pgBackRest repository on the repository host (its own disk; empty: <BACKUP_DIR>/pgbackrest; absolute in prod).',
+    optional: true,
     default: '',
   }),
   PGBACKREST_CIPHER_PASS: v.secret({

@@ -14,10 +14,9 @@ export const coreVars = {
     default: { dev: 'localhost' },
     example: 'healthmate.example.com',
   }),
-  STATE_DIR: v.str({
-    description: 'Host folder for state that outlives a bundle: certificates, CA, ACME webroot, backups, textfile metrics, deploy lock and audit log.',
-    pattern: /^[^\s@]+$/,
-    patternHint: 'must be a path without spaces',
+  STATE_DIR: v.hostPath({
+    description:
+      'Host folder for state that outlives a bundle: certificates, CA, ACME webroot, backups, textfile metrics, deploy lock and audit log (absolute in prod).',
     default: { dev: 'state/dev', prod: '/var/lib/healthmate' },
   }),
 };

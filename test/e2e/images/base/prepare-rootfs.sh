@@ -10,7 +10,7 @@ rm -rf /var/lib/postgresql/15/main /etc/postgresql/15/main
 # Users of the official images (uids matter: secret files are chowned to them).
 # Debian gave its daemon users low uids that collide with those (nginx is 101
 # upstream); move them aside here, the per-service images set the official uid.
-for user in prometheus redis postgres; do
+for user in prometheus redis postgres etcd haproxy; do
   if getent passwd "$user" >/dev/null && [ "$(id -u "$user")" -lt 1000 ]; then
     usermod --uid "$((2000 + $(id -u "$user")))" "$user"
   fi
@@ -27,6 +27,12 @@ ln -sf /usr/bin/prometheus-redis-exporter /usr/bin/redis_exporter
 ln -sf /usr/bin/prometheus-redis-exporter /redis_exporter
 ln -sf /usr/bin/prometheus-nginx-exporter /usr/bin/nginx-prometheus-exporter
 ln -sf /usr/bin/prometheus-blackbox-exporter /usr/bin/blackbox_exporter
+# quay.io/coreos/etcd keeps etcd and etcdctl in /usr/local/bin; the official haproxy image its
+# binary in /usr/local/sbin and its config folder in /usr/local/etc/haproxy.
+ln -sf /usr/bin/etcd /usr/local/bin/etcd
+ln -sf /usr/bin/etcdctl /usr/local/bin/etcdctl
+ln -sf /usr/sbin/haproxy /usr/local/sbin/haproxy
+mkdir -p /usr/local/etc/haproxy
 
 # Like the official nginx image: logs go to the container's stdout/stderr.
 mkdir -p /var/cache/nginx /var/log/nginx
