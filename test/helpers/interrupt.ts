@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { type Dirent, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { waitFor } from './net.js';
+import { WAIT_BUDGET_MS, waitFor } from './net.js';
 import { groupMembers, type Proc } from './procs.js';
 import { REPO } from './run.js';
 
@@ -21,7 +21,7 @@ export interface Launched {
   /** The group's processes now (the launcher, tsx, the script, the tools it runs). */
   members(): Proc[];
   /** Waits until no process of the group is left (npx returns before its children are gone). */
-  gone(budgetMs?: number): Promise<void>;
+  gone(): Promise<void>;
 }
 
 /**
@@ -61,7 +61,7 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
     exit,
     press: (signal = 'SIGINT') => process.kill(-pgid, signal),
     members,
-    gone: (budgetMs = 120_000) => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, budgetMs, 50),
+    gone: () => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, WAIT_BUDGET_MS, 50),
   };
 }
 
