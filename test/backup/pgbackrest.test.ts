@@ -303,7 +303,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
 
   it('archives through the shipped archive_command, takes a full backup with backup-db.ts --base, and encrypts everything in the repository', async () => {
     expect(sql('SHOW archive_command')).toBe(`pgbackrest --stanza=${STANZA} archive-push %p`);
-    const full = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'full'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const full = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'full'], { env: sideEnv('repo') });
     expect(full.code, full.stderr).toBe(0);
     expect(full.stdout).toMatch(/pgBackRest full backup \d{8}-\d{6}F of stanza healthmate/);
 
@@ -336,7 +336,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     noted = sql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
     sql('SELECT pg_sleep(1.2)');
     for (const id of [4, 5, 6]) sql(`INSERT INTO markers (id, note) VALUES (${id}, 'after')`);
-    const diff = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'diff'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const diff = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'diff'], { env: sideEnv('repo') });
     expect(diff.code, diff.stderr).toBe(0);
     expect(diff.stdout).toMatch(/pgBackRest diff backup \S+D of stanza healthmate .* 2 backups in the repository/);
 
@@ -449,7 +449,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
 
   it('verify-pitr.ts writes metrics promtool accepts, and finds a tampered repository file', async () => {
     const metricsFile = join(stateDir, 'textfile', 'healthmate_pgbackrest.prom');
-    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     expect(ok.code, ok.stderr).toBe(0);
     let metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_backups\{stanza="healthmate"\} 2$/m);
@@ -465,7 +465,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       .filter(Boolean);
     const victim = full[0] as string;
     const undo = damage(victim, 4096);
-    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     undo();
     expect(bad.code, bad.stdout).toBe(1);
     expect(bad.stderr).toMatch(/damaged repository .*invalid checksum .*F\/pg_data\//);
