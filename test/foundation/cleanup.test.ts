@@ -93,6 +93,47 @@ describe('privateTempDir', () => {
     await waitFor('the reaper to exit', () => !alive(reaper as number));
     expect(ourTempFolders(tmp)).toEqual([basename(other)]);
   });
+
+  it('tells the reaper its folder before making it: a kill -9 the moment the folder exists leaves nothing', async () => {
+    const dir = tempDir();
+    const tmp = tempDir();
+    // The moment a folder of ours exists, the process stops itself (SIGSTOP), and the test kills it there.
+    const freeze = join(dir, 'freeze.mjs');
+    writeFileSync(
+      freeze,
+      [
+        "import fs from 'node:fs';",
+        "import { syncBuiltinESMExports } from 'node:module';",
+        "for (const name of ['mkdtempSync', 'mkdirSync']) {",
+        '  const make = fs[name];',
+        '  fs[name] = (path, ...rest) => {',
+        '    const made = make(path, ...rest);',
+        "    if (String(made ?? path).includes('healthmate-frozen-')) process.kill(process.pid, 'SIGSTOP');",
+        '    return made;',
+        '  };',
+        '}',
+        'syncBuiltinESMExports();',
+      ].join('\n'),
+    );
+    const script = join(dir, 'make.mts');
+    writeFileSync(script, `import { privateTempDir } from ${CLEANUP};\nprivateTempDir('healthmate-frozen-');\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', freeze, script], {
+      cwd: REPO,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: 'ignore',
+    });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    const state = (): string => readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '';
+    await waitFor('the script to stop with its folder made', () => state() === 'T');
+    expect(ourTempFolders(tmp)).toHaveLength(1);
+    const reaper = reaperOf(child.pid as number);
+    expect(reaper, 'the reaper runs beside the script').toBeDefined();
+    child.kill('SIGKILL');
+    await waitFor('the reaper to exit', () => !alive(reaper as number));
+    expect(ourTempFolders(tmp)).toEqual([]);
+  });
 });
 
 /**
