@@ -52,7 +52,9 @@ function project(service: 'backend' | 'worker', healthTimeout = 600) {
     );
   };
   const values = { COMPOSE_PROJECT_NAME: name, BACKEND_HEALTH_TIMEOUT: healthTimeout, BACKEND_STOP_GRACE: '1s' };
-  const ctx = { plan: { env: { values }, compose: composeBase(COMPOSE_V1, name, file) }, host: { kind: 'local' } } as unknown as DeployContext;
+  const host = { kind: 'local' };
+  const target = { host: { name: 'main' }, engine: host, compose: composeBase(COMPOSE_V1, name, file) };
+  const ctx = { plan: { env: { values } }, target, host } as unknown as DeployContext;
   const containers = () => serviceContainers(name, service);
   /** The release running before the update: `replicas` healthy containers. */
   const first = async (replicas: number): Promise<string[]> => {
