@@ -37,9 +37,14 @@ interface Moment {
   name: string;
   /** True once the run has reached the moment to interrupt it. */
   reached(run: Launched, tmp: string, startedAt: number): boolean;
+  /** A tool that stops itself as it starts (freezingTool): the moment holds until the test lets it go. */
+  frozen?: string;
 }
 
-const running = (comm: string) => (run: Launched) => run.members().some((p) => p.comm === comm);
+/** The run's copies of `tool` stopped at their start (a look at the process table cannot miss a stopped one). */
+const stopped = (run: Launched, tool: string) => run.members().filter((p) => p.comm === tool.slice(0, 15) && p.state === 'T');
+/** While `tool` runs: it stops itself as it starts, and goes on (to its real self) once the key is pressed. */
+const toolRuns = (name: string, tool: string): Moment => ({ name, frozen: tool, reached: (run) => stopped(run, tool).length > 0 });
 const after = (ms: number): Moment => ({ name: `${ms / 1000} s in`, reached: (_run, _tmp, startedAt) => Date.now() - startedAt >= ms });
 /** check.ts announces each step as `[k/N] title`: a moment that comes as late in the run on a fast box as on a slow one. */
 const step = (k: number): Moment => ({ name: `step ${k} begins`, reached: (run) => new RegExp(`^\\[${k}/\\d+\\] `, 'm').test(run.stderr()) });
@@ -50,9 +55,9 @@ const MOMENTS: Moment[] = [
     name: 'the temp bundle has its secrets/',
     reached: (_run, tmp) => ourTempFolders(tmp).some((f) => f.startsWith('healthmate-check-') && existsSync(join(tmp, f, 'prod', 'secrets'))),
   },
-  { name: 'nginx -t runs', reached: running('nginx') },
-  { name: 'promtool runs', reached: running('promtool') },
-  { name: 'docker-compose config runs', reached: (run) => run.members().some((p) => p.comm.startsWith('docker-compose')) },
+  toolRuns('nginx -t runs', 'nginx'),
+  toolRuns('promtool runs', 'promtool'),
+  toolRuns('docker-compose config runs', 'docker-compose'),
   { name: 'the Kubernetes schemas are checked', reached: (run) => /Kubernetes [\d.]+ and operator CRD schemas/.test(run.stderr()) },
   after(1_000),
   step(6),
@@ -83,7 +88,7 @@ async function reach(run: Launched, moment: Moment, tmp: string, startedAt: numb
 }
 
 /** check.ts --env prod on a strong env file, started as an operator does, with a private TMPDIR. */
-function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
+function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}, moment?: Moment): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
   const dir = tempDir();
   // A private TMPDIR: only this run's folders appear in it.
   const tmp = tempDir();
@@ -94,9 +99,14 @@ function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}): { run: Lau
   const run = launch(launcher, 'check.ts', ['--env', 'prod', '--env-file', envFile.file, '--set', `STATE_DIR=${join(dir, 'state')}`], {
     TMPDIR: tmp,
     HEALTHMATE_CHECK_CACHE: 'off',
+    ...(moment?.frozen ? { PATH: `${freezingTool(moment.frozen)}:${process.env.PATH}` } : {}),
     ...env,
   });
   return { run, tmp, secrets: envFile.secrets, startedAt };
+}
+
+function letGo(run: Launched, moment: Moment): void {
+  if (moment.frozen) for (const p of stopped(run, moment.frozen)) process.kill(p.pid, 'SIGCONT');
 }
 
 /** The script itself (tsx's child), not the tsx process in front of it. */
@@ -117,10 +127,12 @@ interface Trial {
 }
 
 async function interruptCheck(moment: Moment, launcher: Launcher): Promise<Trial> {
-  const { run, tmp, secrets, startedAt } = startCheck(launcher);
+  const { run, tmp, secrets, startedAt } = startCheck(launcher, {}, moment);
   await reach(run, moment, tmp, startedAt);
   const heldWhileRunning = filesHolding(tmp, secrets);
   run.press('SIGINT');
+  // The frozen tool takes the key press too, as it comes out of its stop.
+  letGo(run, moment);
   const exit = await run.exit;
   await run.gone();
   // What must be on disk is removed by the script or, after a SIGKILL, by its reaper: a generous budget for a busy machine.
@@ -148,12 +160,14 @@ describe('kill -9 of check.ts itself', () => {
   it.each([MOMENTS[1], MOMENTS[3]] as Moment[])(
     'leaves no temp folder when it comes when $name',
     async (moment) => {
-      const { run, tmp, secrets, startedAt } = startCheck('tsx');
+      const { run, tmp, secrets, startedAt } = startCheck('tsx', {}, moment);
       await reach(run, moment, tmp, startedAt);
       const script = scriptOf(run);
       const reaper = reaperOf(script);
       expect(reaper, 'the reaper runs beside the script').toBeDefined();
       process.kill(script, 'SIGKILL');
+      // The frozen tool runs on, orphaned, as a real one would.
+      letGo(run, moment);
       // tsx exits 128 + 9 when its child was killed.
       expect(await run.exit).toBe(137);
       await run.gone();
