@@ -50,16 +50,18 @@ function snapshot(): Snapshot {
 function harnessLeftovers(daemons: DockerdRecord[], hosts: HostsRecord[], before: Snapshot): string[] {
   const after = snapshot();
   const problems: string[] = [];
-  const owner = (address: string) => daemons.find((d) => inPool(address, d.pool));
+  // A daemon that listed its bridges at stop owns those; one that never did, what lies in its pool (another
+  // suite's daemon may draw the same slice while none of its networks is up, so the list is what counts).
+  const owner = (device: string, address?: string) =>
+    daemons.find((d) => d.bridges?.includes(device)) ?? daemons.find((d) => d.bridges === undefined && address !== undefined && inPool(address, d.pool));
   for (const daemon of daemons) if (existsSync(daemon.root)) problems.push(`temp folder ${daemon.root} (the private dockerd's own)`);
   for (const bridge of after.bridges.filter((b) => !before.bridges.includes(b))) {
-    const address = after.addresses.find(([, device]) => device === bridge)?.[0];
-    const daemon = daemons.find((d) => d.bridges.includes(bridge)) ?? (address ? owner(address) : undefined);
+    const daemon = owner(bridge, after.addresses.find(([, device]) => device === bridge)?.[0]);
     if (daemon) problems.push(`bridge ${bridge} (of the private dockerd in ${daemon.root})`);
   }
   const seen = new Set(before.addresses.map(([address, device]) => `${address} ${device}`));
   for (const [address, device] of after.addresses.filter(([a, d]) => !seen.has(`${a} ${d}`))) {
-    const daemon = owner(address);
+    const daemon = owner(device, address);
     if (daemon) problems.push(`address ${address} on ${device} (pool ${daemon.pool} of the private dockerd in ${daemon.root})`);
   }
   // The hosts' names are unique to the run (they carry its folder's random part): what is there is theirs.

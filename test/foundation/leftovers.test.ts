@@ -51,25 +51,26 @@ describe('test-run leftovers check', () => {
     expect(result.code, result.output).toBe(0);
   });
 
-  it('fails a run whose private dockerd left its folder, a bridge it listed and an address of its pool, naming each', () => {
+  it('fails a run whose private dockerd left its folder, a bridge it listed, or (one that never listed) a bridge and an address of its pool, naming each', () => {
     const body = [
       "const root = join(outer, 'hm-e2e-daemon');",
       'mkdirSync(root);',
-      // A daemon that has stopped (its pid is gone), so the teardown has nothing to wait for.
+      // Daemons that have ended (their pid is gone), so the teardown has nothing to wait for.
       "const pid = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']));",
       "writeDockerdRecord({ pid, root, pool: '198.18.32.0/20', bridges: ['br-listed'] });",
       "ip('link', 'add', 'br-listed', 'type', 'bridge');",
-      // A bridge it did not list (it died before it could), known by its address in the daemon's pool.
+      // A daemon killed before it could list its bridges: known by the address in its pool.
+      "writeDockerdRecord({ pid, root: join(outer, 'hm-e2e-killed'), pool: '198.18.64.0/20' });",
       "ip('link', 'add', 'br-unlisted', 'type', 'bridge');",
-      "ip('addr', 'add', '198.18.40.1/24', 'dev', 'br-unlisted');",
+      "ip('addr', 'add', '198.18.72.1/24', 'dev', 'br-unlisted');",
     ].join('\n');
     const result = runSuite(body, { netns: true });
     expect(result.code, result.output).toBe(1);
     expect(result.output).toContain('the test run left behind:');
     expect(result.output).toMatch(/temp folder \/tmp\/vt-\w+\/healthmate-test-\w+\/hm-e2e-daemon \(the private dockerd's own\)/);
     expect(result.output).toMatch(/bridge br-listed \(of the private dockerd in /);
-    expect(result.output).toMatch(/bridge br-unlisted \(of the private dockerd in /);
-    expect(result.output).toMatch(/address 198\.18\.40\.1\/24 on br-unlisted \(pool 198\.18\.32\.0\/20 /);
+    expect(result.output).toMatch(/bridge br-unlisted \(of the private dockerd in \S+\/hm-e2e-killed\)/);
+    expect(result.output).toMatch(/address 198\.18\.72\.1\/24 on br-unlisted \(pool 198\.18\.64\.0\/20 /);
   });
 
   it("fails a run whose e2e hosts left their folder, switch, a link and a namespace, naming each; another suite's hosts do not count", () => {
@@ -114,6 +115,9 @@ describe('test-run leftovers check', () => {
       "writeFileSync(join(outer, 'foreign'), foreign);",
       "ip('link', 'add', 'br-foreign', 'type', 'bridge');",
       "ip('addr', 'add', '198.18.48.1/24', 'dev', 'br-foreign');",
+      // And one that drew this run's slice while neither had a network up: its bridge is not on our list.
+      "ip('link', 'add', 'br-same-slice', 'type', 'bridge');",
+      "ip('addr', 'add', '198.18.33.1/24', 'dev', 'br-same-slice');",
     ].join('\n');
     const result = runSuite(body, { netns: true });
     const foreign = join(result.dir, 'foreign');

@@ -15,8 +15,12 @@ export interface DockerdRecord {
   root: string;
   /** Its --default-address-pool: a /20 of 198.18.0.0/16 that every network of it comes from. */
   pool: string;
-  /** The bridges of its networks, listed when it was told to stop. */
-  bridges: string[];
+  /**
+   * The bridges of its networks, listed when it was told to stop. Absent when it never was (killed
+   * with its test process, or not answering): then a bridge with an address in its pool counts as
+   * its own, though another suite's daemon may have drawn the same slice.
+   */
+  bridges?: string[];
 }
 
 /** The e2e hosts' parts in the root namespace, named before any is made (their names are unique to the run). */

@@ -165,7 +165,7 @@ export async function startDockerd(): Promise<Dockerd> {
     child = current;
     exited = false;
     // The run's teardown (test/leftovers.ts) checks what this daemon leaves behind, and only that.
-    writeDockerdRecord({ pid: current.pid ?? 0, root, pool, bridges: [] });
+    writeDockerdRecord({ pid: current.pid ?? 0, root, pool });
     // After a restart the old daemon's exit arrives late: it must not mark the new one as gone.
     current.on('exit', () => {
       if (child === current) exited = true;
@@ -239,10 +239,12 @@ function isAlive(pid: number): boolean {
   return stat !== '' && !/^\d+ \([^)]*\) Z/.test(stat);
 }
 
-/** The Linux bridges of the daemon's networks (named br-<first 12 characters of the network ID>). */
-function bridgesOf(env: NodeJS.ProcessEnv): string[] {
+/** The Linux bridges of the daemon's networks (named br-<first 12 characters of the network ID>); undefined when it does not answer. */
+function bridgesOf(env: NodeJS.ProcessEnv): string[] | undefined {
   const listing = spawnSync('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', 'driver=bridge'], { env, encoding: 'utf8', timeout: 60_000 });
-  return (listing.stdout ?? '')
+  // A daemon that does not answer lists nothing: the teardown then goes by its pool.
+  if (listing.status !== 0) return undefined;
+  return listing.stdout
     .split('\n')
     .filter(Boolean)
     .map((id) => `br-${id.slice(0, 12)}`);
