@@ -1,74 +1,88 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { type DockerdRecord, dockerdRecords, type HostsRecord, hostsRecords, inPool } from './helpers/harness-records.js';
 
 /**
- * Vitest globalSetup for both projects: the run gets a private TMPDIR (so
- * another suite running on the machine does not count), and its teardown fails
- * the run when the suite left behind a healthmate-* or hm-e2e-* temp folder, a Docker network, a br-* bridge / an address in
- * 198.18.0.0/16 (the e2e daemons' range), or an e2e host's network namespace (hm-e2e-*), link (hm-*) or address in
- * 198.19.0.0/16 (harness/hosts.ts). Things that existed before the run
- * do not count, so a leak is found where it happens.
+ * Vitest globalSetup for both projects: the run gets a private TMPDIR, and its
+ * teardown fails the run when the run's tests left behind a healthmate-* or
+ * hm-e2e-* folder in it, or when the run's e2e harness left something outside
+ * it (each private dockerd and each set of e2e hosts records itself in the
+ * TMPDIR: test/helpers/harness-records.ts): a daemon's folder, a bridge or an
+ * address of its pool; the hosts' folder, switch, network namespaces or links.
+ * What other processes on the machine create meanwhile (another suite's
+ * daemons and hosts) is not this run's to judge, and what existed before the
+ * run does not count.
  */
 
 const SYSTEM_TMP = '/tmp';
 const OUR_FOLDER = /^(healthmate-|hm-e2e-)/;
-const E2E_LOCK = '/tmp/healthmate-e2e.lock';
 
 interface Snapshot {
-  /** /tmp/hm-e2e-* (the private daemons keep their socket paths short there; all else goes to the private TMPDIR). */
-  folders: string[];
   bridges: string[];
-  addresses: string[];
-  networks: string[];
-  /** The e2e hosts' network namespaces and their bridge and veth ends in this namespace. */
+  /** [address with prefix length, device] in 198.18.0.0/16, the range of the private daemons' pools. */
+  addresses: [string, string][];
+  /** Every link's name (the e2e hosts' switch and veth ends among them) and network namespace. */
+  links: string[];
   namespaces: string[];
-  hostLinks: string[];
 }
 
-function lines(command: string, args: string[], env?: NodeJS.ProcessEnv): string[] {
-  const result = spawnSync(command, args, { encoding: 'utf8', env: env ?? process.env, timeout: 20_000 });
+function lines(command: string, args: string[]): string[] {
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
   return result.status === 0 ? result.stdout.split('\n').filter(Boolean) : [];
-}
-
-/** Docker networks of the default engine, when one answers (private e2e daemons go away whole). */
-function dockerNetworks(): string[] {
-  const env = { ...process.env };
-  delete env.DOCKER_HOST;
-  return lines('docker', ['network', 'ls', '--format', '{{.ID}} {{.Name}}'], env);
 }
 
 function snapshot(): Snapshot {
   return {
-    folders: readdirSync(SYSTEM_TMP).filter((name) => name.startsWith('hm-e2e-')),
     bridges: lines('ip', ['-o', 'link', 'show', 'type', 'bridge'])
       .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
       .filter((name) => name.startsWith('br-')),
     addresses: lines('ip', ['-o', '-4', 'addr', 'show'])
-      .map((l) => /^\d+:\s+(\S+)\s+inet\s+(198\.1[89]\.\d+\.\d+\/\d+)/.exec(l))
+      .map((l) => /^\d+:\s+(\S+)\s+inet\s+(198\.18\.\d+\.\d+\/\d+)/.exec(l))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => `${m[2]} on ${m[1]}`),
-    networks: dockerNetworks(),
-    namespaces: lines('ip', ['netns', 'list'])
-      .map((l) => l.split(' ')[0] ?? '')
-      .filter((name) => name.startsWith('hm-e2e-')),
-    hostLinks: lines('ip', ['-o', 'link', 'show'])
-      .map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '')
-      .filter((name) => name.startsWith('hm-')),
+      .map((m) => [m[2] as string, m[1] as string]),
+    links: lines('ip', ['-o', 'link', 'show']).map((l) => l.split(':')[1]?.trim().split('@')[0] ?? ''),
+    namespaces: lines('ip', ['netns', 'list']).map((l) => l.split(' ')[0] ?? ''),
   };
 }
 
-const added = (before: string[], after: string[]): string[] => after.filter((x) => !before.includes(x));
-
-/** Whether no e2e run holds the machine-wide lock now (then new bridges can only be ours). */
-function noOtherE2e(): boolean {
-  if (!existsSync(E2E_LOCK)) return true;
-  return spawnSync('flock', ['-n', E2E_LOCK, 'true']).status === 0;
+/** What this run's daemons and hosts left behind that was not there before the run. */
+function harnessLeftovers(daemons: DockerdRecord[], hosts: HostsRecord[], before: Snapshot): string[] {
+  const after = snapshot();
+  const problems: string[] = [];
+  // A daemon that listed its bridges at stop owns those; one that never did, what lies in its pool (another
+  // suite's daemon may draw the same slice while none of its networks is up, so the list is what counts).
+  const owner = (device: string, address?: string) =>
+    daemons.find((d) => d.bridges?.includes(device)) ?? daemons.find((d) => d.bridges === undefined && address !== undefined && inPool(address, d.pool));
+  for (const daemon of daemons) if (existsSync(daemon.root)) problems.push(`temp folder ${daemon.root} (the private dockerd's own)`);
+  for (const bridge of after.bridges.filter((b) => !before.bridges.includes(b))) {
+    const daemon = owner(bridge, after.addresses.find(([, device]) => device === bridge)?.[0]);
+    if (daemon) problems.push(`bridge ${bridge} (of the private dockerd in ${daemon.root})`);
+  }
+  const seen = new Set(before.addresses.map(([address, device]) => `${address} ${device}`));
+  for (const [address, device] of after.addresses.filter(([a, d]) => !seen.has(`${a} ${d}`))) {
+    const daemon = owner(device, address);
+    if (daemon) problems.push(`address ${address} on ${device} (pool ${daemon.pool} of the private dockerd in ${daemon.root})`);
+  }
+  // The hosts' names are unique to the run (they carry its folder's random part): what is there is theirs.
+  for (const set of hosts) {
+    if (existsSync(set.root)) problems.push(`temp folder ${set.root} (the e2e hosts' own)`);
+    for (const link of [set.bridge, ...set.links].filter((l) => after.links.includes(l))) problems.push(`link ${link} (of the e2e hosts in ${set.root})`);
+    for (const netns of set.netns.filter((n) => after.namespaces.includes(n))) problems.push(`network namespace ${netns} (of the e2e hosts in ${set.root})`);
+  }
+  return problems;
 }
 
-/** The project (unit or e2e); e2e runs hold the machine-wide lock, so every new bridge is theirs. */
-export default function setup(project?: { name?: string }): () => Promise<void> {
-  const e2e = project?.name === 'e2e';
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export default function setup(): () => Promise<void> {
   const before = snapshot();
   const savedTmp = process.env.TMPDIR;
   // Short name: unix sockets (PostgreSQL, sshd) live below it and must stay under 108 bytes.
@@ -79,25 +93,19 @@ export default function setup(project?: { name?: string }): () => Promise<void> 
   return async () => {
     if (savedTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = savedTmp;
-    // Daemons stop asynchronously: give their bridges a moment to go.
-    let problems: string[] = [];
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const after = snapshot();
-      const ours = readdirSync(privateTmp).filter((name) => OUR_FOLDER.test(name));
-      problems = [...ours.map((name) => `temp folder ${join(privateTmp, name)}`), ...added(before.networks, after.networks).map((n) => `Docker network ${n}`)];
-      // Another suite's e2e run (machine-wide lock held by someone else) has daemon folders and bridges of its own.
-      if (e2e || noOtherE2e()) {
-        problems.push(...added(before.folders, after.folders).map((name) => `temp folder ${join(SYSTEM_TMP, name)}`));
-        problems.push(...added(before.bridges, after.bridges).map((b) => `bridge ${b}`));
-        problems.push(...added(before.addresses, after.addresses).map((a) => `address ${a}`));
-        problems.push(...added(before.namespaces, after.namespaces).map((n) => `network namespace ${n}`));
-        problems.push(...added(before.hostLinks, after.hostLinks).map((l) => `link ${l}`));
-      }
-      // Only what a stopping daemon takes away (bridges, addresses, networks) is worth waiting for.
-      if (problems.every((p) => p.startsWith('temp folder')) || Date.now() > deadline) break;
+    const daemons = dockerdRecords(privateTmp);
+    const hosts = hostsRecords(privateTmp);
+    const folders = readdirSync(privateTmp)
+      .filter((name) => OUR_FOLDER.test(name))
+      .map((name) => `temp folder ${join(privateTmp, name)}`);
+    // A daemon still shutting down takes its bridges and addresses away as it goes: wait for it to end.
+    let problems = harnessLeftovers(daemons, hosts, before);
+    const deadline = Date.now() + 180_000;
+    while (problems.some((p) => !p.startsWith('temp folder')) && daemons.some((d) => alive(d.pid)) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
+      problems = harnessLeftovers(daemons, hosts, before);
     }
+    problems = [...folders, ...problems];
     rmSync(privateTmp, { recursive: true, force: true });
     if (problems.length === 0) return;
     // Vitest reports a teardown error but keeps exit code 0: set it, so the run fails.

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -60,10 +61,19 @@ export interface TempDir {
 export function privateTempDir(prefix: string, parent = tmpdir()): TempDir {
   const base = resolve(parent);
   if (/[\r\n]/.test(base)) throw new BadInputError(`the temp folder's parent "${base}" contains a line break; set TMPDIR to a plain folder.`);
-  // The reaper runs before the folder exists, and knows it before anything is written into it.
+  // The reaper knows the folder before it exists: a kill -9 just after mkdir (a busy machine may
+  // deschedule the process right there) must not leave a folder nobody removes. The random name
+  // stands in for mkdtemp's, which would exist before the reaper could be told.
   const reaper = startReaper();
-  const path = mkdtempSync(join(base, prefix));
+  const path = join(base, `${prefix}${randomBytes(6).toString('hex')}`);
   reaper.write(`+${path}\n`);
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    // Someone else's folder by that name (or no parent): not the reaper's to remove.
+    reaper.write(`-${path}\n`);
+    throw error;
+  }
   const remove = (): void => {
     rmSync(path, { recursive: true, force: true });
     unregister();

@@ -69,4 +69,19 @@ describe('age encryption: Debian age binary and the TypeScript library write one
     await expect(encryption.finished).rejects.toThrow(/age encryption failed/);
     await drained;
   });
+
+  test('age failing while the stream still feeds it: its own message, not the EPIPE of the write it cut short', async () => {
+    needTool('age');
+    // More than a pipe holds, written while age refuses its recipient and exits.
+    const endless = Readable.from(
+      (function* () {
+        for (;;) yield Buffer.alloc(64 * 1024);
+      })(),
+    );
+    const encryption = await encryptStream(endless, ['age1notarecipient']);
+    const drained = collect(encryption.output);
+    await expect(encryption.finished).rejects.toThrow(/age encryption failed: .*age1notarecipient/);
+    await drained;
+    endless.destroy();
+  });
 });

@@ -30,8 +30,8 @@ import { statePaths } from '../../scripts/lib/paths.js';
 import { type PgbackrestRunner, pgbackrestError, requireSameVersion } from '../../scripts/lib/pgbackrest/command.js';
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
-import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, PG_BIN, startCluster } from './cluster.js';
 
@@ -53,7 +53,7 @@ const servers: Partial<Record<'db' | 'repo', ChildProcess>> = {};
 const restored: { dir: string; stop: () => void }[] = [];
 
 function sh(file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  return spawnSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: SCRIPT_TIMEOUT_MS });
 }
 
 function asPostgres(file: string, args: string[], env: Record<string, string> = {}) {
@@ -74,7 +74,7 @@ function scriptFlags(): string[] {
  * the postgres image (it refuses a key that the running user neither owns nor
  * gets from root with 0640), with its own state folder.
  */
-function runDbScript(script: string, args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+function runDbScript(script: string, args: string[], env: Record<string, string> = {}): ScriptResult {
   const vars = Object.entries({ ...sideEnv('db'), ...env }).map(([k, v]) => `${k}=${v}`);
   const flags = ['--env', 'dev', '--set', `STATE_DIR=${dirs.dbState}`];
   const result = spawnSync(
@@ -83,10 +83,10 @@ function runDbScript(script: string, args: string[], env: Record<string, string>
     {
       cwd: REPO,
       encoding: 'utf8',
-      timeout: 180_000,
+      timeout: SCRIPT_TIMEOUT_MS,
     },
   );
-  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+  return scriptResult(`scripts/${script} as postgres`, result, SCRIPT_TIMEOUT_MS);
 }
 
 function startServer(side: 'db' | 'repo'): void {
@@ -110,7 +110,7 @@ async function stopServer(side: 'db' | 'repo'): Promise<void> {
   } catch {
     // already gone
   }
-  await waitFor(`the ${side} pgbackrest server to exit`, () => child.exitCode !== null || child.signalCode !== null, 20_000);
+  await waitFor(`the ${side} pgbackrest server to exit`, () => child.exitCode !== null || child.signalCode !== null);
   delete servers[side];
 }
 
@@ -119,7 +119,7 @@ async function serverUp(side: 'db' | 'repo'): Promise<void> {
     await waitFor(
       `the ${side} pgbackrest server to answer`,
       () => sh('pgbackrest', ['server-ping', 'localhost', `--tls-server-port=${ports[side]}`]).status === 0,
-      20_000,
+      WAIT_BUDGET_MS,
       200,
     );
   } catch (error) {
@@ -217,7 +217,7 @@ async function startRestored(dataDir: string): Promise<(statement: string) => st
     return r.stdout.trim();
   };
   // Recovery ends with a promotion; until then the server is read-only.
-  await waitFor('the restored server to promote', () => psql('SELECT pg_is_in_recovery()') === 'f', 120_000, 250);
+  await waitFor('the restored server to promote', () => psql('SELECT pg_is_in_recovery()') === 'f', WAIT_BUDGET_MS, 250);
   return psql;
 }
 
@@ -288,7 +288,7 @@ beforeAll(async () => {
   startServer('repo');
   await serverUp('db');
   await serverUp('repo');
-}, 240_000);
+});
 
 afterAll(async () => {
   for (const r of restored) r.stop();
@@ -303,7 +303,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
 
   it('archives through the shipped archive_command, takes a full backup with backup-db.ts --base, and encrypts everything in the repository', async () => {
     expect(sql('SHOW archive_command')).toBe(`pgbackrest --stanza=${STANZA} archive-push %p`);
-    const full = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'full'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const full = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'full'], { env: sideEnv('repo') });
     expect(full.code, full.stderr).toBe(0);
     expect(full.stdout).toMatch(/pgBackRest full backup \d{8}-\d{6}F of stanza healthmate/);
 
@@ -329,14 +329,14 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       closeSync(fd);
       expect(head.toString('latin1'), file).toBe('Salted__');
     }
-  }, 240_000);
+  });
 
   it('recovers to a noted time with restore-pitr.ts: markers before it present, after it absent', async () => {
     for (const id of [1, 2, 3]) sql(`INSERT INTO markers (id, note) VALUES (${id}, 'before')`);
     noted = sql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
     sql('SELECT pg_sleep(1.2)');
     for (const id of [4, 5, 6]) sql(`INSERT INTO markers (id, note) VALUES (${id}, 'after')`);
-    const diff = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'diff'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const diff = runScript('backup-db.ts', [...scriptFlags(), '--base', '--local', '--type', 'diff'], { env: sideEnv('repo') });
     expect(diff.code, diff.stderr).toBe(0);
     expect(diff.stdout).toMatch(/pgBackRest diff backup \S+D of stanza healthmate .* 2 backups in the repository/);
 
@@ -349,18 +349,18 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(statSync(join(dir, 'PG_VERSION')).uid).toBe(pgUid);
     const psql = await startRestored(dir);
     expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3');
-  }, 300_000);
+  });
 
   it('restores --latest with every archived marker', async () => {
     sql(`INSERT INTO markers (id, note) VALUES (7, 'latest')`);
     const segment = sql('SELECT pg_walfile_name(pg_switch_wal())');
-    await waitFor('the segment holding marker 7 to be archived', () => sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment, 60_000, 250);
+    await waitFor('the segment holding marker 7 to be archived', () => sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment, WAIT_BUDGET_MS, 250);
     const dir = newRestoreDir();
     const restore = runDbScript('restore-pitr.ts', ['--local', '--target-dir', dir, '--latest']);
     expect(restore.code, restore.stderr).toBe(0);
     const psql = await startRestored(dir);
     expect(psql("SELECT string_agg(id::text, ',' ORDER BY id) FROM markers")).toBe('1,2,3,4,5,6,7');
-  }, 300_000);
+  });
 
   it('refuses a client certificate with the wrong CN or from another CA', async () => {
     const intruder = join(root, 'intruder');
@@ -389,7 +389,7 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       );
       expect(error, `${c.name}: ${error.message}`).toBeInstanceOf(BadInputError);
     }
-  }, 120_000);
+  });
 
   it('names a missing certificate, a wrong passphrase and a version mismatch in one sentence each (exit 2)', async () => {
     const missing = runDbScript('verify-pitr.ts', ['--metrics-only', '--local'], { PGBACKREST_REPO1_HOST_CERT_FILE: join(root, 'nowhere', 'cert.pem') });
@@ -411,14 +411,15 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const older: PgbackrestRunner = { side: 'repo', where: 'the repository host', command: () => ({ file: 'echo', args: ['pgBackRest 2.44'] }) };
     await expect(requireSameVersion(real, older)).rejects.toThrow(/pgBackRest 2\.45 on this host but 2\.44 on the repository host/);
     await expect(requireSameVersion(real, older)).rejects.toBeInstanceOf(BadInputError);
-  }, 120_000);
+  });
 
   it('with the repository host down, WAL waits in pg_wal (archive-push keeps retrying) and archiving catches up when it is back', async () => {
     await stopServer('repo');
+    const failures = Number(sql('SELECT failed_count FROM pg_stat_archiver'));
     sql(`INSERT INTO markers (id, note) VALUES (8, 'while the repository host was down')`);
     const segment = sql('SELECT pg_walfile_name(pg_switch_wal())');
     // PostgreSQL keeps the segment (and retries) until archive-push succeeds.
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor('archive-push to fail', () => Number(sql('SELECT failed_count FROM pg_stat_archiver')) > failures, WAIT_BUDGET_MS, 250);
     expect(sql('SELECT last_archived_wal FROM pg_stat_archiver') < segment).toBe(true);
     expect(readdirSync(join(cluster.dataDir, 'pg_wal', 'archive_status'))).toContain(`${segment}.ready`);
 
@@ -440,15 +441,15 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
         }
         return sql('SELECT last_archived_wal FROM pg_stat_archiver') >= segment;
       },
-      180_000,
+      WAIT_BUDGET_MS,
       500,
     );
     expect(sql(`SELECT count(*) FROM markers WHERE id = 8`)).toBe('1');
-  }, 360_000);
+  });
 
   it('verify-pitr.ts writes metrics promtool accepts, and finds a tampered repository file', async () => {
     const metricsFile = join(stateDir, 'textfile', 'healthmate_pgbackrest.prom');
-    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     expect(ok.code, ok.stderr).toBe(0);
     let metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_backups\{stanza="healthmate"\} 2$/m);
@@ -464,13 +465,13 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
       .filter(Boolean);
     const victim = full[0] as string;
     const undo = damage(victim, 4096);
-    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     undo();
     expect(bad.code, bad.stdout).toBe(1);
     expect(bad.stderr).toMatch(/damaged repository .*invalid checksum .*F\/pg_data\//);
     metrics = readFileSync(metricsFile, 'utf8');
     expect(metrics).toMatch(/^healthmate_pgbackrest_verify_last_status 0$/m);
-  }, 360_000);
+  });
 
   it('verify-pitr.ts names a damaged WAL segment of the archive', async () => {
     const segments = sh('find', [join(dirs.repoPath as string, 'archive', STANZA), '-name', '0000000*.zst', '-size', '+1k'])
@@ -481,16 +482,16 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const segment = (/(0{7}[0-9A-F]{17})-[0-9a-f]{40}\.zst$/.exec(victim) as RegExpExecArray)[1] as string;
     // Its last bytes: the cipher's final block no longer decrypts, and pgBackRest reports `invalid result <file>: ...`.
     const undo = damage(victim, statSync(victim).size - 8);
-    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     undo();
     expect(bad.code, bad.stdout + bad.stderr).toBe(1);
     expect(bad.stderr, bad.stderr).toMatch(
       new RegExp(`^error: pgbackrest verify found a damaged repository \\(.*\\): invalid result \\S*${segment}-[0-9a-f]{40}\\.zst \\(unable to flush\\)`, 'm'),
     );
     // Repaired, the repository verifies again.
-    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo'), timeoutMs: 180_000 });
+    const ok = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
     expect(ok.code, ok.stderr).toBe(0);
-  }, 360_000);
+  });
 });
 
 /** Overwrites 8 bytes of a file at `offset`; returns what puts them back. */

@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processStartTime } from '../../scripts/lib/backup/lock.js';
 import type { Manifest } from '../../scripts/lib/backup/manifest.js';
-import { overriding, runScript } from '../helpers/run.js';
+import { nodeWithTsx, overriding, REPO, runScript, SCRIPT_TIMEOUT_MS, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, clusterFlags, PG_BIN, startCluster } from './cluster.js';
 import { DATASET_SQL, tableChecksums } from './dataset.js';
@@ -180,7 +180,7 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
     expect(databases()).toEqual(before);
   });
 
-  it('pg_restore keeps the normal priority; restore-db itself (the overlapping checksum) drops to the lowest once it runs', () => {
+  it('pg_restore keeps the priority restore-db was started with; restore-db itself (the overlapping checksum) drops to the lowest once it runs', () => {
     const s = state();
     expect(script('backup-db.ts', s.flags).code).toBe(0);
     // A pg_restore on PATH that notes its own niceness and, when done, its parent's (restore-db's node).
@@ -192,9 +192,26 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
       `#!/bin/sh\nps -o ni= -p $$ >> '${seen}'\n'${PG_BIN}/pg_restore' "$@"\nrc=$?\nps -o ni= -p $PPID >> '${seen}'\nexit $rc\n`,
     );
     chmodSync(join(bin, 'pg_restore'), 0o755);
-    const restore = runScript('restore-db.ts', [...s.flags, '--latest', '--target-db', 'restored_niced'], {
-      env: { ...cluster.scriptEnv, PATH: `${bin}:${cluster.scriptEnv.PATH}` },
-    });
+    // Started at niceness 10, whatever the suite's own (a suite under `nice -n 19` too: root may lower it), so a drop shows.
+    const started = 10;
+    const restore = scriptResult(
+      'restore-db.ts under nice',
+      spawnSync(
+        'nice',
+        [
+          '-n',
+          String(started - getPriority()),
+          ...nodeWithTsx(join(REPO, 'scripts', 'restore-db.ts'), ...s.flags, '--latest', '--target-db', 'restored_niced'),
+        ],
+        {
+          cwd: REPO,
+          env: { ...process.env, ...cluster.scriptEnv, PATH: `${bin}:${cluster.scriptEnv.PATH}` },
+          encoding: 'utf8',
+          timeout: SCRIPT_TIMEOUT_MS,
+        },
+      ),
+      SCRIPT_TIMEOUT_MS,
+    );
     expect(restore.code, restore.stderr).toBe(0);
     expect(tableChecksums(cluster, 'restored_niced')).toEqual(original);
     expect(
@@ -202,7 +219,7 @@ describe('backup-db.ts and restore-db.ts round trip', () => {
         .split('\n')
         .map((l) => l.trim())
         .filter(Boolean),
-    ).toEqual(['0', '19']);
+    ).toEqual([String(started), '19']);
   });
 
   it('refuses bad input with exit 2 and one sentence, deleting nothing', () => {

@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/net.js';
-import type { ScriptResult } from '../helpers/run.js';
+import { runScriptAsync, type ScriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { docker, dockerProbe } from './harness/docker.js';
 import { type Dockerd, startDockerd } from './harness/dockerd.js';
@@ -113,27 +113,8 @@ describe('chaos: the faults operators meet, on one production stack under load',
     errors: r.errors,
   });
   /** A script of the stack's repo copy as a background process, so the test can act while it runs. */
-  const runAsync = (script: string, args: string[], timeoutMs = 600_000): Promise<ScriptResult> =>
-    new Promise((resolve) => {
-      const child = spawn(join(stack.repo, 'node_modules', '.bin', 'tsx'), [join(stack.repo, 'scripts', script), ...args], {
-        cwd: stack.repo,
-        env: { ...process.env, ...stack.scriptEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
-    });
+  const runAsync = (script: string, args: string[]): Promise<ScriptResult> =>
+    runScriptAsync(script, args, { root: stack.repo, env: stack.scriptEnv, timeoutMs: 600_000 });
   const repoProject = (): string => `${stack.project}-pgbackrest`;
   const deployArgs = (tag: string): string[] => ['--env', 'prod', '--env-file', stack.envFile, '--set', `BACKEND_TAG=${tag}`, '--skip-backup'];
   const containers = (service: string, all = false): string[] =>

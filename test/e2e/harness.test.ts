@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dockerdRecords, inPool } from '../helpers/harness-records.js';
 import { assertNoForeignDaemon, startDockerd } from './harness/dockerd.js';
 import { debianMirror } from './harness/images.js';
 
@@ -33,20 +35,20 @@ describe('e2e harness', () => {
         env: daemon.env,
         encoding: 'utf8',
       });
-      expect(subnet.stdout.trim().startsWith(daemon.pool.split('.').slice(0, 2).join('.'))).toBe(true);
+      expect(inPool(subnet.stdout.trim(), daemon.pool)).toBe(true);
+      const probeId = spawnSync('docker', ['network', 'inspect', 'probe', '--format', '{{.Id}}'], { env: daemon.env, encoding: 'utf8' }).stdout.trim();
       await daemon.stop();
       stopped = true;
+      // Its record for the run's leftovers check: its folder, its pool, and the probe network's bridge.
+      expect(dockerdRecords(tmpdir()).find((r) => r.root === daemon.root)).toMatchObject({ pool: daemon.pool, bridges: [`br-${probeId.slice(0, 12)}`] });
       expect(existsSync(daemon.root)).toBe(false);
       expect(existsSync(`/proc/${pid}`) && !/ Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
       expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain(daemon.root);
       // The probe network was never removed: its bridge must not outlive the daemon either.
-      const prefix = daemon.pool.split('.').slice(0, 2).join('.');
-      const third = Number(daemon.pool.split('.')[2]);
-      const left = (spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '').split('\n').filter((line) => {
-        const m = new RegExp(`inet ${prefix.replace('.', '\\.')}\\.(\\d+)\\.`).exec(line);
-        return m !== null && Number(m[1]) >= third && Number(m[1]) < third + 16;
-      });
-      expect(left).toEqual([]);
+      const addresses = [...(spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '').matchAll(/ inet (\S+)/g)].map(
+        (m) => m[1] as string,
+      );
+      expect(addresses.filter((address) => inPool(address, daemon.pool))).toEqual([]);
     } finally {
       if (!stopped) await daemon.stop();
     }

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostsRecords } from '../helpers/harness-records.js';
 import { waitFor } from '../helpers/net.js';
 import { runAsync, type ScriptResult } from '../helpers/run.js';
 import { docker } from './harness/docker.js';
@@ -205,6 +207,8 @@ describe('e2e hosts: three engines in their own network namespaces, reached over
 
   it('stop leaves no process, namespace, link, cgroup, mount, route or folder behind', async () => {
     const { made } = hosts;
+    // The run's teardown (test/leftovers.ts) knows every part by the record the hosts wrote first.
+    expect(hostsRecords(tmpdir())).toContainEqual({ root: made.root, bridge: made.bridge, netns: made.netns, links: made.links });
     await hosts.stop();
     expect(existsSync(made.root)).toBe(false);
     const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;

@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO, runScript } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 
@@ -272,7 +272,7 @@ export function request(edge: Edge, options: RequestOptions): Promise<Reply> {
       res.on('error', reject);
     };
     const req = options.plain ? httpRequest(base, onResponse) : httpsRequest({ ...base, servername: host, ca: edge.caPem }, onResponse);
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
+    req.setTimeout(WAIT_BUDGET_MS, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(options.body);
   });

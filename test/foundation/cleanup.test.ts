@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { launch, ourTempFolders } from '../helpers/interrupt.js';
 import { waitFor } from '../helpers/net.js';
 import { alive, reaperOf } from '../helpers/procs.js';
-import { REPO } from '../helpers/run.js';
+import { REPO, SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLEANUP = JSON.stringify(join(REPO, 'scripts', 'lib', 'cleanup.ts'));
@@ -35,7 +35,7 @@ function writeScript(dir: string, ending: string): string {
 
 function runEnding(ending: string): { code: number | null; stderr: string; folder: string } {
   const dir = tempDir();
-  const result = spawnSync(join(REPO, 'node_modules', '.bin', 'tsx'), [writeScript(dir, ending)], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(join(REPO, 'node_modules', '.bin', 'tsx'), [writeScript(dir, ending)], { cwd: dir, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
   return { code: result.status, stderr: result.stderr, folder: result.stdout.trim() };
 }
 
@@ -78,7 +78,7 @@ describe('privateTempDir', () => {
       stdout += d;
     });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('close', (_code, signal) => resolve(signal)));
-    await waitFor('the script to be busy', () => stdout.includes('busy\n'), 60_000);
+    await waitFor('the script to be busy', () => stdout.includes('busy\n'));
     const [folder, other] = stdout.split('\n') as [string, string];
     expect(statSync(folder).mode & 0o777).toBe(0o700);
     expect(readFileSync(join(folder, 'pgpass'), 'utf8')).toContain('secret');
@@ -89,9 +89,50 @@ describe('privateTempDir', () => {
 
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
-    await waitFor('the reaper to remove the folder', () => !existsSync(folder), 30_000);
-    await waitFor('the reaper to exit', () => !alive(reaper as number), 30_000);
+    await waitFor('the reaper to remove the folder', () => !existsSync(folder));
+    await waitFor('the reaper to exit', () => !alive(reaper as number));
     expect(ourTempFolders(tmp)).toEqual([basename(other)]);
+  });
+
+  it('tells the reaper its folder before making it: a kill -9 the moment the folder exists leaves nothing', async () => {
+    const dir = tempDir();
+    const tmp = tempDir();
+    // The moment a folder of ours exists, the process stops itself (SIGSTOP), and the test kills it there.
+    const freeze = join(dir, 'freeze.mjs');
+    writeFileSync(
+      freeze,
+      [
+        "import fs from 'node:fs';",
+        "import { syncBuiltinESMExports } from 'node:module';",
+        "for (const name of ['mkdtempSync', 'mkdirSync']) {",
+        '  const make = fs[name];',
+        '  fs[name] = (path, ...rest) => {',
+        '    const made = make(path, ...rest);',
+        "    if (String(made ?? path).includes('healthmate-frozen-')) process.kill(process.pid, 'SIGSTOP');",
+        '    return made;',
+        '  };',
+        '}',
+        'syncBuiltinESMExports();',
+      ].join('\n'),
+    );
+    const script = join(dir, 'make.mts');
+    writeFileSync(script, `import { privateTempDir } from ${CLEANUP};\nprivateTempDir('healthmate-frozen-');\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', freeze, script], {
+      cwd: REPO,
+      env: { ...process.env, TMPDIR: tmp },
+      stdio: 'ignore',
+    });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    const state = (): string => readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '';
+    await waitFor('the script to stop with its folder made', () => state() === 'T');
+    expect(ourTempFolders(tmp)).toHaveLength(1);
+    const reaper = reaperOf(child.pid as number);
+    expect(reaper, 'the reaper runs beside the script').toBeDefined();
+    child.kill('SIGKILL');
+    await waitFor('the reaper to exit', () => !alive(reaper as number));
+    expect(ourTempFolders(tmp)).toEqual([]);
   });
 });
 
@@ -128,10 +169,10 @@ describe('a signal during cleanup', () => {
     const tmp = tempDir();
     const { script, started, go, done } = slowCleanupScript(dir, 'setInterval(() => undefined, 1000);');
     const run = launch('tsx', script, [], { TMPDIR: tmp });
-    await waitFor('the script to be ready', () => run.stdout().includes('ready\n'), 60_000);
+    await waitFor('the script to be ready', () => run.stdout().includes('ready\n'));
     expect(ourTempFolders(tmp)).toHaveLength(1);
     run.press(first);
-    await waitFor('the cleanup to start', () => existsSync(started), 60_000);
+    await waitFor('the cleanup to start', () => existsSync(started));
     run.press(second);
     writeFileSync(go, '');
     const exit = await run.exit;
@@ -148,7 +189,7 @@ describe('a signal during cleanup', () => {
     const tmp = tempDir();
     const { script, started, go, done } = slowCleanupScript(dir, 'await runCleanups();');
     const run = launch('tsx', script, [], { TMPDIR: tmp });
-    await waitFor('the cleanup to start', () => existsSync(started), 60_000);
+    await waitFor('the cleanup to start', () => existsSync(started));
     run.press('SIGINT');
     writeFileSync(go, '');
     const exit = await run.exit;

@@ -403,7 +403,6 @@ describe.concurrent('generated bad values, as real scripts: exit 2, one error li
           const result = await runScriptAsync(script, argv, {
             cwd: join(work, 'cwd'),
             env: { NO_COLOR: '1', TMPDIR: scratch, STATE_DIR: join(work, 'state') },
-            timeoutMs: 120_000,
           });
           const output = result.stderr + result.stdout;
           const label = `${script} --${c.option} (${c.family}) ${c.bad.what}: ${JSON.stringify(argv)}\n${output}`;

@@ -133,5 +133,5 @@ describe('check.ts', () => {
     expect(result.stdout).toContain('error: [secret leak scan] leak.yml:2: contains a secret value');
     expect(result.stdout).toMatch(/error: \[YAML and JSON syntax\] leak\.yml:\d+: invalid YAML/);
     expect(result.stdout + result.stderr).not.toContain(EXAMPLE_SECRET);
-  }, 300_000);
+  });
 });

@@ -63,7 +63,7 @@ describe('loadEnv', () => {
     const dev = loadEnv({ env: 'dev', envFile: empty, purpose: 'plan', processEnv: {} });
     expect(dev.values.DOMAIN).toBe('localhost');
     expect(dev.values.BACKEND_REPLICAS).toBe(1);
-  }, 10_000);
+  });
 
   it('reports every problem at once with variable, file and line', () => {
     const dir = tempDir();

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { envExampleText } from '../../scripts/lib/env/example.js';
 import { SECRET_NAMES } from '../../scripts/lib/env/schema.js';
 import { filesHolding, type Launched, type Launcher, launch, ourTempFolders } from '../helpers/interrupt.js';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { alive, commandLine, reaperOf } from '../helpers/procs.js';
 import { tempDir } from '../helpers/tmp.js';
+import { needTool } from '../helpers/tools.js';
 
 /**
  * Ctrl-C during `check.ts --env prod`, pressed as an operator presses it: SIGINT
@@ -36,9 +37,14 @@ interface Moment {
   name: string;
   /** True once the run has reached the moment to interrupt it. */
   reached(run: Launched, tmp: string, startedAt: number): boolean;
+  /** A tool that stops itself as it starts (freezingTool): the moment holds until the test lets it go. */
+  frozen?: string;
 }
 
-const running = (comm: string) => (run: Launched) => run.members().some((p) => p.comm === comm);
+/** The run's copies of `tool` stopped at their start (a look at the process table cannot miss a stopped one). */
+const stopped = (run: Launched, tool: string) => run.members().filter((p) => p.comm === tool.slice(0, 15) && p.state === 'T');
+/** While `tool` runs: it stops itself as it starts, and goes on (to its real self) once the key is pressed. */
+const toolRuns = (name: string, tool: string): Moment => ({ name, frozen: tool, reached: (run) => stopped(run, tool).length > 0 });
 const after = (ms: number): Moment => ({ name: `${ms / 1000} s in`, reached: (_run, _tmp, startedAt) => Date.now() - startedAt >= ms });
 /** check.ts announces each step as `[k/N] title`: a moment that comes as late in the run on a fast box as on a slow one. */
 const step = (k: number): Moment => ({ name: `step ${k} begins`, reached: (run) => new RegExp(`^\\[${k}/\\d+\\] `, 'm').test(run.stderr()) });
@@ -49,9 +55,9 @@ const MOMENTS: Moment[] = [
     name: 'the temp bundle has its secrets/',
     reached: (_run, tmp) => ourTempFolders(tmp).some((f) => f.startsWith('healthmate-check-') && existsSync(join(tmp, f, 'prod', 'secrets'))),
   },
-  { name: 'nginx -t runs', reached: running('nginx') },
-  { name: 'promtool runs', reached: running('promtool') },
-  { name: 'docker-compose config runs', reached: (run) => run.members().some((p) => p.comm.startsWith('docker-compose')) },
+  toolRuns('nginx -t runs', 'nginx'),
+  toolRuns('promtool runs', 'promtool'),
+  toolRuns('docker-compose config runs', 'docker-compose'),
   { name: 'the Kubernetes schemas are checked', reached: (run) => /Kubernetes [\d.]+ and operator CRD schemas/.test(run.stderr()) },
   after(1_000),
   step(6),
@@ -82,14 +88,25 @@ async function reach(run: Launched, moment: Moment, tmp: string, startedAt: numb
 }
 
 /** check.ts --env prod on a strong env file, started as an operator does, with a private TMPDIR. */
-function startCheck(launcher: Launcher): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
+function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}, moment?: Moment): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
   const dir = tempDir();
   // A private TMPDIR: only this run's folders appear in it.
   const tmp = tempDir();
-  const env = prodEnvFile(dir);
+  const envFile = prodEnvFile(dir);
   const startedAt = Date.now();
-  const run = launch(launcher, 'check.ts', ['--env', 'prod', '--env-file', env.file, '--set', `STATE_DIR=${join(dir, 'state')}`], { TMPDIR: tmp });
-  return { run, tmp, secrets: env.secrets, startedAt };
+  // Every tool runs: with the run's shared record of tool passes, check.ts skips most of them and can end
+  // before a moment such as "9 s in" (or before promtool ever runs).
+  const run = launch(launcher, 'check.ts', ['--env', 'prod', '--env-file', envFile.file, '--set', `STATE_DIR=${join(dir, 'state')}`], {
+    TMPDIR: tmp,
+    HEALTHMATE_CHECK_CACHE: 'off',
+    ...(moment?.frozen ? { PATH: `${freezingTool(moment.frozen)}:${process.env.PATH}` } : {}),
+    ...env,
+  });
+  return { run, tmp, secrets: envFile.secrets, startedAt };
+}
+
+function letGo(run: Launched, moment: Moment): void {
+  if (moment.frozen) for (const p of stopped(run, moment.frozen)) process.kill(p.pid, 'SIGCONT');
 }
 
 /** The script itself (tsx's child), not the tsx process in front of it. */
@@ -110,14 +127,16 @@ interface Trial {
 }
 
 async function interruptCheck(moment: Moment, launcher: Launcher): Promise<Trial> {
-  const { run, tmp, secrets, startedAt } = startCheck(launcher);
+  const { run, tmp, secrets, startedAt } = startCheck(launcher, {}, moment);
   await reach(run, moment, tmp, startedAt);
   const heldWhileRunning = filesHolding(tmp, secrets);
   run.press('SIGINT');
+  // The frozen tool takes the key press too, as it comes out of its stop.
+  letGo(run, moment);
   const exit = await run.exit;
   await run.gone();
   // What must be on disk is removed by the script or, after a SIGKILL, by its reaper: a generous budget for a busy machine.
-  await waitFor('the temp folders to go', () => ourTempFolders(tmp).length === 0, 30_000, 100).catch(() => undefined);
+  await waitFor('the temp folders to go', () => ourTempFolders(tmp).length === 0, WAIT_BUDGET_MS, 100).catch(() => undefined);
   return { moment: moment.name, launcher, exit, heldWhileRunning, left: ourTempFolders(tmp), leaked: filesHolding(tmp, secrets) };
 }
 
@@ -141,16 +160,18 @@ describe('kill -9 of check.ts itself', () => {
   it.each([MOMENTS[1], MOMENTS[3]] as Moment[])(
     'leaves no temp folder when it comes when $name',
     async (moment) => {
-      const { run, tmp, secrets, startedAt } = startCheck('tsx');
+      const { run, tmp, secrets, startedAt } = startCheck('tsx', {}, moment);
       await reach(run, moment, tmp, startedAt);
       const script = scriptOf(run);
       const reaper = reaperOf(script);
       expect(reaper, 'the reaper runs beside the script').toBeDefined();
       process.kill(script, 'SIGKILL');
+      // The frozen tool runs on, orphaned, as a real one would.
+      letGo(run, moment);
       // tsx exits 128 + 9 when its child was killed.
       expect(await run.exit).toBe(137);
       await run.gone();
-      await waitFor('the reaper to exit', () => !alive(reaper as number), 60_000);
+      await waitFor('the reaper to exit', () => !alive(reaper as number));
       expect(ourTempFolders(tmp)).toEqual([]);
       expect(filesHolding(tmp, secrets)).toEqual([]);
     },
@@ -159,32 +180,14 @@ describe('kill -9 of check.ts itself', () => {
 });
 
 /**
- * Freezes (SIGSTOP) the first `tool` process of the run; false when the run
- * ended before one could be caught (a fast tool may come and go between two looks).
+ * A folder for the front of PATH whose `tool` stops itself (SIGSTOP) before it
+ * would run the real one: the tool is frozen by construction, so no look at
+ * the process table can miss it however briefly the real tool would run.
  */
-async function freezeWhenRunning(run: Launched, tool: string): Promise<boolean> {
-  let frozen = false;
-  let ended = false;
-  void run.exit.then(() => {
-    ended = true;
-  });
-  await waitFor(
-    `${tool} to run`,
-    () => {
-      for (const p of run.members().filter((m) => m.comm === tool.slice(0, 15))) {
-        try {
-          process.kill(p.pid, 'SIGSTOP');
-          frozen = true;
-        } catch {
-          // it ended meanwhile
-        }
-      }
-      return frozen || ended;
-    },
-    240_000,
-    5,
-  );
-  return frozen;
+function freezingTool(tool: string): string {
+  const bin = tempDir();
+  writeFileSync(join(bin, tool), `#!/bin/sh\nkill -STOP $$\nexec ${needTool(tool)} "$@"\n`, { mode: 0o755 });
+  return bin;
 }
 
 describe('Ctrl-C while check.ts waits for a tool', () => {
@@ -193,19 +196,19 @@ describe('Ctrl-C while check.ts waits for a tool', () => {
   it.each(['nginx', 'promtool', 'systemd-analyze', 'pgbackrest'])(
     'is answered at once while %s runs',
     async (tool) => {
-      for (let attempt = 1; ; attempt++) {
-        const { run, tmp } = startCheck('tsx');
-        if (!(await freezeWhenRunning(run, tool))) {
-          if (attempt < 3) continue;
-          throw new Error(`${tool} was never caught running in ${attempt} runs:\n${run.stderr()}`);
-        }
-        const script = scriptOf(run);
-        process.kill(script, 'SIGINT');
-        await waitFor('check.ts to answer the Ctrl-C', () => run.stderr().includes('interrupted by SIGINT: cleaning up'), 60_000);
-        await waitFor('check.ts to end', () => !alive(script), 60_000);
-        expect(ourTempFolders(tmp)).toEqual([]);
-        return;
-      }
+      const { run, tmp } = startCheck('tsx', { PATH: `${freezingTool(tool)}:${process.env.PATH}` });
+      let ended = false;
+      void run.exit.then(() => {
+        ended = true;
+      });
+      const running = (): boolean => run.members().some((p) => p.comm === tool.slice(0, 15));
+      await waitFor(`${tool} to run (frozen)`, () => running() || ended);
+      expect(running(), run.stderr()).toBe(true);
+      const script = scriptOf(run);
+      process.kill(script, 'SIGINT');
+      await waitFor('check.ts to answer the Ctrl-C', () => run.stderr().includes('interrupted by SIGINT: cleaning up'));
+      await waitFor('check.ts to end', () => !alive(script));
+      expect(ourTempFolders(tmp)).toEqual([]);
     },
     600_000,
   );

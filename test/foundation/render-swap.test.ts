@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { swapDirectory } from '../../scripts/lib/render/bundle.js';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { alive, reaperOf } from '../helpers/procs.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -73,11 +73,11 @@ describe('an interrupted render', () => {
       child.kill('SIGKILL');
     });
     const staging = (): string[] => (existsSync(out) ? readdirSync(out).filter((name) => name.startsWith('.prod.staging-')) : []);
-    await waitFor('the staging folder', () => staging().length > 0, 60_000, 5);
+    await waitFor('the staging folder', () => staging().length > 0, WAIT_BUDGET_MS, 5);
     const reaper = reaperOf(child.pid as number);
     child.kill('SIGKILL');
     expect(reaper, 'the reaper runs beside the script').toBeDefined();
-    await waitFor('the reaper to exit', () => !alive(reaper as number), 30_000);
+    await waitFor('the reaper to exit', () => !alive(reaper as number));
     // Killed before the swap: no bundle, and no half-written staging folder.
     expect(readdirSync(out)).toEqual([]);
   });

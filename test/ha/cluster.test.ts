@@ -8,7 +8,7 @@ import { lastAudit } from '../../scripts/lib/deploy/audit.js';
 import { deployStore } from '../../scripts/lib/deploy/store.js';
 import { readExporterMetrics } from '../../scripts/lib/monitoring/catalog.js';
 import { statePaths } from '../../scripts/lib/paths.js';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO } from '../helpers/run.js';
 import {
   alive,
@@ -57,8 +57,9 @@ const etcdCert = (m: Member) => memberEtcdCert(cluster, m);
 beforeAll(async () => {
   cluster = await nativeCluster('ha', HOSTS, FAST_TIMING);
   for (const m of cluster.members) startEtcd(m);
-  for (const m of cluster.members) await waitFor(`etcd on ${m.listen}`, () => etcdctl(m, etcdCert(m), ['endpoint', 'health']).status === 0, 60_000, 500);
-}, 180_000);
+  for (const m of cluster.members)
+    await waitFor(`etcd on ${m.listen}`, () => etcdctl(m, etcdCert(m), ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, 500);
+});
 
 tearDownAfterAll(
   () => cluster,
@@ -82,7 +83,7 @@ describe('a three-member cluster from the rendered configs', () => {
     expect(refused.status).not.toBe(0);
   });
 
-  it('bootstraps: one leader, one synchronous standby, one replica, streaming over TLS; the app database exists', { timeout: 300_000 }, async () => {
+  it('bootstraps: one leader, one synchronous standby, one replica, streaming over TLS; the app database exists', async () => {
     const began = Date.now();
     for (const m of cluster.members) startPatroni(m);
     const roles = await waitForRoles(cluster, 'leader + sync standby + replica', (ms) => {
@@ -97,18 +98,18 @@ describe('a three-member cluster from the rendered configs', () => {
       'two replicas streaming over TLS, one synchronously',
       () =>
         psql(leader.listen, 5432, 'SELECT sync_state, ssl FROM pg_stat_replication JOIN pg_stat_ssl USING (pid) ORDER BY sync_state').out === 'async|t\nsync|t',
-      60_000,
+      WAIT_BUDGET_MS,
       500,
     );
     expect(psql(leader.listen, 5432, PROBE_TABLE).status).toBe(0);
   });
 
-  it('HAProxy from the rendered haproxy.cfg sends writes to the leader and reads to a replica', { timeout: 180_000 }, async () => {
+  it('HAProxy from the rendered haproxy.cfg sends writes to the leader and reads to a replica', async () => {
     start(['haproxy', '-W', '-db', '-f', cluster.haproxyConfig], cluster.root, 'haproxy');
     const leader = leaderOf(await clusterState(cluster));
     const through = (port: number) => psql('127.0.0.1', port, 'SELECT pg_is_in_recovery(), inet_server_addr()').out;
-    await waitFor('HAProxy to route writes to the leader', () => through(cluster.ports.haproxyWrite) === `f|${member(leader).listen}`, 60_000, 500);
-    await waitFor('HAProxy to route reads to a replica', () => /^t\|127\.0\.0\.1[123]$/.test(through(cluster.ports.haproxyRead)), 60_000, 500);
+    await waitFor('HAProxy to route writes to the leader', () => through(cluster.ports.haproxyWrite) === `f|${member(leader).listen}`, WAIT_BUDGET_MS, 500);
+    await waitFor('HAProxy to route reads to a replica', () => /^t\|127\.0\.0\.1[123]$/.test(through(cluster.ports.haproxyRead)), WAIT_BUDGET_MS, 500);
     expect(through(cluster.ports.haproxyRead)).not.toBe(`t|${member(leader).listen}`);
   });
 
@@ -122,14 +123,12 @@ describe('a three-member cluster from the rendered configs', () => {
     expect(status.etcd.filter((e) => e.leader)).toHaveLength(1);
   });
 
-  it('switchover through db-cluster: the sync standby leads, no acknowledged row is lost, HAProxy follows, the audit log says so', {
-    timeout: 300_000,
-  }, async () => {
+  it('switchover through db-cluster: the sync standby leads, no acknowledged row is lost, HAProxy follows, the audit log says so', async () => {
     const before = await clusterState(cluster);
     const old = leaderOf(before) as string;
     const candidate = before.find((m) => m.role === 'sync_standby')?.name as string;
     const writer = startWriter(multiHostDsn(ADDRESSES, 5432), join(cluster.root, 'switchover.log'));
-    await waitFor('the writer to commit', () => writer.read().acked.length >= 10, 60_000, 200);
+    await waitFor('the writer to commit', () => writer.read().acked.length >= 10, WAIT_BUDGET_MS, 200);
     const began = Date.now();
     const store = deployStore({ kind: 'local' }, statePaths(cluster.env).deploy);
     const plan = await runClusterAction(cluster.env, { kind: 'switchover' }, { run: nativeRunner(cluster), store, dryRun: false, pollMs: 500 });
@@ -139,42 +138,35 @@ describe('a three-member cluster from the rendered configs', () => {
       `${candidate} to lead`,
       (ms) => leaderOf(ms) === candidate && ms.filter((m) => m.state === 'running' || m.state === 'streaming').length === 3,
     );
-    await waitFor('writes after the switchover', () => writer.read().acked.some((a) => a.at > began + 1000), 60_000, 200);
+    await waitFor('writes after the switchover', () => writer.read().acked.some((a) => a.at > began + 1000), WAIT_BUDGET_MS, 200);
     const log = await writer.stop();
     figures.switchoverPauseSeconds = (longestPause(log, began - 1000) / 1000).toFixed(2);
     expect(lostRows(log, member(candidate).listen)).toEqual([]);
     await waitFor(
       'HAProxy to route writes to the new leader',
       () => psql('127.0.0.1', cluster.ports.haproxyWrite, 'SELECT inet_server_addr()').out === member(candidate).listen,
-      60_000,
+      WAIT_BUDGET_MS,
       500,
     );
     expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'switchover', result: 'success', leaderBefore: old, leaderAfter: candidate });
     expect(existsSync(join(statePaths(cluster.env).deploy, 'lock.json'))).toBe(false);
   });
 
-  it('failover on kill -9 of the leader (Patroni and postmaster): writes resume on the sync standby, 0 acknowledged rows lost', {
-    timeout: 300_000,
-  }, async () => {
+  it('failover on kill -9 of the leader (Patroni and postmaster): writes resume on the sync standby, 0 acknowledged rows lost', async () => {
     const before = await clusterState(cluster);
     const old = member(leaderOf(before));
     const writer = startWriter(multiHostDsn(ADDRESSES, 5432), join(cluster.root, 'failover.log'));
-    await waitFor('the writer to commit', () => writer.read().acked.length >= 20, 60_000, 200);
+    await waitFor('the writer to commit', () => writer.read().acked.length >= 20, WAIT_BUDGET_MS, 200);
     const postmaster = postmasterPid(old);
     const killedAt = Date.now();
     process.kill(old.patroni?.pid as number, 'SIGKILL');
     process.kill(postmaster as number, 'SIGKILL');
-    const after = await waitForRoles(
-      cluster,
-      'a new leader',
-      (ms) => {
-        const leader = leaderOf(ms);
-        return leader !== undefined && leader !== old.name;
-      },
-      120_000,
-    );
-    await waitFor('a write on the new leader', () => writer.read().acked.some((a) => a.at > killedAt), 120_000, 200);
-    await waitFor('more writes', () => writer.read().acked.filter((a) => a.at > killedAt).length >= 10, 60_000, 200);
+    const after = await waitForRoles(cluster, 'a new leader', (ms) => {
+      const leader = leaderOf(ms);
+      return leader !== undefined && leader !== old.name;
+    });
+    await waitFor('a write on the new leader', () => writer.read().acked.some((a) => a.at > killedAt), WAIT_BUDGET_MS, 200);
+    await waitFor('more writes', () => writer.read().acked.filter((a) => a.at > killedAt).length >= 10, WAIT_BUDGET_MS, 200);
     const log = await writer.stop();
     // A commit acknowledged while the kill landed is no recovery: count from the first failure after it.
     const firstError = log.errors.find((e) => e.at >= killedAt);
@@ -188,7 +180,7 @@ describe('a three-member cluster from the rendered configs', () => {
     expect(lost).toEqual([]);
   });
 
-  it('the old leader rejoins as a replica of the new timeline', { timeout: 300_000 }, async () => {
+  it('the old leader rejoins as a replica of the new timeline', async () => {
     const state = await clusterState(cluster);
     const leader = leaderOf(state) as string;
     const old = cluster.members.find(
@@ -215,7 +207,7 @@ describe('a three-member cluster from the rendered configs', () => {
     expect((await api(cluster, old, '/replica')).status).toBe(200);
   });
 
-  it('reinit through db-cluster rebuilds a replica from scratch, and it streams again', { timeout: 300_000 }, async () => {
+  it('reinit through db-cluster rebuilds a replica from scratch, and it streams again', async () => {
     const state = await clusterState(cluster);
     const replica = state.find((m) => m.role === 'replica') as { name: string };
     const store = deployStore({ kind: 'local' }, statePaths(cluster.env).deploy);
@@ -227,9 +219,7 @@ describe('a three-member cluster from the rendered configs', () => {
     expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'reinit', result: 'success', member: replica.name });
   });
 
-  it('a dead db host replaced: etcd member remove and add, rendered again with ETCD_INITIAL_CLUSTER_STATE=existing, it rejoins empty as a replica', {
-    timeout: 300_000,
-  }, async () => {
+  it('a dead db host replaced: etcd member remove and add, rendered again with ETCD_INITIAL_CLUSTER_STATE=existing, it rejoins empty as a replica', async () => {
     const leader = leaderOf(await clusterState(cluster)) as string;
     const dead = member([...cluster.members].reverse().find((m) => m.name !== leader)?.name);
     // The host dies: every process killed, its disks gone.
@@ -251,7 +241,7 @@ describe('a three-member cluster from the rendered configs', () => {
         removal = etcdctl(survivor, etcdCert(survivor), ['member', 'remove', id]);
         return removal.status === 0;
       },
-      30_000,
+      WAIT_BUDGET_MS,
       1000,
     ).catch((error: Error) => {
       throw new Error(`${error.message}: ${removal.stderr}`);
@@ -268,11 +258,11 @@ describe('a three-member cluster from the rendered configs', () => {
     startEtcd(dead);
     startPatroni(dead);
     // Its new Patroni answers as a replica (the dead one's key in etcd says "running" until its TTL ends), and the leader streams to two.
-    await waitFor(`${dead.name} back as a replica`, async () => (await api(cluster, dead, '/replica')).status === 200, 180_000, 500);
+    await waitFor(`${dead.name} back as a replica`, async () => (await api(cluster, dead, '/replica')).status === 200, WAIT_BUDGET_MS, 500);
     await waitFor(
       'the leader streaming to both replicas',
       () => psql(survivor.listen, 5432, 'SELECT count(*) FROM pg_stat_replication').out === '2',
-      120_000,
+      WAIT_BUDGET_MS,
       500,
     );
     const status = await readStatus(cluster.env, nativeRunner(cluster));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readStatus } from '../../scripts/lib/cluster/status.js';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import {
   addHosts,
   api,
@@ -34,19 +34,19 @@ beforeAll(async () => {
   cluster = await nativeCluster('hagrow', [{ name: 'db1', address: '127.0.0.31', listen: '127.0.0.31' }], FAST_TIMING);
   const [db1] = cluster.members as [Member];
   startEtcd(db1);
-  await waitFor('etcd on db1', () => etcdctl(cluster, db1, ['endpoint', 'health']).status === 0, 60_000, 500);
+  await waitFor('etcd on db1', () => etcdctl(cluster, db1, ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, 500);
   startPatroni(db1);
   await waitForRoles(cluster, 'db1 to lead', (ms) => ms[0]?.role === 'leader' && ms[0]?.state === 'running');
-  await waitFor('the app database', () => psql(db1.listen, 5432, PROBE_TABLE).status === 0, 60_000, 500);
-}, 300_000);
+  await waitFor('the app database', () => psql(db1.listen, 5432, PROBE_TABLE).status === 0, WAIT_BUDGET_MS, 500);
+});
 
 tearDownAfterAll(() => cluster);
 
 describe('growing from one db host to three', () => {
-  it('adds two members while a client writes: etcd learners promoted one at a time, both replicate, no commit lost', { timeout: 400_000 }, async () => {
+  it('adds two members while a client writes: etcd learners promoted one at a time, both replicate, no commit lost', async () => {
     const [db1] = cluster.members as [Member];
     const writer = startWriter(multiHostDsn(ADDRESSES, 5432), join(cluster.root, 'grow.log'));
-    await waitFor('the writer to commit', () => writer.read().acked.length >= 10, 60_000, 200);
+    await waitFor('the writer to commit', () => writer.read().acked.length >= 10, WAIT_BUDGET_MS, 200);
     const began = Date.now();
     const added = await addHosts(cluster, [
       { name: 'db2', address: '127.0.0.32', listen: '127.0.0.32' },
@@ -66,7 +66,7 @@ describe('growing from one db host to three', () => {
       await waitFor(
         `etcd to add learner ${member.name}`,
         () => etcdctl(cluster, db1, ['member', 'add', member.name, '--learner', `--peer-urls=https://${member.listen}:${cluster.ports.etcdPeer}`]).status === 0,
-        60_000,
+        WAIT_BUDGET_MS,
         1000,
       );
       startEtcd(member);
@@ -76,7 +76,7 @@ describe('growing from one db host to three', () => {
           .stdout.split('\n')
           .find((l) => l.split(', ')[2] === member.name)
           ?.split(', ')[0] as string;
-      await waitFor(`etcd to promote learner ${member.name}`, () => etcdctl(cluster, db1, ['member', 'promote', id()]).status === 0, 120_000, 1000);
+      await waitFor(`etcd to promote learner ${member.name}`, () => etcdctl(cluster, db1, ['member', 'promote', id()]).status === 0, WAIT_BUDGET_MS, 1000);
     }
     // Patroni's validator dials every etcd host of the rendered config: all three answer now.
     for (const member of added) {
@@ -86,7 +86,7 @@ describe('growing from one db host to three', () => {
     }
     for (const member of added) await waitFor(`${member.name} to replicate`, async () => (await api(cluster, member, '/replica')).status === 200, 240_000, 500);
     await waitForRoles(cluster, 'db1 leading two replicas, one synchronous', (ms) => ms.length === 3 && ms.some((m) => m.role === 'sync_standby'));
-    await waitFor('more writes', () => writer.read().acked.filter((a) => a.at > Date.now() - 2000).length >= 5, 60_000, 200);
+    await waitFor('more writes', () => writer.read().acked.filter((a) => a.at > Date.now() - 2000).length >= 5, WAIT_BUDGET_MS, 200);
     const log = await writer.stop();
     console.log(
       `growing to three hosts: longest pause between two commits ${(longestPause(log, began) / 1000).toFixed(2)} s, ${log.errors.length} client errors`,

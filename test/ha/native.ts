@@ -26,8 +26,8 @@ import { type LoadedEnv, loadEnv } from '../../scripts/lib/env/load.js';
 import { CLUSTER_TLS_FILES, clusterCaDir, clusterTlsDir, statePaths } from '../../scripts/lib/paths.js';
 import { PGBACKREST_CONTAINER_PATHS } from '../../scripts/lib/pgbackrest/layout.js';
 import { planBundle } from '../../scripts/lib/render/bundle.js';
-import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { REPO, runScript, SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 // Every area's template derivers, registered with render.
 import '../../scripts/lib/derivers.js';
@@ -135,7 +135,7 @@ export function startPatroni(member: Member): void {
 }
 
 /** A command run in the member's environment, as postgres by default (run.sh: patronictl gets the REST password from the secret files). */
-export function memberCommand(member: Member, argv: string[], user: 'postgres' | 'root' = 'postgres', timeoutMs = 120_000): CommandResult {
+export function memberCommand(member: Member, argv: string[], user: 'postgres' | 'root' = 'postgres', timeoutMs = SCRIPT_TIMEOUT_MS): CommandResult {
   const full = wrap(member, argv, user === 'root' ? undefined : user);
   const result = spawnSync(full[0] as string, full.slice(1), { encoding: 'utf8', timeout: timeoutMs });
   return { status: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
@@ -234,7 +234,7 @@ export async function waitForRoles(
   cluster: NativeCluster,
   what: string,
   check: (members: ClusterMemberState[]) => boolean,
-  timeoutMs = 180_000,
+  timeoutMs = WAIT_BUDGET_MS,
 ): Promise<ClusterMemberState[]> {
   let last: ClusterMemberState[] = [];
   try {
@@ -493,7 +493,7 @@ export function tearDownAfterAll(current: () => NativeCluster | undefined, repor
     } finally {
       await destroyCluster(current());
     }
-  }, 120_000);
+  });
 }
 
 /** Stops every process the helpers started (groups: SIGTERM, then SIGKILL), every postmaster under `root`, and removes `root`. */

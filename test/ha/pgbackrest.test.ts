@@ -3,7 +3,8 @@ import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import {
   alive,
@@ -73,7 +74,7 @@ function everyMemberConfig(): string {
 function pgbackrest(config: string, args: string[]) {
   const result = spawnSync('runuser', ['-u', 'postgres', '--', 'env', `PGBACKREST_CONFIG=${config}`, 'pgbackrest', `--stanza=${STANZA}`, ...args], {
     encoding: 'utf8',
-    timeout: 180_000,
+    timeout: SCRIPT_TIMEOUT_MS,
   });
   return { status: result.status ?? 1, out: `${result.stdout}${result.stderr}` };
 }
@@ -125,7 +126,7 @@ beforeAll(async () => {
   }
   writeFileSync(join(cluster.root, 'pgbackrest-all.conf'), everyMemberConfig(), { mode: 0o644 });
   for (const m of cluster.members) startEtcd(m);
-}, 120_000);
+});
 
 tearDownAfterAll(() => cluster);
 
@@ -148,7 +149,7 @@ describe('pgBackRest with the cluster', () => {
     });
   });
 
-  it('the first member bootstraps and archives; a full backup goes to the repository', { timeout: 300_000 }, async () => {
+  it('the first member bootstraps and archives; a full backup goes to the repository', async () => {
     startPatroni(member('db1'));
     await waitForRoles(cluster, 'db1 to lead', (ms) => ms.length === 1 && ms[0]?.role === 'leader' && ms[0]?.state === 'running');
     const created = pgbackrest(join(member('db1').dir, 'pgbackrest.conf'), ['stanza-create']);
@@ -158,7 +159,7 @@ describe('pgBackRest with the cluster', () => {
     expect(backup.status, backup.out).toBe(0);
   });
 
-  it('new members are restored from the repository (create_replica_methods: pgbackrest), not copied from the leader', { timeout: 300_000 }, async () => {
+  it('new members are restored from the repository (create_replica_methods: pgbackrest), not copied from the leader', async () => {
     // Written after the backup: the replicas must fetch it as WAL from the archive or stream it.
     expect(psql(member('db1').listen, 5432, 'CREATE TABLE rows_after (id int); INSERT INTO rows_after SELECT generate_series(1, 50)').status).toBe(0);
     startPatroni(member('db2'));
@@ -167,20 +168,20 @@ describe('pgBackRest with the cluster', () => {
     for (const name of ['db2', 'db3']) {
       expect(patroniLog(member(name))).toMatch(/replica has been created using pgbackrest/);
       expect(patroniLog(member(name))).not.toMatch(/replica has been created using basebackup/);
-      await waitFor(`${name} to hold every row`, () => psql(member(name).listen, 5432, 'SELECT count(*) FROM rows_after').out === '50', 60_000, 500);
+      await waitFor(`${name} to hold every row`, () => psql(member(name).listen, 5432, 'SELECT count(*) FROM rows_after').out === '50', WAIT_BUDGET_MS, 500);
     }
   });
 
-  it('only the leader archives; the replicas run the same archive_mode and archive nothing', { timeout: 120_000 }, async () => {
+  it('only the leader archives; the replicas run the same archive_mode and archive nothing', async () => {
     expect(psql(member('db1').listen, 5432, 'SELECT pg_switch_wal()').status).toBe(0);
-    await waitFor('the leader to archive the switched segment', () => Number(archived(member('db1'))) > 0, 60_000, 500);
+    await waitFor('the leader to archive the switched segment', () => Number(archived(member('db1'))) > 0, WAIT_BUDGET_MS, 500);
     for (const name of ['db2', 'db3']) {
       expect(psql(member(name).listen, 5432, 'SHOW archive_mode').out).toBe('on');
       expect(archived(member(name))).toBe('0');
     }
   });
 
-  it('a backup naming every member finds the leader itself, also after a switchover', { timeout: 300_000 }, async () => {
+  it('a backup naming every member finds the leader itself, also after a switchover', async () => {
     const all = join(cluster.root, 'pgbackrest-all.conf');
     const first = pgbackrest(all, ['backup', '--type=diff']);
     expect(first.status, first.out).toBe(0);
@@ -210,9 +211,7 @@ describe('pgBackRest with the cluster', () => {
     expect(info[0]?.backup.map((b) => b.type)).toEqual(['full', 'diff', 'diff']);
   });
 
-  it('every member lost: the restored data is taken over by Patroni with a fresh etcd, as a leader holding every archived row', {
-    timeout: 400_000,
-  }, async () => {
+  it('every member lost: the restored data is taken over by Patroni with a fresh etcd, as a leader holding every archived row', async () => {
     const leader = member(leaderOf(await waitForRoles(cluster, 'a leader', (ms) => leaderOf(ms) !== undefined)));
     expect(
       psql(leader.listen, 5432, 'CREATE TABLE rows_last (id int); INSERT INTO rows_last SELECT generate_series(1, 25); SELECT pg_switch_wal()').status,
@@ -223,7 +222,7 @@ describe('pgBackRest with the cluster', () => {
         const check = pgbackrest(join(leader.dir, 'pgbackrest.conf'), ['check']);
         return check.status === 0;
       },
-      60_000,
+      WAIT_BUDGET_MS,
       1_000,
     );
     for (const m of cluster.members) {
@@ -233,7 +232,7 @@ describe('pgBackRest with the cluster', () => {
     await waitFor(
       'every process gone',
       () => cluster.members.every((m) => !alive(postmasterPid(m)) && (m.etcd?.exitCode !== null || m.etcd?.signalCode !== null)),
-      30_000,
+      WAIT_BUDGET_MS,
       200,
     );
     for (const m of cluster.members) {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { api, FAST_TIMING, memberCommand, type NativeCluster, nativeCluster, psql, startEtcd, startPatroni, tearDownAfterAll, waitForRoles } from './native.js';
 
 /**
@@ -12,12 +12,12 @@ let cluster: NativeCluster;
 
 beforeAll(async () => {
   cluster = await nativeCluster('ha1', [{ name: 'main', listen: '127.0.0.21' }], FAST_TIMING);
-}, 120_000);
+});
 
 tearDownAfterAll(() => cluster);
 
 describe('a one-member cluster (one host, no address)', () => {
-  it('names its peers by compose service name and bootstraps to a leader that takes writes without a standby', { timeout: 300_000 }, async () => {
+  it('names its peers by compose service name and bootstraps to a leader that takes writes without a standby', async () => {
     const [main] = cluster.members;
     if (!main) throw new Error('no member');
     expect(cluster.rendered.get('main')?.etcd).toContain("advertise-client-urls: 'https://etcd:");
@@ -25,7 +25,7 @@ describe('a one-member cluster (one host, no address)', () => {
     startEtcd(main);
     const valid = () => memberCommand(main, [join(main.dir, 'patroni', 'run.sh'), 'patroni', '--validate-config', main.patroniConfig]);
     // The validator dials etcd's client port: it passes once etcd listens.
-    await waitFor('etcd to listen and the config to validate', () => valid().status === 0, 60_000, 500);
+    await waitFor('etcd to listen and the config to validate', () => valid().status === 0, WAIT_BUDGET_MS, 500);
     const began = Date.now();
     startPatroni(main);
     await waitForRoles(cluster, 'main to lead', (ms) => ms.length === 1 && ms[0]?.role === 'leader' && ms[0]?.state === 'running');

@@ -76,7 +76,7 @@ export function snapshot(dir: string): Record<string, string> {
 }
 
 /** Runs one row in a fresh folder and asserts its promise; the folder is removed afterwards. */
-export async function runRow(row: Row, timeoutMs = 420_000): Promise<void> {
+export async function runRow(row: Row): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-badinput-'));
   try {
     const state = join(dir, 'state');
@@ -84,7 +84,7 @@ export async function runRow(row: Row, timeoutMs = 420_000): Promise<void> {
     writeFileSync(c.example, envExampleText());
     await row.setup?.(c);
     const before = snapshot(dir);
-    const result = await runScriptAsync(row.script, row.args(c), { cwd: dir, env: { NO_COLOR: '1', ...row.env?.(c) }, timeoutMs });
+    const result = await runScriptAsync(row.script, row.args(c), { cwd: dir, env: { NO_COLOR: '1', ...row.env?.(c) }, timeoutMs: 420_000 });
     const output = result.stderr + result.stdout;
     expect(result.code, output).toBe(row.code);
     if (typeof row.message === 'string') expect(output).toContain(row.message);

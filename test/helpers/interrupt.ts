@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { waitFor } from './net.js';
+import { WAIT_BUDGET_MS, waitFor } from './net.js';
 import { groupMembers, type Proc } from './procs.js';
 import { REPO } from './run.js';
 
@@ -21,7 +21,7 @@ export interface Launched {
   /** The group's processes now (the launcher, tsx, the script, the tools it runs). */
   members(): Proc[];
   /** Waits until no process of the group is left (npx returns before its children are gone). */
-  gone(budgetMs?: number): Promise<void>;
+  gone(): Promise<void>;
 }
 
 /**
@@ -61,7 +61,7 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
     exit,
     press: (signal = 'SIGINT') => process.kill(-pgid, signal),
     members,
-    gone: (budgetMs = 120_000) => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, budgetMs, 50),
+    gone: () => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, WAIT_BUDGET_MS, 50),
   };
 }
 
@@ -72,18 +72,33 @@ export function ourTempFolders(tmp: string): string[] {
 
 /** Every file below `dir` that contains one of `secrets`. */
 export function filesHolding(dir: string, secrets: string[]): string[] {
-  const found: string[] = [];
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const path = join(dir, name);
+  return filesBelow(dir).filter((name) => {
     let text: string;
     try {
-      if (!statSync(path).isFile()) continue;
-      text = readFileSync(path, 'latin1');
+      text = readFileSync(join(dir, name), 'latin1');
     } catch {
       // removed while we looked
-      continue;
+      return false;
     }
-    if (secrets.some((secret) => text.includes(secret))) found.push(name);
+    return secrets.some((secret) => text.includes(secret));
+  });
+}
+
+/**
+ * Paths of the files below `dir`, relative to it. Tools of the interrupted run
+ * (promtool's test storage) remove their folders while the walk goes on: a
+ * folder that vanished holds nothing any more.
+ */
+function filesBelow(dir: string, prefix = ''): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(join(dir, prefix), { withFileTypes: true });
+  } catch {
+    return [];
   }
-  return found;
+  return entries.flatMap((entry) => {
+    const name = join(prefix, entry.name);
+    if (entry.isDirectory()) return filesBelow(dir, name);
+    return entry.isFile() ? [name] : [];
+  });
 }

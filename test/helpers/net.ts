@@ -14,8 +14,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `probe` until it returns true or the deadline passes. */
-export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 100): Promise<void> {
+/**
+ * How long a wait may last before it counts as hung. A wait ends as soon as its
+ * condition holds, so the budget is generous: a busy 2-core box (two CPU hogs
+ * beside the suite) runs the tests several times slower than a quiet one.
+ */
+export const WAIT_BUDGET_MS = 180_000;
+
+/** Polls `probe` until it returns true or the budget runs out. */
+export async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = WAIT_BUDGET_MS, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -7,6 +7,8 @@ export interface Proc {
   pgid: number;
   /** The executable's short name (at most 15 characters). */
   comm: string;
+  /** R running, S sleeping, T stopped (SIGSTOP), Z zombie, … */
+  state: string;
 }
 
 function readProc(pid: number): Proc | undefined {
@@ -18,8 +20,8 @@ function readProc(pid: number): Proc | undefined {
   }
   // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
   const close = stat.lastIndexOf(')');
-  const [, ppid, pgid] = stat.slice(close + 2).split(' ');
-  return { pid, ppid: Number(ppid), pgid: Number(pgid), comm: stat.slice(stat.indexOf('(') + 1, close) };
+  const [state, ppid, pgid] = stat.slice(close + 2).split(' ');
+  return { pid, ppid: Number(ppid), pgid: Number(pgid), comm: stat.slice(stat.indexOf('(') + 1, close), state: state ?? '' };
 }
 
 /** Every process on the machine now. */

@@ -1,20 +1,39 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 
+/**
+ * argv that runs a TypeScript file (or `--eval` code) in one node process, tsx
+ * as its loader, for tests that signal the script: the tsx CLI relays a signal
+ * to its child and SIGKILLs a child that has not confirmed it within 30 ms,
+ * which a busy machine misses, so the script's own cleanup would not run.
+ */
+export function nodeWithTsx(...args: string[]): [string, ...string[]] {
+  return [process.execPath, '--import', pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, ...args];
+}
+
 export interface ScriptResult {
+  /** The exit code; for a script killed by a signal, 128 + its number, as a shell reports it. */
   code: number;
+  /** The signal that killed the script, when one did. */
+  signal?: NodeJS.Signals;
   stdout: string;
   stderr: string;
 }
+
+/** How long a script may run before the helpers kill it: long enough for a busy 2-core box. */
+export const SCRIPT_TIMEOUT_MS = 300_000;
 
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** Killed after this long (SIGTERM), and the call fails saying so (default SCRIPT_TIMEOUT_MS). */
   timeoutMs?: number;
   /** Run the script from this copy of the repo (see repoCopy) instead of REPO. */
   root?: string;
@@ -35,30 +54,67 @@ export function overriding(base: string[], extra: string[]): string[] {
 /** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
   const root = options.root ?? REPO;
+  const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
   const result = spawnSync(TSX, [join(root, 'scripts', script), ...args], {
     cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env },
     input: options.input ?? '',
     encoding: 'utf8',
-    timeout: options.timeoutMs ?? 120_000,
+    timeout: timeoutMs,
   });
-  return { code: result.status ?? (result.signal ? 128 : 1), stdout: result.stdout, stderr: result.stderr };
+  return scriptResult(`scripts/${script}`, result, timeoutMs);
+}
+
+/**
+ * The outcome of a spawnSync of `what`: exit code and output, the signal when
+ * one killed it, and an error when the timeout did (a timeout must read as one,
+ * not as a wrong exit code).
+ */
+export function scriptResult(what: string, result: SpawnSyncReturns<string>, timeoutMs: number): ScriptResult {
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  return settle(what, result.status, result.signal, timedOut, timeoutMs, result.stdout ?? '', result.stderr ?? '');
+}
+
+function settle(
+  what: string,
+  status: number | null,
+  signal: NodeJS.Signals | null,
+  timedOut: boolean,
+  timeoutMs: number,
+  stdout: string,
+  stderr: string,
+): ScriptResult {
+  if (timedOut) {
+    const tail = stderr.trim().split('\n').slice(-20).join('\n');
+    throw new Error(`${what} was killed by ${signal ?? 'SIGTERM'} after the ${timeoutMs / 1000} s timeout; its stderr ended with:\n${tail}`);
+  }
+  if (signal) return { code: 128 + constants.signals[signal], signal, stdout, stderr };
+  return { code: status ?? 1, stdout, stderr };
 }
 
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
-  return runAsync(TSX, [join(root, 'scripts', script), ...args], { ...options, cwd: options.cwd ?? root });
+  return spawnSettled(`scripts/${script}`, TSX, [join(root, 'scripts', script), ...args], { ...options, cwd: options.cwd ?? root });
 }
 
-/** Runs a command without blocking the test process; its exit code (128 when killed by a signal) and output. */
+/** Runs a command without blocking the test process; its exit code (128 + the signal's number when one killed it) and output. */
 export function runAsync(command: string, args: string[], options: Omit<RunOptions, 'root'> = {}): Promise<ScriptResult> {
+  return spawnSettled(command, command, args, options);
+}
+
+function spawnSettled(what: string, command: string, args: string[], options: Omit<RunOptions, 'root'>): Promise<ScriptResult> {
+  const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      timeout: options.timeoutMs ?? 120_000,
     });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -68,7 +124,14 @@ export function runAsync(command: string, args: string[], options: Omit<RunOptio
       stderr += d;
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      try {
+        resolvePromise(settle(what, code, signal, timedOut, timeoutMs, stdout, stderr));
+      } catch (error) {
+        reject(error);
+      }
+    });
     child.stdin.on('error', () => {
       // a script that refuses its arguments exits before reading stdin (EPIPE); its exit code tells
     });

@@ -14,14 +14,18 @@ export interface SilentServers {
   port: number;
   /** Connections accepted so far. */
   accepted(): number;
+  /** When each was accepted (Date.now()), in order: how long a client waited before it tried again. */
+  acceptedAt(): number[];
   close(): Promise<void>;
 }
 
 export async function startSilentServers(): Promise<SilentServers> {
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-silent-'));
   const sockets: Socket[] = [];
+  const times: number[] = [];
   const hold = (socket: Socket): void => {
     sockets.push(socket);
+    times.push(Date.now());
     socket.on('error', () => undefined);
   };
   const listen = (server: Server, ...at: [string] | [number, string]): Promise<void> =>
@@ -39,6 +43,7 @@ export async function startSilentServers(): Promise<SilentServers> {
     unixUrl: `unix://${socketPath}`,
     port: typeof address === 'object' && address ? address.port : 0,
     accepted: () => sockets.length,
+    acceptedAt: () => [...times],
     async close() {
       for (const socket of sockets) socket.destroy();
       await Promise.all([unix, tcp].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

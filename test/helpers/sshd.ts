@@ -26,6 +26,15 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
+export interface SshdOptions {
+  /**
+   * A program the server (alone, in its own mount namespace) runs as the
+   * user's login shell, e.g. one that blocks, as a shell whose rc file waits
+   * on a stale lock does.
+   */
+  loginShell?: string;
+}
+
 /** A new ed25519 key pair without passphrase at `path` (and `path`.pub). */
 export function sshKeygen(path: string): void {
   const result = spawnSync(needTool('ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-f', path], { encoding: 'utf8' });
@@ -63,9 +72,10 @@ export function sshClientOptions(keyFile: string, knownHostsFile: string): strin
   return [`  IdentityFile ${keyFile}`, '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHostsFile}`, '  StrictHostKeyChecking yes', '  BatchMode yes'];
 }
 
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const sshd = needTool('sshd');
   needTool('ssh');
+  const sftp = needTool('sftp');
   const dir = mkdtempSync(join(tmpdir(), 'healthmate-sshd-'));
   chmodSync(dir, 0o700);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -90,7 +100,21 @@ export async function startSshd(): Promise<Sshd> {
   );
   const sshArgs = ['-F', configFile, 'sshd-test'];
 
-  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = [sshd, '-D', '-e', '-f', config];
+  const [command, ...args] = options.loginShell
+    ? [
+        needTool('unshare'),
+        '--mount',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        options.loginShell,
+        userInfo().shell ?? '/bin/sh',
+        ...server,
+      ]
+    : server;
+  const child: ChildProcess = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk) => {
     stderr += String(chunk);
@@ -110,13 +134,16 @@ export async function startSshd(): Promise<Sshd> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Ready means a key exchange, a login and the SFTP subsystem (internal-sftp: no login shell, so
+    // nothing of the user's shell setup can block it), as rclone's sftp backend uses it. Each try gets
+    // long enough for a busy machine.
     await waitFor(
       `sshd on 127.0.0.1:${port}`,
       () => {
         if (exited) throw new Error(`sshd exited: ${stderr}`);
-        return spawnSync('ssh', [...sshArgs, 'true'], { timeout: 5_000 }).status === 0;
+        return spawnSync(sftp, ['-F', configFile, '-b', '-', 'sshd-test'], { input: '', timeout: 60_000 }).status === 0;
       },
-      15_000,
+      180_000,
       200,
     );
   } catch (error) {

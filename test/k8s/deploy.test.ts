@@ -12,7 +12,7 @@ import { Lease } from 'kubernetes-models/coordination.k8s.io/v1';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { waitFor } from '../helpers/net.js';
-import { REPO, repoCopy, runScript } from '../helpers/run.js';
+import { nodeWithTsx, REPO, repoCopy, runScript } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type Call, CONTEXT, calls, EXAMPLE, type FakeRule, fakeKubectlEnv, prodEnvFile, renderBundle, shortArgv } from './support.js';
 
@@ -296,7 +296,8 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
   it('Ctrl-C during a rollout releases the lock before the process dies', async () => {
     const dir = tempDir();
     const env = fakeKubectlEnv(dir, [{ match: 'rollout status statefulset/redis', sleep: 3 }]);
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'deploy-k8s.ts'), ...devArgs(dir)], {
+    const [node, ...args] = nodeWithTsx(join(REPO, 'scripts', 'deploy-k8s.ts'), ...devArgs(dir));
+    const child = spawn(node, args, {
       env: { ...process.env, ...env },
       cwd: dir,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -306,7 +307,7 @@ describe('deploy-k8s.ts with a fake kubectl', () => {
       stderr += chunk;
     });
     const exited = once(child, 'exit');
-    await waitFor('the deploy to wait for a rollout', () => calls(dir).some((c) => shortArgv(c).startsWith('rollout status')), 60_000);
+    await waitFor('the deploy to wait for a rollout', () => calls(dir).some((c) => shortArgv(c).startsWith('rollout status')));
     child.kill('SIGINT');
     const [code, signal] = await exited;
     expect(code === 0).toBe(false);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { runScript } from '../helpers/run.js';
 import { type Daemon, startAlertmanager, type TestServer, testServer } from './helpers.js';
 
@@ -68,7 +68,7 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
     });
     expect(post.ok).toBe(true);
     // group_wait is 30 s on this route.
-    await waitFor('the alert email', () => mail.includes('END MESSAGE'), 90_000, 500);
+    await waitFor('the alert email', () => mail.includes('END MESSAGE'), WAIT_BUDGET_MS, 500);
     const message = decodeQuotedPrintable(mail);
     expect(message).toMatch(/^Subject: \[FIRING:1\] critical PostgresDown \(dev\)$/m);
     expect(message).toMatch(/^To: oncall@healthmate\.local$/m);
@@ -76,8 +76,13 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
     expect(message).toContain('Summary:     PostgreSQL does not answer the exporter.');
     expect(message).toContain('Runbook:     https://github.com/healthmate/healthmate-deploy/blob/main/docs/runbooks.md#postgresdown');
     expect(message).toContain('instance = postgres-exporter:9187');
-    await waitFor('the webhook', () => webhook.requests.some((r) => r.path === '/alerts' && r.body.includes('"alertname":"PostgresDown"')), 30_000, 250);
-  }, 150_000);
+    await waitFor(
+      'the webhook',
+      () => webhook.requests.some((r) => r.path === '/alerts' && r.body.includes('"alertname":"PostgresDown"')),
+      WAIT_BUDGET_MS,
+      250,
+    );
+  });
 
   it('inhibits: a critical alert hides the warning of the same name and instance; all replicas down hides per-replica alerts', async () => {
     const post = (alerts: Record<string, string>[]) =>
@@ -104,10 +109,10 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
       const same = (a: State) => Object.keys(labels).length === Object.keys(a.labels).length && Object.entries(labels).every(([k, v]) => a.labels[k] === v);
       return list.find(same)?.status.state;
     };
-    await waitFor('inhibitions to apply', async () => (await stateOf(alerts[1] ?? {})) === 'suppressed', 15_000, 250);
+    await waitFor('inhibitions to apply', async () => (await stateOf(alerts[1] ?? {})) === 'suppressed', WAIT_BUDGET_MS, 250);
     expect(await stateOf(alerts[0] ?? {})).toBe('active');
     expect(await stateOf(alerts[2] ?? {})).toBe('active');
     expect(await stateOf(alerts[3] ?? {})).toBe('active');
     expect(await stateOf(alerts[4] ?? {})).toBe('suppressed');
-  }, 60_000);
+  });
 });

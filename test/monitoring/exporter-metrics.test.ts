@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { readExporterMetrics } from '../../scripts/lib/monitoring/catalog.js';
 import { startCluster } from '../backup/cluster.js';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
@@ -100,7 +100,7 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     const dir = tempDir();
     const url = await exporter('prometheus-node-exporter', (p) => [`--web.listen-address=127.0.0.1:${p}`, `--collector.textfile.directory=${dir}`]);
     await expectExposes('node_exporter', url);
-  }, 60_000);
+  });
 
   it('redis_exporter against redis-server with maxmemory', async () => {
     const redisPort = await freePort();
@@ -111,7 +111,7 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     );
     const url = await exporter('prometheus-redis-exporter', (p) => [`--redis.addr=redis://127.0.0.1:${redisPort}`, `--web.listen-address=127.0.0.1:${p}`]);
     await expectExposes('redis_exporter', url);
-  }, 60_000);
+  });
 
   it('postgres_exporter against PostgreSQL 15', async () => {
     const cluster = await startCluster(tempDir());
@@ -119,7 +119,7 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     const dsn = `postgresql://${cluster.user}:${cluster.password}@127.0.0.1:${cluster.port}/postgres?sslmode=disable`;
     const url = await exporter('prometheus-postgres-exporter', (p) => [`--web.listen-address=127.0.0.1:${p}`], { DATA_SOURCE_NAME: dsn });
     await expectExposes('postgres_exporter', url);
-  }, 120_000);
+  });
 
   it('nginx-prometheus-exporter against nginx stub_status', async () => {
     const dir = tempDir();
@@ -134,7 +134,7 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
       `-web.listen-address=127.0.0.1:${p}`,
     ]);
     await expectExposes('nginx_exporter', url);
-  }, 60_000);
+  });
 
   it('blackbox_exporter probing an HTTPS endpoint', async () => {
     const dir = tempDir();
@@ -174,7 +174,7 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     const text = await (await fetch(probe)).text();
     expect(text).toMatch(/^probe_success 1$/m);
     await expectExposes('blackbox_exporter', probe);
-  }, 60_000);
+  });
 
   it('Prometheus (scraping itself, with a rule group) and Alertmanager', async () => {
     const dir = tempDir();
@@ -194,11 +194,11 @@ describe('exporter-metrics.yml names what the real Debian exporters expose', () 
     );
     onTestFinished(() => prometheus.stop());
     const names = async (): Promise<string[]> => ((await (await fetch(`${prometheus.url}/api/v1/label/__name__/values`)).json()) as { data: string[] }).data;
-    await waitFor('Prometheus to scrape itself', async () => (await names()).includes('up'), 30_000, 250);
+    await waitFor('Prometheus to scrape itself', async () => (await names()).includes('up'), WAIT_BUDGET_MS, 250);
     const stored = await names();
     expect((EXPECTED.prometheus ?? []).filter((n) => !stored.includes(n))).toEqual([]);
     const alertmanager = await startAlertmanager(initial.alertmanagerConfig, join(dir, 'a'));
     onTestFinished(() => alertmanager.stop());
     await expectExposes('alertmanager', `${alertmanager.url}/metrics`);
-  }, 60_000);
+  });
 });

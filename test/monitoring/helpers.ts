@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { envExampleText } from '../../scripts/lib/env/example.js';
 import { SECRET_NAMES } from '../../scripts/lib/env/schema.js';
 import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, type ScriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 
 export interface Daemon {
@@ -33,7 +32,7 @@ export async function startDaemon(bin: string, args: string[], port: number, rea
       child.kill('SIGTERM');
     });
   try {
-    await waitFor(`${bin} on ${url}`, async () => (await fetch(`${url}${readyPath}`)).ok, 30_000);
+    await waitFor(`${bin} on ${url}`, async () => (await fetch(`${url}${readyPath}`)).ok);
   } catch (error) {
     await stop();
     throw new Error(`${bin} did not start: ${String(error)}\n${output.slice(-2000)}`);
@@ -119,28 +118,4 @@ export function prodEnvArgs(dir: string, stateDir: string): string[] {
   writeFileSync(envFile, envExampleText());
   const secrets = SECRET_NAMES.flatMap((name) => ['--set', `${name}=${randomBytes(24).toString('base64url')}`]);
   return ['--env', 'prod', '--env-file', envFile, ...secrets, '--set', 'DOMAIN=api.healthmate-ci.net', '--set', `STATE_DIR=${stateDir}`];
-}
-
-/**
- * runScript without blocking the event loop: tests that serve HTTP from this
- * process (a fake Prometheus, a webhook) must keep answering while the script runs.
- */
-export function runScriptAsync(script: string, args: string[], options: { root?: string; timeoutMs?: number } = {}): Promise<ScriptResult> {
-  const root = options.root ?? REPO;
-  return new Promise((resolve) => {
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts', script), ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
-  });
 }

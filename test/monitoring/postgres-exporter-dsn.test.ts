@@ -74,6 +74,6 @@ describe('postgres_exporter with the DSN of the compose files', () => {
 
       const scrape = await fetch(`${exporter.url}/metrics`, { signal: AbortSignal.timeout(scrapeTimeoutMs) });
       expect(await scrape.text()).toMatch(/^pg_up 0$/m);
-    }, 60_000);
+    });
   }
 });

@@ -97,7 +97,7 @@ describe('check.ts monitoring validators', () => {
       const report = await run(env);
       expect(report.results.flatMap((r) => r.problems)).toEqual([]);
     }
-  }, 120_000);
+  });
 
   it('report amtool and lint failures in a broken bundle', async () => {
     const am = join(bundle('dev'), 'monitoring', 'alertmanager', 'alertmanager.yml');
@@ -117,7 +117,7 @@ describe('check.ts monitoring validators', () => {
       writeFileSync(am, original);
       writeFileSync(dashboard, dashboardText);
     }
-  }, 120_000);
+  });
 
   it("check the PrometheusRule Kubernetes loads: broken PromQL in it fails promtool, and groups other than monitoring/rules' fail the lint", async () => {
     const file = join(bundle('dev'), 'k8s', 'prometheus-rules.yaml');
@@ -140,5 +140,5 @@ describe('check.ts monitoring validators', () => {
     } finally {
       writeFileSync(file, original);
     }
-  }, 120_000);
+  });
 });

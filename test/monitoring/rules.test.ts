@@ -27,7 +27,7 @@ const renderProd = (out: string, extra: string[] = []): string => {
 let renderedMonitoring = '';
 beforeAll(() => {
   renderedMonitoring = renderProd(rendered);
-}, 120_000);
+});
 afterAll(() => rmSync(rendered, { recursive: true, force: true }));
 
 interface Rule {
@@ -63,7 +63,7 @@ describe('alert rules', () => {
     } finally {
       staged.cleanup();
     }
-  }, 120_000);
+  });
 
   it('every alert (at every severity) has a unit test where it fires and one where it stays quiet', () => {
     const cases = unitTestCases();
@@ -161,7 +161,7 @@ describe('the expected backend count (rules/expected_counts.yml)', () => {
     const result = spawnSync(needTool('promtool'), ['test', 'rules', file], { encoding: 'utf8' });
     expect(result.stdout + result.stderr).toContain('SUCCESS');
     expect(result.status).toBe(0);
-  }, 120_000);
+  });
 });
 
 describe('the rule lint refuses bad rules', () => {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type Launched, type Launcher, launch, ourTempFolders } from '../helpers/interrupt.js';
-import { waitFor } from '../helpers/net.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { commandLine } from '../helpers/procs.js';
 import { REPO } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -57,7 +57,7 @@ describe('setup-monitoring.ts temp bundle', () => {
     const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('close', (code, sig) => resolve(sig ?? code)));
 
     // Validated and installed: the run now waits for the reload, its temp bundle on disk.
-    await waitFor('the reload request', () => hang.requests.length > 0, 120_000, 200).catch((error) => {
+    await waitFor('the reload request', () => hang.requests.length > 0, WAIT_BUDGET_MS, 200).catch((error) => {
       throw new Error(`${error}\n${stderr}`);
     });
     const scratch = readdirSync(tmp).filter((f) => f.startsWith('healthmate-monitoring-'));
@@ -85,7 +85,7 @@ describe('setup-monitoring.ts interrupted during a hanging reload, as an operato
     onTestFinished(() => hang.close());
     const args = [...prodEnvArgs(dir, join(dir, 'state')), '--prefix', join(dir, 'prefix'), '--prometheus-url', hang.url, '--alertmanager-url', hang.url];
     const run = launch(launcher, 'setup-monitoring.ts', args, { TMPDIR: tmp });
-    await waitFor('the reload request', () => hang.requests.length > 0, 120_000, 200).catch((error) => {
+    await waitFor('the reload request', () => hang.requests.length > 0, WAIT_BUDGET_MS, 200).catch((error) => {
       throw new Error(`${error}\n${run.stderr()}`);
     });
     expect(ourTempFolders(tmp)).toEqual([expect.stringMatching(/^healthmate-monitoring-/)]);
@@ -97,7 +97,7 @@ describe('setup-monitoring.ts interrupted during a hanging reload, as an operato
     run.press('SIGINT');
     expect(['SIGINT', 130]).toContain(await run.exit);
     await run.gone();
-    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0, 30_000).catch(() => undefined);
+    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0).catch(() => undefined);
     expect(ourTempFolders(tmp)).toEqual([]);
   });
 
@@ -106,7 +106,7 @@ describe('setup-monitoring.ts interrupted during a hanging reload, as an operato
     const script = run.members().find((p) => commandLine(p.pid).includes('loader.mjs'))?.pid as number;
     process.kill(script, 'SIGKILL');
     await run.gone();
-    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0, 30_000).catch(() => undefined);
+    await waitFor('the temp folder to go', () => ourTempFolders(tmp).length === 0).catch(() => undefined);
     expect(ourTempFolders(tmp)).toEqual([]);
   });
 });

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { freePort, waitFor } from '../helpers/net.js';
-import { REPO, repoCopy } from '../helpers/run.js';
+import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
+import { nodeWithTsx, REPO, repoCopy, runScriptAsync } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
-import { type Daemon, prodEnvArgs, runScriptAsync, startAlertmanager, startPrometheus, type TestServer, testServer, writeInitialConfigs } from './helpers.js';
+import { type Daemon, prodEnvArgs, startAlertmanager, startPrometheus, type TestServer, testServer, writeInitialConfigs } from './helpers.js';
 
 interface ContractMetric {
   name: string;
@@ -153,7 +153,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
         (await json<Targets>(`${prometheus.url}/api/v1/targets`)).data.activeTargets.some(
           (t) => t.scrapeUrl.includes(`:${backend.port}/`) && t.health === 'up' && t.labels.environment === undefined,
         ),
-      60_000,
+      WAIT_BUDGET_MS,
       500,
     );
     const query = await json<{ data: { result: { metric: Record<string, string> }[] } }>(
@@ -171,10 +171,10 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
           const alerts = (JSON.parse(r.body) as { alerts: { labels: Record<string, string> }[] }).alerts;
           return alerts.some((a) => a.labels.alertname === 'Watchdog' && a.labels.environment === 'prod');
         }),
-      150_000,
+      WAIT_BUDGET_MS,
       500,
     );
-  }, 300_000);
+  });
 
   it('a second run with nothing changed rewrites nothing and still verifies both reloads', async () => {
     await ensureInstalled();
@@ -185,7 +185,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(result.stderr).toContain('Prometheus reloaded and verified');
     expect(result.stderr).toContain('Alertmanager reloaded and verified');
     expect(snapshot(installed)).toEqual(before);
-  }, 120_000);
+  });
 
   it('refuses a broken rule file before installing anything; Prometheus keeps the old rules', async () => {
     await ensureInstalled();
@@ -207,7 +207,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(snapshot(installed)).toEqual(before);
     expect(await ruleNames(prometheus)).toContain('Watchdog');
     expect(await ruleNames(prometheus)).not.toContain('BrokenRule');
-  }, 120_000);
+  });
 
   it('refuses an alert without severity and a dashboard naming an unknown metric (exit 2)', async () => {
     const copy = editableRepo();
@@ -219,7 +219,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/alert Watchdog: labels\.severity must be one of critical, warning, info/);
     expect(result.stderr).toMatch(/healthmate-overview\.json: panel "Active users" query A: metric healthmate_active_userz is not in metrics-contract\.yml/);
-  }, 120_000);
+  });
 
   it('rolls back when Prometheus answers 500 on reload, and exits 1 with the reason', async () => {
     await ensureInstalled();
@@ -250,7 +250,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     } finally {
       await fake.close();
     }
-  }, 120_000);
+  });
 
   it('rolls back when Prometheus is unreachable, and exits 1', async () => {
     await ensureInstalled();
@@ -263,7 +263,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(result.stderr).toContain('rolled back');
     expect(snapshot(installed)).toEqual(before);
     expect(await ruleNames(prometheus)).toContain('Watchdog');
-  }, 120_000);
+  });
 
   it('Ctrl-C while waiting for the reload puts the previous files back', async () => {
     await ensureInstalled();
@@ -279,15 +279,14 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
       const before = snapshot(installed);
       const args = setupArgs(['--set', 'ALERT_EMAIL_TO=pager@healthmate-ci.net']);
       args[args.indexOf('--prometheus-url') + 1] = hanging.url;
-      const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [join(REPO, 'scripts', 'setup-monitoring.ts'), ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const [node, ...nodeArgs] = nodeWithTsx(join(REPO, 'scripts', 'setup-monitoring.ts'), ...args);
+      const child = spawn(node, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => {
         stderr += d;
       });
       const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-      await waitFor('the reload request', () => reloadSeen, 90_000, 200);
+      await waitFor('the reload request', () => reloadSeen, WAIT_BUDGET_MS, 200);
       expect(snapshot(installed)).not.toEqual(before);
       child.kill('SIGINT');
       const result = await exited;
@@ -297,5 +296,5 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     } finally {
       await hanging.close();
     }
-  }, 120_000);
+  });
 });

@@ -1,14 +1,13 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runImageCheck } from '../../scripts/lib/check/in-image.js';
 import { checkNames, runValidators } from '../../scripts/lib/check/runner.js';
 import type { CheckContext, ImageCheck, Validator } from '../../scripts/lib/check/types.js';
 import { docker } from '../e2e/harness/docker.js';
-import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
-import { importBusyboxImage } from '../helpers/busybox.js';
 import { tempDir } from '../helpers/tmp.js';
+import { privateEngine } from './engine.js';
 import { testEnv } from './env.js';
 
 /**
@@ -18,25 +17,11 @@ import { testEnv } from './env.js';
  * network, and leaves no container and no temp folder. The real tools in the
  * stack's images are proven by test/e2e/check.test.ts.
  */
-let daemon: Dockerd;
-let image: string;
-const savedDockerHost = process.env.DOCKER_HOST;
+const engine = privateEngine();
 const SECRET = 'Real-Smtp-Secret-9f3b1c';
 
-beforeAll(async () => {
-  daemon = await startDockerd();
-  process.env.DOCKER_HOST = daemon.host;
-  image = importBusyboxImage(daemon.env);
-});
-
-afterAll(async () => {
-  if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
-  else process.env.DOCKER_HOST = savedDockerHost;
-  await daemon?.stop();
-});
-
 /** A bundle whose "nginx" service runs the busybox image, with a config folder, a host-path mount and a secret. */
-function bundle(serviceImage = image): CheckContext {
+function bundle(serviceImage = engine.image): CheckContext {
   const dir = tempDir();
   mkdirSync(join(dir, 'nginx'));
   writeFileSync(join(dir, 'nginx', 'nginx.conf'), 'events {}\n');
@@ -73,7 +58,7 @@ const shellCheck = (script: string, extra: Partial<ImageCheck> = {}): ImageCheck
 });
 
 const leftovers = (): string[] => readdirSync(tmpdir()).filter((f) => f.startsWith('healthmate-image-check-'));
-const containers = (): string[] => docker(daemon, ['ps', '-aq']).split('\n').filter(Boolean);
+const containers = (): string[] => docker(engine.daemon, ['ps', '-aq']).split('\n').filter(Boolean);
 
 describe('in-image checks (real engine)', () => {
   it('sees the bundle where compose mounts it, secrets only as empty placeholders, no network, every service name resolvable', async () => {
@@ -94,7 +79,7 @@ describe('in-image checks (real engine)', () => {
     const outcome = await runImageCheck(shellCheck(script, { files: () => ({ '/extra/file.txt': 'x' }), dirs: ['/var/cache/nginx'] }), bundle());
     expect(outcome).toEqual({ status: 'ok' });
     expect(containers()).toEqual([]);
-    expect(docker(daemon, ['volume', 'ls', '-q'])).toBe('');
+    expect(docker(engine.daemon, ['volume', 'ls', '-q'])).toBe('');
     expect(leftovers()).toEqual(before);
   });
 
@@ -107,11 +92,11 @@ describe('in-image checks (real engine)', () => {
   it('builds the image of a service the deploy builds (the postgres image) when it is not on the engine, and checks in it', async () => {
     const ctx = bundle('healthmate-test/built-by-the-check:1.0');
     mkdirSync(join(ctx.bundleDir, 'img'));
-    writeFileSync(join(ctx.bundleDir, 'img', 'Dockerfile'), `FROM ${image}\nRUN touch /built-here\n`);
+    writeFileSync(join(ctx.bundleDir, 'img', 'Dockerfile'), `FROM ${engine.image}\nRUN touch /built-here\n`);
     const compose = join(ctx.bundleDir, 'docker-compose.yml');
     writeFileSync(compose, readFileSync(compose, 'utf8').replace('  nginx:\n', '  nginx:\n    build: ./img\n'));
     expect(await runImageCheck(shellCheck('test -f /built-here'), ctx)).toEqual({ status: 'ok' });
-    expect(docker(daemon, ['image', 'ls', '-q', 'healthmate-test/built-by-the-check:1.0'])).not.toBe('');
+    expect(docker(engine.daemon, ['image', 'ls', '-q', 'healthmate-test/built-by-the-check:1.0'])).not.toBe('');
     expect(containers()).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { capacityProblem, connectionCapacity } from '../../scripts/lib/compose/capacity.js';
 import { COMPOSE_V1, composeConfig, detectCompose } from '../../scripts/lib/compose/engine.js';
 import { parseCompose, readCompose, secretOwners } from '../../scripts/lib/compose/model.js';
@@ -83,6 +84,20 @@ describe('rendered compose files', () => {
         'worker',
       ].sort(),
     );
+  });
+
+  it('prod: the application reaches PostgreSQL only through HAProxy over app (a replica cut off from app loses it)', () => {
+    const { file } = renderStack('prod');
+    const services = (parse(readFileSync(file, 'utf8')) as { services: Record<string, { networks: string[] | Record<string, unknown> }> }).services;
+    const networks = (name: string) => {
+      const given = services[name]?.networks ?? [];
+      return Array.isArray(given) ? given : Object.keys(given);
+    };
+    const shared = (a: string, b: string) => networks(a).filter((n) => networks(b).includes(n));
+    for (const client of ['backend', 'worker', 'beat', 'postgres-exporter']) {
+      expect(shared(client, 'haproxy'), `${client} and haproxy`).toEqual(['app']);
+      expect(shared(client, 'postgres'), `${client} and postgres`).toEqual([]);
+    }
   });
 
   it('gives every secret file exactly one reader uid, so the deploy can chown it', () => {

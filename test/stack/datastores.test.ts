@@ -10,6 +10,8 @@ const state = (status: string, health: string, exitCode = 0): ContainerState => 
   status,
   health,
   exitCode,
+  restartCount: 0,
+  startedAt: '2026-01-01T00:00:00Z',
 });
 
 describe('datastoreProblem: why a datastore cannot serve, in one sentence', () => {

@@ -1,40 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { serviceContainers, waitHealthy, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
 import { docker } from '../e2e/harness/docker.js';
-import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
-import { importBusyboxImage } from '../helpers/busybox.js';
+import { privateEngine } from './engine.js';
 
 /**
  * waitHealthy / serviceContainers against a real engine: a private dockerd
  * (no ports, no networks: every container runs with --network none) and a
  * busybox image imported in a second.
  */
-let daemon: Dockerd;
-let image: string;
-const savedDockerHost = process.env.DOCKER_HOST;
+const engine = privateEngine();
 const PROJECT = 'hm-wait';
-
-beforeAll(async () => {
-  daemon = await startDockerd();
-  process.env.DOCKER_HOST = daemon.host;
-  image = importBusyboxImage(daemon.env);
-});
-
-afterAll(async () => {
-  if (savedDockerHost === undefined) delete process.env.DOCKER_HOST;
-  else process.env.DOCKER_HOST = savedDockerHost;
-  await daemon?.stop();
-});
 
 /** A container labelled like compose's, detached. */
 function start(service: string, command: string, extra: string[] = []): string {
   const labels = ['--label', `com.docker.compose.project=${PROJECT}`, '--label', `com.docker.compose.service=${service}`];
-  return docker(daemon, ['run', '-d', '--network', 'none', ...labels, ...extra, image, 'sh', '-c', command]).trim();
+  return docker(engine.daemon, ['run', '-d', '--network', 'none', ...labels, ...extra, engine.image, 'sh', '-c', command]).trim();
 }
 
 function removeAll(): void {
-  const ids = docker(daemon, ['ps', '-aq']).split('\n').filter(Boolean);
-  if (ids.length > 0) docker(daemon, ['rm', '-f', ...ids]);
+  const ids = docker(engine.daemon, ['ps', '-aq']).split('\n').filter(Boolean);
+  if (ids.length > 0) docker(engine.daemon, ['rm', '-f', ...ids]);
 }
 
 const healthcheck = (cmd: string): string[] => ['--health-cmd', cmd, '--health-interval', '1s', '--health-retries', '1', '--health-timeout', '2s'];
@@ -43,7 +28,7 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
   it('lists a container that exited at once, and waiting for it fails naming service, container and exit code', async () => {
     removeAll();
     const id = start('postgres', 'exit 3', ['--name', 'hm-wait-postgres-1']);
-    docker(daemon, ['wait', id]);
+    docker(engine.daemon, ['wait', id]);
     expect(await serviceContainers(PROJECT, 'postgres')).toEqual([id]);
     await expect(waitServicesHealthy(PROJECT, ['postgres'], 30, 'postgres and redis')).rejects.toThrow(
       'postgres and redis: postgres container hm-wait-postgres-1 is exited (exit code 3).',
@@ -53,22 +38,31 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
   it('fails at once naming the service that has no container, instead of passing on an empty list', async () => {
     removeAll();
     start('postgres', 'sleep 600');
-    const started = Date.now();
     await expect(waitServicesHealthy(PROJECT, ['postgres', 'redis'], 60, 'postgres and redis')).rejects.toThrow(
       `postgres and redis: no container of service redis in compose project ${PROJECT}.`,
     );
-    expect(Date.now() - started).toBeLessThan(20_000);
     await expect(waitHealthy([], 60, 'monitoring')).rejects.toThrow('monitoring: there is no container to wait for.');
   });
 
-  it('fails at once on a crash-looping container (restarting or exited), with its exit code', async () => {
+  // The message names the crash, not the 600 s budget: the wait gave up on the crash, not on the clock.
+  it('fails on a crash-looping container (restarting, restarted or exited), naming it', async () => {
     removeAll();
     const id = start('redis', 'exit 4', ['--restart', 'always', '--name', 'hm-wait-redis-1']);
-    const started = Date.now();
-    await expect(waitHealthy([{ service: 'redis', id }], 60, 'postgres and redis')).rejects.toThrow(
-      /redis container hm-wait-redis-1 is (restarting \(last exit code 4\)|exited \(exit code 4\))/,
+    await expect(waitHealthy([{ service: 'redis', id }], 600, 'postgres and redis')).rejects.toThrow(
+      /redis container hm-wait-redis-1 is (restarting \(last exit code 4\)|restarted while waiting \(restart count \d+ → \d+\)|exited \(exit code 4\))/,
     );
-    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('does not count a container without a healthcheck as ready until it has stayed up: one that exits after a moment fails', async () => {
+    removeAll();
+    const once = start('beat', 'sleep 2; exit 5', ['--name', 'hm-wait-beat-1']);
+    await expect(waitHealthy([{ service: 'beat', id: once }], 600, 'new beat containers')).rejects.toThrow(
+      'new beat containers: beat container hm-wait-beat-1 is exited (exit code 5).',
+    );
+    const looping = start('worker', 'sleep 3; exit 6', ['--restart', 'always', '--name', 'hm-wait-worker-1']);
+    await expect(waitHealthy([{ service: 'worker', id: looping }], 600, 'new worker containers')).rejects.toThrow(
+      /worker container hm-wait-worker-1 is (restarting \(last exit code 6\)|restarted while waiting \(restart count \d+ → \d+\))/,
+    );
   });
 
   it('fails on an unhealthy container and on one removed while waiting', async () => {
@@ -76,7 +70,7 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
     const sick = start('backend', 'sleep 600', healthcheck('false'));
     await expect(waitHealthy([{ service: 'backend', id: sick }], 60, 'new backend containers')).rejects.toThrow(/backend container \S+ is unhealthy\./);
     const doomed = start('worker', 'sleep 600', healthcheck('test -f /tmp/never'));
-    docker(daemon, ['rm', '-f', doomed]);
+    docker(engine.daemon, ['rm', '-f', doomed]);
     await expect(waitHealthy([{ service: 'worker', id: doomed }], 60, 'new worker containers')).rejects.toThrow(
       `new worker containers: worker container ${doomed.slice(0, 12)} is gone (removed while waiting).`,
     );
@@ -86,7 +80,7 @@ describe('waitHealthy and serviceContainers (real engine)', () => {
     removeAll();
     start('postgres', 'sleep 2; touch /tmp/ready; sleep 600', [...healthcheck('test -f /tmp/ready'), '--health-start-period', '60s']);
     start('redis', 'sleep 600');
-    await waitServicesHealthy(PROJECT, ['postgres', 'redis'], 60, 'postgres and redis');
+    await waitServicesHealthy(PROJECT, ['postgres', 'redis'], 600, 'postgres and redis');
   });
 
   it('times out naming the container still starting', async () => {

@@ -11,7 +11,7 @@ function deadPid(): number {
 }
 
 describe('the shared lock (deploy and backups)', () => {
-  it('three real processes racing 100 rounds: exactly one winner each round, also when a dead owner is taken over', { timeout: 300_000 }, async () => {
+  it('three real processes racing 100 rounds: exactly one winner each round, also when a dead owner is taken over', async () => {
     const dir = tempDir();
     const lock = join(dir, 'race.lock');
     const racers: Racer[] = [startRacer(lock), startRacer(lock), startRacer(lock)];

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { WAIT_BUDGET_MS } from '../helpers/net.js';
 import { REPO } from '../helpers/run.js';
 
 /**
@@ -60,7 +61,7 @@ export function startRacer(lockPath: string, ssh?: { target: string; sshArgs: st
     new Promise((resolve, reject) => {
       const line = lines.shift();
       if (line !== undefined) return resolve(line);
-      const timer = setTimeout(() => reject(new Error(`racer gave no answer in 60s: ${stderr}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`racer gave no answer in ${WAIT_BUDGET_MS / 1000} s: ${stderr}`)), WAIT_BUDGET_MS);
       waiting.push((l) => {
         clearTimeout(timer);
         resolve(l);

@@ -18,7 +18,7 @@ import type { InventoryHost } from '../../scripts/lib/env/inventory.js';
 import { docker } from '../e2e/harness/docker.js';
 import { type Dockerd, startDockerd } from '../e2e/harness/dockerd.js';
 import { COREUTILS, reducedPath } from '../helpers/reduced-path.js';
-import { REPO, runScript } from '../helpers/run.js';
+import { REPO, runScript, SCRIPT_TIMEOUT_MS } from '../helpers/run.js';
 import { type SilentServers, startSilentServers } from '../helpers/silent-server.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
@@ -69,7 +69,7 @@ function upSh(bundle: string, args: string[], env: NodeJS.ProcessEnv = {}, asUse
     encoding: 'utf8',
     env: { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/docker.sock', ...env },
     // A check that never ends (a walk through a link to /) fails the test instead of hanging it.
-    timeout: 120_000,
+    timeout: SCRIPT_TIMEOUT_MS,
   });
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }
@@ -280,7 +280,7 @@ describe('every host path a prod service mounts is ready after the bring-up (che
     expect(result.stderr, result.stderr).toMatch(/^3\. state folders and mount points$/m);
     expect(result.stderr).toMatch(/^4\. start the stack and wait for health$/m);
     expectMountsReady(join(rendered.bundle, 'docker-compose.yml'), rendered.bundle, rendered.stateDir);
-  }, 180_000);
+  });
 });
 
 describe('SHA256SUMS', () => {

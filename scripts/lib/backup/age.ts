@@ -63,13 +63,15 @@ export async function encryptStream(source: Readable, recipients: string[]): Pro
 function encryptWithBinary(binary: string, source: Readable, recipients: string[]): Encryption {
   const child = spawnCommand({ file: binary, args: ['--encrypt', ...recipients.flatMap((r) => ['-r', r])] }, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr = collectStderr(child);
-  const feeding = pipeline(source, child.stdin as Writable);
-  const finished = Promise.all([
-    feeding,
-    exited(child).then((exit) => {
-      if (exit.code !== 0) throw new OperationError(`age encryption failed: ${stderr() || `exit ${exit.code ?? exit.signal}`}`);
-    }),
-  ]).then(() => undefined);
+  const ended = exited(child).then((exit) => {
+    if (exit.code !== 0) throw new OperationError(`age encryption failed: ${stderr() || `exit ${exit.code ?? exit.signal}`}`);
+  });
+  const feeding = pipeline(source, child.stdin as Writable).catch(async (error: unknown) => {
+    // A write age cut short by exiting (EPIPE): its exit status says why, not the write.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') await ended;
+    throw error;
+  });
+  const finished = Promise.all([feeding, ended]).then(() => undefined);
   return {
     output: child.stdout as Readable,
     finished,

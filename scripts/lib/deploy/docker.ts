@@ -36,13 +36,18 @@ export interface ContainerState {
   exitCode: number;
   /** healthy | unhealthy | starting | none */
   health: string;
+  /** Restarts by the restart policy since the container was created. */
+  restartCount: number;
+  /** When the current run started (0001-01-01T00:00:00Z before the first start). */
+  startedAt: string;
 }
 
 interface InspectJson {
   Id: string;
   Name: string;
+  RestartCount: number;
   Config: { Image: string };
-  State: { Status: string; ExitCode: number; Health?: { Status: string } };
+  State: { Status: string; ExitCode: number; StartedAt: string; Health?: { Status: string } };
 }
 
 /**
@@ -64,6 +69,8 @@ export async function inspectContainers(ids: string[]): Promise<ContainerState[]
     status: c.State.Status,
     exitCode: c.State.ExitCode,
     health: c.State.Health?.Status ?? 'none',
+    restartCount: c.RestartCount,
+    startedAt: c.State.StartedAt,
   }));
 }
 
@@ -75,10 +82,18 @@ export function hopeless(state: ContainerState): string | undefined {
   return undefined;
 }
 
-/** Healthy, or running when the image has no healthcheck. */
-export function ready(state: ContainerState): boolean {
-  return state.health === 'healthy' || (state.health === 'none' && state.status === 'running');
+/** Whether `now` is a new run of the container seen as `before` (restarted by its policy or by hand). */
+function restartedSince(before: ContainerState, now: ContainerState): boolean {
+  const hadStarted = !before.startedAt.startsWith('0001-');
+  return now.restartCount > before.restartCount || (hadStarted && now.startedAt !== before.startedAt);
 }
+
+/**
+ * How long a container without a healthcheck must stay running, in the same
+ * run, before it counts as ready: one that exits a moment after starting (a
+ * crash loop shows `running` between its restarts) must not pass.
+ */
+export const SETTLE_SECONDS = 5;
 
 /** The containers to wait for, each with the compose service it belongs to (for messages). */
 export interface Awaited {
@@ -87,25 +102,40 @@ export interface Awaited {
 }
 
 /**
- * Waits until every container is healthy (or running, for one without a
- * healthcheck). An empty list is an error, never a success. Fails at once on a
- * container that is unhealthy, exited, dead, restarting or gone, naming it.
+ * Waits until every container is healthy, or, without a healthcheck, has run
+ * for SETTLE_SECONDS without a restart. An empty list is an error, never a
+ * success. Fails at once on a container that is unhealthy, exited, dead,
+ * restarting, restarted while waiting or gone, naming it.
  */
-export async function waitHealthy(containers: Awaited[], timeoutSeconds: number, what: string): Promise<void> {
+export async function waitHealthy(containers: Awaited[], timeoutSeconds: number, what: string, settleSeconds = SETTLE_SECONDS): Promise<void> {
   if (containers.length === 0) throw new OperationError(`${what}: there is no container to wait for.`, 'see docker ps -a and the compose labels');
   const label = (c: Awaited, state?: ContainerState): string => `${c.service} container ${state?.name ?? c.id.slice(0, 12)}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
+  const firstSeen = new Map<string, ContainerState>();
+  /** When this process first saw each container running (a restart fails the wait, so the run never changes). */
+  const runningSince = new Map<string, number>();
+  const ready = (state: ContainerState | undefined): boolean => {
+    if (state?.health === 'healthy') return true;
+    const since = runningSince.get(state?.id ?? '');
+    return state?.health === 'none' && since !== undefined && Date.now() - since >= settleSeconds * 1000;
+  };
   for (;;) {
     const states = await inspectContainers(containers.map((c) => c.id));
     const byId = new Map(states.map((s) => [s.id, s]));
     for (const container of containers) {
       const state = byId.get(container.id);
-      const reason = state ? hopeless(state) : 'gone (removed while waiting)';
+      const before = firstSeen.get(container.id);
+      let reason = state ? hopeless(state) : 'gone (removed while waiting)';
+      if (!reason && state && before && restartedSince(before, state))
+        reason = `restarted while waiting (restart count ${before.restartCount} → ${state.restartCount})`;
       if (reason) throw new OperationError(`${what}: ${label(container, state)} is ${reason}.`, 'see its log with docker logs');
+      if (!state) continue;
+      if (!before) firstSeen.set(container.id, state);
+      if (state.status === 'running' && !runningSince.has(state.id)) runningSince.set(state.id, Date.now());
     }
-    if (states.every(ready)) return;
+    if (containers.every((c) => ready(byId.get(c.id)))) return;
     if (Date.now() > deadline) {
-      const pending = containers.filter((c) => !ready(byId.get(c.id) as ContainerState));
+      const pending = containers.filter((c) => !ready(byId.get(c.id)));
       const detail = pending.map((c) => `${label(c, byId.get(c.id))} ${byId.get(c.id)?.health} ${byId.get(c.id)?.status}`).join(', ');
       throw new OperationError(`${what}: not healthy after ${timeoutSeconds}s (${detail}).`, 'raise BACKEND_HEALTH_TIMEOUT or see docker logs');
     }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { inPool, writeDockerdRecord } from '../../helpers/harness-records.js';
 import { waitFor } from '../../helpers/net.js';
 import { needTool } from '../../helpers/tools.js';
 
@@ -163,6 +164,8 @@ export async function startDockerd(): Promise<Dockerd> {
     const current = spawn(dockerdPath, args, { stdio: ['ignore', out, out], detached: true });
     child = current;
     exited = false;
+    // The run's teardown (test/leftovers.ts) checks what this daemon leaves behind, and only that.
+    writeDockerdRecord({ pid: current.pid ?? 0, root, pool });
     // After a restart the old daemon's exit arrives late: it must not mark the new one as gone.
     current.on('exit', () => {
       if (child === current) exited = true;
@@ -197,6 +200,7 @@ export async function startDockerd(): Promise<Dockerd> {
     if (stopped) return;
     stopped = true;
     unregister();
+    writeDockerdRecord({ pid: child.pid ?? 0, root, pool, bridges: bridgesOf(env) });
     terminate();
     // Containers' overlay mounts and netns files can outlive the daemon; unmount before removing.
     unmountUnder(root);
@@ -235,6 +239,17 @@ function isAlive(pid: number): boolean {
   return stat !== '' && !/^\d+ \([^)]*\) Z/.test(stat);
 }
 
+/** The Linux bridges of the daemon's networks (named br-<first 12 characters of the network ID>); undefined when it does not answer. */
+function bridgesOf(env: NodeJS.ProcessEnv): string[] | undefined {
+  const listing = spawnSync('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', 'driver=bridge'], { env, encoding: 'utf8', timeout: 60_000 });
+  // A daemon that does not answer lists nothing: the teardown then goes by its pool.
+  if (listing.status !== 0) return undefined;
+  return listing.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((id) => `br-${id.slice(0, 12)}`);
+}
+
 export function tail(file: string, lines = 30): string {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '';
 }
@@ -245,10 +260,9 @@ export function tail(file: string, lines = 30): string {
  * daemon's /20 is its own (the slice had no route when it started), so its bridges go too.
  */
 function removeBridgesIn(pool: string): void {
-  const [a, b, c] = pool.split('.').map(Number) as [number, number, number];
   const listing = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
-  for (const [, name, first, second, third] of listing.matchAll(/^\d+: (br-\S+)\s+inet (\d+)\.(\d+)\.(\d+)\.\d+\//gm)) {
-    if (Number(first) === a && Number(second) === b && Number(third) >= c && Number(third) < c + 16) {
+  for (const [, name, address] of listing.matchAll(/^\d+: (br-\S+)\s+inet (\S+)/gm)) {
+    if (inPool(address as string, pool)) {
       console.warn(`removing bridge ${name}, left by the private dockerd (a network it did not remove)`);
       spawnSync('ip', ['link', 'delete', name as string]);
     }

@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { writeHostsRecord } from '../../helpers/harness-records.js';
 import { waitFor } from '../../helpers/net.js';
 import { REPO } from '../../helpers/run.js';
 import { sshClientOptions, sshdOptions, sshKeygen } from '../../helpers/sshd.js';
@@ -94,6 +95,9 @@ interface Machine {
   dockerd?: ChildProcess;
 }
 
+const hostNetns = (id: string, name: string): string => `hm-e2e-${id}-${name}`;
+const hostLink = (id: string, index: number): string => `hm-${id}-${index}`;
+
 const HOLDER =
   'hostname "$1" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=0755 tmpfs "$4" && { [ -z "$5" ] || mount --bind "$5" /etc/resolv.conf; } && exec sleep infinity';
 
@@ -110,6 +114,13 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
   const root = mkdtempSync('/tmp/hm-e2e-');
   const id = basename(root).slice('hm-e2e-'.length);
   const made: Hosts['made'] = { root, bridge: `hm-${id}`, netns: [], links: [], cgroups: [] };
+  // The run's teardown (test/leftovers.ts) checks what these hosts leave behind, and only that.
+  writeHostsRecord({
+    root,
+    bridge: made.bridge,
+    netns: names.map((name) => hostNetns(id, name)),
+    links: names.map((_, index) => hostLink(id, index)),
+  });
   const machines: Machine[] = [];
   let sw: Switch | undefined;
   let dns: ChildProcess | undefined;
@@ -170,7 +181,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
           pool,
           state: 'up',
         },
-        plug: { netns: `hm-e2e-${id}-${name}`, link: `hm-${id}-${index}`, address },
+        plug: { netns: hostNetns(id, name), link: hostLink(id, index), address },
         cgroup: hostCgroup(`hm-e2e-${id}-${name}`),
         layout,
         dir,
