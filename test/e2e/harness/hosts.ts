@@ -326,7 +326,8 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     `sshd of host ${host.name} on ${host.address}:22`,
     () => {
       if (sshd.exitCode !== null) throw new Error(`sshd of host ${host.name} exited: ${tail(join(machine.dir, 'host.log'), 5)}`);
-      return spawnSync('ssh', [`root@${host.address}`, 'true'], { env: operatorEnv, timeout: 10_000 }).status === 0;
+      // A login and the SFTP subsystem (internal-sftp): no login shell, whose setup could block the probe.
+      return spawnSync('sftp', ['-b', '-', `root@${host.address}`], { env: operatorEnv, input: '', timeout: 60_000 }).status === 0;
     },
     60_000,
     200,
