@@ -8,7 +8,7 @@ import { sshClientOptions, sshdOptions, sshKeygen } from '../../helpers/sshd.js'
 import { needTool } from '../../helpers/tools.js';
 import { type HostCgroup, hostCgroup } from './cgroup.js';
 import type { Engine } from './docker.js';
-import { addressPools, assertNoForeignDaemon, dockerdArgs, type EngineLayout, engineEnv, onProcessEnd, tail, waitForEngine } from './dockerd.js';
+import { addressPools, assertNoForeignDaemon, dockerdArgs, type EngineLayout, engineEnv, onProcessEnd, releasePools, tail, waitForEngine } from './dockerd.js';
 import { createSwitch, type Plug, plug, removeSwitch, routePool, type Switch, setLink, unplug } from './hostnet.js';
 
 /**
@@ -124,6 +124,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
   const machines: Machine[] = [];
   let sw: Switch | undefined;
   let dns: ChildProcess | undefined;
+  let pools: string[] = [];
   let stopped = false;
 
   /** Synchronous, so it also works from a signal handler or at process exit. */
@@ -143,6 +144,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
     }
     dns?.kill('SIGKILL');
     if (sw) removeSwitch(sw);
+    releasePools(pools);
     // Only processes of the hosts' mount namespaces mounted anything below root; they are gone with them.
     // The hosts' image stores go in parallel: on this disk a delete waits on the device, not the CPU (3 in 10 s, not 60).
     spawnSync('sh', ['-c', 'for dir; do rm -rf -- "$dir" & done; wait', 'sh', ...machines.map((machine) => machine.dir)]);
@@ -157,7 +159,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
     const ssh = operatorSsh(join(root, 'ssh'));
     mkdirSync(operatorDir);
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    const pools = addressPools(count);
+    pools = addressPools(count);
     for (const [index, name] of names.entries()) {
       const address = `${sw.prefix}.${11 + index}`;
       const dir = join(root, name);
