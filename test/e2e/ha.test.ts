@@ -264,7 +264,19 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
 
   it('deploy-prod.ts deploys the cluster and the application to three hosts over DOCKER_HOST=ssh://', async () => {
     await timings.time('repository host set up (certificates, render, copy, compose up over ssh)', setUpRepositoryHost);
-    const deployed = await timings.time('deploy-prod.ts (3 hosts over ssh)', () => script('deploy-prod.ts', ['--skip-backup'], 1_800_000));
+    // Each step's seconds, from when its progress line came to the next one's: where the deploy spends its time.
+    const steps: [string, number][] = [];
+    const deployed = await timings.time('deploy-prod.ts (3 hosts over ssh)', () =>
+      runScriptAsync('deploy-prod.ts', ['--env', 'prod', '--env-file', stack.envFile, '--skip-backup'], {
+        root: stack.repo,
+        env: stack.scriptEnv,
+        timeoutMs: 1_800_000,
+        onStderrLine: (line) => {
+          if (/^\[\d+\/\d+\] /.test(line)) steps.push([line, Date.now()]);
+        },
+      }),
+    );
+    timings.note('deploy-prod.ts steps (seconds)', Object.fromEntries(steps.map(([line, at], i) => [line, seconds((steps[i + 1]?.[1] ?? Date.now()) - at)])));
     if (deployed.code !== 0) console.log(`ha: deploy-prod.ts failed; the hosts:\n${hostsView()}`);
     expect(deployed.code, `${deployed.stdout}\n${deployed.stderr}`).toBe(0);
     await waitFor(
