@@ -213,7 +213,11 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     // The repository host's name resolves on every host through the hosts' DNS (docs/ha.md: "by DNS or /etc/hosts"):
     // without an answering repository every restore_command of a standby waits a minute (archive-get's archive-timeout).
     hosts = await timings.time('hosts up (3 db hosts and the repository host)', () =>
-      startHosts(4, { names: [...HOST_NAMES, REPOSITORY_HOST], dns: { 'pgbackrest-repo': REPOSITORY_HOST } }),
+      startHosts(4, {
+        names: [...HOST_NAMES, REPOSITORY_HOST],
+        // The repository host dials each member's pgBackRest server as <host>.pgbackrest-db (docs/ha.md).
+        dns: { 'pgbackrest-repo': REPOSITORY_HOST, ...Object.fromEntries(HOST_NAMES.map((name) => [`${name}.pgbackrest-db`, name])) },
+      }),
     );
     const [first, ...others] = hosts.hosts as [Host, ...Host[]];
     images = await timings.time(`images on ${first.name} (import + build)`, async () => {
@@ -485,6 +489,21 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
       sampling = false;
       await sampler;
     }
+  }, 900_000);
+
+  it("e. the repository host (another machine) backs up whichever member leads, over the hosts' network", async () => {
+    const leader = (await leaderHost()) as Host;
+    const backup = byName(REPOSITORY_HOST) as Host;
+    const repo = docker(backup.local, ['ps', '-q', '--filter', 'label=com.docker.compose.service=pgbackrest-repo']).trim();
+    const pgbackrest = (args: string[]) => dockerProbe(backup.local, ['exec', repo, 'pgbackrest', '--stanza=healthmate', ...args]);
+    const created = pgbackrest(['stanza-create']);
+    expect(created.code, `stanza-create: ${created.stdout}${created.stderr}`).toBe(0);
+    const startedAt = Date.now();
+    const full = pgbackrest(['--type=full', 'backup']);
+    expect(full.code, `backup: ${full.stdout}${full.stderr}`).toBe(0);
+    const info = JSON.parse(pgbackrest(['info', '--output=json']).stdout) as { backup: { type: string; database: { id: number } }[] }[];
+    expect(info[0]?.backup.map((b) => b.type)).toEqual(['full']);
+    report('e. backup from the repository host', { leader: leader.name, fullBackupSeconds: seconds(Date.now() - startedAt) });
   }, 900_000);
 
   /**
