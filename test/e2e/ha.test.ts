@@ -24,7 +24,8 @@ import { Timings } from './harness/timings.js';
  *   b. it boots again and its member rejoins as a replica by itself;
  *   c. a planned switchover with db-cluster.ts --switchover;
  *   d. one etcd member lost (still writable), two lost (the leader demotes: writes refused,
- *      never two leaders), both back (writable again).
+ *      never two leaders), both back (writable again);
+ *   e. the pgBackRest repository host (a fourth machine) backs up whichever member leads.
  * After each, every write the clients saw acknowledged is on the leader. The figures are
  * printed and kept in timings-ha.json (docs/e2e.md).
  */
