@@ -329,7 +329,8 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     () => {
       if (sshd.exitCode !== null) throw new Error(`sshd of host ${host.name} exited: ${tail(join(machine.dir, 'host.log'), 5)}`);
       // A login and the SFTP subsystem (internal-sftp): no login shell, whose setup could block the probe.
-      return spawnSync('sftp', ['-b', '-', `root@${host.address}`], { env: operatorEnv, input: '', timeout: 60_000 }).status === 0;
+      // -S ssh: the operator's ssh on PATH (its config and keys), not the one sftp was built with.
+      return spawnSync('sftp', ['-S', 'ssh', '-b', '-', `root@${host.address}`], { env: operatorEnv, input: '', timeout: 60_000 }).status === 0;
     },
     60_000,
     200,
