@@ -1,4 +1,4 @@
-import { deriveBackup } from './backup/deriver.js';
+import { backupHostValues, deriveBackup } from './backup/deriver.js';
 import { clusterTargetFiles, clusterValues, deriveCluster } from './cluster/deriver.js';
 import { deriveStack } from './compose/deriver.js';
 import { hostSetupFiles } from './compose/host-setup.js';
@@ -21,6 +21,8 @@ registerDeriver('cluster', deriveCluster);
 registerDeriver('k8s', deriveK8s);
 // Each host's own values: its etcd and Patroni member, endpoints, TLS folders, published ports.
 registerHostDeriver('cluster', clusterValues);
+// Each db host's pgBackRest server on its own address, where the repository host dials it.
+registerHostDeriver('backup', backupHostValues);
 // A host's bundle holds the compose services of its roles, and only what they read.
 registerHostFilter('stack', composeForRoles);
 // up.sh's owner list and host setup, from the same compose labels the deploy reads.

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterPublishAllowance, clusterValues } from '../../scripts/lib/cluster/deriver.js';
+import { backupHostValues } from '../../scripts/lib/backup/deriver.js';
+import { clusterValues, dbHostPublishAllowance } from '../../scripts/lib/cluster/deriver.js';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { checkPolicy } from '../../scripts/lib/compose/policy.js';
 import { dbHosts, firstDbHost } from '../../scripts/lib/env/inventory.js';
@@ -63,6 +64,7 @@ describe('cluster configs rendered from the inventory', () => {
     const ports = (name: string) => compose.services.find((s) => s.name === name)?.ports.map((p) => p.raw);
     expect(ports('etcd')).toEqual(['127.0.0.1::2379', '127.0.0.1::2380', '127.0.0.1::2381']);
     expect(ports('postgres')).toEqual(['127.0.0.1::5432', '127.0.0.1::8008']);
+    expect(ports('pgbackrest')).toEqual(['127.0.0.1:8432:8432']);
     // Every service says which host role runs it.
     expect(compose.services.filter((s) => !['db', 'app'].includes(s.labels['io.healthmate.role'] ?? '')).map((s) => s.name)).toEqual([]);
   });
@@ -89,12 +91,14 @@ describe('cluster configs rendered from the inventory', () => {
       '10.0.0.11:2380:2380',
       '10.0.0.11:2381:2381',
     ]);
+    // Its pgBackRest server too: the repository host, another machine, dials each db host there.
+    expect(compose.services.find((s) => s.name === 'pgbackrest')?.ports.map((p) => p.raw)).toEqual(['10.0.0.11:8432:8432']);
     const host = firstDbHost(env.inventory);
-    const allowance = clusterPublishAllowance(env, host);
+    const allowance = dbHostPublishAllowance(env, host);
     expect(allowance?.address).toBe('10.0.0.11');
     const options = { bundleFiles: listBundle(dir), secretValues: registeredSecrets() };
     expect(checkPolicy(compose, { ...options, ...(allowance ? { onAddress: allowance } : {}) })).toEqual([]);
-    expect(checkPolicy(compose, options).map((f) => f.service)).toEqual(['etcd', 'etcd', 'etcd', 'postgres', 'postgres']);
+    expect(checkPolicy(compose, options).map((f) => f.service)).toEqual(['etcd', 'etcd', 'etcd', 'postgres', 'postgres', 'pgbackrest']);
   });
 
   it('per host: each member its own name, endpoint and TLS folders; a joining member lists the members before it', () => {
@@ -102,11 +106,27 @@ describe('cluster configs rendered from the inventory', () => {
     const [one, two, three] = dbHosts(env.inventory).map((h) => clusterValues(env, h));
     expect(two).toMatchObject({ CLUSTER_MEMBER_NAME: 'db2', CLUSTER_POSTGRES_ENDPOINT: '10.0.0.12', CLUSTER_PUBLISH_POSTGRES: '10.0.0.12:5432:5432' });
     expect(two?.CLUSTER_ETCD_TLS_DIR).toMatch(/\/cluster\/tls\/db2\/etcd$/);
+    // Each db host's pgBackRest server on its own address (PGBACKREST_DB_PUBLISH_ADDRESS is for a host without one).
+    expect(dbHosts(env.inventory).map((h) => backupHostValues(env, h).PGBACKREST_DB_PUBLISH)).toEqual([
+      '10.0.0.11:8432:8432',
+      '10.0.0.12:8432:8432',
+      '10.0.0.13:8432:8432',
+    ]);
     expect([one, two, three].map((v) => v?.ETCD_INITIAL_CLUSTER)).toEqual([
       'db1=https://10.0.0.11:2380',
       'db1=https://10.0.0.11:2380,db2=https://10.0.0.12:2380',
       'db1=https://10.0.0.11:2380,db2=https://10.0.0.12:2380,db3=https://10.0.0.13:2380',
     ]);
+  });
+
+  it('one host without an address: its pgBackRest server on PGBACKREST_DB_PUBLISH_ADDRESS, which the policy allows for that port only', () => {
+    const { env, dir } = render({ PGBACKREST_DB_PUBLISH_ADDRESS: '10.0.0.5' });
+    const compose = readCompose(join(dir, 'docker-compose.yml'));
+    expect(compose.services.find((s) => s.name === 'pgbackrest')?.ports.map((p) => p.raw)).toEqual(['10.0.0.5:8432:8432']);
+    const allowance = dbHostPublishAllowance(env, firstDbHost(env.inventory));
+    expect(allowance).toEqual({ address: '10.0.0.5', ports: { pgbackrest: [8432] } });
+    const options = { bundleFiles: listBundle(dir), secretValues: registeredSecrets() };
+    expect(checkPolicy(compose, { ...options, ...(allowance ? { onAddress: allowance } : {}) })).toEqual([]);
   });
 
   it('refuses a db host address that is a DNS name, and a leader key that could expire between two loops', () => {

@@ -37,6 +37,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Run the script from this copy of the repo (see repoCopy) instead of REPO. */
   root?: string;
+  /** Called with each whole line of stderr as it comes (progress, timed by the caller). */
+  onStderrLine?: (line: string) => void;
 }
 
 /**
@@ -120,8 +122,13 @@ function spawnSettled(what: string, command: string, args: string[], options: Om
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
     });
+    let partial = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
+      if (!options.onStderrLine) return;
+      const lines = (partial + d).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) options.onStderrLine(line);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {

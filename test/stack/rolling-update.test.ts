@@ -3,9 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMPOSE_V1, composeBase } from '../../scripts/lib/compose/engine.js';
-import type { DeployContext } from '../../scripts/lib/deploy/context.js';
 import { inspectContainers, serviceContainers, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
-import { rollingUpdate } from '../../scripts/lib/deploy/rollout.js';
+import { type RolloutContext, rollingUpdate } from '../../scripts/lib/deploy/rollout.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 import { privateEngine } from './engine.js';
@@ -52,9 +51,8 @@ function project(service: 'backend' | 'worker', healthTimeout = 600) {
     );
   };
   const values = { COMPOSE_PROJECT_NAME: name, BACKEND_HEALTH_TIMEOUT: healthTimeout, BACKEND_STOP_GRACE: '1s' };
-  const host = { kind: 'local' };
-  const target = { host: { name: 'main' }, engine: host, compose: composeBase(COMPOSE_V1, name, file) };
-  const ctx = { plan: { env: { values } }, target, host } as unknown as DeployContext;
+  // Typed: a field the update starts to read, or one that moves, fails the typecheck here.
+  const ctx: RolloutContext = { plan: { env: { values } }, target: { compose: composeBase(COMPOSE_V1, name, file) } };
   const containers = () => serviceContainers(name, service);
   /** The release running before the update: `replicas` healthy containers. */
   const first = async (replicas: number): Promise<string[]> => {

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
+import type { InventoryHost } from '../env/inventory.js';
+import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
-import { PGBACKREST_CONTAINER_PATHS, pgbackrestDbNames, pgbackrestImages, pgbackrestTlsDir } from '../pgbackrest/layout.js';
+import { PGBACKREST_CONTAINER_PATHS, pgbackrestDbNames, pgbackrestDbPublishAddress, pgbackrestImages, pgbackrestTlsDir } from '../pgbackrest/layout.js';
 import { repoRoot } from '../render/bundle.js';
 import type { Deriver } from '../render/derived.js';
 
@@ -28,6 +30,13 @@ export const deriveBackup: Deriver = (env) => {
     secretFiles,
   };
 };
+
+/** A host's own backup values: the compose port line of its pgBackRest server (IPv6 in brackets). */
+export function backupHostValues(env: LoadedEnv, host: InventoryHost): Record<string, string> {
+  const address = pgbackrestDbPublishAddress(env, host);
+  const port = env.values.PGBACKREST_DB_PORT;
+  return { PGBACKREST_DB_PUBLISH: `${address.includes(':') ? `[${address}]` : address}:${port}:${port}` };
+}
 
 /**
  * The repository host's pgN-* lines: one block per db host's pgBackRest server (`names`), the same

@@ -3,6 +3,7 @@ import { dbHosts, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { BadInputError } from '../errors.js';
 import { clusterCaDir, clusterTlsDir, statePaths } from '../paths.js';
+import { pgbackrestDbPublishAddress } from '../pgbackrest/layout.js';
 import type { BundleExtra, Deriver } from '../render/derived.js';
 import { writeYaml } from '../yaml-data.js';
 import {
@@ -76,10 +77,16 @@ export function clusterValues(env: LoadedEnv, host: InventoryHost): Record<strin
   return values;
 }
 
-/** What the compose policy lets a host publish beyond loopback: a db host's cluster ports, on its address. */
-export function clusterPublishAllowance(env: LoadedEnv, host: Pick<InventoryHost, 'address' | 'roles'>): AddressPorts | undefined {
-  if (!host.address || !host.roles.includes('db')) return undefined;
-  return { address: host.address, ports: publishedClusterPorts(env.values) };
+/**
+ * What the compose policy lets a db host publish beyond loopback: its cluster ports and its pgBackRest
+ * server on its address (the other hosts and the repository host dial them there); without an
+ * address, only the pgBackRest server, on PGBACKREST_DB_PUBLISH_ADDRESS.
+ */
+export function dbHostPublishAllowance(env: LoadedEnv, host: Pick<InventoryHost, 'address' | 'roles'>): AddressPorts | undefined {
+  if (!host.roles.includes('db')) return undefined;
+  const pgbackrest = { pgbackrest: [env.values.PGBACKREST_DB_PORT] };
+  const address = pgbackrestDbPublishAddress(env, host);
+  return { address, ports: host.address ? { ...publishedClusterPorts(env.values), ...pgbackrest } : pgbackrest };
 }
 
 /** Patroni refuses a loop that cannot renew the leader key in time: ttl ≥ loop_wait + 2 × retry_timeout. */

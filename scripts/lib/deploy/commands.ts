@@ -11,7 +11,7 @@ import type { DeployContext } from './context.js';
 import { formatCommand } from './plan.js';
 
 /** Runs a compose subcommand of the live stack, showing its output (redacted). */
-export async function compose(ctx: DeployContext, args: string[], composeArgs = ctx.target.compose): Promise<void> {
+export async function compose(ctx: { target: Pick<DeployContext['target'], 'compose'> }, args: string[], composeArgs = ctx.target.compose): Promise<void> {
   const [command, ...rest] = [...composeArgs, ...args];
   log.debug(formatCommand([...composeArgs, ...args]));
   const result = await $({ quiet: true, nothrow: true })`${command} ${rest}`;

@@ -14,6 +14,12 @@ import { serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js
 import { hostRun } from './host.js';
 import { APP_DATASTORES } from './plan-hosts.js';
 
+/** What a rolling update reads of the deploy: the project, the health and stop timings, the host's compose command. */
+export interface RolloutContext {
+  plan: { env: { values: Pick<DeployContext['plan']['env']['values'], 'COMPOSE_PROJECT_NAME' | 'BACKEND_HEALTH_TIMEOUT' | 'BACKEND_STOP_GRACE'> } };
+  target: Pick<DeployContext['target'], 'compose'>;
+}
+
 /** HAProxy (healthy once a leader takes writes through it) and Redis, before the migrations and the backend. */
 export async function datastores(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['up', '-d', '--no-deps', ...APP_DATASTORES]);
@@ -30,7 +36,7 @@ export async function migrate(ctx: DeployContext): Promise<void> {
   await compose(ctx, ['run', '--rm', '--no-deps', '-T', 'backend', ...migrationArgv(ctx.plan.env)]);
 }
 
-export async function reloadNginx(ctx: DeployContext): Promise<void> {
+export async function reloadNginx(ctx: Pick<RolloutContext, 'target'>): Promise<void> {
   // Right after `up -d nginx` (first deploy) the master may not have written its pid file yet.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -51,7 +57,7 @@ export async function reloadNginx(ctx: DeployContext): Promise<void> {
  * service name), stop the old ones gracefully, reload again. An unhealthy new
  * container is removed and the old ones keep serving.
  */
-export async function rollingUpdate(ctx: DeployContext, service: 'backend' | 'worker', replicas: number): Promise<void> {
+export async function rollingUpdate(ctx: RolloutContext, service: 'backend' | 'worker', replicas: number): Promise<void> {
   const project = ctx.plan.env.values.COMPOSE_PROJECT_NAME;
   const old = await serviceContainers(project, service);
   log.info(`  ${service}: ${old.length} running, starting ${replicas} new`);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { dbHosts } from '../env/inventory.js';
+import { dbHosts, type InventoryHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import type { StatePaths } from '../paths.js';
 
@@ -47,4 +47,13 @@ export function pgbackrestDbNames(env: Pick<LoadedEnv, 'inventory' | 'values'>):
   const hosts = dbHosts(env.inventory);
   const base = env.values.PGBACKREST_DB_HOST;
   return hosts.length <= 1 ? [base] : hosts.map((h) => `${h.name}.${base}`);
+}
+
+/**
+ * The host address a db host publishes its pgBackRest server on, for the repository host (another
+ * machine) to dial: the host's inventory address when it has one (each host its own), else
+ * PGBACKREST_DB_PUBLISH_ADDRESS (loopback for one machine).
+ */
+export function pgbackrestDbPublishAddress(env: Pick<LoadedEnv, 'values'>, host: Pick<InventoryHost, 'address' | 'roles'>): string {
+  return host.address && host.roles.includes('db') ? host.address : env.values.PGBACKREST_DB_PUBLISH_ADDRESS;
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inPool, writeDockerdRecord } from '../../helpers/harness-records.js';
 import { waitFor } from '../../helpers/net.js';
@@ -36,27 +36,56 @@ export function assertNoForeignDaemon(): void {
   }
 }
 
-/**
- * Each daemon takes a /20 of 198.18.0.0/16 for its /24 networks that no route on this host
- * uses yet, so two private daemons (two vitest workers, another suite) do not route the same
- * subnet through two bridges. Each vitest worker draws from its own quarter first, so two
- * daemons starting at the same moment do not pick the same free slice. The `count` slices
- * returned are distinct (the daemons of several hosts at once).
- */
-export function addressPools(count: number): string[] {
-  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout ?? '';
-  const used = new Set([...routes.matchAll(/^198\.18\.(\d+)\./gm)].map((m) => Math.floor(Number(m[1]) / 16)));
-  const worker = Number(process.env.VITEST_POOL_ID ?? 0);
-  const pools: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const free = [...Array(16).keys()].filter((slice) => !used.has(slice));
-    const preferred = free.filter((slice) => slice % 4 === worker % 4);
-    const choices = preferred.length > 0 ? preferred : free.length > 0 ? free : [...Array(16).keys()];
-    const slice = choices[Math.floor(Math.random() * choices.length)] as number;
-    used.add(slice);
-    pools.push(`198.18.${slice * 16}.0/20`);
+/** Claims of /20 slices, one file per slice naming the process that holds it (tmpfs: gone with a reboot). */
+const POOL_CLAIMS = '/run/healthmate-test-pools';
+
+/** Claims `slice` for this process; a claim whose process is gone is taken over. */
+function claimSlice(slice: number, claims: string): boolean {
+  mkdirSync(claims, { recursive: true });
+  const file = join(claims, String(slice));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      const owner = Number(existsSync(file) ? readFileSync(file, 'utf8') : 0);
+      if (owner === process.pid || (owner > 0 && isAlive(owner))) return false;
+      rmSync(file, { force: true });
+    }
   }
-  return pools;
+  return false;
+}
+
+/** Gives back slices addressPools() claimed, once their daemons and bridges are gone. */
+export function releasePools(pools: string[], claims = POOL_CLAIMS): void {
+  for (const pool of pools) {
+    const file = join(claims, String(Number(pool.split('.')[2]) / 16));
+    if (existsSync(file) && Number(readFileSync(file, 'utf8')) === process.pid) rmSync(file, { force: true });
+  }
+}
+
+/**
+ * Each daemon takes a /20 of 198.18.0.0/16 for its /24 networks, so two private daemons (two
+ * vitest workers, another suite) never route the same subnet through two bridges, nor remove
+ * each other's bridges at stop. A slice is taken when a route on this host uses it, or when a
+ * live process claimed it (a daemon has no route before its first network). The `count`
+ * slices returned are distinct (the daemons of several hosts at once); releasePools gives
+ * them back.
+ */
+export function addressPools(count: number, claims = POOL_CLAIMS): string[] {
+  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  const routed = new Set([...routes.matchAll(/^198\.18\.(\d+)\./gm)].map((m) => Math.floor(Number(m[1]) / 16)));
+  const candidates = [...Array(16).keys()].filter((slice) => !routed.has(slice)).sort(() => Math.random() - 0.5);
+  const slices: number[] = [];
+  for (const slice of candidates) if (slices.length < count && claimSlice(slice, claims)) slices.push(slice);
+  if (slices.length < count) {
+    releasePools(
+      slices.map((slice) => `198.18.${slice * 16}.0/20`),
+      claims,
+    );
+    throw new Error(`no free /20 of 198.18.0.0/16 for ${count} private Docker daemon(s): other daemons hold the rest (${claims}).`);
+  }
+  return slices.map((slice) => `198.18.${slice * 16}.0/20`);
 }
 
 /** Where a private daemon keeps its state, its socket and its log. */
@@ -206,6 +235,7 @@ export async function startDockerd(): Promise<Dockerd> {
     unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
     removeBridgesIn(pool);
+    releasePools([pool]);
   };
   const unregister = onProcessEnd(stopSync);
   const stop = async (): Promise<void> => stopSync();

@@ -3,11 +3,12 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { basename, join } from 'node:path';
 import { writeHostsRecord } from '../../helpers/harness-records.js';
 import { waitFor } from '../../helpers/net.js';
+import { REPO } from '../../helpers/run.js';
 import { sshClientOptions, sshdOptions, sshKeygen } from '../../helpers/sshd.js';
 import { needTool } from '../../helpers/tools.js';
 import { type HostCgroup, hostCgroup } from './cgroup.js';
 import type { Engine } from './docker.js';
-import { addressPools, assertNoForeignDaemon, dockerdArgs, type EngineLayout, engineEnv, onProcessEnd, tail, waitForEngine } from './dockerd.js';
+import { addressPools, assertNoForeignDaemon, dockerdArgs, type EngineLayout, engineEnv, onProcessEnd, releasePools, tail, waitForEngine } from './dockerd.js';
 import { createSwitch, type Plug, plug, removeSwitch, routePool, type Switch, setLink, unplug } from './hostnet.js';
 
 /**
@@ -69,6 +70,12 @@ export interface Hosts {
 export interface HostsOptions {
   /** Host names (hostnames, folders); default a, b, c, … */
   names?: string[];
+  /**
+   * Names the hosts' DNS resolves, each to a host (by its name): a DNS server on the
+   * operator's address (dns.ts) becomes every host's resolver (its /etc/resolv.conf), as a
+   * private network's resolver would be. Every other name gets NXDOMAIN at once.
+   */
+  dns?: Record<string, string>;
 }
 
 /** One host's fixed parts; `holder` is the pid of its current boot's init. */
@@ -82,6 +89,8 @@ interface Machine {
   run: string;
   sshdConfig: string;
   holder: number;
+  /** The resolv.conf its init mounts over /etc/resolv.conf (the hosts' DNS), if any. */
+  resolvConf?: string;
   /** dockerd of the current boot, to notice it dying at start. */
   dockerd?: ChildProcess;
 }
@@ -89,7 +98,8 @@ interface Machine {
 const hostNetns = (id: string, name: string): string => `hm-e2e-${id}-${name}`;
 const hostLink = (id: string, index: number): string => `hm-${id}-${index}`;
 
-const HOLDER = 'hostname "$1" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=0755 tmpfs "$4" && exec sleep infinity';
+const HOLDER =
+  'hostname "$1" && mount --bind "$2" "$3" && mount -t tmpfs -o mode=0755 tmpfs "$4" && { [ -z "$5" ] || mount --bind "$5" /etc/resolv.conf; } && exec sleep infinity';
 
 export async function startHosts(count: number, options: HostsOptions = {}): Promise<Hosts> {
   assertNoForeignDaemon();
@@ -113,6 +123,8 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
   });
   const machines: Machine[] = [];
   let sw: Switch | undefined;
+  let dns: ChildProcess | undefined;
+  let pools: string[] = [];
   let stopped = false;
 
   /** Synchronous, so it also works from a signal handler or at process exit. */
@@ -130,7 +142,9 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
       }
       unplug(machine.plug);
     }
+    dns?.kill('SIGKILL');
     if (sw) removeSwitch(sw);
+    releasePools(pools);
     // Only processes of the hosts' mount namespaces mounted anything below root; they are gone with them.
     // The hosts' image stores go in parallel: on this disk a delete waits on the device, not the CPU (3 in 10 s, not 60).
     spawnSync('sh', ['-c', 'for dir; do rm -rf -- "$dir" & done; wait', 'sh', ...machines.map((machine) => machine.dir)]);
@@ -145,7 +159,7 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
     const ssh = operatorSsh(join(root, 'ssh'));
     mkdirSync(operatorDir);
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    const pools = addressPools(count);
+    pools = addressPools(count);
     for (const [index, name] of names.entries()) {
       const address = `${sw.prefix}.${11 + index}`;
       const dir = join(root, name);
@@ -199,6 +213,12 @@ export async function startHosts(count: number, options: HostsOptions = {}): Pro
       ssh.trust(address, readFileSync(join(dir, 'ssh', 'host_ed25519.pub'), 'utf8'));
       plug(sw, machine.plug);
       routePool(sw, pool, address);
+    }
+    if (options.dns) {
+      const resolvConf = join(root, 'resolv.conf');
+      writeFileSync(resolvConf, `nameserver ${sw.prefix}.1\noptions timeout:1 attempts:2\n`);
+      dns = await startDns(`${sw.prefix}.1`, options.dns, machines);
+      for (const machine of machines) machine.resolvConf = resolvConf;
     }
     // Boots run one after another: each dockerd start is a burst of work on two cores.
     for (const machine of machines) await boot(machine, operatorDir, ssh.env);
@@ -283,6 +303,7 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     machine.disk,
     operatorDir,
     machine.run,
+    machine.resolvConf ?? '',
   ]);
   machine.holder = init.pid as number;
   await waitFor(
@@ -307,11 +328,41 @@ async function boot(machine: Machine, operatorDir: string, operatorEnv: NodeJS.P
     `sshd of host ${host.name} on ${host.address}:22`,
     () => {
       if (sshd.exitCode !== null) throw new Error(`sshd of host ${host.name} exited: ${tail(join(machine.dir, 'host.log'), 5)}`);
-      return spawnSync('ssh', [`root@${host.address}`, 'true'], { env: operatorEnv, timeout: 10_000 }).status === 0;
+      // A login and the SFTP subsystem (internal-sftp): no login shell, whose setup could block the probe.
+      // -S ssh: the operator's ssh on PATH (its config and keys), not the one sftp was built with.
+      return spawnSync('sftp', ['-S', 'ssh', '-b', '-', `root@${host.address}`], { env: operatorEnv, input: '', timeout: 60_000 }).status === 0;
     },
     60_000,
     200,
   );
+}
+
+/** dns.ts on the operator's address, its records naming hosts; resolves once it listens. */
+async function startDns(listen: string, records: Record<string, string>, machines: Machine[]): Promise<ChildProcess> {
+  const args = Object.entries(records).flatMap(([name, hostName]) => {
+    const machine = machines.find((m) => m.host.name === hostName);
+    if (!machine) throw new Error(`dns: ${name} names host ${hostName}, which is not one of these hosts.`);
+    return ['--record', `${name}=${machine.host.address}`];
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'dns.ts'), '--listen', listen, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: REPO,
+  });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk) => {
+      output += chunk;
+      if (output.includes('listening')) resolve();
+    });
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.on('exit', (code) => reject(new Error(`the hosts' DNS server on ${listen} exited (${code}): ${output.trim()}`)));
+  });
+  // It must not keep the test process alive; stop() ends it, and it exits when its stdin closes.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  return child;
 }
 
 /**

@@ -11,10 +11,9 @@
  * Its stdin is a pipe from the test: when the test process dies (a killed run, a timed-out
  * worker), the pipe closes and the generator exits at once instead of loading a dead stack.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { Agent, request } from 'node:https';
-import { parseArgs } from 'node:util';
+import { request } from 'node:https';
+import { generatorArgs, runUntilStopped } from './generator.js';
 
 export interface LoadReport {
   /** Logical requests (a retried request counts once). */
@@ -35,22 +34,8 @@ export interface LoadReport {
   durationSeconds: number;
 }
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    ca: { type: 'string' },
-    connect: { type: 'string', default: '127.0.0.1' },
-    concurrency: { type: 'string', default: '4' },
-    'pause-ms': { type: 'string', default: '10' },
-    'timeout-ms': { type: 'string', default: '10000' },
-  },
-});
-if (!values.url || !values.ca) throw new Error('usage: loadgen.ts --url <https url> --ca <ca.pem> [--connect 127.0.0.1]');
-const target = new URL(values.url);
-const timeoutMs = Number(values['timeout-ms']);
-const pauseMs = Number(values['pause-ms']);
-const ca = readFileSync(values.ca);
-const agent = new Agent({ keepAlive: true, maxSockets: Number(values.concurrency), ca });
+const args = generatorArgs('loadgen.ts', { concurrency: 4, pauseMs: 10 });
+const { target, ca, agent, timeoutMs } = args;
 
 const report: LoadReport = {
   requests: 0,
@@ -77,7 +62,7 @@ function once(fresh = false): Promise<Outcome> {
     let gotResponse = false;
     const req = request(
       {
-        host: values.connect,
+        host: args.connect,
         port: target.port || 443,
         path: `${target.pathname}${target.search}`,
         method: 'GET',
@@ -141,27 +126,5 @@ async function one(): Promise<void> {
   report.rawFailed++;
 }
 
-let running = true;
 const started = Date.now();
-process.on('SIGTERM', () => {
-  running = false;
-});
-process.on('SIGINT', () => {
-  running = false;
-});
-const parentGone = (): never => process.exit(3);
-process.stdin.on('close', parentGone);
-process.stdin.resume();
-
-async function worker(): Promise<void> {
-  while (running) {
-    await one();
-    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
-  }
-}
-
-await Promise.all(Array.from({ length: Number(values.concurrency) }, worker));
-report.durationSeconds = (Date.now() - started) / 1000;
-agent.destroy();
-process.stdout.write(`${JSON.stringify(report)}\n`);
-process.stdin.off('close', parentGone).destroy(); // nothing else keeps the process alive
+await runUntilStopped(args, one, () => ({ ...report, durationSeconds: (Date.now() - started) / 1000 }));

@@ -6,24 +6,47 @@ export interface HttpsAnswer {
   body: string;
 }
 
-/** GET over HTTPS to 127.0.0.1:port with SNI/Host `domain`, verifying the certificate against `caFile` only. */
-export function httpsGet(domain: string, port: number, path: string, caFile: string): Promise<HttpsAnswer> {
+export interface HttpsRequest {
+  /** The address to connect to. */
+  connect: string;
+  port: number;
+  path: string;
+  /** The only CA the server's certificate is verified against. */
+  caFile: string;
+  /** SNI and Host; without it the certificate must name `connect` (an IP address SAN). */
+  domain?: string;
+  method?: 'GET' | 'POST';
+  /** A JSON body. */
+  body?: string;
+  timeoutMs?: number;
+}
+
+/** One HTTPS request on a new connection; rejects on a connection error or timeout. */
+export function httpsRequest(options: HttpsRequest): Promise<HttpsAnswer> {
+  const { connect, port, path, caFile, domain, method = 'GET', body, timeoutMs = 10_000 } = options;
+  const headers: Record<string, string | number> = domain ? { host: domain } : {};
+  if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, servername: domain, headers: { host: domain }, ca: readFileSync(caFile), agent: false, timeout: 10_000 },
+      { host: connect, port, path, method, ...(domain ? { servername: domain } : {}), headers, ca: readFileSync(caFile), agent: false, timeout: timeoutMs },
       (res) => {
-        let body = '';
+        let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
-          body += chunk;
+          text += chunk;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** GET over HTTPS to `connect`:port (default 127.0.0.1) with SNI/Host `domain`, verifying the certificate against `caFile` only. */
+export function httpsGet(domain: string, port: number, path: string, caFile: string, connect = '127.0.0.1'): Promise<HttpsAnswer> {
+  return httpsRequest({ connect, port, path, caFile, domain });
 }
 
 export async function getJson<T>(url: string): Promise<T> {

@@ -37,7 +37,7 @@ export const E2E_DOMAIN = 'api.healthmate-e2e.org';
  * take it from the top of this daemon's address slice, which the daemon's own
  * allocations (from the bottom) do not reach in one run.
  */
-function monitoringSubnet(daemon: Dockerd): string {
+function monitoringSubnet(daemon: StackEngine): string {
   const third = Number(daemon.pool.split('.')[2]) + 15;
   return `198.18.${third}.0/24`;
 }
@@ -50,7 +50,14 @@ export interface StackOptions {
   edit?: Record<string, (text: string) => string>;
 }
 
-export async function prepareStack(daemon: Dockerd, images: StandInImages, options: StackOptions): Promise<Stack> {
+/**
+ * What a stack needs of where it runs: a folder for the operator's files, the address slice
+ * whose top /24 becomes the monitoring subnet, and the scripts' environment (a private
+ * daemon's DOCKER_HOST; for e2e hosts the operator's, the HOST_ lines naming the engines).
+ */
+export type StackEngine = Pick<Dockerd, 'root' | 'pool' | 'env'>;
+
+export async function prepareStack(daemon: StackEngine, images: StandInImages, options: StackOptions): Promise<Stack> {
   const base = join(daemon.root, `stack-${options.env}`);
   const repo = join(base, 'repo');
   mkdirSync(repo, { recursive: true });
@@ -120,7 +127,7 @@ function setEnvFileValues(file: string, values: Record<string, string>): void {
   writeFileSync(file, text, { mode: 0o600 });
 }
 
-export function composeProbe(daemon: Dockerd, args: string[]): { code: number; stdout: string; stderr: string } {
+export function composeProbe(daemon: Pick<Dockerd, 'env'>, args: string[]): { code: number; stdout: string; stderr: string } {
   const result = spawnSync('docker-compose', args, { env: daemon.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
 }

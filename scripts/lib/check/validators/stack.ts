@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { manifestHost } from '../../bundle-folder.js';
-import { clusterPublishAllowance } from '../../cluster/deriver.js';
+import { dbHostPublishAllowance } from '../../cluster/deriver.js';
 import { capacityProblem } from '../../compose/capacity.js';
 import { composeConfig, detectCompose } from '../../compose/engine.js';
 import { readCompose } from '../../compose/model.js';
@@ -33,7 +33,7 @@ export const composePolicyValidator: Validator = {
     const model = readCompose(join(bundleDir, COMPOSE_FILE));
     // The host the bundle is for (its MANIFEST.json); a whole-stack bundle carries the first db host's values.
     const host = manifestHost(bundleDir) ?? firstDbHost(env.inventory);
-    const onAddress = clusterPublishAllowance(env, { roles: host.roles as InventoryHost['roles'], ...(host.address ? { address: host.address } : {}) });
+    const onAddress = dbHostPublishAllowance(env, { roles: host.roles as InventoryHost['roles'], ...(host.address ? { address: host.address } : {}) });
     return checkPolicy(model, { bundleFiles: files, secretValues, ...(onAddress ? { onAddress } : {}) }).map((f): Problem => {
       const message = f.service ? `service ${f.service} ${f.message}` : f.message;
       return f.severity === 'error' ? error(message, COMPOSE_FILE) : warning(message, COMPOSE_FILE);

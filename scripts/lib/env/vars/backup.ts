@@ -74,7 +74,7 @@ export const backupVars = {
   PGBACKREST_DB_PORT: v.port({ description: "TLS port of the database host's pgBackRest server.", default: '8432' }),
   PGBACKREST_DB_PUBLISH_ADDRESS: v.str({
     description:
-      'Host address the database host publishes its pgBackRest port on for the repository host (its private-network address; 127.0.0.1 for a single host).',
+      'Host address the database host publishes its pgBackRest port on for the repository host, when the inventory gives the host no address= (with one, each db host publishes on its own); 127.0.0.1 when both run on one machine.',
     pattern: /^[0-9a-f.:]+$/,
     patternHint: 'must be an IP address',
     default: '127.0.0.1',

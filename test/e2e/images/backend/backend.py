@@ -119,6 +119,49 @@ def lookup(host, port, seconds):
     return found
 
 
+def connect(database_url, **options):
+    """A psycopg2 connection to a DATABASE_URL-style URL (SQLAlchemy driver prefixes allowed),
+    bounded in time: the name lookup (libpq's own has no timeout) and the connect."""
+    import psycopg2
+
+    url = database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
+    parsed = urlparse(url)
+    address = lookup(parsed.hostname, parsed.port or 5432, Dependencies.LOOKUP_SECONDS)
+    return psycopg2.connect(url, hostaddr=address, connect_timeout=3, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2, **options)
+
+
+class Markers:
+    """Rows the e2e HA drill writes and reads through nginx (test/e2e/ha.test.ts): each POST commits
+    one id through DATABASE_URL (HAProxy's write port, the Patroni leader) and answers 201 only once
+    the commit returned, so every 201 the client sees is a row the database acknowledged; GET /latest
+    reads through DATABASE_READ_URL (the replicas). One connection per request, as a pool after a
+    failover would reconnect; no statement_timeout: cancelling a commit that waits for the
+    synchronous standby would report success for a row only the old leader has. The table is the
+    test's (e2e_markers); without it every call answers 503."""
+
+    @staticmethod
+    def write(marker):
+        db = connect(setting("DATABASE_URL"))
+        try:
+            with db.cursor() as cursor:
+                cursor.execute("INSERT INTO e2e_markers (id) VALUES (%s)", (marker,))
+            # Returns once the leader (and its synchronous standby) committed, else raises.
+            db.commit()
+        finally:
+            db.close()
+
+    @staticmethod
+    def latest():
+        db = connect(setting("DATABASE_READ_URL") or setting("DATABASE_URL"))
+        try:
+            with db.cursor() as cursor:
+                cursor.execute("SELECT coalesce(max(id), 0), count(*), pg_is_in_recovery() FROM e2e_markers")
+                highest, count, replica = cursor.fetchone()
+            return {"max": highest, "count": count, "replica": replica}
+        finally:
+            db.close()
+
+
 class Dependencies:
     """Checks the database and Redis every second in the background, so /health
     under load costs nothing and never piles up connections, and a dependency that
@@ -163,15 +206,9 @@ class Dependencies:
 
     def check_database(self):
         try:
-            import psycopg2
-
             if self.db is None or self.db.closed:
-                url = self.database_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgresql+psycopg2://", "postgresql://")
-                parsed = urlparse(url)
-                # libpq's own lookup has no timeout: connect to the address found in time.
-                address = lookup(parsed.hostname, parsed.port or 5432, self.LOOKUP_SECONDS)
                 # tcp_user_timeout: unacknowledged data (a dropped network) fails the query after 3 s.
-                self.db = psycopg2.connect(url, hostaddr=address, connect_timeout=3, tcp_user_timeout=3000, keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
+                self.db = connect(self.database_url, tcp_user_timeout=3000)
                 self.db.autocommit = True
             with self.db.cursor() as cursor:
                 cursor.execute("SELECT 1")
@@ -242,6 +279,19 @@ class Handler(BaseHTTPRequestHandler):
                 METRICS.ingested += len(points) if isinstance(points, list) else 1
                 return path, self.reply(201, {"stored": METRICS.ingested})
             return path, self.reply(200, {"items": [{"type": "heart_rate", "value": 62}], "version": VERSION})
+        if path == "/api/v1/markers" and self.command == "POST":
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                marker = int(json.loads(self.rfile.read(length))["id"])
+                Markers.write(marker)
+                return path, self.reply(201, {"id": marker})
+            except Exception as error:
+                return path, self.reply(503, {"detail": f"{type(error).__name__}: {str(error).strip()}"})
+        if path == "/api/v1/markers/latest":
+            try:
+                return path, self.reply(200, Markers.latest())
+            except Exception as error:
+                return path, self.reply(503, {"detail": f"{type(error).__name__}: {str(error).strip()}"})
         if path == "/api/v1/chat":
             return path, self.reply(200, {"answer": "Drink water and rest.", "version": VERSION})
         return "other", self.reply(404, {"detail": "Not Found"})
