@@ -31,7 +31,7 @@ import { type PgbackrestRunner, pgbackrestError, requireSameVersion } from '../.
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
 import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
-import { REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
+import { nodeWithTsx, REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, PG_BIN, startCluster } from './cluster.js';
 
@@ -77,15 +77,11 @@ function scriptFlags(): string[] {
 function runDbScript(script: string, args: string[], env: Record<string, string> = {}): ScriptResult {
   const vars = Object.entries({ ...sideEnv('db'), ...env }).map(([k, v]) => `${k}=${v}`);
   const flags = ['--env', 'dev', '--set', `STATE_DIR=${dirs.dbState}`];
-  const result = spawnSync(
-    'runuser',
-    ['-u', 'postgres', '--', 'env', ...vars, join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'scripts', script), ...flags, ...args],
-    {
-      cwd: REPO,
-      encoding: 'utf8',
-      timeout: SCRIPT_TIMEOUT_MS,
-    },
-  );
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', 'env', ...vars, ...nodeWithTsx(join(REPO, 'scripts', script), ...flags, ...args)], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: SCRIPT_TIMEOUT_MS,
+  });
   return scriptResult(`scripts/${script} as postgres`, result, SCRIPT_TIMEOUT_MS);
 }
 
