@@ -31,7 +31,7 @@ import { type PgbackrestRunner, pgbackrestError, requireSameVersion } from '../.
 import { buildContext } from '../../scripts/lib/render/context.js';
 import { renderTemplate } from '../../scripts/lib/render/template.js';
 import { freePort, WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
-import { REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
+import { nodeWithTsx, REPO, runScript, SCRIPT_TIMEOUT_MS, type ScriptResult, scriptResult } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { type Cluster, PG_BIN, startCluster } from './cluster.js';
 
@@ -77,15 +77,11 @@ function scriptFlags(): string[] {
 function runDbScript(script: string, args: string[], env: Record<string, string> = {}): ScriptResult {
   const vars = Object.entries({ ...sideEnv('db'), ...env }).map(([k, v]) => `${k}=${v}`);
   const flags = ['--env', 'dev', '--set', `STATE_DIR=${dirs.dbState}`];
-  const result = spawnSync(
-    'runuser',
-    ['-u', 'postgres', '--', 'env', ...vars, join(REPO, 'node_modules', '.bin', 'tsx'), join(REPO, 'scripts', script), ...flags, ...args],
-    {
-      cwd: REPO,
-      encoding: 'utf8',
-      timeout: SCRIPT_TIMEOUT_MS,
-    },
-  );
+  const result = spawnSync('runuser', ['-u', 'postgres', '--', 'env', ...vars, ...nodeWithTsx(join(REPO, 'scripts', script), ...flags, ...args)], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: SCRIPT_TIMEOUT_MS,
+  });
   return scriptResult(`scripts/${script} as postgres`, result, SCRIPT_TIMEOUT_MS);
 }
 
@@ -415,6 +411,11 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
 
   it('with the repository host down, WAL waits in pg_wal (archive-push keeps retrying) and archiving catches up when it is back', async () => {
     await stopServer('repo');
+    // pgBackRest retries a refused connection until io-timeout (60 s, also how long archive-push then takes to fail).
+    // PostgreSQL's archive_command reads the include folder on every push: a short io-timeout there, while the host is down.
+    const shortTimeout = join(dirs.include as string, 'io-timeout.conf');
+    writeFileSync(shortTimeout, '[global]\nio-timeout=1\n', { mode: 0o640 });
+    chownSync(shortTimeout, 0, pgGid);
     const failures = Number(sql('SELECT failed_count FROM pg_stat_archiver'));
     sql(`INSERT INTO markers (id, note) VALUES (8, 'while the repository host was down')`);
     const segment = sql('SELECT pg_walfile_name(pg_switch_wal())');
@@ -423,11 +424,11 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     expect(sql('SELECT last_archived_wal FROM pg_stat_archiver') < segment).toBe(true);
     expect(readdirSync(join(cluster.dataDir, 'pg_wal', 'archive_status'))).toContain(`${segment}.ready`);
 
-    // pgBackRest retries a refused connection until io-timeout (60 s); a shorter one keeps the test quick.
-    const unreachable = runDbScript('verify-pitr.ts', ['--metrics-only', '--local'], { PGBACKREST_IO_TIMEOUT: '5' });
+    const unreachable = runDbScript('verify-pitr.ts', ['--metrics-only', '--local']);
     expect(unreachable.code, unreachable.stderr).toBe(1);
     expect(unreachable.stderr).toMatch(/cannot reach the other pgBackRest host/);
 
+    rmSync(shortTimeout);
     startServer('repo');
     await serverUp('repo');
     let poked = Date.now();
@@ -482,7 +483,8 @@ describe('pgBackRest with a repository host over mutual TLS', () => {
     const segment = (/(0{7}[0-9A-F]{17})-[0-9a-f]{40}\.zst$/.exec(victim) as RegExpExecArray)[1] as string;
     // Its last bytes: the cipher's final block no longer decrypts, and pgBackRest reports `invalid result <file>: ...`.
     const undo = damage(victim, statSync(victim).size - 8);
-    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: sideEnv('repo') });
+    // pgBackRest retries a failed verify job twice, the second time after job-retry-interval (15 s): retried at once here.
+    const bad = runScript('verify-pitr.ts', [...scriptFlags(), '--local'], { env: { ...sideEnv('repo'), PGBACKREST_JOB_RETRY_INTERVAL: '0' } });
     undo();
     expect(bad.code, bad.stdout + bad.stderr).toBe(1);
     expect(bad.stderr, bad.stderr).toMatch(

@@ -5,13 +5,16 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
-const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 
 /**
  * argv that runs a TypeScript file (or `--eval` code) in one node process, tsx
- * as its loader, for tests that signal the script: the tsx CLI relays a signal
- * to its child and SIGKILLs a child that has not confirmed it within 30 ms,
- * which a busy machine misses, so the script's own cleanup would not run.
+ * as its loader. runScript uses it: the tsx CLI would start a second node in
+ * front of the script (about 0.15 s more per run, hundreds of runs), and the
+ * tests that press Ctrl-C through `npx tsx` as an operator does use launch()
+ * (test/helpers/interrupt.ts). Tests that signal the script need it too: the
+ * tsx CLI relays a signal to its child and SIGKILLs a child that has not
+ * confirmed it within 30 ms, which a busy machine misses, so the script's own
+ * cleanup would not run.
  */
 export function nodeWithTsx(...args: string[]): [string, ...string[]] {
   return [process.execPath, '--import', pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, ...args];
@@ -53,11 +56,12 @@ export function overriding(base: string[], extra: string[]): string[] {
   return [...kept, ...extra];
 }
 
-/** Runs `scripts/<script>` with tsx as a user would, and returns its exit code and output. */
+/** Runs `scripts/<script>` with tsx as its loader, and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
   const root = options.root ?? REPO;
   const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
-  const result = spawnSync(TSX, [join(root, 'scripts', script), ...args], {
+  const [node, ...loader] = nodeWithTsx(join(root, 'scripts', script), ...args);
+  const result = spawnSync(node, loader, {
     cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env },
     input: options.input ?? '',
@@ -97,7 +101,8 @@ function settle(
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
-  return spawnSettled(`scripts/${script}`, TSX, [join(root, 'scripts', script), ...args], { ...options, cwd: options.cwd ?? root });
+  const [node, ...loader] = nodeWithTsx(join(root, 'scripts', script), ...args);
+  return spawnSettled(`scripts/${script}`, node, loader, { ...options, cwd: options.cwd ?? root });
 }
 
 /** Runs a command without blocking the test process; its exit code (128 + the signal's number when one killed it) and output. */

@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './net.js';
 
 /**
  * Servers that accept connections and never answer, as a hung Docker engine or SFTP server
@@ -48,6 +51,49 @@ export async function startSilentServers(): Promise<SilentServers> {
       for (const socket of sockets) socket.destroy();
       await Promise.all([unix, tcp].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SilentTcpProcess {
+  port: number;
+  /** When each connection was accepted (Date.now() in the server's process), in order. */
+  acceptedAt(): number[];
+  close(): Promise<void>;
+}
+
+/**
+ * A silent loopback TCP server in a child process: its accept times stay true while
+ * the test process is blocked (a spawnSync of another test), so a test can wait out a
+ * client's idle timeouts in the background. The server ends with the test process.
+ */
+export async function startSilentTcpProcess(): Promise<SilentTcpProcess> {
+  const code = `
+    const sockets = [];
+    const server = require('node:net').createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      process.stdout.write('accepted ' + Date.now() + '\\n');
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'));
+    process.stdin.on('end', () => process.exit(0)).resume();
+  `;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  await waitFor('the silent TCP server to listen', () => /^port \d+$/m.test(out) || child.exitCode !== null);
+  const port = Number(/^port (\d+)$/m.exec(out)?.[1]);
+  if (!port) throw new Error(`the silent TCP server did not start (exit ${child.exitCode})`);
+  return {
+    port,
+    acceptedAt: () => [...out.matchAll(/^accepted (\d+)$/gm)].map((m) => Number(m[1])),
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.stdin.end();
+      await exited;
     },
   };
 }

@@ -23,8 +23,6 @@ import { type Racer, race, startRacer } from './lock-racer.js';
  * (takeDeployLock, recordRelease, appendAudit through the ssh store, as
  * executeDeploy calls them), and laptop B runs the real deploy-prod.ts.
  */
-const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
-
 let sshd: Sshd;
 let bin: string;
 
@@ -83,15 +81,11 @@ function onLaptop(w: World, name: 'a' | 'b', argv: string[]): string[] {
 }
 
 function deployCli(w: World, name: 'a' | 'b', args: string[]) {
-  const [command, ...rest] = onLaptop(w, name, [
-    TSX,
-    join(REPO, 'scripts', 'deploy-prod.ts'),
-    '--env-file',
-    w.envFile,
-    '--set',
-    `STATE_DIR=${w.stateDir}`,
-    ...args,
-  ]);
+  const [command, ...rest] = onLaptop(
+    w,
+    name,
+    nodeWithTsx(join(REPO, 'scripts', 'deploy-prod.ts'), '--env-file', w.envFile, '--set', `STATE_DIR=${w.stateDir}`, ...args),
+  );
   const result = spawnSync(command as string, rest, { cwd: w.dir, env: w.env, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
   return scriptResult(`deploy-prod.ts ${args.join(' ')} on laptop ${name}`, result, SCRIPT_TIMEOUT_MS);
 }
