@@ -9,7 +9,7 @@ import { log } from './lib/log.js';
 
 async function runner(compose: boolean, env: LoadedEnv, settings: BackupSettings): Promise<PgRunner> {
   const { composeRunner, directRunner } = await import('./lib/backup/pg.js');
-  const { dbStackFile, requireStackFile } = await import('./lib/deploy/releases.js');
+  const { dbStackFile, requireStackFile } = await import('./lib/render/stack-files.js');
   if (!compose) return directRunner(settings.connection);
   // The stack runs from the deploy's stable folder; a bundle only rendered (never deployed) is the fallback.
   // With several hosts: the first db host's (its engine is DOCKER_HOST; the deploy points it there).

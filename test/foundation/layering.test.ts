@@ -25,6 +25,19 @@ describe('layering', () => {
     expect(offending).toEqual([]);
   });
 
+  it('the config areas import nothing from the layer above them (deploy/, check/, k8s/)', () => {
+    // cluster/ is left out: db-cluster.ts's operations there take the deploy lock and write its audit log.
+    const configAreas = ['backup', 'certs', 'compose', 'monitoring', 'nginx', 'pgbackrest'];
+    const offending = configAreas.flatMap((area) =>
+      modules(join(LIB, area)).flatMap((file) =>
+        imports(join(LIB, area, file))
+          .filter((spec) => /^\.\.\/(\.\.\/)*(deploy|check|k8s)\//.test(spec))
+          .map((spec) => `${area}/${file} imports ${spec}`),
+      ),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it('every temp folder comes from privateTempDir (cleanup.ts): no other mkdtemp in scripts/', () => {
     const scripts = join(REPO, 'scripts');
     const offending = modules(scripts).filter((file) => file !== join('lib', 'cleanup.ts') && /\bmkdtemp/.test(readFileSync(join(scripts, file), 'utf8')));

@@ -1,33 +1,13 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readManifest } from '../bundle-folder.js';
-import { firstDbHost } from '../env/inventory.js';
-import type { LoadedEnv } from '../env/load.js';
-import { BadInputError, OperationError } from '../errors.js';
+import { OperationError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { Shell } from '../host-shell.js';
-import { distBundleDir, hostCurrentDir, RELEASES_DIR, releasePath, statePaths } from '../paths.js';
-import { bundleFolder, listBundle, SECRETS_DIR } from '../render/bundle.js';
+import { RELEASES_DIR, releasePath } from '../paths.js';
+import { listBundle, SECRETS_DIR } from '../render/bundle.js';
 
 export const KEEP_RELEASES = 5;
-
-/**
- * A file of the stack as a host runs it: the deployed release, else the bundle
- * only rendered here (dist/<env>, or dist/<env>/<folder> with several hosts).
- */
-export function stackFile(deployDir: string, envName: string, relative: string, folder = ''): string {
-  const deployed = join(hostCurrentDir(deployDir, folder), relative);
-  return existsSync(deployed) ? deployed : join(distBundleDir(envName, folder), relative);
-}
-
-/**
- * A file of the first db host's stack, where the scripts acting on one PostgreSQL
- * (backup-db --compose, the pgBackRest scripts) run: with several hosts its own
- * folder (DOCKER_HOST names its engine).
- */
-export function dbStackFile(env: LoadedEnv, relative: string): string {
-  return stackFile(statePaths(env).deploy, env.name, relative, bundleFolder(env.inventory, firstDbHost(env.inventory)));
-}
 
 /**
  * A host's bundle inside a release folder: its own folder when the release was
@@ -45,16 +25,6 @@ function readManifestHost(dir: string): string | null | undefined {
   const manifest = readManifest(dir);
   if ('problem' in manifest) return undefined;
   return manifest.host ?? null;
-}
-
-/** Refuses a stack file that is not there, before a compose command fails on it with a traceback. */
-export function requireStackFile(file: string, envName: string, otherwise: string): string {
-  if (!existsSync(file))
-    throw new BadInputError(
-      `${file} does not exist: this host has no deployed release and no rendered ${envName} bundle.`,
-      `render it with npx tsx scripts/render.ts --env ${envName} (or deploy), or ${otherwise}`,
-    );
-  return file;
 }
 
 export function releaseId(tag: string, now = new Date()): string {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { composeCommand } from '../backup/pg.js';
 import { etcdctl } from '../cluster/commands.js';
-import { dbStackFile, requireStackFile } from '../deploy/releases.js';
 import { firstDbHost } from '../env/inventory.js';
 import type { LoadedEnv } from '../env/load.js';
 import { statePaths } from '../paths.js';
+import { dbStackFile, requireStackFile } from '../render/stack-files.js';
 import { composeExecRunner, localRunner, type PgbackrestRunner, type PgbackrestSide } from './command.js';
 
 /** What the pgBackRest scripts take from the env, resolved once. */
