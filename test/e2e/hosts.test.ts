@@ -190,7 +190,8 @@ describe('e2e hosts: three engines in their own network namespaces, reached over
         }
       });
     expect(left).toEqual([]);
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`-${b.name}`);
+    // B's namespace by its exact name (a bare `-b` also matched a run whose random id began with b).
+    expect(namespaces()).not.toContain(hosts.made.netns.find((name) => name.endsWith(`-${b.name}`)));
     expect(await secondsUntilDockerFails(b)).toBeGreaterThan(0);
 
     const booted = Date.now();
@@ -211,8 +212,7 @@ describe('e2e hosts: three engines in their own network namespaces, reached over
     expect(hostsRecords(tmpdir())).toContainEqual({ root: made.root, bridge: made.bridge, netns: made.netns, links: made.links });
     await hosts.stop();
     expect(existsSync(made.root)).toBe(false);
-    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-    for (const name of made.netns) expect(netns).not.toContain(name);
+    expect(namespaces().filter((name) => made.netns.includes(name))).toEqual([]);
     const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
     for (const link of [made.bridge, ...made.links]) expect(links).not.toMatch(new RegExp(`: ${link}[:@]`));
     expect(spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout).not.toContain(made.bridge);
@@ -230,3 +230,11 @@ describe('e2e hosts: three engines in their own network namespaces, reached over
     expect(firewall()).toBe(rootFirewall);
   });
 });
+
+/** The network namespaces on this machine, by name. */
+function namespaces(): string[] {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((line) => line.split(' ')[0] as string)
+    .filter(Boolean);
+}
