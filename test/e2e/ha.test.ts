@@ -20,7 +20,8 @@ import { Timings } from './harness/timings.js';
  * DOCKER_HOST=ssh:// for the whole deployment. Then, on that one cluster and under load
  * through nginx on an app host that stays up (acknowledged writes: marker ids POSTed, each
  * 201 recorded; reads through HAProxy's read port):
- *   a. the leader's host is lost (a power cut: every process killed, its network gone);
+ *   a. the leader's host is lost (a power cut: every process killed, its network gone), and
+ *      Prometheus on the app host fires PostgresClusterLeaderChanged;
  *   b. it boots again and its member rejoins as a replica by itself;
  *   c. a planned switchover with db-cluster.ts --switchover;
  *   d. one etcd member lost (still writable), two lost (the leader demotes: writes refused,
@@ -184,6 +185,13 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     return what;
   };
   const count = (what: Record<string, number>): number => Object.values(what).reduce((a, b) => a + b, 0);
+  /** The alerts firing in Prometheus on the app host (its API on that host's loopback, as an operator's tunnel reaches it). */
+  const firingAlerts = (): string[] => {
+    const answer = hosts.onHost(client, ['curl', '-fsS', '--max-time', '10', 'http://127.0.0.1:9090/api/v1/alerts']);
+    if (answer.status !== 0) return [];
+    const alerts = (JSON.parse(answer.stdout) as { data: { alerts: { labels: { alertname: string }; state: string }[] } }).data.alerts;
+    return alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname);
+  };
   const readFigures = (r: LoadReport) => ({ requests: r.requests, failed: r.failed, statuses: r.statuses, errors: r.errors });
   const report = (scenario: string, figures: Record<string, unknown>): void => {
     console.log(`\nha ${scenario}:\n${JSON.stringify(figures, null, 2)}\n`);
@@ -336,7 +344,11 @@ describe('HA drill: three hosts over ssh, the leader host lost under load', () =
     const read = await reads.stop();
     const lost = lostOn(newLeader, written);
     const back = firstAckAfter(written, lostAt);
+    // The on-call engineer hears of it: a failover changed the timeline (no `for:`: the next evaluation fires it).
+    await waitFor('PostgresClusterLeaderChanged firing in Prometheus', () => firingAlerts().includes('PostgresClusterLeaderChanged'), 180_000, 1_000);
+    const alertSeconds = seconds(Date.now() - lostAt);
     report('a. leader host lost', {
+      leaderChangedAlertFiringSeconds: alertSeconds,
       lostHost: leader.name,
       newLeader: newLeader.name,
       writesAcceptedAgainSeconds: back,
