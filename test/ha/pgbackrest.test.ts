@@ -264,6 +264,9 @@ describe('pgBackRest with the cluster', () => {
     );
     expect((await api(cluster, db1, '/primary')).status).toBe(200);
     expect(psql(db1.listen, 5432, 'SELECT count(*) FROM rows_last').out).toBe('25');
+    // Patroni names the leader as it asks PostgreSQL to promote; writes are taken once recovery has ended
+    // (a stressed run wrote in between: read-only), which rebuild-db-host.ts waits for too.
+    await waitFor('db1 out of recovery', () => psql(db1.listen, 5432, 'SELECT pg_is_in_recovery()').out === 'f', WAIT_BUDGET_MS, 250);
     expect(psql(db1.listen, 5432, 'CREATE TABLE rows_rebuilt (id int)').status).toBe(0);
   });
 });
