@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { envExampleText } from '../../scripts/lib/env/example.js';
 import { SECRET_NAMES } from '../../scripts/lib/env/schema.js';
 import { filesHolding, type Launched, type Launcher, launch, ourTempFolders } from '../helpers/interrupt.js';
@@ -87,6 +88,15 @@ async function reach(run: Launched, moment: Moment, tmp: string, startedAt: numb
   if (missed) throw new Error(`check.ts ended before ${moment.name}:\n${run.stderr()}`);
 }
 
+/**
+ * This file's own record of tool passes, as an operator's check.ts keeps one: the first trial that gets
+ * through step 5 runs the promtool rule tests (about 9 s of CPU), later trials reuse its passes. Every
+ * moment is a step or a running tool, so a trial reaches the same point either way; the other tools
+ * (promtool check config, nginx, compose, ...) always run.
+ */
+const TOOL_PASSES = mkdtempSync(join(tmpdir(), 'healthmate-interrupt-passes-'));
+afterAll(() => rmSync(TOOL_PASSES, { recursive: true, force: true }));
+
 /** check.ts --env prod on a strong env file, started as an operator does, with a private TMPDIR. */
 function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}, moment?: Moment): { run: Launched; tmp: string; secrets: string[]; startedAt: number } {
   const dir = tempDir();
@@ -94,11 +104,9 @@ function startCheck(launcher: Launcher, env: NodeJS.ProcessEnv = {}, moment?: Mo
   const tmp = tempDir();
   const envFile = prodEnvFile(dir);
   const startedAt = Date.now();
-  // Every tool runs: with the run's shared record of tool passes, check.ts skips most of them and can end
-  // before a moment such as "9 s in" (or before promtool ever runs).
   const run = launch(launcher, 'check.ts', ['--env', 'prod', '--env-file', envFile.file, '--set', `STATE_DIR=${join(dir, 'state')}`], {
     TMPDIR: tmp,
-    HEALTHMATE_CHECK_CACHE: 'off',
+    HEALTHMATE_CHECK_CACHE: TOOL_PASSES,
     ...(moment?.frozen ? { PATH: `${freezingTool(moment.frozen)}:${process.env.PATH}` } : {}),
     ...env,
   });
