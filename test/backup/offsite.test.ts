@@ -29,9 +29,16 @@ beforeAll(async () => {
   cluster.sql('CREATE DATABASE healthmate');
   // About 3 MB of dump: with a 1 MiB/s bandwidth limit an upload lasts long enough to cut the line mid-copy.
   cluster.sql(`CREATE TABLE readings AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, ${ROWS}) g;`, 'healthmate');
-  hungRemote = againstHungRemote();
+  let dialled = (): void => undefined;
+  const reached = new Promise<void>((resolve) => {
+    dialled = resolve;
+  });
+  hungRemote = againstHungRemote(dialled);
   // Its test reports a failure; until then it is not an unhandled rejection.
   hungRemote.catch(() => undefined);
+  // The other tests keep both cores busy: they start once the trial has dumped and dialled (its minute
+  // of idle timeouts is running), or it would spend that start waiting for CPU and end seconds later.
+  await Promise.race([reached, hungRemote.catch(() => undefined)]);
 });
 
 afterAll(async () => {
@@ -165,9 +172,9 @@ function cutSshd(sshd: Sshd): void {
  * backup-db.ts against a remote that accepts TCP and never answers: about a minute
  * of rclone's idle timeouts. It starts in beforeAll and runs beside the other tests
  * (the silent server is a child process, so their spawnSync does not skew its clock);
- * its test, the last, waits for it.
+ * `dialled` is called when it first reaches the server; its test, the last, waits for it.
  */
-async function againstHungRemote(): Promise<{ s: State; failed: ScriptResult; acceptedAt: number[] }> {
+async function againstHungRemote(dialled: () => void): Promise<{ s: State; failed: ScriptResult; acceptedAt: number[] }> {
   const silent = await startSilentTcpProcess();
   try {
     const s = state();
@@ -185,12 +192,72 @@ async function againstHungRemote(): Promise<{ s: State; failed: ScriptResult; ac
       RCLONE_CONFIG_OFFSITE_KEY_FILE: key,
       RCLONE_CONFIG_OFFSITE_KNOWN_HOSTS_FILE: join(s.dir, 'known_hosts'),
     };
-    const failed = await runScriptAsync('backup-db.ts', s.flags, { env: { ...cluster.scriptEnv, ...env } });
+    const backup = runScriptAsync('backup-db.ts', s.flags, { env: { ...cluster.scriptEnv, ...env } });
+    void silent.firstAccepted.then(dialled);
+    const failed = await backup;
     return { s, failed, acceptedAt: silent.acceptedAt() };
   } finally {
     await silent.close();
   }
 }
+
+// Before the SFTP tests, whose last one waits for the hung remote: these run while it hangs.
+describe('offsite bad input: exit 2, one sentence, nothing changed', () => {
+  const cases: { name: string; args: string[]; envFile?: string; code: number; message: RegExp }[] = [
+    {
+      name: 'an inline remote that could carry a secret',
+      args: ['--set', 'BACKUP_OFFSITE_REMOTE=:sftp,host=example.org,pass=x:backups'],
+      code: 2,
+      message: /BACKUP_OFFSITE_REMOTE (\(from [^)]*\) )?must be a named rclone remote and a path/,
+    },
+    {
+      name: 'a credential in the env file',
+      args: [],
+      envFile: 'RCLONE_CONFIG_OFFSITE_TYPE=s3\nRCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY=abc\n',
+      code: 2,
+      message: /RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY holds a credential, which must not sit in the env file/,
+    },
+    {
+      name: 'a relative rclone.conf path',
+      args: ['--set', 'BACKUP_OFFSITE_RCLONE_CONFIG=rclone.conf'],
+      code: 2,
+      message: /BACKUP_OFFSITE_RCLONE_CONFIG (\(from [^)]*\) )?must be an absolute path/,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = state(c.args);
+      const extra: string[] = [];
+      if (c.envFile) {
+        mkdirSync(s.dir, { recursive: true });
+        writeFileSync(join(s.dir, 'env'), c.envFile);
+        extra.push('--env-file', join(s.dir, 'env'));
+      }
+      const result = backupDb(s, {}, extra);
+      expect(result.code, result.stderr).toBe(c.code);
+      expect(result.stderr).toMatch(c.message);
+      expect(result.stderr).not.toContain('abc');
+      expect(existsSync(s.backups)).toBe(false);
+    });
+  }
+
+  it('an undefined remote is bad input: refused before the backup, in --dry-run and the real run alike, naming how to define it', () => {
+    const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=nosuch:backups']);
+    for (const args of [['--dry-run'], []]) {
+      const result = backupDb(s, {}, args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
+      expect(existsSync(s.backups)).toBe(false);
+    }
+  });
+
+  it('restore-db --from-offsite without a remote', () => {
+    const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=']);
+    const result = runScript('restore-db.ts', [...s.flags, '--from-offsite', '--list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.');
+  });
+});
 
 describe('offsite copies to a real SFTP server', () => {
   it('round trip: the env-file form of the remote, verified copy, metrics, restore-db --from-offsite', async () => {
@@ -458,62 +525,5 @@ describe('offsite copies to a real SFTP server', () => {
     const [dump] = files(s.backups).filter((n) => n.endsWith('.dump'));
     expect(sha256(join(s.backups, dump as string))).toBe(manifest(join(s.backups, dump as string)).sha256);
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('0');
-  });
-});
-
-describe('offsite bad input: exit 2, one sentence, nothing changed', () => {
-  const cases: { name: string; args: string[]; envFile?: string; code: number; message: RegExp }[] = [
-    {
-      name: 'an inline remote that could carry a secret',
-      args: ['--set', 'BACKUP_OFFSITE_REMOTE=:sftp,host=example.org,pass=x:backups'],
-      code: 2,
-      message: /BACKUP_OFFSITE_REMOTE (\(from [^)]*\) )?must be a named rclone remote and a path/,
-    },
-    {
-      name: 'a credential in the env file',
-      args: [],
-      envFile: 'RCLONE_CONFIG_OFFSITE_TYPE=s3\nRCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY=abc\n',
-      code: 2,
-      message: /RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY holds a credential, which must not sit in the env file/,
-    },
-    {
-      name: 'a relative rclone.conf path',
-      args: ['--set', 'BACKUP_OFFSITE_RCLONE_CONFIG=rclone.conf'],
-      code: 2,
-      message: /BACKUP_OFFSITE_RCLONE_CONFIG (\(from [^)]*\) )?must be an absolute path/,
-    },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      const s = state(c.args);
-      const extra: string[] = [];
-      if (c.envFile) {
-        mkdirSync(s.dir, { recursive: true });
-        writeFileSync(join(s.dir, 'env'), c.envFile);
-        extra.push('--env-file', join(s.dir, 'env'));
-      }
-      const result = backupDb(s, {}, extra);
-      expect(result.code, result.stderr).toBe(c.code);
-      expect(result.stderr).toMatch(c.message);
-      expect(result.stderr).not.toContain('abc');
-      expect(existsSync(s.backups)).toBe(false);
-    });
-  }
-
-  it('an undefined remote is bad input: refused before the backup, in --dry-run and the real run alike, naming how to define it', () => {
-    const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=nosuch:backups']);
-    for (const args of [['--dry-run'], []]) {
-      const result = backupDb(s, {}, args);
-      expect(result.code, result.stderr).toBe(2);
-      expect(result.stderr).toMatch(/the rclone remote "nosuch", which is not defined.*RCLONE_CONFIG_NOSUCH_TYPE/s);
-      expect(existsSync(s.backups)).toBe(false);
-    }
-  });
-
-  it('restore-db --from-offsite without a remote', () => {
-    const s = state(['--set', 'BACKUP_OFFSITE_REMOTE=']);
-    const result = runScript('restore-db.ts', [...s.flags, '--from-offsite', '--list']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--from-offsite needs BACKUP_OFFSITE_REMOTE, which is empty.');
   });
 });

@@ -87,11 +87,9 @@ function runDbScript(script: string, args: string[], env: Record<string, string>
 
 function startServer(side: 'db' | 'repo'): void {
   // The database side runs as postgres (it reads the data folder); the repository side as root here.
-  const env = sideEnv(side);
-  const argv =
-    side === 'db'
-      ? ['runuser', '-u', 'postgres', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'pgbackrest', 'server']
-      : ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'pgbackrest', 'server'];
+  // setpriv execs the server as postgres (runuser would stay its parent, and on SIGTERM waits 2 s before it exits).
+  const env = ['env', ...Object.entries(sideEnv(side)).map(([k, v]) => `${k}=${v}`), 'pgbackrest', 'server'];
+  const argv = side === 'db' ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--reset-env', ...env] : env;
   const out = openSync(join(root, `server-${side}.log`), 'a');
   const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);

@@ -59,6 +59,8 @@ export interface SilentTcpProcess {
   port: number;
   /** When each connection was accepted (Date.now() in the server's process), in order. */
   acceptedAt(): number[];
+  /** Settles at the first accepted connection (or when the server has exited). */
+  firstAccepted: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,15 +82,22 @@ export async function startSilentTcpProcess(): Promise<SilentTcpProcess> {
   `;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
+  let accepted = (): void => undefined;
+  const firstAccepted = new Promise<void>((resolve) => {
+    accepted = resolve;
+  });
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     out += d;
+    if (/^accepted /m.test(out)) accepted();
   });
+  child.once('exit', () => accepted());
   await waitFor('the silent TCP server to listen', () => /^port \d+$/m.test(out) || child.exitCode !== null);
   const port = Number(/^port (\d+)$/m.exec(out)?.[1]);
   if (!port) throw new Error(`the silent TCP server did not start (exit ${child.exitCode})`);
   return {
     port,
     acceptedAt: () => [...out.matchAll(/^accepted (\d+)$/gm)].map((m) => Number(m[1])),
+    firstAccepted,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');

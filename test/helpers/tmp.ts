@@ -1,13 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
+import { onTestFinished, type TestContext } from 'vitest';
 import { REPO, runScript } from './run.js';
 
-/** A temp folder removed when the current test finishes (call inside a test). */
-export function tempDir(prefix = 'healthmate-test-'): string {
+/**
+ * A temp folder removed when the current test finishes (call inside a test). A concurrent
+ * test passes its context `t`: with tests running side by side, vitest's global hook may
+ * hand the removal to another test.
+ */
+export function tempDir(prefix = 'healthmate-test-', t?: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  (t?.onTestFinished ?? onTestFinished)(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 

@@ -68,7 +68,7 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
     });
     expect(post.ok).toBe(true);
     // group_wait is 30 s on this route.
-    await waitFor('the alert email', () => mail.includes('END MESSAGE'), WAIT_BUDGET_MS, 500);
+    await waitFor('the alert email', () => mail.includes('END MESSAGE'), WAIT_BUDGET_MS);
     const message = decodeQuotedPrintable(mail);
     expect(message).toMatch(/^Subject: \[FIRING:1\] critical PostgresDown \(dev\)$/m);
     expect(message).toMatch(/^To: oncall@healthmate\.local$/m);

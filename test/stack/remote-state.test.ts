@@ -2,10 +2,10 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:chil
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
 import type { AuditEntry } from '../../scripts/lib/deploy/audit.js';
 import { WAIT_BUDGET_MS } from '../helpers/net.js';
-import { nodeWithTsx, REPO, runScript, SCRIPT_TIMEOUT_MS, scriptResult } from '../helpers/run.js';
+import { nodeWithTsx, REPO, runAsync, runScriptAsync } from '../helpers/run.js';
 import { type Sshd, startSshd } from '../helpers/sshd.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
@@ -22,6 +22,10 @@ import { type Racer, race, startRacer } from './lock-racer.js';
  * "host"), so laptop A's deploys are driven by the deploy's own functions
  * (takeDeployLock, recordRelease, appendAudit through the ssh store, as
  * executeDeploy calls them), and laptop B runs the real deploy-prod.ts.
+ *
+ * The tests run side by side, each in its own world (folders, lock, state), and
+ * start their processes without blocking the test process: the lock race is
+ * waiting on ssh while the two-laptop story runs its deploys.
  */
 let sshd: Sshd;
 let bin: string;
@@ -62,13 +66,14 @@ interface World {
   envFile: string;
 }
 
-function world(): World {
-  const dir = tempDir();
+/** Test `t`'s own folders, with an env file for prod. */
+async function world(t: TestContext): Promise<World> {
+  const dir = tempDir(undefined, t);
   const stateDir = join(dir, 'state');
   const laptops = { a: join(dir, 'laptop-a'), b: join(dir, 'laptop-b') };
   for (const d of [stateDir, laptops.a, laptops.b]) mkdirSync(d, { recursive: true });
-  const init = runScript('init-env.ts', ['--env', 'prod', '--domain', 'api.healthmate.org'], { cwd: dir });
-  expect(init.code, init.stderr).toBe(0);
+  const init = await runScriptAsync('init-env.ts', ['--env', 'prod', '--domain', 'api.healthmate.org'], { cwd: dir });
+  t.expect(init.code, init.stderr).toBe(0);
   const env = { PATH: `${bin}:${process.env.PATH}`, DOCKER_HOST: `ssh://${sshd.user}@127.0.0.1:${sshd.port}`, NO_COLOR: '1' };
   return { dir, stateDir, laptops, env: { ...process.env, ...env }, envFile: join(dir, '.env.prod') };
 }
@@ -86,8 +91,7 @@ function deployCli(w: World, name: 'a' | 'b', args: string[]) {
     name,
     nodeWithTsx(join(REPO, 'scripts', 'deploy-prod.ts'), '--env-file', w.envFile, '--set', `STATE_DIR=${w.stateDir}`, ...args),
   );
-  const result = spawnSync(command as string, rest, { cwd: w.dir, env: w.env, encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
-  return scriptResult(`deploy-prod.ts ${args.join(' ')} on laptop ${name}`, result, SCRIPT_TIMEOUT_MS);
+  return runAsync(command as string, rest, { cwd: w.dir, env: w.env });
 }
 
 /** Laptop A's deploys, through the deploy's own lock/state/audit functions and the ssh store. */
@@ -171,9 +175,10 @@ const audit = (w: World): AuditEntry[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as AuditEntry);
 
-describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit log live on the host', () => {
-  it("two laptops: the second sees the first's lock, rolls back to the host's previous release, and both runs are in the host's audit log", async () => {
-    const w = world();
+describe.concurrent('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit log live on the host', () => {
+  it("two laptops: the second sees the first's lock, rolls back to the host's previous release, and both runs are in the host's audit log", async (t) => {
+    const { expect } = t;
+    const w = await world(t);
     const a = startLaptopA(w);
     try {
       expect(await a.next()).toBe('ready');
@@ -187,7 +192,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       expect(JSON.parse(readFileSync(hostFile(w, 'lock.json'), 'utf8'))).toMatchObject({ host: 'laptop-a', version: '1.2.0', purpose: 'deploy' });
       expect(readdirSync(w.laptops.a)).toEqual([]);
 
-      const refused = deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0']);
+      const refused = await deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0']);
       expect(refused.code, refused.stderr).toBe(2);
       expect(refused.stderr).toMatch(
         new RegExp(
@@ -196,7 +201,7 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       );
       expect(refused.stderr).toMatch(/--force-unlock --reason/);
 
-      const status = deployCli(w, 'b', ['--status']);
+      const status = await deployCli(w, 'b', ['--status']);
       expect(status.code, status.stderr).toBe(0);
       expect(status.stdout).toContain(`deploy state: ${target()}:${join(w.stateDir, 'deploy')}`);
       expect(status.stdout).toMatch(/current: +1\.1\.0 \(release r-1\.1\.0/);
@@ -210,16 +215,18 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
       expect(existsSync(hostFile(w, 'lock.json'))).toBe(false);
 
       // Laptop B never deployed, yet its rollback target is what the host ran before.
-      const plan = deployCli(w, 'b', ['--rollback', '--dry-run']);
+      const plan = await deployCli(w, 'b', ['--rollback', '--dry-run']);
       expect(plan.code, plan.stderr).toBe(0);
       expect(plan.stdout).toContain(`rollback plan: back to 1.1.0 (release r-1.1.0) (state on ${target()}:${join(w.stateDir, 'deploy')})`);
 
       // The real rollback: laptop B fetches release r-1.1.0 from the host (only the host has it), stages it there over ssh,
       // and stops where the engine is needed (chown through a container); the attempt is in the host's audit log.
-      const render = runScript('render.ts', ['--env-file', w.envFile, '--set', `STATE_DIR=${w.stateDir}`, '--set', 'BACKEND_TAG=1.1.0'], { cwd: w.dir });
+      const render = await runScriptAsync('render.ts', ['--env-file', w.envFile, '--set', `STATE_DIR=${w.stateDir}`, '--set', 'BACKEND_TAG=1.1.0'], {
+        cwd: w.dir,
+      });
       expect(render.code, render.stderr).toBe(0);
       cpSync(join(w.dir, 'dist', 'prod'), hostFile(w, 'releases/r-1.1.0'), { recursive: true });
-      const rollback = deployCli(w, 'b', ['--rollback']);
+      const rollback = await deployCli(w, 'b', ['--rollback']);
       expect(rollback.code, rollback.stderr).toBe(1);
       expect(rollback.stderr).toContain(`fetched release r-1.1.0 from ${target()}`);
       expect(rollback.stderr).toMatch(/error: cannot chown secret files/);
@@ -237,14 +244,14 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
     expect(await a2.next()).toBe('hold 1.3.0');
     await a2.die();
     expect(existsSync(hostFile(w, 'lock.json'))).toBe(true);
-    expect(deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0']).code).toBe(2);
-    const noReason = deployCli(w, 'b', ['--force-unlock']);
+    expect((await deployCli(w, 'b', ['--set', 'BACKEND_TAG=1.3.0'])).code).toBe(2);
+    const noReason = await deployCli(w, 'b', ['--force-unlock']);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--force-unlock needs --reason/);
-    const dry = deployCli(w, 'b', ['--force-unlock', '--reason', 'laptop-a crashed', '--dry-run']);
+    const dry = await deployCli(w, 'b', ['--force-unlock', '--reason', 'laptop-a crashed', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(existsSync(hostFile(w, 'lock.json'))).toBe(true);
-    const forced = deployCli(w, 'b', ['--force-unlock', '--reason', 'laptop-a crashed during 1.3.0']);
+    const forced = await deployCli(w, 'b', ['--force-unlock', '--reason', 'laptop-a crashed during 1.3.0']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(existsSync(hostFile(w, 'lock.json'))).toBe(false);
 
@@ -264,8 +271,9 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
     expect(readFileSync(hostFile(w, 'state.json'), 'utf8')).toMatch(/"tag": "1\.2\.0"/);
   });
 
-  it("two processes racing over ssh for the host's lock 12 rounds (every fourth from a dead owner): exactly one winner each round", async () => {
-    const w = world();
+  it("two processes racing over ssh for the host's lock 12 rounds (every fourth from a dead owner): exactly one winner each round", async (t) => {
+    const { expect } = t;
+    const w = await world(t);
     const lock = hostFile(w, 'lock.json');
     mkdirSync(join(w.stateDir, 'deploy'));
     const ssh = { target: target(), sshArgs: ['-p', String(sshd.port)] };
@@ -282,8 +290,9 @@ describe('a remote engine (DOCKER_HOST=ssh://): lock, release state and audit lo
     }
   });
 
-  it('Ctrl-C during a remote deploy releases the lock on the host', async () => {
-    const w = world();
+  it('Ctrl-C during a remote deploy releases the lock on the host', async (t) => {
+    const { expect } = t;
+    const w = await world(t);
     const a = startLaptopA(w);
     try {
       expect(await a.next()).toBe('ready');

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { COMPOSE_V1, composeBase } from '../../scripts/lib/compose/engine.js';
 import { inspectContainers, serviceContainers, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
 import { type RolloutContext, rollingUpdate } from '../../scripts/lib/deploy/rollout.js';
@@ -14,6 +14,8 @@ import { privateEngine } from './engine.js';
  * and the real docker-compose: a release whose new containers never turn
  * healthy must fail, take its new containers away and leave the old ones
  * serving. Busybox containers without a network stand in for the backend.
+ * The tests run side by side (mostly waiting on health checks), each with its
+ * own compose project and folder.
  */
 const engine = privateEngine();
 
@@ -26,10 +28,10 @@ interface Release {
   startPeriod?: string;
 }
 
-/** A compose project with one service whose containers run the release `write` puts in its compose file. */
-function project(service: 'backend' | 'worker', healthTimeout = 600) {
+/** Test `t`'s compose project with one service whose containers run the release `write` puts in its compose file. */
+function project(t: TestContext, service: 'backend' | 'worker', healthTimeout = 600) {
   const name = `hm-roll-${++projects}`;
-  const file = join(tempDir(), 'docker-compose.yml');
+  const file = join(tempDir(undefined, t), 'docker-compose.yml');
   const write = (release: Release): void => {
     const command = release.healthy ? 'touch /tmp/healthy; exec sleep 600' : 'exec sleep 600';
     writeFileSync(
@@ -75,9 +77,10 @@ async function serving(ids: string[]): Promise<boolean> {
   return states.length === ids.length && states.every((s) => s.status === 'running' && s.health === 'healthy');
 }
 
-describe('rollingUpdate (real engine and docker-compose)', () => {
-  it('replaces the old containers with healthy new ones', async () => {
-    const p = project('worker');
+describe.concurrent('rollingUpdate (real engine and docker-compose)', () => {
+  it('replaces the old containers with healthy new ones', async (t) => {
+    const { expect } = t;
+    const p = project(t, 'worker');
     const old = await p.first(2);
     expect(old).toHaveLength(2);
     await rollingUpdate(p.ctx, 'worker', 2);
@@ -87,8 +90,9 @@ describe('rollingUpdate (real engine and docker-compose)', () => {
     expect(await serving(now)).toBe(true);
   });
 
-  it('a new release that turns unhealthy: fails naming it, removes the new containers, the old ones keep serving', async () => {
-    const p = project('backend');
+  it('a new release that turns unhealthy: fails naming it, removes the new containers, the old ones keep serving', async (t) => {
+    const { expect } = t;
+    const p = project(t, 'backend');
     const old = await p.first(2);
     p.write({ healthy: false });
     await expect(rollingUpdate(p.ctx, 'backend', 2)).rejects.toThrow(/^new backend containers: backend container \S+ is unhealthy\.$/);
@@ -96,8 +100,9 @@ describe('rollingUpdate (real engine and docker-compose)', () => {
     expect(await serving(old)).toBe(true);
   });
 
-  it('a new release that never leaves "starting": fails when BACKEND_HEALTH_TIMEOUT runs out, the old ones keep serving', async () => {
-    const p = project('backend', 5);
+  it('a new release that never leaves "starting": fails when BACKEND_HEALTH_TIMEOUT runs out, the old ones keep serving', async (t) => {
+    const { expect } = t;
+    const p = project(t, 'backend', 5);
     const old = await p.first(1);
     p.write({ healthy: false, startPeriod: '600s' });
     await expect(rollingUpdate(p.ctx, 'backend', 1)).rejects.toThrow(
