@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           // Fails the run when a test leaves temp folders, networks or bridges behind.
-          globalSetup: ['test/leftovers.ts', 'test/tool-cache.ts'],
+          globalSetup: ['test/leftovers.ts', 'test/tool-cache.ts', 'test/script-bundle.ts'],
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
           // How long a test or hook may take before it counts as hung, not a claim about speed:

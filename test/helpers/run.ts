@@ -6,10 +6,13 @@ import { pathToFileURL } from 'node:url';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 
+/** Where the unit run's bundle of scripts/ is (test/script-bundle.ts); unset in e2e, which runs tsx. */
+export const SCRIPT_BUNDLE_ENV = 'HEALTHMATE_TEST_SCRIPT_BUNDLE';
+
 /**
  * argv that runs a TypeScript file (or `--eval` code) in one node process, tsx
- * as its loader. runScript uses it: the tsx CLI would start a second node in
- * front of the script (about 0.15 s more per run, hundreds of runs), and the
+ * as its loader. runScript uses it outside the unit run's bundle: the tsx CLI
+ * would start a second node in front of the script (about 0.15 s more per run), and the
  * tests that press Ctrl-C through `npx tsx` as an operator does use launch()
  * (test/helpers/interrupt.ts). Tests that signal the script need it too: the
  * tsx CLI relays a signal to its child and SIGKILLs a child that has not
@@ -56,12 +59,22 @@ export function overriding(base: string[], extra: string[]): string[] {
   return [...kept, ...extra];
 }
 
-/** Runs `scripts/<script>` with tsx as its loader, and returns its exit code and output. */
+/**
+ * argv that runs `<root>/scripts/<script>`: the run's esbuild bundle of it (test/script-bundle.ts)
+ * when there is one for this repo, else the TypeScript through tsx.
+ */
+function scriptArgv(root: string, script: string, args: string[]): [string, ...string[]] {
+  const bundle = process.env[SCRIPT_BUNDLE_ENV];
+  const bundled = bundle && root === REPO ? join(bundle, script.replace(/\.ts$/, '.mjs')) : undefined;
+  return bundled && existsSync(bundled) ? [process.execPath, bundled, ...args] : nodeWithTsx(join(root, 'scripts', script), ...args);
+}
+
+/** Runs `scripts/<script>` and returns its exit code and output. */
 export function runScript(script: string, args: string[], options: RunOptions = {}): ScriptResult {
-  const root = options.root ?? REPO;
   const timeoutMs = options.timeoutMs ?? SCRIPT_TIMEOUT_MS;
-  const [node, ...loader] = nodeWithTsx(join(root, 'scripts', script), ...args);
-  const result = spawnSync(node, loader, {
+  const root = options.root ?? REPO;
+  const [node, ...argv] = scriptArgv(root, script, args);
+  const result = spawnSync(node, argv, {
     cwd: options.cwd ?? root,
     env: { ...process.env, ...options.env },
     input: options.input ?? '',
@@ -101,8 +114,8 @@ function settle(
 /** runScript without blocking the test process, so a table of cases can run several scripts at once. */
 export function runScriptAsync(script: string, args: string[], options: RunOptions = {}): Promise<ScriptResult> {
   const root = options.root ?? REPO;
-  const [node, ...loader] = nodeWithTsx(join(root, 'scripts', script), ...args);
-  return spawnSettled(`scripts/${script}`, node, loader, { ...options, cwd: options.cwd ?? root });
+  const [node, ...argv] = scriptArgv(root, script, args);
+  return spawnSettled(`scripts/${script}`, node, argv, { ...options, cwd: options.cwd ?? root });
 }
 
 /** Runs a command without blocking the test process; its exit code (128 + the signal's number when one killed it) and output. */
