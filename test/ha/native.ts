@@ -496,12 +496,18 @@ export function tearDownAfterAll(current: () => NativeCluster | undefined, repor
   });
 }
 
-/** Stops every process the helpers started (groups: SIGTERM, then SIGKILL), every postmaster under `root`, and removes `root`. */
+/**
+ * Stops every process the helpers started and every postmaster under `root`, and removes `root`.
+ * The groups get SIGKILL, not SIGTERM: the cluster is thrown away, and a graceful stop only costs time
+ * (Patroni retries the etcd stopping beside it for retry_timeout to release its keys, etcd hands its
+ * leadership over and waits for peers that are gone: 7 s together). The postmasters (their own
+ * session) get SIGQUIT, an immediate shutdown that still releases their shared memory.
+ */
 export async function destroyCluster(cluster: NativeCluster | undefined): Promise<void> {
   for (const child of children.splice(0)) {
     if (child.pid && child.exitCode === null && child.signalCode === null) {
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        process.kill(-child.pid, 'SIGKILL');
       } catch {
         // gone already
       }
