@@ -224,7 +224,11 @@ describe('a three-member cluster from the rendered configs', () => {
     const dead = member([...cluster.members].reverse().find((m) => m.name !== leader)?.name);
     // The host dies: every process killed, its disks gone.
     const postmaster = postmasterPid(dead);
-    for (const pid of [dead.patroni?.pid, postmaster, dead.etcd?.pid]) if (alive(pid)) process.kill(pid as number, 'SIGKILL');
+    const pids = [dead.patroni?.pid, postmaster, dead.etcd?.pid];
+    for (const pid of pids) if (alive(pid)) process.kill(pid as number, 'SIGKILL');
+    // Gone before the new machine starts: a postmaster that has not exited yet (a busy box) still holds its
+    // socket's lock file, and the replacement's first start fails on it (then recovers ahead of the leader's WAL).
+    await waitFor(`${dead.name}'s processes to exit`, () => !pids.some(alive), WAIT_BUDGET_MS, 100);
     const survivor = member(leader);
     // On a surviving member: forget the dead etcd member, announce its replacement (docs/ha.md).
     const list = etcdctl(survivor, etcdCert(survivor), ['member', 'list']);
