@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -164,20 +164,34 @@ export function memberEtcdCert(cluster: NativeCluster, member: Member): { cert: 
   return { cert: join(dir, CLUSTER_TLS_FILES.cert), key: join(dir, CLUSTER_TLS_FILES.key) };
 }
 
-/** etcdctl against a member's client port, with the project CA and a client certificate (the member's own by default). */
+/** etcdctl's argv against a member's client port, with the project CA and a client certificate (the member's own by default). */
+function etcdctlArgv(cluster: NativeCluster, member: Member, args: string[], cert = memberEtcdCert(cluster, member)): string[] {
+  return [
+    `--endpoints=https://${member.listen}:${cluster.ports.etcdClient}`,
+    `--cacert=${cluster.caFile}`,
+    `--cert=${cert.cert}`,
+    `--key=${cert.key}`,
+    '--dial-timeout=3s',
+    ...args,
+  ];
+}
+
 export function etcdctl(cluster: NativeCluster, member: Member, args: string[], cert = memberEtcdCert(cluster, member)) {
-  return spawnSync(
-    'etcdctl',
-    [
-      `--endpoints=https://${member.listen}:${cluster.ports.etcdClient}`,
-      `--cacert=${cluster.caFile}`,
-      `--cert=${cert.cert}`,
-      `--key=${cert.key}`,
-      '--dial-timeout=3s',
-      ...args,
-    ],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
+  return spawnSync('etcdctl', etcdctlArgv(cluster, member, args, cert), { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** etcdctl without blocking the event loop: a test beside another (it.concurrent) keeps its polls going. */
+export function etcdctlAsync(
+  cluster: NativeCluster,
+  member: Member,
+  args: string[],
+  cert = memberEtcdCert(cluster, member),
+): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('etcdctl', etcdctlArgv(cluster, member, args, cert), { encoding: 'utf8', timeout: 30_000 }, (error, _stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr });
+    });
+  });
 }
 
 /** GET on a member's Patroni REST API over TLS, checked against the project CA. */
