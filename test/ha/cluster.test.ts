@@ -24,6 +24,7 @@ import {
   type NativeCluster,
   nativeCluster,
   nativeRunner,
+  POLL_MS,
   postmasterPid,
   psql,
   replaceHost,
@@ -59,7 +60,7 @@ beforeAll(async () => {
   cluster = await nativeCluster('ha', HOSTS, FAST_TIMING);
   for (const m of cluster.members) startEtcd(m);
   for (const m of cluster.members)
-    await waitFor(`etcd on ${m.listen}`, () => etcdctl(m, etcdCert(m), ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, 500);
+    await waitFor(`etcd on ${m.listen}`, () => etcdctl(m, etcdCert(m), ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, POLL_MS);
 });
 
 tearDownAfterAll(
@@ -100,7 +101,7 @@ describe('a three-member cluster from the rendered configs', () => {
       () =>
         psql(leader.listen, 5432, 'SELECT sync_state, ssl FROM pg_stat_replication JOIN pg_stat_ssl USING (pid) ORDER BY sync_state').out === 'async|t\nsync|t',
       WAIT_BUDGET_MS,
-      500,
+      POLL_MS,
     );
     expect(psql(leader.listen, 5432, PROBE_TABLE).status).toBe(0);
   });
@@ -132,8 +133,8 @@ describe('a three-member cluster from the rendered configs', () => {
     start(['haproxy', '-W', '-db', '-f', cluster.haproxyConfig], cluster.root, 'haproxy');
     const leader = leaderOf(await clusterState(cluster));
     const through = (port: number) => psql('127.0.0.1', port, 'SELECT pg_is_in_recovery(), inet_server_addr()').out;
-    await waitFor('HAProxy to route writes to the leader', () => through(cluster.ports.haproxyWrite) === `f|${member(leader).listen}`, WAIT_BUDGET_MS, 500);
-    await waitFor('HAProxy to route reads to a replica', () => /^t\|127\.0\.0\.1[123]$/.test(through(cluster.ports.haproxyRead)), WAIT_BUDGET_MS, 500);
+    await waitFor('HAProxy to route writes to the leader', () => through(cluster.ports.haproxyWrite) === `f|${member(leader).listen}`, WAIT_BUDGET_MS, POLL_MS);
+    await waitFor('HAProxy to route reads to a replica', () => /^t\|127\.0\.0\.1[123]$/.test(through(cluster.ports.haproxyRead)), WAIT_BUDGET_MS, POLL_MS);
     expect(through(cluster.ports.haproxyRead)).not.toBe(`t|${member(leader).listen}`);
   });
 
@@ -170,7 +171,7 @@ describe('a three-member cluster from the rendered configs', () => {
       'HAProxy to route writes to the new leader',
       () => psql('127.0.0.1', cluster.ports.haproxyWrite, 'SELECT inet_server_addr()').out === member(candidate).listen,
       WAIT_BUDGET_MS,
-      500,
+      POLL_MS,
     );
     expect(lastAudit(store, 1)[0]).toMatchObject({ action: 'switchover', result: 'success', leaderBefore: old, leaderAfter: candidate });
     expect(existsSync(join(statePaths(cluster.env).deploy, 'lock.json'))).toBe(false);
@@ -270,7 +271,7 @@ describe('a three-member cluster from the rendered configs', () => {
         return removal.status === 0;
       },
       WAIT_BUDGET_MS,
-      1000,
+      POLL_MS,
     ).catch((error: Error) => {
       throw new Error(`${error.message}: ${removal.stderr}`);
     });
@@ -286,12 +287,12 @@ describe('a three-member cluster from the rendered configs', () => {
     startEtcd(dead);
     startPatroni(dead);
     // Its new Patroni answers as a replica (the dead one's key in etcd says "running" until its TTL ends), and the leader streams to two.
-    await waitFor(`${dead.name} back as a replica`, async () => (await api(cluster, dead, '/replica')).status === 200, WAIT_BUDGET_MS, 500);
+    await waitFor(`${dead.name} back as a replica`, async () => (await api(cluster, dead, '/replica')).status === 200, WAIT_BUDGET_MS, POLL_MS);
     await waitFor(
       'the leader streaming to both replicas',
       () => psql(survivor.listen, 5432, 'SELECT count(*) FROM pg_stat_replication').out === '2',
       WAIT_BUDGET_MS,
-      500,
+      POLL_MS,
     );
     const status = await readStatus(cluster.env, nativeRunner(cluster));
     expect(status.etcd.map((e) => e.healthy)).toEqual([true, true, true]);

@@ -54,6 +54,8 @@ const PASSWORDS = {
 };
 /** Patroni's timing in the native tests: a short loop for the runtime (ttl ≥ loop_wait + 2 × retry_timeout holds). */
 export const FAST_TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
+/** Between two looks at a cheap probe (Patroni's REST API, a psql, an etcdctl): a wait ends at most this long after its condition holds. */
+export const POLL_MS = 250;
 export const SUPERUSER = { user: 'healthmate_user', password: PASSWORDS.POSTGRES_PASSWORD, database: 'healthmate' };
 
 export interface NativeHost {
@@ -259,7 +261,7 @@ export async function waitForRoles(
         return check(last);
       },
       timeoutMs,
-      500,
+      POLL_MS,
     );
   } catch (error) {
     throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
