@@ -13,6 +13,7 @@ import {
   type NativeCluster,
   nativeCluster,
   nativeRunner,
+  POLL_MS,
   psql,
   startEtcd,
   startPatroni,
@@ -34,10 +35,10 @@ beforeAll(async () => {
   cluster = await nativeCluster('hagrow', [{ name: 'db1', address: '127.0.0.31', listen: '127.0.0.31' }], FAST_TIMING);
   const [db1] = cluster.members as [Member];
   startEtcd(db1);
-  await waitFor('etcd on db1', () => etcdctl(cluster, db1, ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, 500);
+  await waitFor('etcd on db1', () => etcdctl(cluster, db1, ['endpoint', 'health']).status === 0, WAIT_BUDGET_MS, POLL_MS);
   startPatroni(db1);
   await waitForRoles(cluster, 'db1 to lead', (ms) => ms[0]?.role === 'leader' && ms[0]?.state === 'running');
-  await waitFor('the app database', () => psql(db1.listen, 5432, PROBE_TABLE).status === 0, WAIT_BUDGET_MS, 500);
+  await waitFor('the app database', () => psql(db1.listen, 5432, PROBE_TABLE).status === 0, WAIT_BUDGET_MS, POLL_MS);
 });
 
 tearDownAfterAll(() => cluster);
@@ -67,7 +68,7 @@ describe('growing from one db host to three', () => {
         `etcd to add learner ${member.name}`,
         () => etcdctl(cluster, db1, ['member', 'add', member.name, '--learner', `--peer-urls=https://${member.listen}:${cluster.ports.etcdPeer}`]).status === 0,
         WAIT_BUDGET_MS,
-        1000,
+        POLL_MS,
       );
       startEtcd(member);
       // A learner is promoted once its log caught up with the leader's (etcd refuses before).
@@ -76,7 +77,7 @@ describe('growing from one db host to three', () => {
           .stdout.split('\n')
           .find((l) => l.split(', ')[2] === member.name)
           ?.split(', ')[0] as string;
-      await waitFor(`etcd to promote learner ${member.name}`, () => etcdctl(cluster, db1, ['member', 'promote', id()]).status === 0, WAIT_BUDGET_MS, 1000);
+      await waitFor(`etcd to promote learner ${member.name}`, () => etcdctl(cluster, db1, ['member', 'promote', id()]).status === 0, WAIT_BUDGET_MS, POLL_MS);
     }
     // Patroni's validator dials every etcd host of the rendered config: all three answer now.
     for (const member of added) {
@@ -84,7 +85,8 @@ describe('growing from one db host to three', () => {
       expect(valid.status, valid.stdout + valid.stderr).toBe(0);
       startPatroni(member);
     }
-    for (const member of added) await waitFor(`${member.name} to replicate`, async () => (await api(cluster, member, '/replica')).status === 200, 240_000, 500);
+    for (const member of added)
+      await waitFor(`${member.name} to replicate`, async () => (await api(cluster, member, '/replica')).status === 200, 240_000, POLL_MS);
     await waitForRoles(cluster, 'db1 leading two replicas, one synchronous', (ms) => ms.length === 3 && ms.some((m) => m.role === 'sync_standby'));
     await waitFor('more writes', () => writer.read().acked.filter((a) => a.at > Date.now() - 2000).length >= 5, WAIT_BUDGET_MS, 200);
     const log = await writer.stop();

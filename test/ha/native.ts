@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -54,6 +54,8 @@ const PASSWORDS = {
 };
 /** Patroni's timing in the native tests: a short loop for the runtime (ttl ≥ loop_wait + 2 × retry_timeout holds). */
 export const FAST_TIMING = { PATRONI_TTL: '10', PATRONI_LOOP_WAIT: '2', PATRONI_RETRY_TIMEOUT: '4' };
+/** Between two looks at a cheap probe (Patroni's REST API, a psql, an etcdctl): a wait ends at most this long after its condition holds. */
+export const POLL_MS = 250;
 export const SUPERUSER = { user: 'healthmate_user', password: PASSWORDS.POSTGRES_PASSWORD, database: 'healthmate' };
 
 export interface NativeHost {
@@ -164,20 +166,34 @@ export function memberEtcdCert(cluster: NativeCluster, member: Member): { cert: 
   return { cert: join(dir, CLUSTER_TLS_FILES.cert), key: join(dir, CLUSTER_TLS_FILES.key) };
 }
 
-/** etcdctl against a member's client port, with the project CA and a client certificate (the member's own by default). */
+/** etcdctl's argv against a member's client port, with the project CA and a client certificate (the member's own by default). */
+function etcdctlArgv(cluster: NativeCluster, member: Member, args: string[], cert = memberEtcdCert(cluster, member)): string[] {
+  return [
+    `--endpoints=https://${member.listen}:${cluster.ports.etcdClient}`,
+    `--cacert=${cluster.caFile}`,
+    `--cert=${cert.cert}`,
+    `--key=${cert.key}`,
+    '--dial-timeout=3s',
+    ...args,
+  ];
+}
+
 export function etcdctl(cluster: NativeCluster, member: Member, args: string[], cert = memberEtcdCert(cluster, member)) {
-  return spawnSync(
-    'etcdctl',
-    [
-      `--endpoints=https://${member.listen}:${cluster.ports.etcdClient}`,
-      `--cacert=${cluster.caFile}`,
-      `--cert=${cert.cert}`,
-      `--key=${cert.key}`,
-      '--dial-timeout=3s',
-      ...args,
-    ],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
+  return spawnSync('etcdctl', etcdctlArgv(cluster, member, args, cert), { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** etcdctl without blocking the event loop: a test beside another (it.concurrent) keeps its polls going. */
+export function etcdctlAsync(
+  cluster: NativeCluster,
+  member: Member,
+  args: string[],
+  cert = memberEtcdCert(cluster, member),
+): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('etcdctl', etcdctlArgv(cluster, member, args, cert), { encoding: 'utf8', timeout: 30_000 }, (error, _stdout, stderr) => {
+      resolve({ status: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr });
+    });
+  });
 }
 
 /** GET on a member's Patroni REST API over TLS, checked against the project CA. */
@@ -245,7 +261,7 @@ export async function waitForRoles(
         return check(last);
       },
       timeoutMs,
-      500,
+      POLL_MS,
     );
   } catch (error) {
     throw new Error(`${(error as Error).message}; last seen: ${JSON.stringify(last)}`);
@@ -496,12 +512,18 @@ export function tearDownAfterAll(current: () => NativeCluster | undefined, repor
   });
 }
 
-/** Stops every process the helpers started (groups: SIGTERM, then SIGKILL), every postmaster under `root`, and removes `root`. */
+/**
+ * Stops every process the helpers started and every postmaster under `root`, and removes `root`.
+ * The groups get SIGKILL, not SIGTERM: the cluster is thrown away, and a graceful stop only costs time
+ * (Patroni retries the etcd stopping beside it for retry_timeout to release its keys, etcd hands its
+ * leadership over and waits for peers that are gone: 7 s together). The postmasters (their own
+ * session) get SIGQUIT, an immediate shutdown that still releases their shared memory.
+ */
 export async function destroyCluster(cluster: NativeCluster | undefined): Promise<void> {
   for (const child of children.splice(0)) {
     if (child.pid && child.exitCode === null && child.signalCode === null) {
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        process.kill(-child.pid, 'SIGKILL');
       } catch {
         // gone already
       }

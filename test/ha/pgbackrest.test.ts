@@ -15,6 +15,7 @@ import {
   memberCommand,
   type NativeCluster,
   nativeCluster,
+  POLL_MS,
   postmasterPid,
   psql,
   startEtcd,
@@ -168,13 +169,18 @@ describe('pgBackRest with the cluster', () => {
     for (const name of ['db2', 'db3']) {
       expect(patroniLog(member(name))).toMatch(/replica has been created using pgbackrest/);
       expect(patroniLog(member(name))).not.toMatch(/replica has been created using basebackup/);
-      await waitFor(`${name} to hold every row`, () => psql(member(name).listen, 5432, 'SELECT count(*) FROM rows_after').out === '50', WAIT_BUDGET_MS, 500);
+      await waitFor(
+        `${name} to hold every row`,
+        () => psql(member(name).listen, 5432, 'SELECT count(*) FROM rows_after').out === '50',
+        WAIT_BUDGET_MS,
+        POLL_MS,
+      );
     }
   });
 
   it('only the leader archives; the replicas run the same archive_mode and archive nothing', async () => {
     expect(psql(member('db1').listen, 5432, 'SELECT pg_switch_wal()').status).toBe(0);
-    await waitFor('the leader to archive the switched segment', () => Number(archived(member('db1'))) > 0, WAIT_BUDGET_MS, 500);
+    await waitFor('the leader to archive the switched segment', () => Number(archived(member('db1'))) > 0, WAIT_BUDGET_MS, POLL_MS);
     for (const name of ['db2', 'db3']) {
       expect(psql(member(name).listen, 5432, 'SHOW archive_mode').out).toBe('on');
       expect(archived(member(name))).toBe('0');
