@@ -25,7 +25,7 @@ const ownImportMeta: Plugin = {
  * Vitest globalSetup of the unit project (after leftovers.ts, which made the run's private
  * TMPDIR): scripts/*.ts bundled once with esbuild, the compiler tsx itself runs, so that
  * runScript starts node on one file instead of tsx's loader compiling and resolving the
- * scripts' modules in each of several hundred runs (a render: 0.53 → 0.28 s of CPU). Packages
+ * scripts' modules in each of several hundred runs (a render: 0.54 → 0.25 s of CPU). Packages
  * stay imports of the repo's node_modules. The operators' own `npx tsx scripts/...` stays under
  * test: the Ctrl-C trials and the e2e project run it, and a runScript with another root (a
  * changed copy of the repo) goes through tsx.
