@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDumpName } from '../../scripts/lib/backup/naming.js';
-import { type OffsiteArtifact, type OffsiteSet, offsiteTarget, planOffsite, remotePath } from '../../scripts/lib/backup/offsite.js';
+import { type OffsiteArtifact, type OffsiteSet, offsiteTarget, planOffsite, rcloneCommand, remotePath } from '../../scripts/lib/backup/offsite.js';
 import { offsiteMetricsText } from '../../scripts/lib/backup/offsite-metrics.js';
 import { planRetention } from '../../scripts/lib/backup/retention.js';
 import { checkOffsite } from '../../scripts/lib/check/validators/backup.js';
@@ -77,7 +77,7 @@ describe('planOffsite (what one run copies and deletes on the remote)', () => {
   });
 
   it('joins remote paths without doubled slashes', () => {
-    const target = { remote: 'offsite:healthmate/prod/', configFile: '', env: {} };
+    const target = { remote: 'offsite:healthmate/prod/', configFile: '', env: {}, idleTimeout: 30 };
     expect(remotePath(target, 'config', 'x.tar.gz')).toBe('offsite:healthmate/prod/config/x.tar.gz');
     expect(remotePath({ ...target, remote: 'offsite:' }, '', 'x')).toBe('offsite:x');
   });
@@ -128,6 +128,21 @@ describe('check.ts: offsite target', () => {
   });
 });
 
+describe('how long rclone waits on a remote', () => {
+  const flags = (overrides: Record<string, string>) => {
+    const file = join(tempDir(), '.env.prod');
+    writeFileSync(file, readFileSync(join(import.meta.dirname, '..', '..', '.env.example'), 'utf8'));
+    const target = offsiteTarget(loadEnv({ env: 'prod', envFile: file, purpose: 'plan', processEnv: {}, overrides }));
+    return rcloneCommand(target as NonNullable<typeof target>, ['lsjson', 'offsite:x']).args;
+  };
+
+  it('two tries of a 30 s idle timeout and a 15 s connect timeout by default; BACKUP_OFFSITE_IDLE_TIMEOUT sets the idle one', () => {
+    const tries = ['--retries', '1', '--low-level-retries', '2', '--contimeout', '15s'];
+    expect(flags({})).toEqual(['--config', '', ...tries, '--timeout', '30s', 'lsjson', 'offsite:x']);
+    expect(flags({ BACKUP_OFFSITE_IDLE_TIMEOUT: '120' })).toEqual(['--config', '', ...tries, '--timeout', '120s', 'lsjson', 'offsite:x']);
+  });
+});
+
 describe("the env file carries rclone's RCLONE_CONFIG_* form of the remote", () => {
   it('passes the lines to rclone (the process env wins), where prod refuses any other unknown name', () => {
     const file = join(tempDir(), '.env.prod');
@@ -138,7 +153,7 @@ describe("the env file carries rclone's RCLONE_CONFIG_* form of the remote", () 
     const saved = process.env.RCLONE_CONFIG_OFFSITE_HOST;
     process.env.RCLONE_CONFIG_OFFSITE_HOST = 'other.example.org';
     try {
-      expect(offsiteTarget(env)).toEqual({ remote: 'offsite:healthmate/prod', configFile: '', env: { RCLONE_CONFIG_OFFSITE_TYPE: 'sftp' } });
+      expect(offsiteTarget(env)).toEqual({ remote: 'offsite:healthmate/prod', configFile: '', env: { RCLONE_CONFIG_OFFSITE_TYPE: 'sftp' }, idleTimeout: 30 });
     } finally {
       if (saved === undefined) delete process.env.RCLONE_CONFIG_OFFSITE_HOST;
       else process.env.RCLONE_CONFIG_OFFSITE_HOST = saved;

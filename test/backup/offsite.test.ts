@@ -21,6 +21,8 @@ let cluster: Cluster;
 let run = 0;
 let hungRemote: ReturnType<typeof againstHungRemote>;
 const ROWS = 80_000;
+/** The hung-remote trial's BACKUP_OFFSITE_IDLE_TIMEOUT: its lowest, so the trial lasts seconds, not the default's minute. */
+const HUNG_IDLE_TIMEOUT = 5;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'healthmate-offsite-'));
@@ -36,8 +38,8 @@ beforeAll(async () => {
   hungRemote = againstHungRemote(dialled);
   // Its test reports a failure; until then it is not an unhandled rejection.
   hungRemote.catch(() => undefined);
-  // The other tests keep both cores busy: they start once the trial has dumped and dialled (its minute
-  // of idle timeouts is running), or it would spend that start waiting for CPU and end seconds later.
+  // The other tests keep both cores busy: they start once the trial has dumped and dialled (its idle
+  // timeouts are running), or it would spend that start waiting for CPU and end seconds later.
   await Promise.race([reached, hungRemote.catch(() => undefined)]);
 });
 
@@ -169,8 +171,8 @@ function cutSshd(sshd: Sshd): void {
 }
 
 /**
- * backup-db.ts against a remote that accepts TCP and never answers: about a minute
- * of rclone's idle timeouts. It starts in beforeAll and runs beside the other tests
+ * backup-db.ts against a remote that accepts TCP and never answers: two of rclone's
+ * idle timeouts. It starts in beforeAll and runs beside the other tests
  * (the silent server is a child process, so their spawnSync does not skew its clock);
  * `dialled` is called when it first reaches the server; its test, the last, waits for it.
  */
@@ -192,7 +194,7 @@ async function againstHungRemote(dialled: () => void): Promise<{ s: State; faile
       RCLONE_CONFIG_OFFSITE_KEY_FILE: key,
       RCLONE_CONFIG_OFFSITE_KNOWN_HOSTS_FILE: join(s.dir, 'known_hosts'),
     };
-    const backup = runScriptAsync('backup-db.ts', s.flags, { env: { ...cluster.scriptEnv, ...env } });
+    const backup = runScriptAsync('backup-db.ts', s.flags, { env: { ...cluster.scriptEnv, ...env, BACKUP_OFFSITE_IDLE_TIMEOUT: String(HUNG_IDLE_TIMEOUT) } });
     void silent.firstAccepted.then(dialled);
     const failed = await backup;
     return { s, failed, acceptedAt: silent.acceptedAt() };
@@ -511,17 +513,17 @@ describe('offsite copies to a real SFTP server', () => {
     expect(existsSync(s.backups)).toBe(false);
   });
 
-  it('a remote that accepts TCP and never answers (a hung SFTP server): the offsite step gives up after 2 tries of a 30 s idle timeout, local backup kept', async () => {
+  it('a remote that accepts TCP and never answers (a hung SFTP server): the offsite step gives up after 2 tries of the idle timeout, local backup kept', async () => {
     // Bounded by rclone's flags, not by this test's clock: exactly 2 connections (the old flags made 3), the
-    // second after the first one's idle timeout (--timeout 30s; the old 60 s took 191 s in all).
+    // second after the first one's idle timeout (BACKUP_OFFSITE_IDLE_TIMEOUT; 30 s by default, see offsite-plan).
     const { s, failed, acceptedAt } = await hungRemote;
     expect(failed.code, failed.stderr).toBe(1);
     expect(failed.stderr).toMatch(/^error: offsite copy to offsite:\S+ failed \(1 artifact\(s\) not there yet\): .*i\/o timeout.*The local backup is intact/m);
     const [first, second, ...more] = acceptedAt as [number, number, ...number[]];
     expect(more).toEqual([]);
-    // Idle time is wall-clock time, which a busy CPU does not stretch: 30 s, give or take rclone's own tick.
-    expect(second - first).toBeGreaterThanOrEqual(29_000);
-    expect(second - first).toBeLessThan(45_000);
+    // Idle time is wall-clock time, which a busy CPU does not stretch: the timeout, give or take rclone's own tick.
+    expect(second - first).toBeGreaterThanOrEqual(HUNG_IDLE_TIMEOUT * 1000 - 1000);
+    expect(second - first).toBeLessThan(HUNG_IDLE_TIMEOUT * 1000 + 15_000);
     const [dump] = files(s.backups).filter((n) => n.endsWith('.dump'));
     expect(sha256(join(s.backups, dump as string))).toBe(manifest(join(s.backups, dump as string)).sha256);
     expect(metric(s, OFFSITE_PROM, 'healthmate_backup_offsite_last_status')).toBe('0');

@@ -27,6 +27,8 @@ export interface OffsiteTarget {
   configFile: string;
   /** RCLONE_CONFIG_* lines of the env file; the process env, like for every variable, wins. */
   env: Record<string, string>;
+  /** Seconds without a byte before a try fails (BACKUP_OFFSITE_IDLE_TIMEOUT, rclone's --timeout). */
+  idleTimeout: number;
 }
 
 /** The env's offsite target, or undefined when BACKUP_OFFSITE_REMOTE is empty. */
@@ -34,7 +36,7 @@ export function offsiteTarget(env: LoadedEnv): OffsiteTarget | undefined {
   const remote = env.values.BACKUP_OFFSITE_REMOTE;
   if (!remote) return undefined;
   const fromFile = Object.fromEntries(Object.entries(env.rclone ?? {}).filter(([name]) => process.env[name] === undefined));
-  return { remote, configFile: env.values.BACKUP_OFFSITE_RCLONE_CONFIG, env: fromFile };
+  return { remote, configFile: env.values.BACKUP_OFFSITE_RCLONE_CONFIG, env: fromFile, idleTimeout: env.values.BACKUP_OFFSITE_IDLE_TIMEOUT };
 }
 
 export function remoteName(target: OffsiteTarget): string {
@@ -50,14 +52,16 @@ export function remotePath(target: OffsiteTarget, ...parts: string[]): string {
 
 /**
  * No retry of a whole operation, two tries of each request: a remote that accepts and never
- * answers fails the run after about 2 × --timeout (the idle timeout, 30 s) = one minute; one
- * that does not accept, after 2 × --contimeout (15 s). The next run retries. (3 tries × 60 s
- * took 191 s.) 30 s without a byte is long for an upload that is moving.
+ * answers fails the run after about 2 × --timeout (the idle timeout, 30 s by default) = one
+ * minute; one that does not accept, after 2 × --contimeout (15 s). The next run retries. (3
+ * tries × 60 s took 191 s.) 30 s without a byte is long for an upload that is moving.
  */
-export const RCLONE_FLAGS = ['--retries', '1', '--low-level-retries', '2', '--contimeout', '15s', '--timeout', '30s'];
+function rcloneFlags(target: OffsiteTarget): string[] {
+  return ['--retries', '1', '--low-level-retries', '2', '--contimeout', '15s', '--timeout', `${target.idleTimeout}s`];
+}
 
 export function rcloneCommand(target: OffsiteTarget, args: string[]): Command {
-  return { file: 'rclone', args: ['--config', target.configFile, ...RCLONE_FLAGS, ...args], env: target.env };
+  return { file: 'rclone', args: ['--config', target.configFile, ...rcloneFlags(target), ...args], env: target.env };
 }
 
 /** rclone's last error line without its timestamp. */

@@ -54,6 +54,13 @@ export const backupVars = {
     patternHint: 'must be an absolute path without spaces',
     default: '',
   }),
+  BACKUP_OFFSITE_IDLE_TIMEOUT: v.int({
+    description:
+      'Seconds an offsite transfer may go without a byte before rclone gives up on that try (its --timeout); two tries, so a remote that accepts and never answers fails the run after about twice this. Raise it for a remote that is slow to start answering.',
+    min: 5,
+    max: 3600,
+    default: '30',
+  }),
   // pgBackRest: physical backups and the WAL archive, on a repository host reached over mutual TLS (docs/backup-restore.md).
   PGBACKREST_STANZA: v.str({
     description: 'pgBackRest stanza name of the production cluster (both hosts use it).',
