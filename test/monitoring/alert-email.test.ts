@@ -53,7 +53,11 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
   });
 
   it('a critical alert reaches the on-call mailbox with the email template, and the webhook', async () => {
+    // It fired a minute ago, as after an Alertmanager restart: a group whose alert is older than
+    // group_wait (30 s on this route) is sent at once, so the test proves routing, template and
+    // delivery without sitting out the wait.
     const alert = {
+      startsAt: new Date(Date.now() - 60_000).toISOString(),
       labels: { alertname: 'PostgresDown', severity: 'critical', environment: 'dev', instance: 'postgres-exporter:9187', job: 'postgres' },
       annotations: {
         summary: 'PostgreSQL does not answer the exporter.',
@@ -67,7 +71,6 @@ describe('the rendered dev Alertmanager config, running (aiosmtpd as the SMTP si
       body: JSON.stringify([alert]),
     });
     expect(post.ok).toBe(true);
-    // group_wait is 30 s on this route.
     await waitFor('the alert email', () => mail.includes('END MESSAGE'), WAIT_BUDGET_MS);
     const message = decodeQuotedPrintable(mail);
     expect(message).toMatch(/^Subject: \[FIRING:1\] critical PostgresDown \(dev\)$/m);
