@@ -18,10 +18,12 @@ function rootWith(name: string, body: string): string {
 describe('runScript and runScriptAsync', () => {
   it('a script killed for running past the timeout fails the call saying so', async () => {
     const root = rootWith('hang.ts', 'setInterval(() => {}, 1000);\n');
+    // The asynchronous run hangs beside the synchronous one: its timer fires once spawnSync returns.
+    const hanging = runScriptAsync('hang.ts', [], { root, timeoutMs: 3000 });
     expect(() => runScript('hang.ts', [], { root, timeoutMs: 3000 })).toThrow(
       /^scripts\/hang\.ts was killed by SIGTERM after the 3 s timeout; its stderr ended with:/,
     );
-    await expect(runScriptAsync('hang.ts', [], { root, timeoutMs: 3000 })).rejects.toThrow(/^scripts\/hang\.ts was killed by SIGTERM after the 3 s timeout/);
+    await expect(hanging).rejects.toThrow(/^scripts\/hang\.ts was killed by SIGTERM after the 3 s timeout/);
   });
 
   // A shell reports a death by a signal as 128 + its number.

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { readCompose } from '../../scripts/lib/compose/model.js';
 import { planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
 import { readYaml } from '../../scripts/lib/yaml-data.js';
@@ -14,7 +14,7 @@ import { startDaemon } from './helpers.js';
 import '../../scripts/lib/derivers.js';
 
 /** A TCP server that accepts connections and never answers: PostgreSQL hung, or its packets dropped. */
-async function silentServer(): Promise<number> {
+async function silentServer(t: TestContext): Promise<number> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -22,7 +22,7 @@ async function silentServer(): Promise<number> {
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  onTestFinished(
+  t.onTestFinished(
     () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -37,13 +37,14 @@ async function silentServer(): Promise<number> {
  * attempt to a PostgreSQL that does not answer (or whose name no longer resolves) waits for as
  * long as the network lets it: every scrape times out and the later ones queue behind it. The
  * compose files' DSN bounds the attempt, so a scrape reports pg_up 0 within Prometheus' scrape
- * timeout.
+ * timeout. The two environments run side by side: each waits out its connect timeout.
  */
 describe('postgres_exporter with the DSN of the compose files', () => {
   for (const name of ['prod', 'dev'] as const) {
-    it(`${name}: PostgreSQL not answering is pg_up 0 within Prometheus' scrape timeout, not a hung scrape`, async () => {
+    it.concurrent(`${name}: PostgreSQL not answering is pg_up 0 within Prometheus' scrape timeout, not a hung scrape`, async (t) => {
+      const { expect } = t;
       const { env } = testEnv(name);
-      const bundle = writeBundle(planBundle(env), tempDir());
+      const bundle = writeBundle(planBundle(env), tempDir(undefined, t));
       const exporterEnv = readCompose(join(bundle, 'docker-compose.yml')).services.find((s) => s.name === 'postgres-exporter')?.environment ?? {};
       const prometheus = readYaml(readFileSync(join(bundle, 'monitoring', 'prometheus.yml'), 'utf8')) as {
         global: { scrape_timeout: string };
@@ -55,7 +56,7 @@ describe('postgres_exporter with the DSN of the compose files', () => {
       // prod reaches the leader through HAProxy's write port, dev the one PostgreSQL.
       const endpoint = /^[a-z0-9.-]+:\d+(?=\/)/.exec(uri)?.[0];
       expect(endpoint).toBeDefined();
-      const password = join(tempDir(), 'password');
+      const password = join(tempDir(undefined, t), 'password');
       writeFileSync(password, 'not-used', { mode: 0o600 });
       const port = await freePort();
       const exporter = await startDaemon(
@@ -65,12 +66,12 @@ describe('postgres_exporter with the DSN of the compose files', () => {
         '/',
         // Only the endpoint differs from the container's: the silent server stands in for it.
         {
-          DATA_SOURCE_URI: uri.replace(endpoint as string, `127.0.0.1:${await silentServer()}`),
+          DATA_SOURCE_URI: uri.replace(endpoint as string, `127.0.0.1:${await silentServer(t)}`),
           DATA_SOURCE_USER: 'exporter',
           DATA_SOURCE_PASS_FILE: password,
         },
       );
-      onTestFinished(() => exporter.stop());
+      t.onTestFinished(() => exporter.stop());
 
       const scrape = await fetch(`${exporter.url}/metrics`, { signal: AbortSignal.timeout(scrapeTimeoutMs) });
       expect(await scrape.text()).toMatch(/^pg_up 0$/m);
