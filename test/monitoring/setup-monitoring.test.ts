@@ -101,6 +101,12 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(result.code, result.stderr).toBe(0);
   };
 
+  /** A host-run service announced through the file-sd job. */
+  const announceContractBackend = (): void => {
+    mkdirSync(join(installed, 'prometheus', 'targets'), { recursive: true });
+    writeFileSync(join(installed, 'prometheus', 'targets', 'contract.yml'), `- targets: ['127.0.0.1:${backend.port}']\n  labels: {service: contract}\n`);
+  };
+
   beforeAll(async () => {
     const initial = writeInitialConfigs(prefix);
     prometheus = await startPrometheus(initial.prometheusConfig, join(root, 'prometheus-data'));
@@ -131,7 +137,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(snapshot(installed)).toEqual(before);
   });
 
-  it('installs, reloads both services, scrapes a contract backend and delivers the Watchdog to the webhook', async () => {
+  it('installs and reloads both services; Prometheus serves the new rules', async () => {
     const result = await runScriptAsync('setup-monitoring.ts', setupArgs());
     expect(result.stderr).not.toMatch(/error:/);
     expect(result.code).toBe(0);
@@ -140,40 +146,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     expect(existsSync(join(installed, 'alertmanager', 'templates', 'email.tmpl'))).toBe(true);
     expect(existsSync(join(prefix, 'var', 'lib', 'grafana', 'dashboards', 'healthmate-overview.json'))).toBe(true);
     expect(await ruleNames(prometheus)).toEqual(expect.arrayContaining(['BackendAllReplicasDown', 'Watchdog', 'healthmate:http_errors:ratio_rate5m']));
-
-    // A host-run service announced through the file-sd job.
-    mkdirSync(join(installed, 'prometheus', 'targets'), { recursive: true });
-    writeFileSync(join(installed, 'prometheus', 'targets', 'contract.yml'), `- targets: ['127.0.0.1:${backend.port}']\n  labels: {service: contract}\n`);
-    interface Targets {
-      data: { activeTargets: { scrapeUrl: string; health: string; labels: Record<string, string> }[] };
-    }
-    await waitFor(
-      'the contract backend to be up in /api/v1/targets',
-      async () =>
-        (await json<Targets>(`${prometheus.url}/api/v1/targets`)).data.activeTargets.some(
-          (t) => t.scrapeUrl.includes(`:${backend.port}/`) && t.health === 'up' && t.labels.environment === undefined,
-        ),
-      WAIT_BUDGET_MS,
-      500,
-    );
-    const query = await json<{ data: { result: { metric: Record<string, string> }[] } }>(
-      `${prometheus.url}/api/v1/query?query=${encodeURIComponent('healthmate_celery_tasks_total')}`,
-    );
-    expect(query.data.result[0]?.metric).toMatchObject({ service: 'contract', outcome: 'success' });
-
-    // Prometheus sends firing alerts at each evaluation (15 s) and resends them every minute
-    // (--rules.alert.resend-delay): a first send that finds no Alertmanager yet is retried a minute later.
-    await waitFor(
-      'the Watchdog to reach the webhook',
-      () =>
-        webhook.requests.some((r) => {
-          if (r.path !== '/watchdog') return false;
-          const alerts = (JSON.parse(r.body) as { alerts: { labels: Record<string, string> }[] }).alerts;
-          return alerts.some((a) => a.labels.alertname === 'Watchdog' && a.labels.environment === 'prod');
-        }),
-      WAIT_BUDGET_MS,
-      500,
-    );
+    announceContractBackend();
   });
 
   it('a second run with nothing changed rewrites nothing and still verifies both reloads', async () => {
@@ -296,5 +269,41 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     } finally {
       await hanging.close();
     }
+  });
+
+  // Last: Prometheus' scrape and evaluation intervals (15 s) run out while the tests above run.
+  it('the installed set scrapes a contract backend and delivers the Watchdog to the webhook', async () => {
+    await ensureInstalled();
+    announceContractBackend();
+    interface Targets {
+      data: { activeTargets: { scrapeUrl: string; health: string; labels: Record<string, string> }[] };
+    }
+    await waitFor(
+      'the contract backend to be up in /api/v1/targets',
+      async () =>
+        (await json<Targets>(`${prometheus.url}/api/v1/targets`)).data.activeTargets.some(
+          (t) => t.scrapeUrl.includes(`:${backend.port}/`) && t.health === 'up' && t.labels.environment === undefined,
+        ),
+      WAIT_BUDGET_MS,
+      500,
+    );
+    const query = await json<{ data: { result: { metric: Record<string, string> }[] } }>(
+      `${prometheus.url}/api/v1/query?query=${encodeURIComponent('healthmate_celery_tasks_total')}`,
+    );
+    expect(query.data.result[0]?.metric).toMatchObject({ service: 'contract', outcome: 'success' });
+
+    // Prometheus sends firing alerts at each evaluation (15 s) and resends them every minute
+    // (--rules.alert.resend-delay): a first send that finds no Alertmanager yet is retried a minute later.
+    await waitFor(
+      'the Watchdog to reach the webhook',
+      () =>
+        webhook.requests.some((r) => {
+          if (r.path !== '/watchdog') return false;
+          const alerts = (JSON.parse(r.body) as { alerts: { labels: Record<string, string> }[] }).alerts;
+          return alerts.some((a) => a.labels.alertname === 'Watchdog' && a.labels.environment === 'prod');
+        }),
+      WAIT_BUDGET_MS,
+      500,
+    );
   });
 });
