@@ -41,11 +41,18 @@ export async function startDaemon(bin: string, args: string[], port: number, rea
 }
 
 /** Debian's Prometheus on a loopback port with temp storage and the lifecycle API. */
-export async function startPrometheus(configFile: string, dataDir: string): Promise<Daemon> {
+export async function startPrometheus(configFile: string, dataDir: string, flags: string[] = []): Promise<Daemon> {
   const port = await freePort();
   return startDaemon(
     needTool('prometheus'),
-    [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn'],
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${dataDir}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+      '--log.level=warn',
+      ...flags,
+    ],
     port,
     '/-/ready',
   );

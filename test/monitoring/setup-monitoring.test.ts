@@ -109,7 +109,10 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
 
   beforeAll(async () => {
     const initial = writeInitialConfigs(prefix);
-    prometheus = await startPrometheus(initial.prometheusConfig, join(root, 'prometheus-data'));
+    // After a reload Prometheus learns its Alertmanagers within about 5 s; a firing alert sent before
+    // that is dropped, and by default sent again only a minute later (--rules.alert.resend-delay).
+    // This Prometheus sends firing alerts at every evaluation (15 s), so the Watchdog never waits a minute.
+    prometheus = await startPrometheus(initial.prometheusConfig, join(root, 'prometheus-data'), ['--rules.alert.resend-delay=1s']);
     alertmanager = await startAlertmanager(initial.alertmanagerConfig, join(root, 'alertmanager-data'));
     webhook = await testServer((_req, res) => res.end('ok'));
     const body = contractExposition();
@@ -292,8 +295,7 @@ describe('setup-monitoring.ts against a real Prometheus and Alertmanager', () =>
     );
     expect(query.data.result[0]?.metric).toMatchObject({ service: 'contract', outcome: 'success' });
 
-    // Prometheus sends firing alerts at each evaluation (15 s) and resends them every minute
-    // (--rules.alert.resend-delay): a first send that finds no Alertmanager yet is retried a minute later.
+    // Prometheus sends the firing Watchdog at each evaluation (15 s; see its resend delay above).
     await waitFor(
       'the Watchdog to reach the webhook',
       () =>
