@@ -1,13 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
-import PackedOrder from './test/sequencer.js';
+import LongestFirst from './test/sequencer.js';
 
 export default defineConfig({
   test: {
     // One test file per core: the tests start real servers and tools, which need the CPU too.
     maxWorkers: availableParallelism(),
-    // A file that mostly waits starts beside one that computes, from the checked-in test/durations.json (test/sequencer.ts).
-    sequence: { sequencer: PackedOrder },
+    // Longest files first, from the checked-in test/durations.json (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {

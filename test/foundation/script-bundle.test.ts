@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TestSpecification, Vitest } from 'vitest/node';
 import { nodeWithTsx, REPO, runScript, SCRIPT_BUNDLE_ENV } from '../helpers/run.js';
 import { tempDir } from '../helpers/tmp.js';
-import PackedOrder, { packedOrder } from '../sequencer.js';
+import LongestFirst from '../sequencer.js';
 
 /** Every file under `dir` with a hash of its content. */
 function tree(dir: string): Record<string, string> {
@@ -43,41 +42,14 @@ describe('the unit run executes scripts/ from an esbuild bundle (test/script-bun
 });
 
 describe('test/sequencer.ts', () => {
-  // Two workers on two cores; each file's seconds alone and the cores it keeps busy.
-  const costs = {
-    'wait-long': { seconds: 60, cores: 0.3 },
-    'cpu-long': { seconds: 40, cores: 1 },
-    'wait-short': { seconds: 35, cores: 0.2 },
-    'multi-core': { seconds: 30, cores: 1.6 },
-    'cpu-short': { seconds: 10, cores: 1 },
-  };
-
-  it('pairs a file that waits with one that computes, and puts a file it has no figures for first', () => {
-    // By hand: wait-long (the longest) starts with multi-core, which fills the 1.7 cores it leaves;
-    // at 30 s cpu-long fits the 1.7 (nothing fills them); at 60 s cpu-short fills the 1 core beside
-    // cpu-long; wait-short, which fills nothing, goes last.
-    expect(packedOrder(['cpu-short', 'new', 'wait-short', 'multi-core', 'cpu-long', 'wait-long'], costs, 2, 2)).toEqual([
-      'new',
-      'wait-long',
-      'multi-core',
-      'cpu-long',
-      'cpu-short',
-      'wait-short',
-    ]);
-    // An entry without numbers counts as unknown (first), rather than stalling the simulation.
-    expect(packedOrder(['cpu-long', 'broken'], { ...costs, broken: { seconds: Number.NaN, cores: 1 } }, 2, 2)).toEqual(['broken', 'cpu-long']);
-    // Files of one core each: longest first, one per worker.
-    expect(packedOrder(['cpu-short', 'cpu-long'], costs, 2, 2)).toEqual(['cpu-long', 'cpu-short']);
-  });
-
-  it("orders vitest's files by the checked-in test/durations.json", async () => {
-    const durations = JSON.parse(readFileSync(join(REPO, 'test', 'durations.json'), 'utf8')) as Record<string, { seconds: number; cores: number }>;
-    const files = Object.keys(durations);
-    expect(files.length).toBeGreaterThan(50);
+  it('starts files longest first from test/durations.json, a file not in it before all', async () => {
+    const durations = JSON.parse(readFileSync(join(REPO, 'test', 'durations.json'), 'utf8')) as Record<string, number>;
+    const [longest, , middle] = Object.keys(durations);
+    const shortest = Object.keys(durations).at(-1) as string;
     const spec = (file: string) =>
       ({ moduleId: join(REPO, file), project: { name: 'unit', config: { sequence: { groupOrder: 0 }, isolate: true } } }) as unknown as TestSpecification;
-    const ctx = { config: { root: REPO, maxWorkers: 2 }, cache: { getFileTestResults: () => undefined, getFileStats: () => undefined } } as unknown as Vitest;
-    const sorted = await new PackedOrder(ctx).sort([...files].reverse().map(spec));
-    expect(sorted.map((s) => relative(REPO, s.moduleId))).toEqual(packedOrder(files, durations, 2, availableParallelism()));
+    const ctx = { config: { root: REPO }, cache: { getFileTestResults: () => undefined, getFileStats: () => undefined } } as unknown as Vitest;
+    const sorted = await new LongestFirst(ctx).sort([shortest, 'test/new.test.ts', middle, longest].map((f) => spec(f as string)));
+    expect(sorted.map((s) => relative(REPO, s.moduleId))).toEqual(['test/new.test.ts', longest, middle, shortest]);
   });
 });
