@@ -130,9 +130,8 @@ describe('check.ts: offsite target', () => {
 
 describe('how long rclone waits on a remote', () => {
   const flags = (overrides: Record<string, string>) => {
-    const file = join(tempDir(), '.env.prod');
-    writeFileSync(file, readFileSync(join(import.meta.dirname, '..', '..', '.env.example'), 'utf8'));
-    const target = offsiteTarget(loadEnv({ env: 'prod', envFile: file, purpose: 'plan', processEnv: {}, overrides }));
+    const envFile = join(import.meta.dirname, '..', '..', '.env.example');
+    const target = offsiteTarget(loadEnv({ env: 'prod', envFile, purpose: 'plan', processEnv: {}, overrides }));
     return rcloneCommand(target as NonNullable<typeof target>, ['lsjson', 'offsite:x']).args;
   };
 

@@ -639,6 +639,13 @@ const ROWS: Row[] = [
     message: '--end must be a silence id (a UUID) or all, not "not-a-uuid"',
   },
   {
+    name: 'backup-db --dry-run with an offsite idle timeout under 5 s',
+    script: 'backup-db.ts',
+    args: (c) => [...dev(c), '--set', 'BACKUP_OFFSITE_IDLE_TIMEOUT=2', '--dry-run'],
+    code: 2,
+    message: 'BACKUP_OFFSITE_IDLE_TIMEOUT (from --set) must be at least 5 (got "2").',
+  },
+  {
     name: 'N14 backup-db --dry-run with BACKUP_DIR a file',
     script: 'backup-db.ts',
     setup: (c) => writeFileSync(join(c.dir, 'backups-file'), 'x\n'),
