@@ -198,10 +198,14 @@ describe('kill -9 of check.ts itself', () => {
  * A folder for the front of PATH whose `tool` stops itself (SIGSTOP) before it
  * would run the real one: the tool is frozen by construction, so no look at
  * the process table can miss it however briefly the real tool would run.
+ * Only the first copy freezes (mkdir is atomic): check.ts runs two tools at
+ * once, and a second copy started after the test let the first one go would
+ * stay stopped for ever, holding the process group open.
  */
 function freezingTool(tool: string): string {
   const bin = tempDir();
-  writeFileSync(join(bin, tool), `#!/bin/sh\nkill -STOP $$\nexec ${needTool(tool)} "$@"\n`, { mode: 0o755 });
+  const mark = join(bin, 'frozen-once');
+  writeFileSync(join(bin, tool), `#!/bin/sh\nif mkdir '${mark}' 2>/dev/null; then kill -STOP $$; fi\nexec ${needTool(tool)} "$@"\n`, { mode: 0o755 });
   return bin;
 }
 
