@@ -61,7 +61,12 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
     exit,
     press: (signal = 'SIGINT') => process.kill(-pgid, signal),
     members,
-    gone: () => waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, WAIT_BUDGET_MS, 50),
+    // A timeout names what is left (a stopped tool shows as T), so a hang reads as its cause.
+    gone: () =>
+      waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, WAIT_BUDGET_MS, 50).catch((error) => {
+        const left = members().map((p) => `${p.pid} ${p.comm} (${p.state})`);
+        throw new Error(`${error instanceof Error ? error.message : error}; still running: ${left.join(', ')}`);
+      }),
   };
 }
 
