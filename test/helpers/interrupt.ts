@@ -65,7 +65,7 @@ export function launch(launcher: Launcher, script: string, args: string[], env: 
     gone: () =>
       waitFor(`the ${launcher} ${script} process group to end`, () => members().length === 0, WAIT_BUDGET_MS, 50).catch((error) => {
         const left = members().map((p) => `${p.pid} ${p.comm} (${p.state})`);
-        throw new Error(`${error instanceof Error ? error.message : error}; still running: ${left.join(', ')}`);
+        throw new Error(`${error}; still running: ${left.join(', ')}`);
       }),
   };
 }
