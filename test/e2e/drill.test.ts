@@ -175,12 +175,25 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     for (const volume of ['etcd-data', 'postgres-data', 'pgbackrest-spool']) docker(daemon, ['volume', 'rm', `${stack.project}_${volume}`]);
     rmSync(join(stack.stateDir, 'backups'), { recursive: true, force: true });
     expect(lastId, 'markers were committed before the loss').toMatch(/^\d+$/);
+    // The app side sees the loss: HAProxy has no leader and turns unhealthy, and compose starts
+    // nothing that waits on an unhealthy service (CI: `up -d` failed here once, before the rebuild waited).
+    const haproxy = dockerProbe(daemon, [
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${stack.project}`,
+      '--filter',
+      'label=com.docker.compose.service=haproxy',
+    ]).stdout.trim();
+    const haproxyHealth = () => dockerProbe(daemon, ['inspect', '--format', '{{.State.Health.Status}}', haproxy]).stdout.trim();
+    await waitFor('HAProxy unhealthy without a leader', () => haproxyHealth() === 'unhealthy', 180_000, 1_000);
 
     const rebuilt = await timings.time('rebuild-db-host.ts --latest', () =>
       stack.run('rebuild-db-host.ts', ['--env', 'prod', '--env-file', stack.envFile, '--latest', '--timeout', '300'], 600_000),
     );
     expect(rebuilt.code, `${rebuilt.stdout}\n${rebuilt.stderr}`).toBe(0);
     expect(rebuilt.stdout).toMatch(/public\.drill_markers \d+ rows/);
+    expect(haproxyHealth()).toBe('healthy');
 
     await waitFor(
       'a healthy /health through nginx',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { capacityProblem, connectionCapacity } from '../../scripts/lib/compose/capacity.js';
 import { COMPOSE_V1, composeConfig, detectCompose } from '../../scripts/lib/compose/engine.js';
-import { parseCompose, readCompose, secretOwners } from '../../scripts/lib/compose/model.js';
+import { healthGates, parseCompose, readCompose, secretOwners } from '../../scripts/lib/compose/model.js';
 import { checkPolicy } from '../../scripts/lib/compose/policy.js';
 import { registeredSecrets } from '../../scripts/lib/log.js';
 import { listBundle, planBundle, writeBundle } from '../../scripts/lib/render/bundle.js';
@@ -98,6 +98,22 @@ describe('rendered compose files', () => {
       expect(shared(client, 'haproxy'), `${client} and haproxy`).toEqual(['app']);
       expect(shared(client, 'postgres'), `${client} and postgres`).toEqual([]);
     }
+  });
+
+  it('names the services others wait on healthy (compose starts nothing behind an unhealthy one); the list form of depends_on only waits for a start', () => {
+    const model = parseCompose(
+      [
+        'services:',
+        '  web: {image: "nginx:1", depends_on: {api: {condition: service_healthy}, cache: {condition: service_started}}}',
+        '  api: {image: "api:1", depends_on: {db: {condition: service_healthy}}}',
+        '  worker: {image: "api:1", depends_on: [db, cache]}',
+        '  db: {image: "postgres:15"}',
+        '  cache: {image: "redis:7"}',
+      ].join('\n'),
+    );
+    expect(model.services.find((s) => s.name === 'web')?.waitsHealthyFor).toEqual(['api']);
+    expect(healthGates(model)).toEqual(['api', 'db']);
+    expect(healthGates(readCompose(renderStack('prod').file))).toEqual(['backend', 'haproxy', 'postgres', 'redis']);
   });
 
   it('gives every secret file exactly one reader uid, so the deploy can chown it', () => {

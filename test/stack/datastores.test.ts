@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ContainerState, datastoreProblem } from '../../scripts/lib/deploy/docker.js';
+import { type ContainerState, datastoreProblem } from '../../scripts/lib/containers.js';
 
 // A deploy that fails while PostgreSQL or Redis is gone must say so (e2e chaos scenario 1 kills
 // PostgreSQL mid-rollout): the new replicas were not the problem, and the old ones cannot serve either.

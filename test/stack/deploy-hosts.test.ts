@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPOSE_V1 } from '../../scripts/lib/compose/engine.js';
-import { serviceContainers } from '../../scripts/lib/deploy/docker.js';
+import { serviceContainers } from '../../scripts/lib/containers.js';
 import { engineHost } from '../../scripts/lib/deploy/host.js';
 import { type HostTarget, onEngine, probeEngines, refuseUnreachable } from '../../scripts/lib/deploy/hosts.js';
 import { deployStatus } from '../../scripts/lib/deploy/status.js';

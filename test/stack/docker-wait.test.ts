@@ -1,6 +1,7 @@
 import { describe, it, type TestContext } from 'vitest';
-import { serviceContainers, waitHealthy, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
+import { inspectContainers, serviceContainers, waitHealthy, waitRunningHealthy, waitServicesHealthy } from '../../scripts/lib/containers.js';
 import { docker, dockerProbe } from '../e2e/harness/docker.js';
+import { WAIT_BUDGET_MS, waitFor } from '../helpers/net.js';
 import { privateEngine } from './engine.js';
 
 /**
@@ -91,6 +92,33 @@ describe.concurrent('waitHealthy and serviceContainers (real engine)', () => {
         `new worker containers: worker container ${doomed.slice(0, 12)} is gone (removed while waiting).`,
       ),
     ]);
+  });
+
+  // After a database outage: HAProxy went unhealthy, and compose would refuse to start what waits on it.
+  it('waits for running containers that are unhealthy until they recover, and leaves stopped ones to compose', async (t) => {
+    const { expect } = t;
+    const { project, start } = composeProject(t, 'hm-wait-recover');
+    const sick = start('haproxy', 'sleep 600', [...healthcheck('test -f /tmp/ok'), '--name', 'hm-wait-recover-haproxy-1']);
+    const stopped = start('redis', 'exit 0', healthcheck('false'));
+    docker(engine.daemon, ['wait', stopped]);
+    await waitFor('haproxy unhealthy', async () => (await inspectContainers([sick]))[0]?.health === 'unhealthy', WAIT_BUDGET_MS, 250);
+    // The plain wait gives up on it at once; the recovering one waits, and fails at its deadline naming it.
+    await expect(waitHealthy([{ service: 'haproxy', id: sick }], 600, 'datastores')).rejects.toThrow(/haproxy container \S+ is unhealthy\./);
+    await expect(waitRunningHealthy(project, ['haproxy'], 2, 'after the rebuild', 'start the rest')).rejects.toThrow(
+      'after the rebuild: not healthy after 2s (haproxy container hm-wait-recover-haproxy-1 unhealthy running).',
+    );
+    const waiting = waitRunningHealthy(project, ['haproxy', 'redis', 'backend'], 600, 'after the rebuild', 'start the rest');
+    let settled = false;
+    void waiting.finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(settled, 'the wait ended while haproxy was still unhealthy').toBe(false);
+    docker(engine.daemon, ['exec', sick, 'touch', '/tmp/ok']);
+    expect(await waiting).toEqual(['haproxy']);
+    expect((await inspectContainers([sick]))[0]?.health).toBe('healthy');
+    // Nothing runs: nothing to wait for.
+    expect(await waitRunningHealthy(project, ['redis', 'backend'], 600, 'after the rebuild', 'start the rest')).toEqual([]);
   });
 
   it('passes when every service has containers that become healthy (or run without a healthcheck)', async (t) => {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { inspectContainers, serviceContainers } from '../../scripts/lib/deploy/docker.js';
+import { inspectContainers, serviceContainers } from '../../scripts/lib/containers.js';
 import { askEngine, engineHas } from '../../scripts/lib/docker-engine.js';
 import { OperationError } from '../../scripts/lib/errors.js';
 import { docker } from '../e2e/harness/docker.js';

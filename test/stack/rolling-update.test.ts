@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'vitest';
 import { COMPOSE_V1, composeBase } from '../../scripts/lib/compose/engine.js';
-import { inspectContainers, serviceContainers, waitServicesHealthy } from '../../scripts/lib/deploy/docker.js';
+import { inspectContainers, serviceContainers, waitServicesHealthy } from '../../scripts/lib/containers.js';
 import { type RolloutContext, rollingUpdate } from '../../scripts/lib/deploy/rollout.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';

@@ -22,6 +22,8 @@ export interface ComposeService {
   labels: Record<string, string>;
   secrets: string[];
   volumes: VolumeMount[];
+  /** The services it waits on with `depends_on: {<name>: {condition: service_healthy}}`. */
+  waitsHealthyFor: string[];
 }
 
 export interface PortMapping {
@@ -140,6 +142,10 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
       labels: keyValues(s.labels),
       secrets: (Array.isArray(s.secrets) ? s.secrets : []).map((entry) => (typeof entry === 'string' ? entry : String(asRecord(entry).source ?? ''))),
       volumes: (Array.isArray(s.volumes) ? s.volumes : []).map(parseVolume),
+      // The list form of depends_on means service_started.
+      waitsHealthyFor: Object.entries(asRecord(s.depends_on))
+        .filter(([, config]) => asRecord(config).condition === 'service_healthy')
+        .map(([dependency]) => dependency),
     };
   });
   const secretFiles = Object.fromEntries(Object.entries(asRecord(doc.secrets)).map(([name, value]) => [name, String(asRecord(value).file ?? '')]));
@@ -148,6 +154,14 @@ export function parseCompose(text: string, file = 'docker-compose.yml'): Compose
 
 export function readCompose(path: string): ComposeModel {
   return parseCompose(readFileSync(path, 'utf8'), path);
+}
+
+/**
+ * The services another one waits on with `condition: service_healthy`, sorted: docker-compose
+ * refuses to start a service while such a dependency of it is unhealthy.
+ */
+export function healthGates(model: ComposeModel): string[] {
+  return [...new Set(model.services.flatMap((s) => s.waitsHealthyFor))].sort();
 }
 
 /** The uid that reads a service's secret files: the label, else `user:`, else root. */

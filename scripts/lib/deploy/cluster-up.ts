@@ -9,11 +9,11 @@ import { type ClusterRunner, carryOut, waitForMembers } from '../cluster/run.js'
 import { isRunning, LEADER, type MemberStatus, readMembers, SYNC_STANDBY } from '../cluster/status.js';
 import { CLUSTER_SERVICES } from '../cluster/topology.js';
 import { serviceFingerprint } from '../compose/roles.js';
+import { waitServicesHealthy } from '../containers.js';
 import { log } from '../log.js';
 import { PGBACKREST_SERVICE } from './argv.js';
 import { compose } from './commands.js';
 import { type DeployContext, forHost } from './context.js';
-import { waitServicesHealthy } from './docker.js';
 import { type HostTarget, hasRole, onEngine } from './hosts.js';
 import { hostRelease } from './stage.js';
 

@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { $ } from 'zx/core';
+import { engineVersion, waitServicesHealthy } from '../containers.js';
 import { engineHas, engineName } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { DIST_DIR } from '../paths.js';
 import { planHostBundles, repoRoot, writeBundles } from '../render/bundle.js';
 import type { DeployContext } from './context.js';
-import { engineVersion, waitServicesHealthy } from './docker.js';
 import { formatCommand } from './plan.js';
 import { check, ensureCertificates, render } from './prepare.js';
 import { stageRelease } from './stage.js';

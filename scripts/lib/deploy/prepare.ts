@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { VALIDATORS } from '../check/registry.js';
 import { formatReport, runValidators } from '../check/runner.js';
+import { inspectContainers, serviceContainers } from '../containers.js';
 import { withStandInSecrets } from '../env/stand-in.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log, registeredSecrets } from '../log.js';
@@ -11,7 +12,6 @@ import { listBundle, planHostBundles, refuseToReplace, writeBundles } from '../r
 import { certificateStatus, WARN_DAYS } from './certs.js';
 import { runScript } from './commands.js';
 import type { DeployContext } from './context.js';
-import { inspectContainers, serviceContainers } from './docker.js';
 import { onEngine } from './hosts.js';
 import { storeRelease } from './releases.js';
 // Every area's template derivers, registered with render.

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx/core';
 import { addCleanup } from '../cleanup.js';
+import { serviceContainers, waitHealthy, waitServicesHealthy } from '../containers.js';
 import { OperationError } from '../errors.js';
 import { log } from '../log.js';
 import { repoRoot } from '../render/bundle.js';
 import { durationSeconds, MONITORING_SERVICES, migrationArgv, NGINX_RELOAD } from './argv.js';
 import { compose, runScript } from './commands.js';
 import type { DeployContext } from './context.js';
-import { serviceContainers, waitHealthy, waitServicesHealthy } from './docker.js';
 import { hostRun } from './host.js';
 import { APP_DATASTORES } from './plan-hosts.js';
 

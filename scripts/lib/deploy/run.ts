@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { addCleanup } from '../cleanup.js';
 import { CLUSTER_SERVICES } from '../cluster/topology.js';
+import { datastoreProblem, inspectContainers, serviceContainers } from '../containers.js';
 import { engineName } from '../docker-engine.js';
 import { BadInputError, errorMessage, OperationError } from '../errors.js';
 import { localShell } from '../host-shell.js';
@@ -11,7 +12,6 @@ import { type AuditEntry, appendAudit } from './audit.js';
 import { clusterUp } from './cluster-up.js';
 import { compose } from './commands.js';
 import { type DeployContext, forHost } from './context.js';
-import { datastoreProblem, inspectContainers, serviceContainers } from './docker.js';
 import { type HostTarget, hasRole, onEngine, refuseUnreachable } from './hosts.js';
 import { currentUser, deployLockHolder, describeOwner, type HeldLock, takeDeployLock } from './lock.js';
 import type { PlanStep } from './plan.js';

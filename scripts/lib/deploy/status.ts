@@ -1,6 +1,6 @@
+import { engineVersion } from '../containers.js';
 import { askEngine, engineName, lastLine } from '../docker-engine.js';
 import { lastAudit } from './audit.js';
-import { engineVersion } from './docker.js';
 import { describeHost, type HostTarget, onEngine } from './hosts.js';
 import { deployLockHolder, describeOwner } from './lock.js';
 import type { ReleaseRef } from './state.js';

@@ -1,5 +1,7 @@
 import { composeCommand } from '../backup/pg.js';
 import { type Captured, type Command, capture, describeCommand } from '../backup/process.js';
+import { healthGates, readCompose } from '../compose/model.js';
+import { waitRunningHealthy } from '../containers.js';
 import { askEngine, engineHas, engineName, failureOf } from '../docker-engine.js';
 import { BadInputError, OperationError } from '../errors.js';
 import { log } from '../log.js';
@@ -117,7 +119,7 @@ function spareOn(e: Engine, volume: string): Command {
 
 export interface RebuildOptions {
   target: RestoreTarget;
-  /** Seconds to wait for PostgreSQL to finish recovery and report healthy. */
+  /** Seconds to wait for PostgreSQL to finish recovery, and then for the services the stack waits on to recover. */
   timeoutSeconds: number;
 }
 
@@ -142,8 +144,14 @@ export async function rebuildPlan(settings: PgbackrestSettings, options: Rebuild
     `7. ${describeCommand(restore)}   # ${describeTarget(options.target)}`,
     `8. ${c('up', '-d', '--no-deps', 'postgres', 'pgbackrest')}; Patroni takes the restored data over (a new cluster ${settings.cluster.scope} in etcd), replays the archive and promotes it; wait until it leads, out of recovery (at most ${options.timeoutSeconds}s)`,
     `9. count the rows of every table in ${options.database} and print them`,
-    `10. ${c('up', '-d')}   # the whole stack on the rebuilt database`,
+    `10. wait until the running containers of ${gatesOf(settings).join(', ')} are healthy (at most ${options.timeoutSeconds}s): the outage made those that reach the database unhealthy, and compose starts nothing that waits on an unhealthy service`,
+    `11. ${c('up', '-d')}   # the whole stack on the rebuilt database`,
   ];
+}
+
+/** The stack's services that others wait on (`condition: service_healthy`). */
+function gatesOf(settings: PgbackrestSettings): string[] {
+  return healthGates(readCompose(composeFile(settings, 'db')));
 }
 
 /** Where Patroni keeps a cluster's state in etcd (its default namespace /service). */
@@ -293,6 +301,15 @@ export async function rebuildDbHost(
   const counts = await tableCounts(e, options.user, options.database);
   if (Object.keys(counts).length === 0)
     throw new OperationError(`the restored database ${options.database} has no tables: this is not the data you backed up.`);
+  const gates = gatesOf(settings);
+  log.info(`waiting until the running containers of ${gates.join(', ')} are healthy again`);
+  await waitRunningHealthy(
+    settings.project,
+    gates,
+    options.timeoutSeconds,
+    'after the rebuild',
+    `the database is restored and serves; once they are healthy, start the rest: ${describeCommand(cmd([...e.stack, 'up', '-d']))}`,
+  );
   await run(cmd([...e.stack, 'up', '-d']), 'starting the stack');
   return { counts, seconds: (Date.now() - started) / 1000 };
 }

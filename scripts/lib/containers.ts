@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { askEngine, engineName, failureOf } from '../docker-engine.js';
-import { OperationError } from '../errors.js';
+import { askEngine, engineName, failureOf } from './docker-engine.js';
+import { OperationError } from './errors.js';
 
 // Read-only questions to the Docker engine (DOCKER_HOST is honoured by the docker CLI), each bounded in time.
 
@@ -101,13 +101,23 @@ export interface Awaited {
   id: string;
 }
 
+export interface WaitOptions {
+  /**
+   * An unhealthy container may still turn healthy (its cause was outside it and has gone, like a
+   * database back after an outage): keep waiting for it instead of failing at once.
+   */
+  unhealthyMayRecover?: boolean;
+  /** What to do when the time runs out. */
+  hint?: string;
+}
+
 /**
  * Waits until every container is healthy, or, without a healthcheck, has run
  * for SETTLE_SECONDS without a restart. An empty list is an error, never a
- * success. Fails at once on a container that is unhealthy, exited, dead,
- * restarting, restarted while waiting or gone, naming it.
+ * success. Fails at once on a container that is unhealthy (unless it may
+ * recover), exited, dead, restarting, restarted while waiting or gone, naming it.
  */
-export async function waitHealthy(containers: Awaited[], timeoutSeconds: number, what: string, settleSeconds = SETTLE_SECONDS): Promise<void> {
+export async function waitHealthy(containers: Awaited[], timeoutSeconds: number, what: string, options: WaitOptions = {}): Promise<void> {
   if (containers.length === 0) throw new OperationError(`${what}: there is no container to wait for.`, 'see docker ps -a and the compose labels');
   const label = (c: Awaited, state?: ContainerState): string => `${c.service} container ${state?.name ?? c.id.slice(0, 12)}`;
   const deadline = Date.now() + timeoutSeconds * 1000;
@@ -117,7 +127,7 @@ export async function waitHealthy(containers: Awaited[], timeoutSeconds: number,
   const ready = (state: ContainerState | undefined): boolean => {
     if (state?.health === 'healthy') return true;
     const since = runningSince.get(state?.id ?? '');
-    return state?.health === 'none' && since !== undefined && Date.now() - since >= settleSeconds * 1000;
+    return state?.health === 'none' && since !== undefined && Date.now() - since >= SETTLE_SECONDS * 1000;
   };
   for (;;) {
     const states = await inspectContainers(containers.map((c) => c.id));
@@ -126,6 +136,7 @@ export async function waitHealthy(containers: Awaited[], timeoutSeconds: number,
       const state = byId.get(container.id);
       const before = firstSeen.get(container.id);
       let reason = state ? hopeless(state) : 'gone (removed while waiting)';
+      if (reason === 'unhealthy' && options.unhealthyMayRecover) reason = undefined;
       if (!reason && state && before && restartedSince(before, state))
         reason = `restarted while waiting (restart count ${before.restartCount} → ${state.restartCount})`;
       if (reason) throw new OperationError(`${what}: ${label(container, state)} is ${reason}.`, 'see its log with docker logs');
@@ -137,7 +148,7 @@ export async function waitHealthy(containers: Awaited[], timeoutSeconds: number,
     if (Date.now() > deadline) {
       const pending = containers.filter((c) => !ready(byId.get(c.id)));
       const detail = pending.map((c) => `${label(c, byId.get(c.id))} ${byId.get(c.id)?.health} ${byId.get(c.id)?.status}`).join(', ');
-      throw new OperationError(`${what}: not healthy after ${timeoutSeconds}s (${detail}).`, 'raise BACKEND_HEALTH_TIMEOUT or see docker logs');
+      throw new OperationError(`${what}: not healthy after ${timeoutSeconds}s (${detail}).`, options.hint ?? 'raise BACKEND_HEALTH_TIMEOUT or see docker logs');
     }
     await sleep(1000);
   }
@@ -161,6 +172,21 @@ export async function waitServicesHealthy(project: string, services: readonly st
     timeoutSeconds,
     what,
   );
+}
+
+/**
+ * Waits until the running containers of the named services are healthy, an unhealthy one
+ * included: after an outage of what they check (the database), they turn healthy at their next
+ * check. Containers that do not run are left to `compose up`. Returns the services waited for.
+ */
+export async function waitRunningHealthy(project: string, services: readonly string[], timeoutSeconds: number, what: string, hint: string): Promise<string[]> {
+  const found = await Promise.all(services.map(async (service) => ({ service, ids: await serviceContainers(project, service) })));
+  const states = await inspectContainers(found.flatMap((f) => f.ids));
+  const running = new Set(states.filter((s) => s.status === 'running').map((s) => s.id));
+  const containers = found.flatMap((f) => f.ids.filter((id) => running.has(id)).map((id) => ({ service: f.service, id })));
+  if (containers.length === 0) return [];
+  await waitHealthy(containers, timeoutSeconds, what, { unhealthyMayRecover: true, hint });
+  return [...new Set(containers.map((c) => c.service))];
 }
 
 /**
