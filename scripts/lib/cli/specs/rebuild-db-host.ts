@@ -11,7 +11,12 @@ export const SPEC = defineCli({
     latest: { kind: flag, description: 'replay all archived WAL (the default)' },
     immediate: { kind: flag, description: 'stop at the end of the newest backup' },
     'repo-local': { kind: flag, description: 'the repository host pgbackrest for the version check is a local binary, not its compose service' },
-    timeout: { kind: int(10, 86_400, 'seconds'), default: '600', value: '<seconds>', description: 'how long recovery may take, and then the recovery of the services the stack waits on (HAProxy…), before the rebuild fails' },
+    timeout: {
+      kind: int(10, 86_400, 'seconds'),
+      default: '600',
+      value: '<seconds>',
+      description: 'how long recovery, then the services the stack waits on (HAProxy…), may take before the rebuild fails',
+    },
   },
   relations: [{ oneOf: ['to', 'latest', 'immediate'] }],
   examples: ['npx tsx scripts/rebuild-db-host.ts --env prod --dry-run', 'npx tsx scripts/rebuild-db-host.ts --env prod --latest'],
