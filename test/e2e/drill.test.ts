@@ -3,6 +3,7 @@ import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/net.js';
+import { runScriptAsync } from '../helpers/run.js';
 import { needTool } from '../helpers/tools.js';
 import { docker, dockerProbe } from './harness/docker.js';
 import { type Dockerd, startDockerd } from './harness/dockerd.js';
@@ -187,11 +188,27 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     ]).stdout.trim();
     const haproxyHealth = () => dockerProbe(daemon, ['inspect', '--format', '{{.State.Health.Status}}', haproxy]).stdout.trim();
     await waitFor('HAProxy unhealthy without a leader', () => haproxyHealth() === 'unhealthy', 180_000, 1_000);
+    // HAProxy recovers later than the database (its checks, then Docker's): here it stays cut off from
+    // the members until the rebuild says it waits for it, so an `up -d` that does not wait meets an
+    // unhealthy HAProxy in every run, not only when a busy box delays its next check.
+    const clusterNetwork = `${stack.project}_cluster`;
+    docker(daemon, ['network', 'disconnect', clusterNetwork, haproxy]);
+    let waitedFor = '';
 
     const rebuilt = await timings.time('rebuild-db-host.ts --latest', () =>
-      stack.run('rebuild-db-host.ts', ['--env', 'prod', '--env-file', stack.envFile, '--latest', '--timeout', '300'], 600_000),
+      runScriptAsync('rebuild-db-host.ts', ['--env', 'prod', '--env-file', stack.envFile, '--latest', '--timeout', '300'], {
+        root: stack.repo,
+        env: stack.scriptEnv,
+        timeoutMs: 600_000,
+        onStderrLine: (line) => {
+          if (waitedFor || !line.startsWith('waiting until the running containers of ')) return;
+          waitedFor = line;
+          docker(daemon, ['network', 'connect', '--alias', 'haproxy', clusterNetwork, haproxy]);
+        },
+      }),
     );
     expect(rebuilt.code, `${rebuilt.stdout}\n${rebuilt.stderr}`).toBe(0);
+    expect(waitedFor).toMatch(/\bhaproxy\b/);
     expect(rebuilt.stdout).toMatch(/public\.drill_markers \d+ rows/);
     expect(haproxyHealth()).toBe('healthy');
 
