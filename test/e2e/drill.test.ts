@@ -143,14 +143,8 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     expect(metrics.code, metrics.stderr).toBe(0);
 
     // Markers every 200 ms through one psql session; each RETURNING line is a committed row.
-    const pg = dockerProbe(daemon, [
-      'ps',
-      '-q',
-      '--filter',
-      `label=com.docker.compose.project=${stack.project}`,
-      '--filter',
-      'label=com.docker.compose.service=postgres',
-    ]).stdout.trim();
+    const containerOf = (service: string) => stack.compose(['ps', '-q', service]).stdout.trim();
+    const pg = containerOf('postgres');
     writer = spawn('docker', ['exec', '-i', pg, 'psql', '-X', '-A', '-t', '-q', '-U', 'healthmate_user', '-d', 'healthmate'], {
       env: daemon.env,
       stdio: ['pipe', 'pipe', 'ignore'],
@@ -178,14 +172,7 @@ describe('host-loss drill: rebuild the database host from the pgBackRest reposit
     expect(lastId, 'markers were committed before the loss').toMatch(/^\d+$/);
     // The app side sees the loss: HAProxy has no leader and turns unhealthy, and compose starts
     // nothing that waits on an unhealthy service (CI: `up -d` failed here once, before the rebuild waited).
-    const haproxy = dockerProbe(daemon, [
-      'ps',
-      '-q',
-      '--filter',
-      `label=com.docker.compose.project=${stack.project}`,
-      '--filter',
-      'label=com.docker.compose.service=haproxy',
-    ]).stdout.trim();
+    const haproxy = containerOf('haproxy');
     const haproxyHealth = () => dockerProbe(daemon, ['inspect', '--format', '{{.State.Health.Status}}', haproxy]).stdout.trim();
     await waitFor('HAProxy unhealthy without a leader', () => haproxyHealth() === 'unhealthy', 180_000, 1_000);
     // HAProxy recovers later than the database (its checks, then Docker's): here it stays cut off from
