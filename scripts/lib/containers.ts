@@ -154,13 +154,18 @@ export async function waitHealthy(containers: Awaited[], timeoutSeconds: number,
   }
 }
 
+/** Each named service with the IDs of its containers, in any state. */
+function containersByService(project: string, services: readonly string[]): Promise<{ service: string; ids: string[] }[]> {
+  return Promise.all(services.map(async (service) => ({ service, ids: await serviceContainers(project, service) })));
+}
+
 /**
  * Waits for every named service of a compose project: each must have at least
  * one container (a missing one fails at once, naming the service), and all of
  * them must become healthy.
  */
 export async function waitServicesHealthy(project: string, services: readonly string[], timeoutSeconds: number, what: string): Promise<void> {
-  const found = await Promise.all(services.map(async (service) => ({ service, ids: await serviceContainers(project, service) })));
+  const found = await containersByService(project, services);
   const missing = found.filter((f) => f.ids.length === 0).map((f) => f.service);
   if (missing.length > 0)
     throw new OperationError(
@@ -180,7 +185,7 @@ export async function waitServicesHealthy(project: string, services: readonly st
  * check. Containers that do not run are left to `compose up`. Returns the services waited for.
  */
 export async function waitRunningHealthy(project: string, services: readonly string[], timeoutSeconds: number, what: string, hint: string): Promise<string[]> {
-  const found = await Promise.all(services.map(async (service) => ({ service, ids: await serviceContainers(project, service) })));
+  const found = await containersByService(project, services);
   const states = await inspectContainers(found.flatMap((f) => f.ids));
   const running = new Set(states.filter((s) => s.status === 'running').map((s) => s.id));
   const containers = found.flatMap((f) => f.ids.filter((id) => running.has(id)).map((id) => ({ service: f.service, id })));

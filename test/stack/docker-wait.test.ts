@@ -109,9 +109,11 @@ describe.concurrent('waitHealthy and serviceContainers (real engine)', () => {
     );
     const waiting = waitRunningHealthy(project, ['haproxy', 'redis', 'backend'], 600, 'after the rebuild', 'start the rest');
     let settled = false;
-    void waiting.finally(() => {
+    const settle = () => {
       settled = true;
-    });
+    };
+    // Both ways: a failure is reported by the `await` below, not as an unhandled rejection.
+    waiting.then(settle, settle);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(settled, 'the wait ended while haproxy was still unhealthy').toBe(false);
     docker(engine.daemon, ['exec', sick, 'touch', '/tmp/ok']);

@@ -302,15 +302,16 @@ export async function rebuildDbHost(
   if (Object.keys(counts).length === 0)
     throw new OperationError(`the restored database ${options.database} has no tables: this is not the data you backed up.`);
   const gates = gatesOf(settings);
+  const up = cmd([...e.stack, 'up', '-d']);
   log.info(`waiting until the running containers of ${gates.join(', ')} are healthy again`);
   await waitRunningHealthy(
     settings.project,
     gates,
     options.timeoutSeconds,
     'after the rebuild',
-    `the database is restored and serves; once they are healthy, start the rest: ${describeCommand(cmd([...e.stack, 'up', '-d']))}`,
+    `the database is restored and serves; once they are healthy, start the rest: ${describeCommand(up)}`,
   );
-  await run(cmd([...e.stack, 'up', '-d']), 'starting the stack');
+  await run(up, 'starting the stack');
   return { counts, seconds: (Date.now() - started) / 1000 };
 }
 
